@@ -1,0 +1,104 @@
+# warren — one top-level Makefile.  `make` builds, `make test` installs deps, builds and runs
+# every test, `make demo` runs a local network in namespaces, `make bench` measures.
+# Quiet unless V=1; SANITIZE=1 builds with ASan + UBSan.
+
+CC      ?= cc
+BUILD   ?= build
+PKGS    := libsodium libb2 libevent libmnl libcrypto
+V       ?= 0
+Q       := $(if $(filter 1,$(V)),,@)
+
+WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
+           -Wvla -Wwrite-strings -Wimplicit-fallthrough -Werror
+HARDEN  := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection -fPIE
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) -I. -MMD -MP
+LDFLAGS += -pie -Wl,-z,relro,-z,now
+ifeq ($(SANITIZE),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -U_FORTIFY_SOURCE
+LDFLAGS += -fsanitize=address,undefined
+BUILD   := build-san
+endif
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS  += $(PKG_CFLAGS)
+
+LIBKEYS_SRC  := $(wildcard keys/lib/*.c)
+KEYS_SRC     := $(wildcard keys/*.c)
+LIBTUNNELD_SRC := $(filter-out tunneld/main.c,$(wildcard tunneld/*.c))
+TUNNELD_SRC  := tunneld/main.c
+UNIT_SRC     := $(wildcard tests/unit/test_*.c)
+UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+LIBKEYS      := $(BUILD)/libkeys.a
+LIBTUNNELD   := $(BUILD)/libtunneld.a
+BINS         := $(BUILD)/tunneld $(BUILD)/keys
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+.PHONY: all deps test unit integration demo bench clean install
+all: $(BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIBKEYS): $(call obj,$(LIBKEYS_SRC))
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBTUNNELD): $(call obj,$(LIBTUNNELD_SRC))
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tunneld: $(call obj,$(TUNNELD_SRC)) $(LIBTUNNELD) $(LIBKEYS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/keys: $(call obj,$(KEYS_SRC)) $(LIBKEYS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBTUNNELD) $(LIBKEYS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+
+# Installs every package the build, the tests, the demo and the benchmarks need.  Idempotent:
+# apt-get runs only when something is missing.
+DEPS := build-essential pkg-config libsodium-dev libb2-dev libevent-dev libmnl-dev libssh-dev \
+        libssl-dev libcmocka-dev iproute2 iputils-ping iperf3 wireguard-go wireguard-tools \
+        openssh-client openssh-server procps psmisc coreutils netcat-openbsd
+deps:
+	$(Q)missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "  DEPS    installing:" $$missing; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+unit: $(UNIT_BINS)
+	$(Q)fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+
+integration: $(BINS)
+	$(Q)BUILD=$(BUILD) tests/integration/run-all.sh
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS)
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory integration
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) tests/demo.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) tests/bench/bench.sh
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

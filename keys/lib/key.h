@@ -1,0 +1,34 @@
+/* WireGuard/X25519 keys: generation, base64 (as `wg genkey`/`wg pubkey`) and hex (as the UAPI),
+ * and private key files that must not be readable by group or others. */
+#ifndef KEYS_KEY_H
+#define KEYS_KEY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum { KEY_LEN = 32, KEY_B64_LEN = 44, KEY_HEX_LEN = 64 };
+
+/* Call once before anything else (sodium_init).  Returns false if libsodium cannot start. */
+bool key_lib_init(void);
+/* A clamped Curve25519 private key, as `wg genkey`. */
+void key_generate_private(uint8_t key[KEY_LEN]);
+/* false if the result is all zeros (invalid private key). */
+bool key_public_from_private(uint8_t pub[KEY_LEN], const uint8_t priv[KEY_LEN]);
+bool key_is_zero(const uint8_t key[KEY_LEN]);
+
+/* Exactly 44 characters of standard base64 ending in '=' (trailing whitespace not allowed). */
+bool key_from_base64(uint8_t key[KEY_LEN], const char *b64);
+void key_to_base64(char b64[KEY_B64_LEN + 1], const uint8_t key[KEY_LEN]);
+/* Exactly 64 lowercase or uppercase hex digits. */
+bool key_from_hex(uint8_t key[KEY_LEN], const char *hex);
+void key_to_hex(char hex[KEY_HEX_LEN + 1], const uint8_t key[KEY_LEN]);
+
+/* Reads a base64 key (one line, surrounding whitespace allowed) from path.  Private key files
+ * (private = true) are refused when group or others may read or write them, as ssh does.
+ * Returns 0 or a negative errno; on error err (errlen bytes) says why, naming the file. */
+int key_file_read(const char *path, bool private, uint8_t key[KEY_LEN], char *err, size_t errlen);
+/* Writes key as base64 + newline, created 0600 (O_EXCL unless overwrite). */
+int key_file_write(const char *path, const uint8_t key[KEY_LEN], bool overwrite);
+
+#endif

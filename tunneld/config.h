@@ -1,0 +1,89 @@
+/* Interface configuration, as parsed from a wg-quick style file (tunneld -c FILE) or from a
+ * UAPI `set=1` request.  Both produce the same struct; the device applies it. */
+#ifndef TUNNELD_CONFIG_H
+#define TUNNELD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+struct config_prefix {
+	int family;		/* AF_INET or AF_INET6 */
+	uint8_t addr[16];	/* network order; 4 bytes used for AF_INET; host bits cleared for
+				 * AllowedIPs, kept for Address */
+	uint8_t cidr;
+};
+
+struct config_peer {
+	uint8_t public_key[WG_KEY_LEN];
+	bool has_preshared_key;
+	uint8_t preshared_key[WG_KEY_LEN];	/* all zeros with has_preshared_key = remove it */
+	bool has_endpoint;
+	union wg_sockaddr endpoint;		/* resolved */
+	char endpoint_host[256];		/* as written, for re-resolution ("" for UAPI) */
+	char endpoint_port[8];
+	bool has_persistent_keepalive;
+	uint16_t persistent_keepalive;		/* seconds, 0 = off */
+	struct config_prefix *allowed_ips;
+	size_t n_allowed_ips;
+	bool replace_allowed_ips;		/* file: always true; UAPI: replace_allowed_ips=true */
+	bool remove;				/* UAPI remove=true */
+	bool update_only;			/* UAPI update_only=true */
+	unsigned line;				/* file line of [Peer], for messages */
+};
+
+struct config {
+	bool has_private_key;
+	uint8_t private_key[WG_KEY_LEN];	/* all zeros with has_private_key = remove it */
+	bool has_listen_port;
+	uint16_t listen_port;
+	bool has_fwmark;
+	uint32_t fwmark;
+	bool replace_peers;			/* file: always true; UAPI: replace_peers=true */
+	/* File only (the UAPI does not carry these). */
+	struct config_prefix *addresses;
+	size_t n_addresses;
+	bool has_mtu;
+	unsigned mtu;
+	struct config_peer *peers;
+	size_t n_peers;
+};
+
+/* Error messages collected while parsing, each complete ("wg0.conf:12: ..."). */
+struct config_errors {
+	char **msgs;
+	size_t count;
+};
+
+void config_init(struct config *c);
+/* Frees everything and wipes the keys. */
+void config_free(struct config *c);
+void config_errors_free(struct config_errors *errs);
+
+/* Parses a wg-quick style file.  [Interface]: PrivateKey, PrivateKeyFile (0600, refused if group
+ * or others may read it), ListenPort, FwMark, Address (repeatable, comma lists, v4 and v6), MTU;
+ * wg-quick-only keys (DNS, Table, PreUp, PostUp, PreDown, PostDown, SaveConfig) are accepted and
+ * ignored with a warning in warn (may be NULL).  [Peer]: PublicKey,
+ * PresharedKey, PresharedKeyFile, AllowedIPs, Endpoint (host:port, [v6]:port, names resolved),
+ * PersistentKeepalive.  Keys are case-insensitive, '#' starts a comment.  Every error is
+ * collected as "FILE:LINE: message" quoting the bad token; returns true only if there were none,
+ * and leaves out empty (config_init) otherwise. */
+bool config_parse_file(const char *path, struct config *out, struct config_errors *errs,
+    struct config_errors *warn);
+
+/* Parses the body of a UAPI set request (the lines after "set=1", up to but excluding the
+ * blank line).  Keys are hex, as the UAPI defines.  Returns 0 or a positive errno value to
+ * report as "errno=N" (EINVAL for a malformed line, EPROTO for an unknown key), with the reason
+ * in errs. */
+int config_parse_uapi_set(const char *body, size_t len, struct config *out,
+    struct config_errors *errs);
+
+/* Resolves host:port (numeric or a name; IPv6 in brackets) into ep.  Returns 0 or a negative
+ * errno; err gets the resolver's message.  Used again when a silent peer's name is
+ * re-resolved. */
+int config_resolve_endpoint(const char *host, const char *port, union wg_sockaddr *ep,
+    char *err, size_t errlen);
+
+#endif
