@@ -4,6 +4,7 @@
 #define TUNNELD_NOISE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "messages.h"
