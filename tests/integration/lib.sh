@@ -1,0 +1,440 @@
+# shellcheck shell=bash
+# Shared helpers for the network-namespace integration tests, the demo and the benchmark.
+# Sourced, never run.  Each sourcing script gets its own run id (RUN=wt$$), so namespaces,
+# interfaces and UAPI sockets (/var/run/wireguard is shared by all namespaces) never collide.
+#
+# Topology: every node is a namespace ("datacenter") with one veth "ul0" into a switch
+# namespace holding a bridge; nothing is ever linked to the root namespace.
+#   underlay  192.0.2.N/24      (node a = 1, b = 2, ...)
+#   overlay   100.64.0.N/32 and fd00:64::N/128 on the tunnel interface
+#
+# IMPL=tunneld (default) or IMPL=wireguard-go picks the daemon for nodes that do not name one,
+# so the same test runs against the reference implementation on both sides.
+
+set -eEu
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+IMPL=${IMPL:-tunneld}
+TUNNELD=${TUNNELD:-$BUILD/tunneld}
+WGGO=${WGGO:-wireguard-go}
+RUN=${RUN:-wt$$}
+TEST_NAME=$(basename "$0" .sh)
+PORT_BASE=${PORT_BASE:-51820}
+
+T=$(mktemp -d "/tmp/$TEST_NAME.XXXXXX")
+chmod 0700 "$T"
+
+N_PASS=0
+N_FAIL=0
+NAMESPACES=()
+declare -A NS IFN PRIV PUB UL PORT OV4 OV6 NUM NODE_IMPL PID PEERS PEER_OPT
+BG_PIDS=()
+
+# ---------------------------------------------------------------- reporting
+
+log() { printf '  .. %s\n' "$*"; }
+
+pass() { N_PASS=$((N_PASS + 1)); printf 'PASS %s: %s\n' "$TEST_NAME" "$*"; }
+
+fail() { N_FAIL=$((N_FAIL + 1)); printf 'FAIL %s: %s\n' "$TEST_NAME" "$*"; }
+
+# check DESCRIPTION CMD...: PASS if CMD succeeds.
+check() {
+	local what=$1; shift
+	if "$@"; then pass "$what"; else fail "$what (command failed: $*)"; fi
+}
+
+# assert_eq WHAT EXPECTED SEEN
+assert_eq() {
+	if [ "$2" = "$3" ]; then pass "$1 (= $3)"
+	else fail "$1: expected '$2', seen '$3'"; fi
+}
+
+# assert_ge WHAT MIN SEEN (integers)
+assert_ge() {
+	if [ "$3" -ge "$2" ] 2>/dev/null; then pass "$1 ($3 >= $2)"
+	else fail "$1: expected >= $2, seen '$3'"; fi
+}
+
+# assert_le WHAT MAX SEEN (integers)
+assert_le() {
+	if [ "$3" -le "$2" ] 2>/dev/null; then pass "$1 ($3 <= $2)"
+	else fail "$1: expected <= $2, seen '$3'"; fi
+}
+
+# assert_match WHAT REGEX TEXT
+assert_match() {
+	if printf '%s' "$3" | grep -Eq -- "$2"; then pass "$1"
+	else fail "$1: expected to match /$2/, seen: $(printf '%s' "$3" | head -c 400)"; fi
+}
+
+# Ends the test: exit status 1 if anything failed (or nothing was checked).
+finish() {
+	printf '%s: %d checks passed, %d failed\n' "$TEST_NAME" "$N_PASS" "$N_FAIL"
+	if [ "$N_FAIL" -eq 0 ] && [ "$N_PASS" -gt 0 ]; then exit 0; fi
+	exit 1
+}
+
+# A test that cannot run in this mode (e.g. tunneld-only checks under IMPL=wireguard-go).
+skip() { printf 'SKIP %s: %s\n' "$TEST_NAME" "$*"; exit 77; }
+
+need_tunneld() {
+	if [ ! -x "$TUNNELD" ]; then
+		fail "tunneld binary $TUNNELD not built"
+		exit 1
+	fi
+}
+
+# ---------------------------------------------------------------- cleanup
+
+on_err() {
+	fail "setup step failed at line $1: $2"
+}
+
+dump_logs() {
+	local f
+	for f in "$T"/*.log; do
+		[ -s "$f" ] || continue
+		printf -- '---- last lines of %s\n' "$(basename "$f")"
+		tail -n 15 "$f" | sed 's/^/     /'
+	done
+}
+
+# Kills what we started (by PID), then anything still inside our namespaces (by PID, via
+# `ip netns pids`), then deletes the namespaces, which removes their veths and TUNs.
+cleanup() {
+	local rc=$? p n
+	set +eE
+	trap - ERR
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] || [ "$N_FAIL" -ne 0 ]; then dump_logs; fi
+	for p in "${BG_PIDS[@]}" "${PID[@]}"; do
+		[ -n "$p" ] && kill "$p" 2>/dev/null
+	done
+	for n in "${NAMESPACES[@]}"; do
+		for p in $(ip netns pids "$n" 2>/dev/null); do kill "$p" 2>/dev/null; done
+	done
+	sleep 0.2
+	for n in "${NAMESPACES[@]}"; do
+		for p in $(ip netns pids "$n" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+		ip netns del "$n" 2>/dev/null
+	done
+	for n in "${IFN[@]}"; do rm -f "/var/run/wireguard/$n.sock"; done
+	rm -rf "$T"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT HUP
+trap 'on_err $LINENO "$BASH_COMMAND"' ERR
+
+# ---------------------------------------------------------------- waiting
+
+# wait_until SECONDS CMD...: polls CMD every 0.1 s; returns 1 if the deadline passes.
+wait_until() {
+	local deadline=$((SECONDS + $1)) i=0; shift
+	while [ "$SECONDS" -lt "$deadline" ] && [ "$i" -lt 100000 ]; do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	"$@" >/dev/null 2>&1
+}
+
+# Wall clock in milliseconds.
+now_ms() { date +%s%3N; }
+
+# ---------------------------------------------------------------- namespaces and links
+
+ns_add() {
+	ip netns add "$1"
+	NAMESPACES+=("$1")
+	ip -n "$1" link set lo up
+}
+
+# nsx NODE CMD...: runs CMD inside NODE's namespace with a hard timeout.
+nsx() {
+	local n=$1; shift
+	timeout -k 5 60 ip netns exec "${NS[$n]}" "$@"
+}
+
+switch_add() {
+	SW=${RUN}sw
+	ns_add "$SW"
+	ip -n "$SW" link add br0 type bridge
+	ip -n "$SW" link set br0 up
+}
+
+# node_add NODE NUM [IMPL]: a datacenter namespace on the switch, keys, addresses.
+node_add() {
+	local n=$1 num=$2
+	[ -n "${SW:-}" ] || switch_add
+	NS[$n]=$RUN$n
+	IFN[$n]=$RUN$n
+	NUM[$n]=$num
+	NODE_IMPL[$n]=${3:-$IMPL}
+	UL[$n]=192.0.2.$num
+	PORT[$n]=$((PORT_BASE + num))
+	OV4[$n]=100.64.0.$num
+	OV6[$n]=fd00:64::$num
+	PEERS[$n]=
+	PID[$n]=
+	ns_add "${NS[$n]}"
+	ip -n "${NS[$n]}" link add ul0 type veth peer name "p$n" netns "$SW"
+	ip -n "$SW" link set dev "p$n" master br0 up
+	ip -n "${NS[$n]}" addr add "${UL[$n]}/24" dev ul0
+	ip -n "${NS[$n]}" link set ul0 up
+	key_gen "$n"
+}
+
+# Keys come from wg(8) unless KEYS=path/to/keys (which must behave like wg genkey/pubkey).
+key_gen() {
+	local tool=${KEYS:-wg}
+	PRIV[$1]=$(timeout 10 "$tool" genkey)
+	PUB[$1]=$(printf '%s\n' "${PRIV[$1]}" | timeout 10 "$tool" pubkey)
+}
+
+# node_peer NODE PEER [OPTS]: NODE's config lists PEER.  OPTS, space-separated:
+#   noendpoint   no Endpoint line (NODE learns it from PEER's packets)
+#   keepalive=N  PersistentKeepalive
+#   psk=KEY      PresharedKey
+node_peer() {
+	PEERS[$1]="${PEERS[$1]} $2"
+	PEER_OPT[$1:$2]=${3:-}
+}
+
+# Writes NODE's wg-quick style file (what tunneld -c reads) to $T/IFACE.conf.
+conf_write() {
+	local n=$1 p o f=$T/${IFN[$1]}.conf
+	{
+		printf '[Interface]\nPrivateKey = %s\nListenPort = %s\n' "${PRIV[$n]}" "${PORT[$n]}"
+		printf 'Address = %s/32, %s/128\nMTU = 1420\n' "${OV4[$n]}" "${OV6[$n]}"
+		for p in ${PEERS[$n]}; do
+			o=" ${PEER_OPT[$n:$p]} "
+			printf '\n[Peer]\nPublicKey = %s\n' "${PUB[$p]}"
+			printf 'AllowedIPs = %s/32, %s/128\n' "${OV4[$p]}" "${OV6[$p]}"
+			case $o in *" noendpoint "*) ;; *) printf 'Endpoint = %s:%s\n' "${UL[$p]}" "${PORT[$p]}" ;; esac
+			case $o in *" keepalive="*) o2=${o#* keepalive=}; printf 'PersistentKeepalive = %s\n' "${o2%% *}" ;; esac
+			case $o in *" psk="*) o2=${o#* psk=}; printf 'PresharedKey = %s\n' "${o2%% *}" ;; esac
+		done
+	} >"$f"
+	chmod 0600 "$f"
+}
+
+# The same file without the wg-quick-only keys, for `wg setconf`.
+conf_strip() {
+	grep -Ev '^[[:space:]]*(Address|MTU|DNS|Table|SaveConfig|Pre|Post)' "$1"
+}
+
+conf_file() { printf '%s' "$T/${IFN[$1]}.conf"; }
+
+# ---------------------------------------------------------------- daemons
+
+sock_ready() { [ -S "/var/run/wireguard/$1.sock" ] && timeout 5 wg show "$1" >/dev/null 2>&1; }
+
+link_up() { ip -n "$1" link show "$2" 2>/dev/null | grep -q ',UP'; }
+
+pid_alive() { kill -0 "$1" 2>/dev/null; }
+
+# node_start NODE: writes the config and starts NODE's daemon in its namespace; waits (10 s)
+# until the interface is up and the UAPI socket answers.  `ip netns exec` execs, so $! is the
+# daemon itself.
+node_start() {
+	local n=$1 ns=${NS[$1]} ifn=${IFN[$1]} log=$T/$1.log
+	conf_write "$n"
+	case ${NODE_IMPL[$n]} in
+	tunneld)
+		need_tunneld
+		ip netns exec "$ns" "$TUNNELD" -c "$(conf_file "$n")" -i "$ifn" -v >>"$log" 2>&1 &
+		PID[$n]=$!
+		;;
+	wireguard-go)
+		LOG_LEVEL=verbose ip netns exec "$ns" "$WGGO" -f "$ifn" >>"$log" 2>&1 &
+		PID[$n]=$!
+		wait_until 10 sock_ready "$ifn" || { fail "$n: $WGGO did not create $ifn"; return 1; }
+		conf_strip "$(conf_file "$n")" >"$T/$ifn.wg"
+		nsx "$n" wg setconf "$ifn" "$T/$ifn.wg"
+		ip -n "$ns" addr add "${OV4[$n]}/32" dev "$ifn"
+		ip -n "$ns" addr add "${OV6[$n]}/128" dev "$ifn" nodad
+		ip -n "$ns" link set "$ifn" mtu 1420 up
+		wggo_routes "$n"
+		;;
+	*) fail "unknown implementation ${NODE_IMPL[$n]}"; return 1 ;;
+	esac
+	if ! wait_until 10 node_ready "$n"; then
+		fail "$n (${NODE_IMPL[$n]}) not ready within 10 s: interface $ifn up + UAPI socket"
+		return 1
+	fi
+}
+
+node_ready() {
+	pid_alive "${PID[$1]}" && link_up "${NS[$1]}" "${IFN[$1]}" && sock_ready "${IFN[$1]}"
+}
+
+# wireguard-go does not route: add what tunneld -c does itself, a route per peer AllowedIP.
+wggo_routes() {
+	local n=$1 p
+	for p in ${PEERS[$n]}; do
+		ip -n "${NS[$n]}" route replace "${OV4[$p]}/32" dev "${IFN[$n]}"
+		ip -n "${NS[$n]}" -6 route replace "${OV6[$p]}/128" dev "${IFN[$n]}"
+	done
+}
+
+# node_reload NODE: re-reads NODE's config (after node_peer changes): SIGHUP for tunneld,
+# `wg syncconf` + routes for wireguard-go (both apply only the differences).
+node_reload() {
+	local n=$1 ifn=${IFN[$1]}
+	conf_write "$n"
+	case ${NODE_IMPL[$n]} in
+	tunneld) kill -HUP "${PID[$n]}" ;;
+	wireguard-go)
+		conf_strip "$(conf_file "$n")" >"$T/$ifn.wg"
+		nsx "$n" wg syncconf "$ifn" "$T/$ifn.wg"
+		wggo_routes "$n"
+		;;
+	esac
+}
+
+# node_stop NODE: SIGTERM, waits up to 10 s for exit; prints nothing, returns the exit status.
+node_stop() {
+	local n=$1 p=${PID[$1]} rc=0
+	[ -n "$p" ] || return 0
+	kill -TERM "$p" 2>/dev/null || true
+	wait_until 10 bash -c "! kill -0 $p" || { kill -9 "$p" 2>/dev/null || true; }
+	wait "$p" 2>/dev/null || rc=$?
+	PID[$n]=
+	# wireguard-go leaves its interface to `ip link del`; tunneld removes it itself.
+	ip -n "${NS[$n]}" link del "${IFN[$n]}" 2>/dev/null || true
+	return "$rc"
+}
+
+node_kill9() {
+	local n=$1 p=${PID[$1]}
+	kill -9 "$p" 2>/dev/null || true
+	wait "$p" 2>/dev/null || true
+	PID[$n]=
+	ip -n "${NS[$n]}" link del "${IFN[$n]}" 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------- probes
+
+# ping_ok NODE ADDR [SRC]: 3 replies within 10 s (the first packet may wait for the handshake).
+ping_ok() {
+	local src=()
+	[ -n "${3:-}" ] && src=(-I "$3")
+	timeout -k 2 15 ip netns exec "${NS[$1]}" ping -n -q -c 3 -i 0.2 -w 10 "${src[@]}" "$2" >/dev/null 2>&1
+}
+
+# ping_replies NODE ADDR COUNT [SRC]: prints how many of COUNT pings (1 s wait each) came back.
+ping_replies() {
+	local src=() out
+	[ -n "${4:-}" ] && src=(-I "$4")
+	out=$(timeout -k 2 30 ip netns exec "${NS[$1]}" ping -n -q -c "$3" -i 0.2 -W 1 "${src[@]}" "$2" 2>&1 || true)
+	printf '%s\n' "$out" | sed -n 's/.* \([0-9][0-9]*\) received.*/\1/p' | head -n 1 | grep . || echo 0
+}
+
+# peer_field NODE PEER FIELD: a field of NODE's `wg show dump` line for PEER:
+#   3 endpoint, 4 allowed-ips, 5 latest-handshake, 6 transfer-rx, 7 transfer-tx.
+peer_field() {
+	nsx "$1" wg show "${IFN[$1]}" dump 2>/dev/null |
+		awk -F'\t' -v k="${PUB[$2]}" -v f="$3" 'NR > 1 && $1 == k { print $f }'
+}
+
+handshake_done() { [ "$(peer_field "$1" "$2" 5)" -gt 0 ] 2>/dev/null; }
+
+# TUN counter as the kernel sees it: rx_packets = packets the daemon delivered to the host.
+if_stat() {
+	nsx "$1" cat "/sys/class/net/${IFN[$1]}/statistics/$2"
+}
+
+# ---------------------------------------------------------------- transfers
+
+# xfer_start FROM TO ADDR MBYTES [PACE_S]: a TCP stream of MBYTES MiB of random data from FROM to
+# TO's ADDR, checksummed at both ends, in the background.  With PACE_S the sender writes 1 MiB
+# every PACE_S seconds, so the stream is guaranteed to be in flight for a known time.
+# Uses OpenBSD nc (-N: shutdown after EOF so the receiver sees the end).
+XFER_N=0
+xfer_start() {
+	local from=$1 to=$2 addr=$3 mb=$4 pace=${5:-} port id
+	XFER_N=$((XFER_N + 1)); id=$XFER_N
+	port=$((5000 + id))
+	nc -h 2>&1 | grep -q OpenBSD || { fail "OpenBSD netcat (netcat-openbsd) not installed"; return 1; }
+	ip netns exec "${NS[$to]}" timeout -k 5 120 sh -c \
+		"nc -n -d -l '$addr' $port | sha256sum | cut -d' ' -f1 >'$T/x$id.rx'" 2>"$T/x$id.rxerr" &
+	XF_RX[$id]=$!; BG_PIDS+=($!)
+	wait_until 10 listening "$to" "$port" || { fail "receiver not listening on $addr:$port"; return 1; }
+	mkfifo "$T/x$id.fifo"
+	sha256sum <"$T/x$id.fifo" | cut -d' ' -f1 >"$T/x$id.tx" &
+	XF_SUM[$id]=$!; BG_PIDS+=($!)
+	if [ -n "$pace" ]; then
+		ip netns exec "${NS[$from]}" timeout -k 5 120 sh -c \
+			"for i in \$(seq $mb); do head -c 1M /dev/urandom; sleep $pace; done |
+			 tee '$T/x$id.fifo' | nc -n -N '$addr' $port" 2>"$T/x$id.txerr" &
+	else
+		ip netns exec "${NS[$from]}" timeout -k 5 120 sh -c \
+			"head -c ${mb}M /dev/urandom | tee '$T/x$id.fifo' | nc -n -N '$addr' $port" \
+			2>"$T/x$id.txerr" &
+	fi
+	XF_TX[$id]=$!; BG_PIDS+=($!)
+	XF_DESC[$id]="$mb MiB TCP $from -> $to ($addr)"
+	XF_T0[$id]=$(now_ms)
+}
+declare -A XF_RX XF_TX XF_SUM XF_DESC XF_T0
+
+listening() {
+	ip netns exec "${NS[$1]}" ss -Hltn "sport = :$2" | grep -q .
+}
+
+# xfer_finish [ID]: waits (bounded by the timeouts above) and asserts the checksums match.
+xfer_finish() {
+	local id=${1:-$XFER_N} rc_tx=0 rc_rx=0 tx rx ms
+	wait "${XF_TX[$id]}" || rc_tx=$?
+	wait "${XF_RX[$id]}" || rc_rx=$?
+	wait "${XF_SUM[$id]}" || true
+	ms=$(( $(now_ms) - XF_T0[$id] ))
+	tx=$(cat "$T/x$id.tx" 2>/dev/null || true)
+	rx=$(cat "$T/x$id.rx" 2>/dev/null || true)
+	if [ "$rc_tx" -ne 0 ] || [ "$rc_rx" -ne 0 ]; then
+		fail "${XF_DESC[$id]}: sender exit $rc_tx, receiver exit $rc_rx ($(cat "$T/x$id.txerr" "$T/x$id.rxerr" 2>/dev/null | head -c 300))"
+		return 0
+	fi
+	if [ -n "$tx" ] && [ "$tx" = "$rx" ]; then
+		pass "${XF_DESC[$id]}: sha256 matches (${tx:0:16}...) in ${ms} ms"
+	else
+		fail "${XF_DESC[$id]}: sha256 sent '${tx:-none}', received '${rx:-none}'"
+	fi
+}
+
+# xfer FROM TO ADDR MBYTES: synchronous transfer + check.
+xfer() { xfer_start "$@" && xfer_finish; }
+
+# ---------------------------------------------------------------- dump format
+
+# dump_valid NODE: `wg show IFACE dump` is tab-separated as wg(8) documents: the interface line
+# has 4 fields (private-key public-key listen-port fwmark), each peer line 8 (public-key
+# preshared-key endpoint allowed-ips latest-handshake transfer-rx transfer-tx
+# persistent-keepalive).  Prints the first problem; returns 1 if there is one.
+dump_valid() {
+	nsx "$1" wg show "${IFN[$1]}" dump | awk -F'\t' -v priv="${PRIV[$1]}" -v pub="${PUB[$1]}" '
+	function key(s) { return length(s) == 44 && s ~ /^[A-Za-z0-9+\/]+=$/ }
+	function bad(m) { print "line " NR ": " m ": " $0; err = 1; exit 1 }
+	NR == 1 {
+		if (NF != 4) bad("interface line has " NF " fields, want 4")
+		if ($1 != priv) bad("private key is not the configured one")
+		if ($2 != pub) bad("public key is not the configured one")
+		if ($3 !~ /^[0-9]+$/) bad("listen-port not a number")
+		if ($4 != "off" && $4 !~ /^[0-9]+$/) bad("fwmark neither off nor a number")
+		next
+	}
+	{
+		if (NF != 8) bad("peer line has " NF " fields, want 8")
+		if (!key($1)) bad("public-key not base64 of 32 bytes")
+		if ($2 != "(none)" && !key($2)) bad("preshared-key neither (none) nor a key")
+		if ($3 != "(none)" && $3 !~ /^([0-9.]+|\[[0-9a-fA-F:]+\]):[0-9]+$/) bad("endpoint malformed")
+		if ($4 != "(none)" && $4 !~ /^[0-9a-fA-F.:\/]+(,[0-9a-fA-F.:\/]+)*$/) bad("allowed-ips malformed")
+		if ($5 !~ /^[0-9]+$/ || $6 !~ /^[0-9]+$/ || $7 !~ /^[0-9]+$/) bad("handshake/transfer not numbers")
+		if ($8 != "off" && $8 !~ /^[0-9]+$/) bad("persistent-keepalive neither off nor a number")
+		peers++
+	}
+	END { if (!err && NR < 1) { print "empty dump"; exit 1 } }'
+}
