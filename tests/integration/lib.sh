@@ -70,6 +70,13 @@ assert_match() {
 	else fail "$1: expected to match /$2/, seen: $(printf '%s' "$3" | head -c 400)"; fi
 }
 
+# assert_nomatch WHAT REGEX TEXT
+assert_nomatch() {
+	if printf '%s' "$3" | grep -Eq -- "$2"; then
+		fail "$1: expected no match for /$2/, seen: $(printf '%s' "$3" | grep -E -- "$2" | head -n 2)"
+	else pass "$1"; fi
+}
+
 # Ends the test: exit status 1 if anything failed (or nothing was checked).
 finish() {
 	printf '%s: %d checks passed, %d failed\n' "$TEST_NAME" "$N_PASS" "$N_FAIL"
