@@ -34,12 +34,12 @@ LIBKEYS      := $(BUILD)/libkeys.a
 LIBTUNNELD   := $(BUILD)/libtunneld.a
 BINS         := $(BUILD)/tunneld $(BUILD)/keys
 
-obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 .PHONY: all deps test unit integration demo bench clean install
 all: $(BINS)
 
-$(BUILD)/%.o: %.c
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
@@ -60,7 +60,7 @@ $(BUILD)/keys: $(call obj,$(KEYS_SRC)) $(LIBKEYS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBTUNNELD) $(LIBKEYS)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBTUNNELD) $(LIBKEYS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka

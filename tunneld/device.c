@@ -1,0 +1,192 @@
+#include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "device.h"
+#include "log.h"
+#include "netlink.h"
+#include "peer.h"
+#include "receive.h"
+#include "send.h"
+#include "tun.h"
+
+static void on_tun(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	device_tun_readable(arg);
+}
+
+static void on_udp(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	device_udp_readable(arg, fd);
+}
+
+/* Large buffers come from mmap so that pages never touched (jumbo room, an idle staging
+ * pool) cost no memory. */
+static void *map_zeroed(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int alloc_buffers(struct device *dev)
+{
+	size_t i;
+
+	dev->buf_size = (PACKET_BUF_SIZE + 63) & ~(size_t)63;
+	dev->rx_bufs = map_zeroed(dev->buf_size * DEVICE_BATCH);
+	dev->tx_bufs = map_zeroed(dev->buf_size * DEVICE_BATCH);
+	dev->staged_mem = map_zeroed(dev->buf_size * MAX_STAGED_TOTAL);
+	dev->staged_pool = calloc(MAX_STAGED_TOTAL, sizeof(*dev->staged_pool));
+	if (!dev->rx_bufs || !dev->tx_bufs || !dev->staged_mem || !dev->staged_pool)
+		return -ENOMEM;
+	for (i = 0; i < MAX_STAGED_TOTAL; i++) {
+		dev->staged_pool[i].data = dev->staged_mem + i * dev->buf_size;
+		dev->staged_pool[i].next = i + 1 < MAX_STAGED_TOTAL ? &dev->staged_pool[i + 1] : NULL;
+	}
+	return 0;
+}
+
+static void free_buffers(struct device *dev)
+{
+	if (dev->rx_bufs)
+		munmap(dev->rx_bufs, dev->buf_size * DEVICE_BATCH);
+	if (dev->tx_bufs)
+		munmap(dev->tx_bufs, dev->buf_size * DEVICE_BATCH);
+	if (dev->staged_mem) {
+		/* Staged packets are plaintext traffic: wipe before returning the memory. */
+		sodium_memzero(dev->staged_mem, dev->buf_size * MAX_STAGED_TOTAL);
+		munmap(dev->staged_mem, dev->buf_size * MAX_STAGED_TOTAL);
+	}
+	/* The pool array was one calloc; staged_pool now points into it or is NULL. */
+}
+
+int device_create(struct device *dev, struct event_base *base, const char *ifname,
+    bool manage_network)
+{
+	int ret;
+
+	memset(dev, 0, sizeof(*dev));
+	dev->tun_fd = -1;
+	dev->udp.fd4 = dev->udp.fd6 = -1;
+	dev->base = base;
+	dev->manage_network = manage_network;
+	dev->mtu = DEFAULT_MTU;
+	allowedips_init(&dev->table);
+	dev->engine = wg_engine_new();
+	if (!dev->engine)
+		return -ENOMEM;
+	ret = alloc_buffers(dev);
+	if (ret < 0)
+		return ret;
+	dev->staged_pool_base = dev->staged_pool;
+	ret = tun_open(ifname, dev->ifname);
+	if (ret < 0) {
+		if (ret == -ENOENT)
+			log_error("cannot create interface %s: /dev/net/tun is missing (load the tun "
+			    "module or create the device node)", ifname);
+		else if (ret == -EPERM || ret == -EACCES)
+			log_error("cannot create interface %s: permission denied (tunneld needs "
+			    "CAP_NET_ADMIN: run it as root)", ifname);
+		else
+			log_errno(LOG_LEVEL_ERROR, ret, "cannot create interface %s", ifname);
+		return ret;
+	}
+	dev->tun_fd = ret;
+	ret = netlink_open(&dev->nl);
+	if (ret < 0) {
+		log_errno(LOG_LEVEL_ERROR, ret, "cannot open rtnetlink");
+		return ret;
+	}
+	ret = netlink_link_index(dev->nl, dev->ifname);
+	if (ret < 0) {
+		log_errno(LOG_LEVEL_ERROR, ret, "cannot find interface %s", dev->ifname);
+		return ret;
+	}
+	dev->ifindex = ret;
+	if (manage_network) {
+		ret = netlink_link_set_mtu(dev->nl, dev->ifindex, dev->mtu);
+		if (ret < 0) {
+			log_errno(LOG_LEVEL_ERROR, ret, "cannot set MTU of %s", dev->ifname);
+			return ret;
+		}
+	}
+	dev->ev_tun = event_new(base, dev->tun_fd, EV_READ | EV_PERSIST, on_tun, dev);
+	if (!dev->ev_tun || event_add(dev->ev_tun, NULL) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+int device_bind(struct device *dev, uint16_t port)
+{
+	struct udp fresh;
+	int ret;
+
+	ret = udp_open(&fresh, port, dev->fwmark);
+	if (ret < 0)
+		return ret;
+	if (dev->ev_udp4)
+		event_free(dev->ev_udp4);
+	if (dev->ev_udp6)
+		event_free(dev->ev_udp6);
+	dev->ev_udp4 = dev->ev_udp6 = NULL;
+	udp_close(&dev->udp);
+	dev->udp = fresh;
+	if (fresh.fd4 >= 0) {
+		dev->ev_udp4 = event_new(dev->base, fresh.fd4, EV_READ | EV_PERSIST, on_udp, dev);
+		if (!dev->ev_udp4 || event_add(dev->ev_udp4, NULL) < 0)
+			return -ENOMEM;
+	}
+	if (fresh.fd6 >= 0) {
+		dev->ev_udp6 = event_new(dev->base, fresh.fd6, EV_READ | EV_PERSIST, on_udp, dev);
+		if (!dev->ev_udp6 || event_add(dev->ev_udp6, NULL) < 0)
+			return -ENOMEM;
+	}
+	log_info("%s: listening on UDP port %u", dev->ifname, fresh.port);
+	return 0;
+}
+
+void device_destroy(struct device *dev)
+{
+	size_t i;
+
+	while (dev->peers_head)
+		peer_destroy(dev->peers_head);
+	if (dev->nl && dev->manage_network) {
+		for (i = 0; i < dev->n_routes; i++)
+			netlink_route_del(dev->nl, dev->ifindex, dev->routes[i].family,
+			    dev->routes[i].addr, dev->routes[i].cidr);
+		for (i = 0; i < dev->n_addresses; i++)
+			netlink_addr_del(dev->nl, dev->ifindex, dev->addresses[i].family,
+			    dev->addresses[i].addr, dev->addresses[i].cidr);
+	}
+	free(dev->routes);
+	free(dev->addresses);
+	if (dev->ev_tun)
+		event_free(dev->ev_tun);
+	if (dev->ev_udp4)
+		event_free(dev->ev_udp4);
+	if (dev->ev_udp6)
+		event_free(dev->ev_udp6);
+	udp_close(&dev->udp);
+	/* Closing the TUN fd deletes the interface (it is not persistent), and its routes. */
+	if (dev->tun_fd >= 0)
+		close(dev->tun_fd);
+	if (dev->nl)
+		netlink_close(dev->nl);
+	if (dev->engine)
+		wg_engine_free(dev->engine);
+	allowedips_free(&dev->table);
+	free_buffers(dev);
+	free(dev->staged_pool_base);
+	memset(dev, 0, sizeof(*dev));
+	dev->tun_fd = -1;
+}

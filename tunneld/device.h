@@ -1,0 +1,123 @@
+/* One tunnel interface: the TUN device, the UDP sockets, the protocol engine, the cryptokey
+ * routing table and the peers, driven by a libevent loop. */
+#ifndef TUNNELD_DEVICE_H
+#define TUNNELD_DEVICE_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "allowedips.h"
+#include "config.h"
+#include "engine.h"
+#include "udp.h"
+
+struct event;
+struct event_base;
+struct netlink;
+
+enum {
+	DEFAULT_MTU = 1420,
+	/* Packets read from TUN or the sockets per event before yielding to other events. */
+	DEVICE_BATCH = UDP_BATCH,
+	/* Packets waiting for a handshake, per peer and in all (the kernel's MAX_STAGED_PACKETS). */
+	MAX_STAGED_PACKETS = 128,
+	MAX_STAGED_TOTAL = 4096,
+};
+
+struct staged_packet {
+	struct staged_packet *next;
+	size_t len;
+	uint8_t *data;		/* WG_DATA_HEADROOM + mtu + WG_DATA_TAILROOM bytes */
+};
+
+struct peer {
+	struct device *dev;
+	struct wg_peer *wg;
+	struct peer *next;
+	struct peer *prev;
+	union wg_sockaddr endpoint;	/* sa_family AF_UNSPEC: none yet */
+	union wg_sockaddr configured_endpoint;	/* as last configured, to tell roaming from a change */
+	char endpoint_host[256];	/* a name from the config, re-resolved when silent; "" if none */
+	char endpoint_port[8];
+	uint64_t rx_bytes;
+	uint64_t tx_bytes;
+	struct staged_packet *staged_head;
+	struct staged_packet *staged_tail;
+	unsigned staged_count;
+	struct event *timer;
+	uint64_t armed_deadline;	/* UINT64_MAX: not armed */
+	uint64_t last_resolve_ns;
+	bool dirty;			/* on the device's touched list this batch */
+	struct peer *dirty_next;
+};
+
+struct device_stats {
+	uint64_t tun_no_route;		/* no peer's allowed IPs hold the destination */
+	uint64_t tun_no_endpoint;
+	uint64_t staged_dropped;
+	uint64_t rx_invalid;		/* engine drops */
+	uint64_t rx_bad_source;		/* inner source outside the sender's allowed IPs */
+	uint64_t tx_dropped;
+};
+
+struct device {
+	char ifname[IFNAMSIZ];
+	int ifindex;
+	bool manage_network;		/* -c mode: addresses, MTU, link and routes are ours */
+	struct event_base *base;
+	struct wg_engine *engine;
+	struct allowedips table;
+	struct peer *peers_head;
+	struct peer *peers_tail;
+	size_t n_peers;
+	struct peer *dirty_head;
+	int tun_fd;
+	struct udp udp;
+	bool has_listen_port;
+	uint16_t listen_port;		/* as configured (0: random) */
+	uint32_t fwmark;
+	unsigned mtu;
+	struct netlink *nl;
+	struct config_prefix *addresses;	/* applied (manage_network) */
+	size_t n_addresses;
+	struct config_prefix *routes;		/* applied (manage_network) */
+	size_t n_routes;
+	struct event *ev_tun;
+	struct event *ev_udp4;
+	struct event *ev_udp6;
+	/* Preallocated packet buffers. */
+	size_t buf_size;
+	uint8_t *rx_bufs;			/* DEVICE_BATCH x buf_size */
+	uint8_t *tx_bufs;			/* DEVICE_BATCH x buf_size */
+	struct staged_packet *staged_pool;	/* free list */
+	struct staged_packet *staged_pool_base;	/* the array behind it */
+	uint8_t *staged_mem;
+	unsigned staged_in_use;
+	struct udp_send_batch send4;
+	struct udp_send_batch send6;
+	struct device_stats stats;
+	bool closing;
+	void (*on_fatal)(struct device *dev, const char *why);
+};
+
+/* Creates the interface (TUN, netlink handle, engine, buffers).  manage_network: tunneld owns
+ * addresses/MTU/link/routes (config file mode).  Returns 0 or a negative errno. */
+int device_create(struct device *dev, struct event_base *base, const char *ifname,
+    bool manage_network);
+/* (Re)binds the UDP sockets to port (0: random).  Returns 0 or a negative errno. */
+int device_bind(struct device *dev, uint16_t port);
+/* Removes peers, routes and addresses we added, closes everything, wipes keys. */
+void device_destroy(struct device *dev);
+
+/* Applies a whole configuration (file mode): only differences are applied; unchanged peers
+ * keep their sessions.  Returns 0 or a negative errno with the reason logged. */
+int device_apply_file_config(struct device *dev, const struct config *c);
+/* Applies a UAPI set request.  Returns 0 or a positive errno for "errno=N". */
+int device_apply_uapi_set(struct device *dev, const struct config *c);
+/* Writes the UAPI get response body (without the final errno line) through emit. */
+typedef void device_emit_fn(void *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void device_uapi_get(struct device *dev, device_emit_fn *emit, void *ctx);
+
+#endif

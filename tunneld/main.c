@@ -1,0 +1,330 @@
+/* tunneld: the warren node daemon.  Two forms:
+ *   tunneld -c FILE [-i IFACE] [-v]   foreground, configured from a wg-quick style file
+ *   tunneld [-f] [-v] IFACE           as wireguard-go: empty interface configured over the UAPI
+ *                                     socket, backgrounds once ready unless -f */
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "keys/lib/key.h"
+#include "tunneld/config.h"
+#include "tunneld/device.h"
+#include "tunneld/log.h"
+#include "tunneld/uapi.h"
+
+#define TUNNELD_VERSION "0.1.0"
+
+struct daemon_state {
+	struct event_base *base;
+	struct device dev;
+	struct uapi_server *uapi;
+	const char *config_path;
+	int exit_code;
+};
+
+static struct daemon_state state;
+
+static void usage(FILE *f, const char *prog)
+{
+	fprintf(f,
+	    "Usage: %s -c FILE [-i IFACE] [-v]\n"
+	    "       %s [-f] [-v] IFACE\n"
+	    "\n"
+	    "The warren node daemon: a WireGuard-compatible tunnel over a TUN interface.\n"
+	    "\n"
+	    "  -c, --config FILE    run in the foreground, configured from FILE (wg-quick format:\n"
+	    "                       [Interface] PrivateKey/PrivateKeyFile, ListenPort, Address, MTU;\n"
+	    "                       [Peer] PublicKey, PresharedKey, AllowedIPs, Endpoint,\n"
+	    "                       PersistentKeepalive); SIGHUP re-reads it\n"
+	    "  -i, --interface NAME interface name (default: FILE's base name without .conf)\n"
+	    "  -f, --foreground     without -c: stay in the foreground (as wireguard-go -f)\n"
+	    "  -v, --verbose        debug logging\n"
+	    "  -h, --help           this text\n"
+	    "      --version        print the version\n"
+	    "\n"
+	    "Either way the interface is controlled through %s/IFACE.sock with wg(8).\n",
+	    prog, prog, UAPI_SOCKET_DIR);
+}
+
+static bool interface_name_from_path(const char *path, char name[IFNAMSIZ])
+{
+	const char *base = strrchr(path, '/');
+	size_t len;
+
+	base = base ? base + 1 : path;
+	len = strlen(base);
+	if (len > 5 && strcmp(base + len - 5, ".conf") == 0)
+		len -= 5;
+	if (len == 0 || len >= IFNAMSIZ)
+		return false;
+	memcpy(name, base, len);
+	name[len] = '\0';
+	return true;
+}
+
+static bool interface_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len >= IFNAMSIZ || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (name[i] == '/' || name[i] == ':' || name[i] <= ' ' || name[i] == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+static void report_errors(const struct config_errors *errs, enum log_level level)
+{
+	for (size_t i = 0; i < errs->count; i++)
+		log_msg(level, "%s", errs->msgs[i]);
+}
+
+/* Parses the file; on success *c holds it.  Errors are logged. */
+static bool load_config(const char *path, struct config *c)
+{
+	struct config_errors errs = { 0 }, warn = { 0 };
+	bool ok;
+
+	config_init(c);
+	ok = config_parse_file(path, c, &errs, &warn);
+	report_errors(&warn, LOG_LEVEL_WARN);
+	report_errors(&errs, LOG_LEVEL_ERROR);
+	config_errors_free(&errs);
+	config_errors_free(&warn);
+	return ok;
+}
+
+static void stop(int code)
+{
+	state.exit_code = code;
+	event_base_loopbreak(state.base);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct config c;
+
+	(void)what;
+	(void)arg;
+	if (sig != SIGHUP) {
+		log_info("%s: shutting down", state.dev.ifname);
+		stop(0);
+		return;
+	}
+	if (!state.config_path) {
+		log_info("%s: SIGHUP ignored: no configuration file", state.dev.ifname);
+		return;
+	}
+	if (!load_config(state.config_path, &c)) {
+		log_error("%s: reload rejected, keeping the running configuration",
+		    state.dev.ifname);
+		config_free(&c);
+		return;
+	}
+	if (device_apply_file_config(&state.dev, &c) == 0)
+		log_info("%s: configuration reloaded from %s", state.dev.ifname, state.config_path);
+	config_free(&c);
+}
+
+static void on_device_fatal(struct device *dev, const char *why)
+{
+	log_info("%s: %s, exiting", dev->ifname, why);
+	stop(0);
+}
+
+static void on_socket_gone(struct device *dev)
+{
+	log_info("%s: control socket removed, exiting", dev->ifname);
+	stop(0);
+}
+
+/* Without -f, fork and let the parent wait until the child reports the interface ready, so
+ * that wg-quick can configure it as soon as we return (what wireguard-go does). */
+static int daemonize(int *ready_fd)
+{
+	int fds[2];
+	pid_t pid;
+	char status = 1;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(fds[1]);
+		if (read(fds[0], &status, 1) != 1)
+			status = 1;
+		_exit(status);
+	}
+	close(fds[0]);
+	setsid();
+	*ready_fd = fds[1];
+	return 0;
+}
+
+static void report_ready(int ready_fd, bool ok)
+{
+	char status = ok ? 0 : 1;
+	int null;
+
+	if (ready_fd < 0)
+		return;
+	if (ok) {
+		/* Detach from the terminal only once everything worked, so that start-up errors
+		 * reach the user who started us. */
+		null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+			close(null);
+		}
+		log_init("tunneld", log_level(), true);
+	}
+	if (write(ready_fd, &status, 1) != 1)
+		status = 1;
+	close(ready_fd);
+}
+
+int main(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "interface", required_argument, NULL, 'i' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = NULL, *ifname_arg = NULL, *env;
+	enum log_level level = LOG_LEVEL_INFO;
+	bool foreground = false;
+	char ifname[IFNAMSIZ];
+	struct event *sig_ev[3] = { NULL };
+	static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
+	struct config cfg;
+	int opt, ready_fd = -1, ret;
+
+	config_init(&cfg);
+	while ((opt = getopt_long(argc, argv, "c:i:fvh", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config_path = optarg; break;
+		case 'i': ifname_arg = optarg; break;
+		case 'f': foreground = true; break;
+		case 'v': level = LOG_LEVEL_DEBUG; break;
+		case 'h': usage(stdout, argv[0]); return 0;
+		case 'V': printf("tunneld %s\n", TUNNELD_VERSION); return 0;
+		default: usage(stderr, argv[0]); return 2;
+		}
+	}
+	env = getenv("WG_PROCESS_FOREGROUND");
+	if (env && strcmp(env, "1") == 0)
+		foreground = true;
+	env = getenv("LOG_LEVEL");
+	if (env && (strcmp(env, "verbose") == 0 || strcmp(env, "debug") == 0))
+		level = LOG_LEVEL_DEBUG;
+	log_init("tunneld", level, false);
+
+	if (config_path) {
+		if (optind != argc) {
+			usage(stderr, argv[0]);
+			return 2;
+		}
+		if (ifname_arg)
+			snprintf(ifname, sizeof(ifname), "%s", ifname_arg);
+		else if (!interface_name_from_path(config_path, ifname)) {
+			log_error("cannot derive an interface name from %s: use -i", config_path);
+			return 2;
+		}
+		foreground = true;
+	} else {
+		if (optind != argc - 1 || ifname_arg) {
+			usage(stderr, argv[0]);
+			return 2;
+		}
+		snprintf(ifname, sizeof(ifname), "%s", argv[optind]);
+		if (strlen(argv[optind]) >= IFNAMSIZ) {
+			log_error("interface name '%.100s' is too long (at most %d characters)",
+			    argv[optind], IFNAMSIZ - 1);
+			return 2;
+		}
+	}
+	if (!interface_name_valid(ifname)) {
+		log_error("invalid interface name '%.100s'", ifname);
+		return 2;
+	}
+	if (!key_lib_init()) {
+		log_error("libsodium failed to initialize");
+		return 1;
+	}
+	/* Parse before touching the system: a bad file changes nothing. */
+	if (config_path && !load_config(config_path, &cfg)) {
+		config_free(&cfg);
+		return 1;
+	}
+	if (!foreground && daemonize(&ready_fd) < 0) {
+		log_errno(LOG_LEVEL_ERROR, errno, "cannot fork");
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	state.config_path = config_path;
+	state.base = event_base_new();
+	if (!state.base) {
+		log_error("cannot create the event loop");
+		ret = 1;
+		goto out;
+	}
+	ret = device_create(&state.dev, state.base, ifname, config_path != NULL);
+	if (ret < 0) {
+		ret = 1;
+		goto out;
+	}
+	state.dev.on_fatal = on_device_fatal;
+	if (config_path && device_apply_file_config(&state.dev, &cfg) < 0) {
+		ret = 1;
+		goto out;
+	}
+	config_free(&cfg);
+	if (uapi_server_start(&state.uapi, &state.dev, on_socket_gone) < 0) {
+		ret = 1;
+		goto out;
+	}
+	for (int i = 0; i < 3; i++) {
+		sig_ev[i] = evsignal_new(state.base, sigs[i], on_signal, NULL);
+		if (!sig_ev[i] || event_add(sig_ev[i], NULL) < 0) {
+			log_error("cannot install signal handlers");
+			ret = 1;
+			goto out;
+		}
+	}
+	log_info("%s: up (%s)", state.dev.ifname, config_path ? config_path : "UAPI");
+	report_ready(ready_fd, true);
+	ready_fd = -1;
+	event_base_dispatch(state.base);
+	ret = state.exit_code;
+out:
+	report_ready(ready_fd, false);
+	for (int i = 0; i < 3; i++) {
+		if (sig_ev[i])
+			event_free(sig_ev[i]);
+	}
+	uapi_server_stop(state.uapi);
+	if (state.base) {
+		device_destroy(&state.dev);
+		event_base_free(state.base);
+	}
+	config_free(&cfg);
+	return ret;
+}

@@ -1,0 +1,292 @@
+#include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "log.h"
+#include "messages.h"
+#include "peer.h"
+
+uint64_t clock_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t clock_wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void peer_timer_fired(evutil_socket_t fd, short what, void *arg);
+
+struct peer *peer_create(struct device *dev, const uint8_t public_key[WG_KEY_LEN])
+{
+	struct peer *p;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->dev = dev;
+	p->armed_deadline = UINT64_MAX;
+	p->endpoint.sa.sa_family = AF_UNSPEC;
+	p->timer = evtimer_new(dev->base, peer_timer_fired, p);
+	if (!p->timer)
+		goto fail;
+	p->wg = wg_engine_peer_add(dev->engine, public_key, p);
+	if (!p->wg)
+		goto fail;
+	p->prev = dev->peers_tail;
+	if (dev->peers_tail)
+		dev->peers_tail->next = p;
+	else
+		dev->peers_head = p;
+	dev->peers_tail = p;
+	dev->n_peers++;
+	return p;
+fail:
+	if (p->timer)
+		event_free(p->timer);
+	free(p);
+	return NULL;
+}
+
+void peer_destroy(struct peer *p)
+{
+	struct device *dev = p->dev;
+	struct peer **pp;
+
+	peer_drop_staged(p);
+	allowedips_remove_by_owner(&dev->table, p);
+	wg_engine_peer_remove(dev->engine, p->wg);
+	event_free(p->timer);
+	if (p->dirty) {
+		for (pp = &dev->dirty_head; *pp; pp = &(*pp)->dirty_next) {
+			if (*pp == p) {
+				*pp = p->dirty_next;
+				break;
+			}
+		}
+	}
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		dev->peers_head = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	else
+		dev->peers_tail = p->prev;
+	dev->n_peers--;
+	sodium_memzero(p, sizeof(*p));
+	free(p);
+}
+
+struct peer *peer_find(struct device *dev, const uint8_t public_key[WG_KEY_LEN])
+{
+	struct wg_peer *wp = wg_engine_peer_lookup(dev->engine, public_key);
+
+	return wp ? wg_peer_ctx(wp) : NULL;
+}
+
+void peer_stage(struct peer *p, const uint8_t *pkt, size_t len)
+{
+	struct device *dev = p->dev;
+	struct staged_packet *s;
+
+	if (p->staged_count >= MAX_STAGED_PACKETS) {
+		/* Keep the newest packets, as the kernel does. */
+		s = p->staged_head;
+		p->staged_head = s->next;
+		if (!p->staged_head)
+			p->staged_tail = NULL;
+		p->staged_count--;
+		dev->stats.staged_dropped++;
+	} else {
+		s = dev->staged_pool;
+		if (!s) {
+			dev->stats.staged_dropped++;
+			return;
+		}
+		dev->staged_pool = s->next;
+		dev->staged_in_use++;
+	}
+	memcpy(s->data + WG_DATA_HEADROOM, pkt, len);
+	s->len = len;
+	s->next = NULL;
+	if (p->staged_tail)
+		p->staged_tail->next = s;
+	else
+		p->staged_head = s;
+	p->staged_tail = s;
+	p->staged_count++;
+}
+
+static void staged_release(struct device *dev, struct staged_packet *s)
+{
+	s->next = dev->staged_pool;
+	dev->staged_pool = s;
+	dev->staged_in_use--;
+}
+
+void peer_drop_staged(struct peer *p)
+{
+	struct staged_packet *s;
+
+	while ((s = p->staged_head)) {
+		p->staged_head = s->next;
+		staged_release(p->dev, s);
+		p->dev->stats.staged_dropped++;
+	}
+	p->staged_tail = NULL;
+	p->staged_count = 0;
+}
+
+void peer_send_datagram(struct peer *p, const void *data, size_t len)
+{
+	int ret;
+
+	if (p->endpoint.sa.sa_family == AF_UNSPEC)
+		return;
+	ret = udp_send_one(&p->dev->udp, &p->endpoint, data, len);
+	if (ret < 0) {
+		p->dev->stats.tx_dropped++;
+		return;
+	}
+	p->tx_bytes += len;
+}
+
+void peer_flush_staged(struct peer *p, uint64_t now_ns)
+{
+	struct device *dev = p->dev;
+	struct staged_packet *s;
+	uint8_t keepalive[WG_DATA_HEADROOM + WG_DATA_TAILROOM];
+	size_t msg_len;
+
+	if (!p->staged_head) {
+		if (wg_peer_encrypt(p->wg, keepalive + WG_DATA_HEADROOM, 0, now_ns, &msg_len) ==
+		    WG_SEND_OK)
+			peer_send_datagram(p, keepalive, msg_len);
+		peer_touch(p);
+		return;
+	}
+	while ((s = p->staged_head)) {
+		if (wg_peer_encrypt(p->wg, s->data + WG_DATA_HEADROOM, s->len, now_ns, &msg_len) !=
+		    WG_SEND_OK)
+			break;	/* the session went away again: keep the rest staged */
+		peer_send_datagram(p, s->data, msg_len);
+		p->staged_head = s->next;
+		if (!p->staged_head)
+			p->staged_tail = NULL;
+		p->staged_count--;
+		staged_release(dev, s);
+	}
+	peer_touch(p);
+}
+
+void peer_set_endpoint(struct peer *p, const union wg_sockaddr *ep)
+{
+	p->endpoint = *ep;
+}
+
+void peer_touch(struct peer *p)
+{
+	if (p->dirty)
+		return;
+	p->dirty = true;
+	p->dirty_next = p->dev->dirty_head;
+	p->dev->dirty_head = p;
+}
+
+void peer_rearm(struct peer *p, uint64_t now_ns)
+{
+	uint64_t deadline = wg_peer_next_deadline(p->wg), delta;
+	struct timeval tv;
+
+	if (deadline == p->armed_deadline)
+		return;
+	if (deadline == UINT64_MAX) {
+		evtimer_del(p->timer);
+		p->armed_deadline = UINT64_MAX;
+		return;
+	}
+	/* Timers firing early are harmless; only re-arm when the deadline moved earlier or
+	 * the armed one has passed, so busy peers do not re-arm for every batch. */
+	if (p->armed_deadline != UINT64_MAX && deadline > p->armed_deadline)
+		return;
+	delta = deadline > now_ns ? deadline - now_ns : 0;
+	tv.tv_sec = (time_t)(delta / 1000000000ULL);
+	tv.tv_usec = (suseconds_t)((delta % 1000000000ULL) / 1000);
+	evtimer_add(p->timer, &tv);
+	p->armed_deadline = deadline;
+}
+
+void device_rearm_touched(struct device *dev)
+{
+	uint64_t now = clock_now_ns();
+	struct peer *p;
+
+	while ((p = dev->dirty_head)) {
+		dev->dirty_head = p->dirty_next;
+		p->dirty = false;
+		p->dirty_next = NULL;
+		peer_rearm(p, now);
+	}
+}
+
+static void maybe_reresolve(struct peer *p, uint64_t now_ns)
+{
+	union wg_sockaddr ep;
+	char err[256];
+
+	if (!p->endpoint_host[0])
+		return;
+	if (p->last_resolve_ns && now_ns - p->last_resolve_ns <
+	    (uint64_t)ENDPOINT_RERESOLVE_INTERVAL * 1000000000ULL)
+		return;
+	p->last_resolve_ns = now_ns;
+	if (config_resolve_endpoint(p->endpoint_host, p->endpoint_port, &ep, err, sizeof(err)) < 0) {
+		log_warn("peer endpoint %.100s: %s", p->endpoint_host, err);
+		return;
+	}
+	peer_set_endpoint(p, &ep);
+}
+
+static void peer_timer_fired(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+	uint64_t now = clock_now_ns(), wall = clock_wall_ns();
+	uint8_t buf[WG_CONTROL_MAX_LEN + WG_DATA_HEADROOM + WG_DATA_TAILROOM];
+	enum wg_tick_action act;
+	size_t len;
+	unsigned i;
+
+	(void)fd;
+	(void)what;
+	p->armed_deadline = UINT64_MAX;
+	/* Bounded: a tick never yields more than a few actions. */
+	for (i = 0; i < 8; i++) {
+		act = wg_peer_tick(p->wg, now, wall, buf, sizeof(buf), &len);
+		if (act == WG_TICK_NONE)
+			break;
+		if (act == WG_TICK_SEND) {
+			/* A retransmitted initiation to a name that stopped answering: look the
+			 * name up again, as wg's reresolve-dns does. */
+			if (len == WG_CONTROL_MAX_LEN && !wg_peer_has_session(p->wg))
+				maybe_reresolve(p, now);
+			peer_send_datagram(p, buf, len);
+		} else if (act == WG_TICK_GAVE_UP) {
+			log_debug("peer handshake did not complete after %d attempts, giving up",
+			    MAX_TIMER_HANDSHAKES + 2);
+			peer_drop_staged(p);
+		}
+	}
+	peer_rearm(p, now);
+}

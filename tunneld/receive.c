@@ -1,0 +1,111 @@
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "peer.h"
+#include "receive.h"
+
+/* Source address of a decrypted IP packet, validated against its claimed length. */
+static bool packet_source(const uint8_t *pkt, size_t len, int *family, const uint8_t **src)
+{
+	if (len >= 20 && (pkt[0] >> 4) == 4) {
+		*family = AF_INET;
+		*src = pkt + 12;
+		return true;
+	}
+	if (len >= 40 && (pkt[0] >> 4) == 6) {
+		*family = AF_INET6;
+		*src = pkt + 8;
+		return true;
+	}
+	return false;
+}
+
+static void deliver(struct device *dev, struct peer *p, const uint8_t *pkt, size_t len)
+{
+	const uint8_t *src;
+	int family;
+
+	/* Cryptokey routing, inbound half: the inner source must be one of the sender's
+	 * allowed IPs, or the packet is dropped. */
+	if (!packet_source(pkt, len, &family, &src) ||
+	    allowedips_lookup(&dev->table, family, src) != p) {
+		dev->stats.rx_bad_source++;
+		return;
+	}
+	if (write(dev->tun_fd, pkt, len) < 0 && errno != EAGAIN)
+		log_debug("write to %s: %s", dev->ifname, strerror(errno));
+}
+
+static void receive_one(struct device *dev, const union wg_sockaddr *from, uint8_t *buf,
+    size_t len, uint64_t now, uint64_t wall)
+{
+	uint8_t out[WG_CONTROL_MAX_LEN];
+	struct wg_rx rx;
+	enum wg_rx_kind kind;
+	struct peer *p;
+
+	memset(&rx, 0, sizeof(rx));
+	kind = wg_engine_receive(dev->engine, from, buf, len, now, wall, out, sizeof(out), &rx);
+	p = rx.peer ? wg_peer_ctx(rx.peer) : NULL;
+	if (kind == WG_RX_DROP) {
+		dev->stats.rx_invalid++;
+		log_debug("dropped %zu-byte datagram: %s", len, rx.why ? rx.why : "invalid");
+		return;
+	}
+	if (p) {
+		p->rx_bytes += len;
+		if (rx.flags & WG_RX_ENDPOINT)
+			peer_set_endpoint(p, from);
+		peer_touch(p);
+	}
+	if (rx.out_len > 0) {
+		if (p)
+			peer_send_datagram(p, out, rx.out_len);
+		else
+			udp_send_one(&dev->udp, from, out, rx.out_len);
+	}
+	if (kind == WG_RX_DATA && p)
+		deliver(dev, p, buf + rx.inner_off, rx.inner_len);
+	if ((rx.flags & WG_RX_SESSION_READY) && p)
+		peer_flush_staged(p, now);
+}
+
+void device_udp_readable(struct device *dev, int fd)
+{
+	struct mmsghdr msgs[DEVICE_BATCH];
+	struct iovec iov[DEVICE_BATCH];
+	union wg_sockaddr from[DEVICE_BATCH];
+	unsigned round, i;
+	uint64_t now, wall;
+	int n;
+
+	for (i = 0; i < DEVICE_BATCH; i++) {
+		iov[i].iov_base = dev->rx_bufs + (size_t)i * dev->buf_size;
+		iov[i].iov_len = dev->buf_size;
+	}
+	for (round = 0; round < 4; round++) {
+		for (i = 0; i < DEVICE_BATCH; i++) {
+			memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+			msgs[i].msg_hdr.msg_name = &from[i];
+			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = recvmmsg(fd, msgs, DEVICE_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			break;
+		now = clock_now_ns();
+		wall = clock_wall_ns();
+		for (i = 0; i < (unsigned)n; i++) {
+			if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+				continue;
+			receive_one(dev, &from[i], iov[i].iov_base, msgs[i].msg_len, now, wall);
+		}
+		device_rearm_touched(dev);
+		if (n < DEVICE_BATCH)
+			break;
+	}
+}

@@ -1,0 +1,15 @@
+/* The outbound packet path: TUN -> encrypt -> UDP. */
+#ifndef TUNNELD_SEND_H
+#define TUNNELD_SEND_H
+
+#include "device.h"
+
+static inline struct udp_send_batch *family_batch(struct device *dev, const union wg_sockaddr *to)
+{
+	return to->sa.sa_family == AF_INET6 ? &dev->send6 : &dev->send4;
+}
+
+/* Called when the TUN fd is readable. */
+void device_tun_readable(struct device *dev);
+
+#endif
