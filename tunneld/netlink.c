@@ -198,8 +198,8 @@ addr_change(struct netlink *nl, uint16_t type, int ifindex, int family, const vo
 	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
 	ifa->ifa_index = (uint32_t)ifindex;
 	if (family == AF_INET) {
-		/* IFA_LOCAL is the interface's address; IFA_ADDRESS the peer/prefix one.  On a
-		 * point-to-point device both must be given or the kernel treats it as a peer. */
+		/* IFA_LOCAL is our address, IFA_ADDRESS the peer's on a point-to-point link
+		 * (a TUN is one); equal values, as iproute2 sends, mean "no peer". */
 		mnl_attr_put(nlh, IFA_LOCAL, len, addr);
 		mnl_attr_put(nlh, IFA_ADDRESS, len, addr);
 	} else {

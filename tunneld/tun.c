@@ -12,14 +12,17 @@ int
 tun_open(const char *name, char actual[IFNAMSIZ])
 {
 	struct ifreq ifr;
-	int fd, ret;
+	int fd = -1, ret;
 
 	if (!name || strlen(name) >= IFNAMSIZ)
 		return -EINVAL;
-	/* O_NONBLOCK: the event loop reads until EAGAIN.  O_CLOEXEC: no leak into children. */
+	/* O_NONBLOCK: the event loop reads until EAGAIN.  O_CLOEXEC: no leak into children.
+	 * A missing device node gives -ENOENT here; missing CAP_NET_ADMIN gives -EPERM below. */
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
 
 	memset(&ifr, 0, sizeof(ifr));
 	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
@@ -27,10 +30,14 @@ tun_open(const char *name, char actual[IFNAMSIZ])
 	memcpy(ifr.ifr_name, name, strlen(name));
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		ret = -errno;
-		close(fd);
-		return ret;
+		goto out;
 	}
 	memcpy(actual, ifr.ifr_name, IFNAMSIZ);
 	actual[IFNAMSIZ - 1] = '\0';
-	return fd;
+	ret = fd;
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
 }

@@ -43,13 +43,15 @@ struct dump {
 	struct found f[64];
 };
 
+enum { TB_MAX = RTA_MAX > IFA_MAX ? RTA_MAX : IFA_MAX };
+
 static int
 dump_attr_cb(const struct nlattr *attr, void *data)
 {
 	const struct nlattr **tb = data;
 	int type = mnl_attr_get_type(attr);
 
-	if (type <= IFA_MAX || type <= RTA_MAX)
+	if (type <= TB_MAX)
 		tb[type] = attr;
 	return MNL_CB_OK;
 }
@@ -65,7 +67,7 @@ copy_addr(struct found *f, const struct nlattr *a)
 static int
 dump_cb(const struct nlmsghdr *nlh, void *data)
 {
-	const struct nlattr *tb[RTA_MAX > IFA_MAX ? RTA_MAX + 1 : IFA_MAX + 1] = { 0 };
+	const struct nlattr *tb[TB_MAX + 1] = { 0 };
 	struct dump *d = data;
 	struct found *f;
 
