@@ -858,7 +858,7 @@ static int uerr(struct uapi *u, int err, const char *fmt, ...)
 	if (vasprintf(&m, fmt, ap) < 0)
 		m = NULL;
 	va_end(ap);
-	errs_add(u->errs, "set: line %u: %s", u->line, m ? m : "out of memory");
+	errs_add(u->errs, "line %u: %s", u->line, m ? m : "out of memory");
 	free(m);
 	return err;
 }

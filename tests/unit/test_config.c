@@ -435,7 +435,7 @@ static const struct {
 	/*  1 */ { "private_key=" HEX_A "\nlisten_port=51820\n", 0, NULL },
 	/*  2 */ { "private_key=" HEX_A "zz\n", EINVAL, "private_key is not 64 hex digits" },
 	/*  3 */ { "private_key=7707 6d\n", EINVAL, "private_key is not 64 hex digits" },
-	/*  4 */ { "foo=1\n", EPROTO, "set: line 1: unknown device key 'foo'" },
+	/*  4 */ { "foo=1\n", EPROTO, "line 1: unknown device key 'foo'" },
 	/*  5 */ { "listen_port=65536\n", EINVAL, "listen_port '65536' is not a number 0..65535" },
 	/*  6 */ { "public_key=" HEX_B "\nremove=yes\n", EINVAL, "line 2: remove must be 'true'" },
 	/*  7 */ { "public_key=" HEX_B "\nlisten_port=1\n", EPROTO, "unknown peer key 'listen_port'" },
