@@ -801,6 +801,15 @@ bool config_parse_file(const char *path, struct config *out, struct config_error
 		errs_add(errs, "%s: cannot open: %s", path, strerror(errno));
 		goto out;
 	}
+	/* Sized so that getline does not realloc (leaving key lines in freed memory) for any
+	 * line we accept. */
+	cap = LINE_MAX_LEN + 2;
+	line = malloc(cap);
+	if (!line) {
+		p.nerr++;
+		errs_add(errs, "%s: out of memory", path);
+		goto out;
+	}
 	while ((n = getline(&line, &cap, f)) >= 0) {
 		p.line++;
 		if ((size_t)n != strlen(line)) {

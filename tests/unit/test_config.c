@@ -236,6 +236,31 @@ static void test_many_errors(void **state)
 	config_errors_free(&errs);
 }
 
+/* 2b. An over-long line is one error, and parsing goes on after it. */
+static void test_long_line(void **state)
+{
+	struct config_errors errs = { 0 };
+	char path[128], want[256], *content;
+	struct config c;
+	size_t n = 6000;
+
+	(void)state;
+	content = malloc(n + 256);
+	assert_non_null(content);
+	strcpy(content, IFACE "DNS = ");
+	memset(content + strlen(content), 'x', n);
+	strcpy(content + strlen(IFACE "DNS = ") + n, "\nBogus = 1\n");
+	write_file(path, "long.conf", content, 0600);
+	free(content);
+	assert_false(config_parse_file(path, &c, &errs, NULL));
+	assert_int_equal(errs.count, 2);
+	snprintf(want, sizeof(want), "%s:3: line longer than 4096 bytes", path);
+	assert_string_equal(errs.msgs[0], want);
+	snprintf(want, sizeof(want), "%s:4: unknown key 'Bogus'", path);
+	assert_true(has_msg(&errs, want));
+	config_errors_free(&errs);
+}
+
 static void check_prefix(const struct config_prefix *x, int family, const char *addr,
     unsigned cidr)
 {
@@ -576,6 +601,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_many_errors),
+		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_good_file),
 		cmocka_unit_test(test_good_names),
 		cmocka_unit_test(test_private_key_file),
