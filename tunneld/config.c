@@ -686,6 +686,12 @@ static void key_value(struct parser *p, char *key, char *value)
 		    p->section == SEC_INTERFACE ? "Interface" : "Peer");
 		return;
 	}
+	/* An empty AllowedIPs means "none", as wg(8) reads it; any other empty value is a
+	 * mistake. */
+	if (!*value && table[i].fn == peer_allowed_ips) {
+		p->seen[i] = p->line;
+		return;
+	}
 	if (!*value) {
 		perr(p, "empty value for '%s'", table[i].name);
 		return;
@@ -1076,7 +1082,7 @@ static int uapi_line(struct uapi *u, char *line)
 	for (i = 0; i < n && strcmp(line, table[i].name); i++)
 		;
 	if (i == n)
-		return uerr(u, EPROTO, "unknown %s key '%s'", u->c->n_peers ? "peer" : "device",
+		return uerr(u, EINVAL, "unknown %s key '%s'", u->c->n_peers ? "peer" : "device",
 		    quote(q, line));
 	u->key = table[i].name;
 	return table[i].fn(u, eq + 1);

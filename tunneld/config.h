@@ -75,7 +75,7 @@ bool config_parse_file(const char *path, struct config *out, struct config_error
 
 /* Parses the body of a UAPI set request (the lines after "set=1", up to but excluding the
  * blank line).  Keys are hex, as the UAPI defines.  Returns 0 or a positive errno value to
- * report as "errno=N" (EINVAL for a malformed line, EPROTO for an unknown key), with the reason
+ * report as "errno=N" (EINVAL for a malformed line or an unknown key, as wireguard-go), with the reason
  * in errs. */
 int config_parse_uapi_set(const char *body, size_t len, struct config *out,
     struct config_errors *errs);
