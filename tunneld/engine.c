@@ -348,9 +348,17 @@ void wg_engine_free(struct wg_engine *e)
 
 void wg_engine_set_private_key(struct wg_engine *e, const uint8_t key[WG_KEY_LEN])
 {
-	if (key ? e->id.has_identity && sodium_memcmp(e->id.static_private, key, WG_KEY_LEN) == 0
-	    : !e->id.has_identity)
-		return;
+	uint8_t clamped[WG_KEY_LEN];
+
+	/* The identity stores the clamped scalar: compare like with like. */
+	if (key) {
+		memcpy(clamped, key, WG_KEY_LEN);
+		clamped[0] &= 248;
+		clamped[WG_KEY_LEN - 1] = (clamped[WG_KEY_LEN - 1] & 127) | 64;
+	}
+	if (key ? e->id.has_identity &&
+	    sodium_memcmp(e->id.static_private, clamped, WG_KEY_LEN) == 0 : !e->id.has_identity)
+		goto out;
 	if (!key || !noise_static_identity_set(&e->id, key))
 		noise_static_identity_set(&e->id, NULL);
 	cookie_checker_init(&e->checker, e->id.has_identity ? e->id.static_public : NULL);
@@ -365,6 +373,8 @@ void wg_engine_set_private_key(struct wg_engine *e, const uint8_t key[WG_KEY_LEN
 		p->is_self = is_our_key(e, p->handshake.remote_static);
 		p->timers.has_sent_handshake = false;
 	}
+out:
+	sodium_memzero(clamped, sizeof(clamped));
 }
 
 void *wg_peer_ctx(const struct wg_peer *p)
