@@ -6,6 +6,19 @@
 
 #include "udp.h"
 
+/* Large socket buffers absorb bursts between two turns of the event loop; without them a
+ * fast sender overruns the receive queue and TCP inside the tunnel sees loss.  The FORCE
+ * variants pass the sysctl caps when we are privileged; otherwise the kernel clamps. */
+static void set_buffers(int fd)
+{
+	int size = UDP_SOCKET_BUFFER;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+}
+
 static int open_bound(int family, uint16_t port, uint32_t fwmark, uint16_t *bound)
 {
 	union wg_sockaddr a;
@@ -30,6 +43,7 @@ static int open_bound(int family, uint16_t port, uint32_t fwmark, uint16_t *boun
 	}
 	if (fwmark && setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0)
 		goto fail;
+	set_buffers(fd);
 	if (bind(fd, &a.sa, alen) < 0)
 		goto fail;
 	alen = sizeof(a);

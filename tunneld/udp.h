@@ -10,6 +10,8 @@
 
 /* Datagrams moved per system call. */
 enum { UDP_BATCH = 64 };
+/* Bytes of kernel buffer per socket and direction (wireguard-go uses the same 7 MiB). */
+enum { UDP_SOCKET_BUFFER = 7 << 20 };
 
 struct udp {
 	int fd4;	/* -1 when IPv4 is unavailable */
