@@ -26,6 +26,12 @@ noise_symmetric_init(uint8_t ck[NOISE_HASH_LEN], uint8_t h[NOISE_HASH_LEN],
 }
 
 void
+noise_symmetric_init_wireguard(uint8_t ck[NOISE_HASH_LEN], uint8_t h[NOISE_HASH_LEN])
+{
+	noise_symmetric_init(ck, h, (const uint8_t *)identifier, sizeof(identifier) - 1);
+}
+
+void
 noise_symmetric_mix_hash(uint8_t h[NOISE_HASH_LEN], const uint8_t *in, size_t len)
 {
 	hash_blake2s_concat(h, h, NOISE_HASH_LEN, in, len);
@@ -102,7 +108,7 @@ static void
 handshake_start(uint8_t ck[NOISE_HASH_LEN], uint8_t h[NOISE_HASH_LEN],
     const uint8_t responder_static[NOISE_PUBLIC_KEY_LEN])
 {
-	noise_symmetric_init(ck, h, (const uint8_t *)identifier, sizeof(identifier) - 1);
+	noise_symmetric_init_wireguard(ck, h);
 	noise_symmetric_mix_hash(h, responder_static, NOISE_PUBLIC_KEY_LEN);
 }
 

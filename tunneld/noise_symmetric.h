@@ -13,6 +13,8 @@
  * Noise's MixHash(prologue) is the same step, so a Noise test vector passes its prologue. */
 void noise_symmetric_init(uint8_t ck[NOISE_HASH_LEN], uint8_t h[NOISE_HASH_LEN],
     const uint8_t *identifier, size_t identifier_len);
+/* The same with WireGuard's Identifier: the constant start of every WireGuard handshake. */
+void noise_symmetric_init_wireguard(uint8_t ck[NOISE_HASH_LEN], uint8_t h[NOISE_HASH_LEN]);
 /* h = HASH(h || in) */
 void noise_symmetric_mix_hash(uint8_t h[NOISE_HASH_LEN], const uint8_t *in, size_t len);
 /* (ck, key) = KDF2(ck, in); key may be NULL (KDF1: the psk-mode "e" token and ee/se). */
