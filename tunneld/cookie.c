@@ -78,16 +78,15 @@ cookie_validate_packet(struct cookie_checker *c, const uint8_t *msg, size_t len,
     const uint8_t *src, size_t src_len, bool check_cookie, uint64_t now_ns,
     const uint8_t random[NOISE_HASH_LEN])
 {
-	const uint8_t *mac1 = msg + len - sizeof(struct message_macs);
-	const uint8_t *mac2 = msg + len - COOKIE_LEN;
 	uint8_t computed[COOKIE_LEN], cookie[COOKIE_LEN];
 	enum cookie_mac_state ret = INVALID_MAC;
 
+	/* Cheap checks first: length, identity, then one keyed hash for mac1. */
 	if (len < sizeof(struct message_header) + sizeof(struct message_macs) ||
 	    sodium_is_zero(c->message_mac1_key, NOISE_SYMMETRIC_KEY_LEN))
 		goto out;
 	mac1_compute(computed, msg, len, c->message_mac1_key);
-	if (crypto_verify_16(computed, mac1) != 0)
+	if (crypto_verify_16(computed, msg + len - sizeof(struct message_macs)) != 0)
 		goto out;
 
 	ret = VALID_MAC_BUT_NO_COOKIE;
@@ -95,7 +94,7 @@ cookie_validate_packet(struct cookie_checker *c, const uint8_t *msg, size_t len,
 		goto out;
 	cookie_make(cookie, c, src, src_len, now_ns, random);
 	mac2_compute(computed, msg, len, cookie);
-	if (crypto_verify_16(computed, mac2) != 0)
+	if (crypto_verify_16(computed, msg + len - COOKIE_LEN) != 0)
 		goto out;
 	/* Rate limiting per source is the caller's (VALID_MAC_WITH_COOKIE_BUT_RATELIMITED). */
 	ret = VALID_MAC_WITH_COOKIE;
