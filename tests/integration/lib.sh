@@ -173,9 +173,11 @@ switch_add() {
 }
 
 # node_add NODE NUM [IMPL]: a datacenter namespace on the switch, keys, addresses.
+# With TOPOLOGY=pair (the benchmark) there is no switch: every second node is joined to the one
+# added before it by a direct veth.
 node_add() {
 	local n=$1 num=$2
-	[ -n "${SW:-}" ] || switch_add
+	[ "${TOPOLOGY:-switch}" = pair ] || [ -n "${SW:-}" ] || switch_add
 	NS[$n]=$RUN$n
 	IFN[$n]=$RUN$n
 	NUM[$n]=$num
@@ -187,8 +189,17 @@ node_add() {
 	PEERS[$n]=
 	PID[$n]=
 	ns_add "${NS[$n]}"
-	ip -n "${NS[$n]}" link add ul0 type veth peer name "p$n" netns "$SW"
-	ip -n "$SW" link set dev "p$n" master br0 up
+	if [ "${TOPOLOGY:-switch}" = pair ]; then
+		if [ -z "${PAIR_PENDING:-}" ]; then PAIR_PENDING=$n; key_gen "$n"; return 0; fi
+		local m=$PAIR_PENDING
+		PAIR_PENDING=
+		ip -n "${NS[$n]}" link add ul0 type veth peer name ul0 netns "${NS[$m]}"
+		ip -n "${NS[$m]}" addr add "${UL[$m]}/24" dev ul0
+		ip -n "${NS[$m]}" link set ul0 up
+	else
+		ip -n "${NS[$n]}" link add ul0 type veth peer name "p$n" netns "$SW"
+		ip -n "$SW" link set dev "p$n" master br0 up
+	fi
 	ip -n "${NS[$n]}" addr add "${UL[$n]}/24" dev ul0
 	ip -n "${NS[$n]}" link set ul0 up
 	key_gen "$n"

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# `make bench`: single-stream TCP throughput (iperf3 -t 5) and ping latency (200 pings at 10 ms,
+# median rtt) over the bare veth, through tunneld and through wireguard-go, on this machine, in
+# this run.  Two namespace pairs joined by direct veths: a-b carries tunneld (and is the bare
+# veth path), c-d carries wireguard-go.  3 interleaved rounds (veth, tunneld, wireguard-go), the
+# table shows medians of 3.  Measures and prints; never fails on the numbers.
+TOPOLOGY=pair
+. "$(dirname "$0")/../integration/lib.sh"
+set +E
+trap - ERR
+
+ROUNDS=${ROUNDS:-3}
+SECS=${SECS:-5}
+PINGS=${PINGS:-200}
+command -v iperf3 >/dev/null || { echo "bench: iperf3 not installed (make deps)"; exit 1; }
+
+paths=(veth)
+node_add a 1 tunneld
+node_add b 2 tunneld
+node_peer a b
+node_peer b a
+if [ -x "$TUNNELD" ]; then node_start a && node_start b && paths+=(tunneld)
+else echo "bench: $TUNNELD not built, skipping it"; fi
+node_add c 3 wireguard-go
+node_add d 4 wireguard-go
+node_peer c d
+node_peer d c
+if command -v "$WGGO" >/dev/null; then node_start c && node_start d && paths+=(wireguard-go)
+else echo "bench: $WGGO not installed, skipping it"; fi
+
+for n in b d; do
+	ip netns exec "${NS[$n]}" iperf3 -s -p 5201 >"$T/iperf-$n.log" 2>&1 &
+	BG_PIDS+=($!)
+done
+for n in b d; do wait_until 10 listening "$n" 5201 || echo "bench: iperf3 server in $n not up"; done
+
+# path -> client node, server address
+target() {
+	case $1 in
+	veth) echo "a ${UL[b]}" ;;
+	tunneld) echo "a ${OV4[b]}" ;;
+	wireguard-go) echo "c ${OV4[d]}" ;;
+	esac
+}
+
+# Gbit/s received by the server, from iperf3's JSON; "n/a" if the run failed.
+tput() {
+	local json
+	json=$(ip netns exec "${NS[$1]}" timeout -k 2 $((SECS + 20)) iperf3 -c "$2" -p 5201 -t "$SECS" -J 2>/dev/null) || true
+	# "end": { ... "sum_received": { ... "bits_per_second": N ... } }, pretty-printed; no jq needed.
+	printf '%s\n' "$json" | awk '/"sum_received"/ { s = 1 }
+		s && /"bits_per_second"/ { gsub(/[^0-9.eE+-]/, "", $2); printf "%.3f\n", $2 / 1e9; exit }' \
+		| grep . || echo n/a
+}
+
+# Median rtt in ms of PINGS pings at 10 ms intervals.
+rtt() {
+	ip netns exec "${NS[$1]}" timeout -k 2 $((PINGS / 50 + 20)) ping -n -c "$PINGS" -i 0.01 -W 1 "$2" 2>/dev/null |
+		sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR) printf "%.3f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; else print "n/a" }'
+}
+
+median3() {
+	printf '%s\n' "$@" | grep -v '^n/a$' | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "n/a" }'
+}
+
+declare -A G L
+for r in $(seq "$ROUNDS"); do
+	for p in "${paths[@]}"; do
+		read -r node addr <<<"$(target "$p")"
+		ip netns exec "${NS[$node]}" timeout 10 ping -n -q -c 3 -i 0.2 -w 5 "$addr" >/dev/null 2>&1 || true
+		G[$p:$r]=$(tput "$node" "$addr")
+		L[$p:$r]=$(rtt "$node" "$addr")
+		printf 'round %d  %-13s %8s Gbit/s  %8s ms median rtt\n' "$r" "$p" "${G[$p:$r]}" "${L[$p:$r]}"
+	done
+done
+
+echo
+echo "warren benchmark: $(nproc) CPU, kernel $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "tunneld: $TUNNELD   wireguard-go: $($WGGO --version 2>/dev/null | head -n 1)"
+printf '%-14s %18s %20s   %s\n' path "TCP Gbit/s" "ping rtt ms" "(rounds: Gbit/s | ms)"
+for p in veth tunneld wireguard-go; do
+	gs=() ls=()
+	for r in $(seq "$ROUNDS"); do gs+=("${G[$p:$r]:-n/a}"); ls+=("${L[$p:$r]:-n/a}"); done
+	printf '%-14s %18s %20s   %s | %s\n' "$p" "$(median3 "${gs[@]}")" "$(median3 "${ls[@]}")" \
+		"${gs[*]}" "${ls[*]}"
+done
+echo "single-stream iperf3 -t $SECS, $PINGS pings at -i 0.01; medians of $ROUNDS interleaved rounds"
+echo "reproduce: make bench   (or, as root: BUILD=build ROUNDS=$ROUNDS SECS=$SECS PINGS=$PINGS tests/bench/bench.sh)"
+exit 0
