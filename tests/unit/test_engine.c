@@ -571,6 +571,82 @@ static void test_under_load(void **state)
 	net_free(&n);
 }
 
+/* Under load a valid mac2 still meets the per-IP rate limiter before any Diffie-Hellman:
+ * copies of one initiation pass it RATELIMITER_BURST times, then are refused unread. */
+static void test_under_load_ratelimit(void **state)
+{
+	struct net n;
+	struct wg_rx rx;
+	uint8_t init[WG_CONTROL_MAX_LEN], buf[512], out[WG_CONTROL_MAX_LEN];
+	size_t len, init_len;
+
+	(void)state;
+	net_setup(&n);
+	wg_engine_set_load_threshold(n.b, 0);
+	want_handshake(&n);
+	assert_int_equal(wg_peer_tick(n.pa, n.now, n.wall, buf, sizeof(buf), &len), WG_TICK_SEND);
+	assert_int_equal(deliver(&n, true, buf, len, out, &rx), WG_RX_UNDER_LOAD);
+	memcpy(buf, out, rx.out_len);
+	assert_int_equal(deliver(&n, false, buf, rx.out_len, out, &rx), WG_RX_COOKIE);
+	advance(&n, wg_peer_next_deadline(n.pa) - n.now);
+	assert_int_equal(wg_peer_tick(n.pa, n.now, n.wall, init, sizeof(init), &init_len),
+	    WG_TICK_SEND);
+	for (int i = 0; i < RATELIMITER_BURST + 2; i++) {
+		enum wg_rx_kind kind;
+
+		memcpy(buf, init, init_len);
+		kind = deliver(&n, true, buf, init_len, out, &rx);
+		if (i == 0) {
+			assert_int_equal(kind, WG_RX_HANDSHAKE);
+		} else if (i < RATELIMITER_BURST) {
+			assert_int_equal(kind, WG_RX_DROP);	/* passed the limiter; replayed */
+			assert_string_equal(rx.why,
+			    "initiation rejected (replay, flood or bad key)");
+		} else {
+			assert_int_equal(kind, WG_RX_DROP);
+			assert_string_equal(rx.why, "handshake rate limited");
+		}
+	}
+	net_free(&n);
+}
+
+/* Load is "more handshake messages in a second than the threshold", and lasts a second more. */
+static void test_load_threshold(void **state)
+{
+	static const struct {
+		uint64_t at_ms;
+		enum wg_rx_kind want;
+	} cases[] = {
+		/* 1 */ { 0, WG_RX_HANDSHAKE },		/* one message: not above 1 */
+		/* 2 */ { 500, WG_RX_UNDER_LOAD },	/* two in the second: cookie reply */
+		/* 3 */ { 1200, WG_RX_UNDER_LOAD },	/* new second, but load was 0.7 s ago */
+		/* 4 */ { 2600, WG_RX_DROP },		/* quiet again: a plain replay */
+	};
+	struct net n;
+	struct wg_rx rx;
+	uint8_t init[WG_CONTROL_MAX_LEN], buf[512], out[WG_CONTROL_MAX_LEN];
+	size_t init_len;
+	uint64_t t0;
+
+	(void)state;
+	net_setup(&n);
+	wg_engine_set_load_threshold(n.b, 1);
+	want_handshake(&n);
+	assert_int_equal(wg_peer_tick(n.pa, n.now, n.wall, init, sizeof(init), &init_len),
+	    WG_TICK_SEND);
+	t0 = n.now;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum wg_rx_kind kind;
+
+		advance(&n, t0 + cases[i].at_ms * MS - n.now);
+		memcpy(buf, init, init_len);
+		kind = deliver(&n, true, buf, init_len, out, &rx);
+		if (kind != cases[i].want)
+			fail_msg("case %zu: got %d want %d", i + 1, kind, cases[i].want);
+	}
+	net_free(&n);
+}
+
 static void test_remove_peer(void **state)
 {
 	struct net n;
@@ -803,6 +879,8 @@ int main(void)
 		cmocka_unit_test(test_rekey_no_loss),
 		cmocka_unit_test(test_reject_after_time),
 		cmocka_unit_test(test_under_load),
+		cmocka_unit_test(test_under_load_ratelimit),
+		cmocka_unit_test(test_load_threshold),
 		cmocka_unit_test(test_remove_peer),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_many_peers),
