@@ -69,7 +69,8 @@ static void handle_set(struct uapi_client *c, const char *body, size_t len, stru
 	}
 	config_errors_free(&errs);
 	config_free(&cfg);
-	evbuffer_add_printf(out, "errno=%d\n\n", err);
+	/* Negative, as wireguard-go answers and wg(8) expects. */
+	evbuffer_add_printf(out, "errno=%d\n\n", -err);
 }
 
 /* Handles every complete request (terminated by an empty line) in the input buffer. */
@@ -105,7 +106,7 @@ static void client_read(struct bufferevent *bev, void *arg)
 			handle_set(c, req + 6, len - 7, out);
 		} else {
 			/* Not a request this protocol knows: answer as wireguard-go does. */
-			evbuffer_add_printf(out, "errno=%d\n\n", EINVAL);
+			evbuffer_add_printf(out, "errno=%d\n\n", -EINVAL);
 		}
 		/* The request may hold keys: wipe it before releasing. */
 		memset(req, 0, len);
