@@ -89,8 +89,15 @@ void timers_session_derived(struct timers *t, uint64_t now_ns)
 
 void timers_set_persistent_keepalive(struct timers *t, uint16_t seconds, uint64_t now_ns)
 {
+	bool turned_on = !t->persistent_keepalive_interval && seconds;
+
 	t->persistent_keepalive_interval = seconds;
-	t->at[TIMER_PERSISTENT_KEEPALIVE] = seconds ? now_ns : TIMER_OFF;
+	/* As the kernel: a keepalive at once only when it goes from off to on; a new interval
+	 * applies from the next packet. */
+	if (!seconds)
+		t->at[TIMER_PERSISTENT_KEEPALIVE] = TIMER_OFF;
+	else if (turned_on)
+		t->at[TIMER_PERSISTENT_KEEPALIVE] = now_ns;
 }
 
 void timers_gave_up(struct timers *t, uint64_t now_ns)

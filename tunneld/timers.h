@@ -56,7 +56,7 @@ void timers_handshake_initiated(struct timers *t, uint64_t now_ns, uint64_t jitt
 void timers_handshake_response_sent(struct timers *t, uint64_t now_ns);
 void timers_handshake_complete(struct timers *t);
 void timers_session_derived(struct timers *t, uint64_t now_ns);
-/* 0 turns it off; otherwise a keepalive is due at once. */
+/* 0 turns it off; turning it on makes a keepalive due at once. */
 void timers_set_persistent_keepalive(struct timers *t, uint16_t seconds, uint64_t now_ns);
 /* The retransmissions are exhausted: stop the keepalive, schedule the wipe unless pending. */
 void timers_gave_up(struct timers *t, uint64_t now_ns);

@@ -85,10 +85,15 @@ static void test_timers_hooks(void **state)
 	assert_int_equal(t.at[TIMER_ZERO_KEY_MATERIAL], t0 + 3ULL * REJECT_AFTER_TIME * SEC);
 	timers_gave_up(&t, t0 + SEC);
 	assert_int_equal(t.at[TIMER_ZERO_KEY_MATERIAL], t0 + 3ULL * REJECT_AFTER_TIME * SEC);
-	/* 9: traversal moves the persistent keepalive; interval 0 turns it off. */
+	/* 9: traversal moves the persistent keepalive; a new interval waits for it; interval 0
+	 * turns it off. */
 	timers_set_persistent_keepalive(&t, 25, t0);
 	timers_any_authenticated_packet_traversal(&t, t0 + 7 * SEC);
 	assert_int_equal(t.at[TIMER_PERSISTENT_KEEPALIVE], t0 + 32 * SEC);
+	timers_set_persistent_keepalive(&t, 30, t0 + 8 * SEC);
+	assert_int_equal(t.at[TIMER_PERSISTENT_KEEPALIVE], t0 + 32 * SEC);
+	timers_any_authenticated_packet_traversal(&t, t0 + 9 * SEC);
+	assert_int_equal(t.at[TIMER_PERSISTENT_KEEPALIVE], t0 + 39 * SEC);
 	timers_set_persistent_keepalive(&t, 0, t0);
 	timers_any_authenticated_packet_traversal(&t, t0 + 8 * SEC);
 	assert_int_equal(t.at[TIMER_PERSISTENT_KEEPALIVE], TIMER_OFF);
