@@ -6,7 +6,8 @@
 #                           any crash, leak, timeout or sanitizer report (part of `make test`)
 #   make fuzz-corpus        regenerate the engine seeds in tests/fuzz/corpus/ (real messages)
 #   make build/fuzz/fuzz_X  build one target
-# New corpus entries go to $(FUZZ_BUILD)/corpus/TARGET; the committed seeds are read only.
+# New corpus entries go to $(FUZZ_BUILD)/corpus/TARGET; the committed seeds (and the
+# dictionary tests/fuzz/corpus/NAME.dict, for target fuzz_NAME) are read only.
 
 FUZZ_CC      ?= clang
 FUZZ_BUILD   := build/fuzz
@@ -76,7 +77,8 @@ define fuzz_run
 	$(Q)mkdir -p $(FUZZ_BUILD)/log $(FUZZ_BUILD)/artifacts; fail=0; pids=; \
 	for t in $(FUZZ_NAMES); do \
 		mkdir -p $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t; \
-		$(FUZZ_BUILD)/$$t -max_total_time=$(1) -timeout=$(FUZZ_TIMEOUT) \
+		d=tests/fuzz/corpus/$${t#fuzz_}.dict; dict=; [ -f $$d ] && dict=-dict=$$d; \
+		$(FUZZ_BUILD)/$$t -max_total_time=$(1) -timeout=$(FUZZ_TIMEOUT) $$dict \
 		    -rss_limit_mb=$(FUZZ_RSS_MB) -max_len=4096 -print_final_stats=1 \
 		    -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- \
 		    $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t \

@@ -41,6 +41,8 @@ static void rng(void *ctx, void *buf, size_t len)
 	randombytes_buf_deterministic(buf, len, seed);
 }
 
+static bool trace;	/* FUZZ_TRACE=1: print every delivery, to read a reproducer */
+
 static void fail(const char *what)
 {
 	fprintf(stderr, "fuzz_engine_receive: %s\n", what);
@@ -98,6 +100,9 @@ static void deliver(struct wg_engine *e, const uint8_t *data, size_t size)
 	kind = wg_engine_receive(e, &src, buf, size, 1000 * SEC, 1700000000ULL * SEC, out,
 	    sizeof(out), &rx);
 	check(kind, &rx, size);
+	if (trace)
+		fprintf(stderr, "len %zu: kind %d out %zu flags %u %s\n", size, (int)kind,
+		    rx.out_len, rx.flags, kind == WG_RX_DROP ? rx.why : "");
 	free(buf);
 }
 
@@ -109,6 +114,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	if (!key_lib_init())
 		abort();
+	trace = getenv("FUZZ_TRACE") != NULL;
 	memset(priv_a, 0x11, sizeof(priv_a));
 	memset(priv_b, 0x22, sizeof(priv_b));
 	if (!key_public_from_private(pub_a, priv_a) || !key_public_from_private(pub_b, priv_b))
