@@ -53,8 +53,9 @@ static void receive_one(struct device *dev, const union wg_sockaddr *from, uint8
 	if (kind == WG_RX_DROP) {
 		dev->stats.rx_invalid++;
 		log_debug("dropped %zu-byte datagram: %s", len, rx.why ? rx.why : "invalid");
-		return;
 	}
+	/* An authenticated packet counts (endpoint, session confirmation) even when its inner
+	 * packet is then dropped as malformed. */
 	if (p) {
 		p->rx_bytes += len;
 		if (rx.flags & WG_RX_ENDPOINT)
