@@ -18,6 +18,7 @@
 #include "tunneld/config.h"
 #include "tunneld/device.h"
 #include "tunneld/log.h"
+#include "tunneld/privilege.h"
 #include "tunneld/uapi.h"
 
 #define TUNNELD_VERSION "0.1.0"
@@ -308,6 +309,10 @@ int main(int argc, char *argv[])
 			ret = 1;
 			goto out;
 		}
+	}
+	if (privilege_drop() < 0) {
+		ret = 1;
+		goto out;
 	}
 	log_info("%s: up (%s)", state.dev.ifname, config_path ? config_path : "UAPI");
 	report_ready(ready_fd, true);
