@@ -46,6 +46,7 @@ static int alloc_buffers(struct device *dev)
 	dev->tx_bufs = map_zeroed(dev->buf_size * DEVICE_BATCH);
 	dev->staged_mem = map_zeroed(dev->buf_size * MAX_STAGED_TOTAL);
 	dev->staged_pool = calloc(MAX_STAGED_TOTAL, sizeof(*dev->staged_pool));
+	dev->staged_pool_base = dev->staged_pool;
 	if (!dev->rx_bufs || !dev->tx_bufs || !dev->staged_mem || !dev->staged_pool)
 		return -ENOMEM;
 	for (i = 0; i < MAX_STAGED_TOTAL; i++) {
@@ -66,7 +67,7 @@ static void free_buffers(struct device *dev)
 		sodium_memzero(dev->staged_mem, dev->buf_size * MAX_STAGED_TOTAL);
 		munmap(dev->staged_mem, dev->buf_size * MAX_STAGED_TOTAL);
 	}
-	/* The pool array was one calloc; staged_pool now points into it or is NULL. */
+	free(dev->staged_pool_base);
 }
 
 int device_create(struct device *dev, struct event_base *base, const char *ifname,
@@ -87,7 +88,6 @@ int device_create(struct device *dev, struct event_base *base, const char *ifnam
 	ret = alloc_buffers(dev);
 	if (ret < 0)
 		return ret;
-	dev->staged_pool_base = dev->staged_pool;
 	ret = tun_open(ifname, dev->ifname);
 	if (ret < 0) {
 		if (ret == -ENOENT)
@@ -186,7 +186,6 @@ void device_destroy(struct device *dev)
 		wg_engine_free(dev->engine);
 	allowedips_free(&dev->table);
 	free_buffers(dev);
-	free(dev->staged_pool_base);
 	memset(dev, 0, sizeof(*dev));
 	dev->tun_fd = -1;
 }

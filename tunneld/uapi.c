@@ -22,6 +22,7 @@ struct uapi_server {
 	int inotify_fd;
 	struct event *ev_listen;
 	struct event *ev_inotify;
+	struct uapi_client *clients;
 	unsigned n_clients;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
@@ -29,10 +30,19 @@ struct uapi_server {
 struct uapi_client {
 	struct uapi_server *server;
 	struct bufferevent *bev;
+	struct uapi_client *next;
 };
 
 static void client_free(struct uapi_client *c)
 {
+	struct uapi_client **pp;
+
+	for (pp = &c->server->clients; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
 	c->server->n_clients--;
 	bufferevent_free(c->bev);
 	free(c);
@@ -148,6 +158,8 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	s->n_clients++;
+	c->next = s->clients;
+	s->clients = c;
 	bufferevent_setcb(c->bev, client_read, NULL, client_event, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
@@ -248,6 +260,8 @@ void uapi_server_stop(struct uapi_server *s)
 {
 	if (!s)
 		return;
+	while (s->clients)
+		client_free(s->clients);
 	if (s->ev_inotify)
 		event_free(s->ev_inotify);
 	if (s->inotify_fd >= 0)
