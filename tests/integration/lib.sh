@@ -382,7 +382,8 @@ xfer_start() {
 	XF_RX[$id]=$!; BG_PIDS+=($!)
 	wait_until 10 listening "$to" "$port" || { fail "receiver not listening on $addr:$port"; return 1; }
 	mkfifo "$T/x$id.fifo"
-	sha256sum <"$T/x$id.fifo" | cut -d' ' -f1 >"$T/x$id.tx" &
+	# timeout: opening the FIFO blocks forever if the sender never starts.
+	timeout -k 2 130 sh -c "sha256sum <'$T/x$id.fifo' | cut -d' ' -f1 >'$T/x$id.tx'" &
 	XF_SUM[$id]=$!; BG_PIDS+=($!)
 	if [ -n "$pace" ]; then
 		ip netns exec "${NS[$from]}" timeout -k 5 120 sh -c \

@@ -19,7 +19,7 @@ xfer_start a b "${OV4[b]}" 50 0.06
 mib=$((1024 * 1024))
 rx0=$(peer_field b a 6)
 check "transfer under way (b received 5 MiB from a)" \
-	wait_until 20 bash -c "[ \$(ip netns exec ${NS[b]} wg show ${IFN[b]} transfer | awk '{print \$2}') -ge $((rx0 + 5 * mib)) ]"
+	wait_until 20 bash -c "[ \$(ip netns exec ${NS[b]} timeout 5 wg show ${IFN[b]} transfer | awk '{print \$2}') -ge $((rx0 + 5 * mib)) ]"
 
 new=192.0.2.11
 t0=$(now_ms)
@@ -28,7 +28,7 @@ ip -n "${NS[a]}" addr add "$new/24" dev ul0
 log "a's underlay moved ${UL[a]} -> $new"
 mid=$(peer_field b a 6)
 check "b sees a at its new endpoint $new:${PORT[a]}" \
-	wait_until 20 bash -c "ip netns exec ${NS[b]} wg show ${IFN[b]} endpoints | grep -q '$new:${PORT[a]}'"
+	wait_until 20 bash -c "ip netns exec ${NS[b]} timeout 5 wg show ${IFN[b]} endpoints | grep -q '$new:${PORT[a]}'"
 log "endpoint updated $(( $(now_ms) - t0 )) ms after the move"
 xfer_finish
 assert_ge "bytes from a after the move (b's transfer-rx grew, MiB)" 5 $(( ($(peer_field b a 6) - mid) / mib ))

@@ -19,7 +19,7 @@ assert_eq "a cannot reach c before the reload: replies" 0 "$(ping_replies a "${O
 xfer_start a b "${OV4[b]}" 50 0.06
 mib=$((1024 * 1024))
 check "transfer a -> b under way (b received 5 MiB)" \
-	wait_until 20 bash -c "[ \$(ip netns exec ${NS[b]} wg show ${IFN[b]} transfer | awk '{print \$2}') -ge $((5 * mib)) ]"
+	wait_until 20 bash -c "[ \$(ip netns exec ${NS[b]} timeout 5 wg show ${IFN[b]} transfer | awk '{print \$2}') -ge $((5 * mib)) ]"
 # A re-handshake caused by the reload would land in a later second than this.
 sleep 1.2
 hs_a=$(peer_field a b 5); hs_b=$(peer_field b a 5)
