@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <linux/capability.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -32,12 +33,15 @@ int privilege_drop(void)
 	/* The running kernel may know more capabilities than our headers. */
 	while (prctl(PR_CAPBSET_READ, last + 1, 0, 0, 0) >= 0)
 		last++;
+	/* Shrinking the bounding set needs CAP_SETPCAP, which a service manager may have taken
+	 * already (then it also shrank the set).  Without it the effective and permitted sets
+	 * below plus no_new_privs still keep us from ever regaining anything. */
 	for (cap = 0; cap <= last; cap++) {
-		if (is_kept(cap))
+		if (is_kept(cap) || prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1)
 			continue;
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) {
-			log_errno(LOG_LEVEL_ERROR, errno, "cannot drop capability %d", cap);
-			return -errno;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+			log_debug("bounding set left as it is: %s", strerror(errno));
+			break;
 		}
 	}
 	for (size_t i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
