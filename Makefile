@@ -101,6 +101,17 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) tests/bench/bench.sh
 
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: all
+	install -D -m 0755 $(BUILD)/tunneld $(DESTDIR)$(PREFIX)/sbin/tunneld
+	install -D -m 0755 $(BUILD)/keys $(DESTDIR)$(PREFIX)/bin/keys
+	install -D -m 0644 docs/tunneld.8 $(DESTDIR)$(PREFIX)/share/man/man8/tunneld.8
+	install -D -m 0644 docs/keys.1 $(DESTDIR)$(PREFIX)/share/man/man1/keys.1
+	install -D -m 0644 dist/systemd/tunneld@.service \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/tunneld@.service
+	install -d -m 0700 $(DESTDIR)/etc/warren
+
 clean:
 	rm -rf build build-san
 

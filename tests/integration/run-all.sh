@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every tests/integration/*.sh except lib.sh and this file, each under a deadline, prints
 # each result and ends with exactly one line "integration: N passed, M failed".
-# Exit status 77 from a test means skipped (a tunneld-only test under IMPL=wireguard-go): it is
-# listed but counted in neither total.  Exits 1 if any test failed.
+# Exit status 77 from a test means skipped: under IMPL=wireguard-go (tunneld-only tests) it is
+# listed but counted in neither total; in the real run (IMPL=tunneld, CI) it counts as a failure.  Exits 1 if any test failed.
 set -u
 
 DIR=$(cd "$(dirname "$0")" && pwd)
@@ -42,7 +42,13 @@ for t in "$DIR"/*.sh; do
 	secs=$((SECONDS - start))
 	case $rc in
 	0)  passed=$((passed + 1)); echo "-- $name: PASS (${secs}s)" ;;
-	77) echo "-- $name: SKIP (${secs}s)" ;;
+	77) if [ "${IMPL:-tunneld}" = tunneld ]; then
+		# The real run (CI) skips nothing: a missing tool is an install bug.
+		failed=$((failed + 1)); failed_names="$failed_names $name"
+		echo "-- $name: FAIL, skipped in the tunneld run (${secs}s)"
+	    else
+		echo "-- $name: SKIP (${secs}s)"
+	    fi ;;
 	*)  failed=$((failed + 1)); failed_names="$failed_names $name"
 	    echo "-- $name: FAIL, exit $rc (${secs}s)" ;;
 	esac
