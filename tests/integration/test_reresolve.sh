@@ -13,7 +13,8 @@
 # (peer_timer_fired), i.e. once a's keypair is REJECT_AFTER_TIME (180 s) old, at most every
 # ENDPOINT_RERESOLVE_INTERVAL (30 s).  The deadline is therefore measured from the last
 # handshake: 180 s + REKEY_TIMEOUT 5 s + jitter + slack = RERESOLVE_DEADLINE (default 200 s).
-# The whole test takes a little over three minutes.
+# The whole test takes a little over three minutes.  Once re-resolution happens while the peer
+# is silent (15 s + retries), RERESOLVE_DEADLINE=45 holds tunneld to that bound.
 . "$(dirname "$0")/lib.sh"
 
 [ "$IMPL" = tunneld ] || skip "wireguard-go resolves endpoint names once (wg set), never again"
