@@ -24,8 +24,7 @@ unit_key() { sed -n "s/^$1=//p" "$UNIT" | tail -n 1; }
 assert_eq "ExecStart" "$BIN -c /etc/warren/%i.conf" "$(unit_key ExecStart)"
 assert_eq "ExecReload" '/bin/kill -HUP $MAINPID' "$(unit_key ExecReload)"
 assert_eq "Restart" on-failure "$(unit_key Restart)"
-# CAP_SETPCAP: only for tunneld's own privilege_drop(), which gives it up once up (see below).
-assert_eq "CapabilityBoundingSet" "CAP_NET_ADMIN CAP_NET_BIND_SERVICE CAP_SETPCAP" "$(unit_key CapabilityBoundingSet)"
+assert_eq "CapabilityBoundingSet" "CAP_NET_ADMIN CAP_NET_BIND_SERVICE" "$(unit_key CapabilityBoundingSet)"
 assert_eq "DeviceAllow" "/dev/net/tun rw" "$(unit_key DeviceAllow)"
 assert_eq "DevicePolicy" closed "$(unit_key DevicePolicy)"
 assert_eq "ProtectSystem" strict "$(unit_key ProtectSystem)"
