@@ -279,11 +279,18 @@ node_start() {
 		;;
 	*) fail "unknown implementation ${NODE_IMPL[$n]}"; return 1 ;;
 	esac
-	if ! wait_until 10 node_ready "$n"; then
+	wait_until 10 node_ready_or_dead "$n" || true
+	if ! pid_alive "${PID[$n]}"; then
+		fail "$n (${NODE_IMPL[$n]}) exited at start: $(tail -n 3 "$log" | tr '\n' ' ')"
+		return 1
+	fi
+	if ! node_ready "$n"; then
 		fail "$n (${NODE_IMPL[$n]}) not ready within 10 s: interface $ifn up + UAPI socket"
 		return 1
 	fi
 }
+
+node_ready_or_dead() { node_ready "$1" || ! pid_alive "${PID[$1]}"; }
 
 node_ready() {
 	pid_alive "${PID[$1]}" && link_up "${NS[$1]}" "${IFN[$1]}" && sock_ready "${IFN[$1]}"
