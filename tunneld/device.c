@@ -12,6 +12,7 @@
 #include "netlink.h"
 #include "peer.h"
 #include "receive.h"
+#include "resolver.h"
 #include "send.h"
 #include "tun.h"
 
@@ -119,6 +120,9 @@ int device_create(struct device *dev, struct event_base *base, const char *ifnam
 			return ret;
 		}
 	}
+	ret = resolver_new(&dev->resolver, base, peer_resolved, dev);
+	if (ret < 0)
+		return ret;
 	dev->ev_tun = event_new(base, dev->tun_fd, EV_READ | EV_PERSIST, on_tun, dev);
 	if (!dev->ev_tun || event_add(dev->ev_tun, NULL) < 0)
 		return -ENOMEM;
@@ -182,6 +186,7 @@ void device_destroy(struct device *dev)
 		close(dev->tun_fd);
 	if (dev->nl)
 		netlink_close(dev->nl);
+	resolver_free(dev->resolver);
 	if (dev->engine)
 		wg_engine_free(dev->engine);
 	allowedips_free(&dev->table);

@@ -16,6 +16,7 @@
 struct event;
 struct event_base;
 struct netlink;
+struct resolver;
 
 enum {
 	DEFAULT_MTU = 1420,
@@ -49,6 +50,8 @@ struct peer {
 	struct event *timer;
 	uint64_t armed_deadline;	/* UINT64_MAX: not armed */
 	uint64_t last_resolve_ns;
+	uint64_t last_rx_ns;		/* latest authenticated packet from the peer; 0 = never */
+	bool resolving;			/* a lookup of endpoint_host is in flight */
 	bool dirty;			/* on the device's touched list this batch */
 	struct peer *dirty_next;
 };
@@ -80,6 +83,7 @@ struct device {
 	uint32_t fwmark;
 	unsigned mtu;
 	struct netlink *nl;
+	struct resolver *resolver;
 	struct config_prefix *addresses;	/* applied (manage_network) */
 	size_t n_addresses;
 	struct config_prefix *routes;		/* applied (manage_network) */

@@ -150,7 +150,14 @@ static int set_allowed_ips(struct peer *p, const struct config_peer *cp)
 
 static void set_endpoint(struct peer *p, const struct config_peer *cp, uint64_t now)
 {
-	snprintf(p->endpoint_host, sizeof(p->endpoint_host), "%s", cp->endpoint_host);
+	struct in6_addr literal;
+
+	/* Only names are worth looking up again. */
+	if (inet_pton(AF_INET, cp->endpoint_host, &literal) == 1 ||
+	    inet_pton(AF_INET6, cp->endpoint_host, &literal) == 1)
+		p->endpoint_host[0] = '\0';
+	else
+		snprintf(p->endpoint_host, sizeof(p->endpoint_host), "%s", cp->endpoint_host);
 	snprintf(p->endpoint_port, sizeof(p->endpoint_port), "%s", cp->endpoint_port);
 	p->last_resolve_ns = now;
 	p->configured_endpoint = cp->endpoint;

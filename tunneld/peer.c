@@ -9,6 +9,7 @@
 #include "log.h"
 #include "messages.h"
 #include "peer.h"
+#include "resolver.h"
 
 uint64_t clock_now_ns(void)
 {
@@ -241,22 +242,43 @@ void device_rearm_touched(struct device *dev)
 	}
 }
 
+/* A peer that has not answered for a while may have moved: look its name up again (as wg's
+ * reresolve-dns does), at most every ENDPOINT_RERESOLVE_INTERVAL, off the event loop. */
 static void maybe_reresolve(struct peer *p, uint64_t now_ns)
 {
-	union wg_sockaddr ep;
-	char err[256];
+	const uint64_t silent = (uint64_t)(KEEPALIVE_TIMEOUT + REKEY_TIMEOUT) * 1000000000ULL;
 
-	if (!p->endpoint_host[0])
+	if (!p->endpoint_host[0] || p->resolving || !p->dev->resolver)
+		return;
+	if (p->last_rx_ns && now_ns - p->last_rx_ns < silent)
 		return;
 	if (p->last_resolve_ns && now_ns - p->last_resolve_ns <
 	    (uint64_t)ENDPOINT_RERESOLVE_INTERVAL * 1000000000ULL)
 		return;
+	if (!resolver_submit(p->dev->resolver, wg_peer_public_key(p->wg), p->endpoint_host,
+	    p->endpoint_port))
+		return;
+	p->resolving = true;
 	p->last_resolve_ns = now_ns;
-	if (config_resolve_endpoint(p->endpoint_host, p->endpoint_port, &ep, err, sizeof(err)) < 0) {
-		log_warn("peer endpoint %.100s: %s", p->endpoint_host, err);
+}
+
+void peer_resolved(void *ctx, const uint8_t key[WG_KEY_LEN], int err,
+    const union wg_sockaddr *ep, const char *msg)
+{
+	struct peer *p = peer_find(ctx, key);
+
+	if (!p)
+		return;		/* removed meanwhile */
+	p->resolving = false;
+	if (err < 0) {
+		log_warn("%s: peer endpoint %.100s: %.160s", p->dev->ifname, p->endpoint_host, msg);
 		return;
 	}
-	peer_set_endpoint(p, &ep);
+	if (memcmp(ep, &p->endpoint, sizeof(*ep)) != 0) {
+		log_info("%s: peer endpoint %.100s resolved to a new address", p->dev->ifname,
+		    p->endpoint_host);
+		peer_set_endpoint(p, ep);
+	}
 }
 
 static void peer_timer_fired(evutil_socket_t fd, short what, void *arg)
@@ -277,9 +299,7 @@ static void peer_timer_fired(evutil_socket_t fd, short what, void *arg)
 		if (act == WG_TICK_NONE)
 			break;
 		if (act == WG_TICK_SEND) {
-			/* A retransmitted initiation to a name that stopped answering: look the
-			 * name up again, as wg's reresolve-dns does. */
-			if (len == WG_CONTROL_MAX_LEN && !wg_peer_has_session(p->wg))
+			if (len == WG_CONTROL_MAX_LEN)
 				maybe_reresolve(p, now);
 			peer_send_datagram(p, buf, len);
 		} else if (act == WG_TICK_GAVE_UP) {

@@ -36,6 +36,10 @@ void peer_flush_staged(struct peer *p, uint64_t now_ns);
 void peer_send_datagram(struct peer *p, const void *data, size_t len);
 void peer_set_endpoint(struct peer *p, const union wg_sockaddr *ep);
 
+/* resolver_done_fn for the device's resolver (ctx is the device). */
+void peer_resolved(void *ctx, const uint8_t key[WG_KEY_LEN], int err,
+    const union wg_sockaddr *ep, const char *msg);
+
 /* Marks the peer for a timer re-arm at the end of the current batch. */
 void peer_touch(struct peer *p);
 /* Re-arms the timers of every peer touched since the last call. */

@@ -58,6 +58,7 @@ static void receive_one(struct device *dev, const union wg_sockaddr *from, uint8
 	 * packet is then dropped as malformed. */
 	if (p) {
 		p->rx_bytes += len;
+		p->last_rx_ns = now;
 		if (rx.flags & WG_RX_ENDPOINT)
 			peer_set_endpoint(p, from);
 		peer_touch(p);
