@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -311,6 +312,7 @@ struct parser {
 	bool has_key_source;		/* PrivateKey or PrivateKeyFile seen, valid or not */
 	bool has_psk_source;		/* current peer: PresharedKey or PresharedKeyFile */
 	bool peer_has_key;
+	unsigned secret_line;		/* first inline PrivateKey/PresharedKey, 0 = none */
 	const char *keyword;		/* the key being handled, as the table spells it */
 };
 
@@ -386,6 +388,8 @@ static bool iface_private_key(struct parser *p, char *value)
 		return false;
 	}
 	p->has_key_source = true;
+	if (!p->secret_line)
+		p->secret_line = p->line;
 	if (!key_from_base64(p->c->private_key, value)) {
 		/* Never quote it: it is a secret even when mistyped. */
 		perr(p, "invalid PrivateKey (not base64 of 32 bytes; value not shown)");
@@ -502,6 +506,8 @@ static bool peer_preshared_key(struct parser *p, char *value)
 		return false;
 	}
 	p->has_psk_source = true;
+	if (!p->secret_line)
+		p->secret_line = p->line;
 	if (!key_from_base64(peer->preshared_key, value)) {
 		perr(p, "invalid PresharedKey (not base64 of 32 bytes; value not shown)");
 		return false;
@@ -797,6 +803,7 @@ bool config_parse_file(const char *path, struct config *out, struct config_error
 	};
 	char *line = NULL;
 	size_t cap = 0;
+	struct stat st;
 	ssize_t n;
 	FILE *f;
 
@@ -833,6 +840,13 @@ bool config_parse_file(const char *path, struct config *out, struct config_error
 		errs_add(errs, "%s:%u: read error: %s", path, p.line, strerror(errno));
 	}
 	peer_end(&p);
+	/* A file holding a key inline is a key file: the same rule as PrivateKeyFile. */
+	if (p.secret_line && fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
+		p.nerr++;
+		errs_add(errs, "%s:%u: permissions %04o for '%s' are too open: it holds a key "
+		    "inline, so it must not be accessible by group or others (chmod 600)", path,
+		    p.secret_line, (unsigned)(st.st_mode & 07777), path);
+	}
 	if (!p.line)
 		p.line = 1;
 	check_all(&p);

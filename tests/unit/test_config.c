@@ -451,6 +451,38 @@ static void test_private_key_file(void **state)
 	config_errors_free(&errs);
 }
 
+/* 5b. A config holding a key inline is a key file: refused when group or others can read it,
+ * naming the line of the first inline key; a file referring to key files may be 0644. */
+static void test_inline_key_permissions(void **state)
+{
+	struct config_errors errs = { 0 };
+	struct config c;
+	char path[128], keypath[128], want[512];
+
+	(void)state;
+	write_file(path, "inline.conf", "# comment\n" IFACE, 0644);
+	assert_false(config_parse_file(path, &c, &errs, NULL));
+	snprintf(want, sizeof(want), "%s:3: permissions 0644 for '%s' are too open", path, path);
+	if (!has_msg(&errs, want)) {
+		dump(&errs);
+		fail_msg("no message '%s'", want);
+	}
+	config_errors_free(&errs);
+	write_file(path, "psk.conf", "[Interface]\nListenPort = 1\n[Peer]\nPublicKey = " KEY_B
+	    "\nPresharedKey = " KEY_C "\n", 0640);
+	assert_false(config_parse_file(path, &c, &errs, NULL));
+	snprintf(want, sizeof(want), "%s:5: permissions 0640", path);
+	assert_true(has_msg(&errs, want));
+	config_errors_free(&errs);
+
+	write_file(keypath, "n.key", PRIV_A "\n", 0600);
+	write_file(path, "public.conf", "[Interface]\nPrivateKeyFile = n.key\n", 0644);
+	if (!config_parse_file(path, &c, &errs, NULL))
+		dump(&errs);
+	assert_int_equal(errs.count, 0);
+	config_free(&c);
+}
+
 /* 6. UAPI set: numbered cases with the expected errno and message fragment. */
 static const struct {
 	const char *body;
@@ -605,6 +637,7 @@ int main(void)
 		cmocka_unit_test(test_good_file),
 		cmocka_unit_test(test_good_names),
 		cmocka_unit_test(test_private_key_file),
+		cmocka_unit_test(test_inline_key_permissions),
 		cmocka_unit_test(test_uapi_cases),
 		cmocka_unit_test(test_uapi_good),
 	};
