@@ -67,6 +67,13 @@ assert_match "run as nobody: a clear error" \
 log "nobody's stderr: $(printf '%s' "$ERR" | head -n 2 | tr '\n' ' ')"
 chmod 0700 "$T"
 
+# 3b. /dev/net/tun missing: hidden under an empty tmpfs in a private mount namespace.
+run_td notun unshare -m sh -c \
+	'mount -t tmpfs none /dev/net && exec "$0" "$@"' "$TUNNELD" -c "$nob/ok.conf" -i "$ifa"
+assert_eq "/dev/net/tun missing: exit status" 1 "$RC"
+assert_match "/dev/net/tun missing: the error names it" '/dev/net/tun is missing' "$ERR"
+check "no interface left behind without /dev/net/tun" bash -c "! ip -n ${NS[a]} link show $ifa 2>/dev/null"
+
 # 4. PrivateKeyFile 0600 accepted; SIGTERM exits 0 and removes interface and socket.
 chmod 0600 "$key"
 ip netns exec "${NS[a]}" "$TUNNELD" -c "$kconf" -v >>"$T/a.log" 2>&1 &
