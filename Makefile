@@ -15,7 +15,8 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) -I. -MMD -MP
 LDFLAGS += -pie -Wl,-z,relro,-z,now
 ifeq ($(SANITIZE),1)
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -U_FORTIFY_SOURCE
+CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+           -U_FORTIFY_SOURCE
 LDFLAGS += -fsanitize=address,undefined
 BUILD   := build-san
 endif
@@ -35,6 +36,8 @@ LIBTUNNELD   := $(BUILD)/libtunneld.a
 BINS         := $(BUILD)/tunneld $(BUILD)/keys
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+# Test objects are not intermediates to delete after linking.
+.SECONDARY: $(call obj,$(UNIT_SRC))
 
 .PHONY: all deps test unit integration demo bench clean install
 all: $(BINS)
@@ -70,7 +73,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBTUNNELD) $(LIBKEYS)
 DEPS := build-essential pkg-config libsodium-dev libb2-dev libevent-dev libmnl-dev libssh-dev \
         libssl-dev libcmocka-dev iproute2 iputils-ping iperf3 wireguard-go wireguard-tools \
         openssh-client openssh-server procps psmisc coreutils netcat-openbsd clang \
-        libclang-rt-14-dev systemd libcap2-bin util-linux nftables
+        systemd libcap2-bin util-linux nftables
 deps:
 	$(Q)missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		grep -q '^install ok installed' || echo $$p; done); \

@@ -48,6 +48,7 @@ static void client_free(struct uapi_client *c)
 	free(c);
 }
 
+__attribute__((format(printf, 2, 3)))
 static void emit_evbuffer(void *ctx, const char *fmt, ...)
 {
 	va_list ap;

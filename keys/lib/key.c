@@ -198,7 +198,7 @@ int key_file_read(const char *path, bool private, uint8_t key[KEY_LEN], char *er
 	int fd, ret;
 
 	/* Symlinks are followed (as wg does); the checks below apply to the file itself. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot open '%.200s': %s", path, strerror(-ret));

@@ -9,12 +9,6 @@
 # New corpus entries go to $(FUZZ_BUILD)/corpus/TARGET; the committed seeds (and the
 # dictionary tests/fuzz/corpus/NAME.dict, for target fuzz_NAME) are read only.
 
-# The sanitizer build (SANITIZE=1, gcc, in build-san/): UBSan only prints and carries on by
-# default, so make any report fail the test, as ASan's do.
-ifeq ($(SANITIZE),1)
-export UBSAN_OPTIONS ?= halt_on_error=1:print_stacktrace=1
-endif
-
 FUZZ_CC      ?= clang
 FUZZ_BUILD   := build/fuzz
 FUZZ_SECONDS ?= 60

@@ -299,6 +299,14 @@ static void test_file_read_special(void **state)
 	assert_int_equal(key_file_read(link, true, k, err, sizeof(err)), 0);
 	assert_int_equal(chmod(path, 0644), 0);
 	assert_int_equal(key_file_read(link, true, k, err, sizeof(err)), -EACCES);
+
+	/* A FIFO must be refused at once, not block the daemon waiting for a writer. */
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	unlink(path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(5);
+	assert_int_equal(key_file_read(path, true, k, err, sizeof(err)), -EINVAL);
+	alarm(0);
 }
 
 /* 8. key_file_write: 0600 whatever the umask, O_EXCL unless overwrite, round trip. */
