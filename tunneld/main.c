@@ -170,6 +170,9 @@ static int daemonize(int *ready_fd)
 	}
 	close(fds[0]);
 	setsid();
+	/* Hold no directory busy: nothing after start-up opens a relative path. */
+	if (chdir("/") < 0)
+		return -errno;
 	*ready_fd = fds[1];
 	return 0;
 }
