@@ -1,0 +1,168 @@
+/* The signed roster: warren's whitelist.  One canonical text file naming the network, every
+ * node (WireGuard public key, overlay addresses, routed subnets, endpoints, groups), every
+ * engineer (SSH keys, what they may reach), a serial, the admin key chain and an Ed25519
+ * signature.  The format is specified in docs/roster.md.
+ *
+ * Canonical: there is exactly one way to write a given roster (roster_serialize); the parser
+ * refuses any other spelling, so a signature covers exactly what every node sees. */
+#ifndef KEYS_ROSTER_H
+#define KEYS_ROSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "key.h"
+
+enum {
+	ROSTER_VERSION = 1,
+	ROSTER_NAME_MAX = 63,		/* node, group, engineer and network names */
+	ROSTER_SIG_LEN = 64,		/* Ed25519 */
+	ROSTER_ADMIN_SECRET_LEN = 64,	/* Ed25519 secret key (seed || public) */
+	ROSTER_MAX_BYTES = 64 << 20,	/* refuse larger files outright */
+};
+
+struct roster_prefix {
+	int family;		/* AF_INET or AF_INET6 */
+	uint8_t addr[16];	/* network order; 4 bytes used for AF_INET */
+	uint8_t cidr;
+};
+
+struct roster_endpoint {
+	char host[256];		/* IPv4 literal, IPv6 literal (written in brackets), or a name */
+	uint16_t port;
+};
+
+struct roster_node {
+	char name[ROSTER_NAME_MAX + 1];
+	uint8_t key[KEY_LEN];		/* WireGuard (X25519) public key */
+	bool has_addr4;
+	uint8_t addr4[4];		/* overlay address inside the network's cidr */
+	bool has_addr6;
+	uint8_t addr6[16];		/* inside cidr6 */
+	struct roster_prefix *subnets;	/* routed through this node */
+	size_t n_subnets;
+	struct roster_endpoint *endpoints;	/* in preference order */
+	size_t n_endpoints;
+	char (*groups)[ROSTER_NAME_MAX + 1];
+	size_t n_groups;
+	unsigned line;			/* where it was parsed, for messages; 0 if built */
+};
+
+/* An SSH public key in OpenSSH authorized_keys form: "type base64 [comment]". */
+struct roster_ssh_key {
+	char *type;		/* ssh-ed25519, ecdsa-sha2-nistp256, rsa-sha2-..., ssh-rsa, ... */
+	uint8_t *blob;		/* the decoded key blob */
+	size_t blob_len;
+	char *comment;		/* may be "" */
+};
+
+/* What an engineer may reach: a node name, "group:NAME", or "*" (every node), and a port
+ * range (1..65535; 0..0 never appears: "*" ports is 1-65535). */
+struct roster_allow {
+	char target[ROSTER_NAME_MAX + 7];
+	uint16_t port_lo;
+	uint16_t port_hi;
+};
+
+struct roster_engineer {
+	char name[ROSTER_NAME_MAX + 1];
+	struct roster_ssh_key *ssh_keys;
+	size_t n_ssh_keys;
+	struct roster_allow *allows;
+	size_t n_allows;
+	unsigned line;
+};
+
+/* The old admin key signs the new one: nodes that pinned old follow to new. */
+struct roster_endorsement {
+	uint8_t old_key[KEY_LEN];
+	uint8_t new_key[KEY_LEN];
+	uint8_t sig[ROSTER_SIG_LEN];
+};
+
+struct roster {
+	unsigned version;
+	char network[ROSTER_NAME_MAX + 1];
+	struct roster_prefix cidr4;
+	bool has_cidr6;
+	struct roster_prefix cidr6;
+	uint64_t serial;
+	int64_t issued;				/* Unix seconds, UTC */
+	uint8_t admin_key[KEY_LEN];		/* the Ed25519 key that signs this roster */
+	struct roster_endorsement *endorsements;	/* chain order, oldest first */
+	size_t n_endorsements;
+	struct roster_node *nodes;		/* sorted by name */
+	size_t n_nodes;
+	struct roster_engineer *engineers;	/* sorted by name */
+	size_t n_engineers;
+	bool has_signature;
+	uint8_t signature[ROSTER_SIG_LEN];
+};
+
+/* Messages, each complete: "FILE:LINE: message". */
+struct roster_errors {
+	char **msgs;
+	size_t count;
+};
+
+void roster_init(struct roster *r);
+void roster_free(struct roster *r);
+void roster_errors_free(struct roster_errors *errs);
+
+/* Parses a roster (body, then optionally the signature line).  Checks syntax, canonical form,
+ * and meaning: unknown fields, duplicate names, duplicate keys, addresses outside the
+ * network's CIDRs or used twice, subnets overlapping each other or the overlay, allow targets
+ * naming no node or group, ...  All errors are collected as "FILE:LINE: message"; true only if
+ * there were none (out is left empty otherwise).  Does not verify the signature. */
+bool roster_parse(const char *text, size_t len, const char *filename, struct roster *out,
+    struct roster_errors *errs);
+/* Reads and parses a file (at most ROSTER_MAX_BYTES). */
+bool roster_load(const char *path, struct roster *out, struct roster_errors *errs);
+/* The canonical text, with or without the signature line.  Returns a malloc'd NUL-terminated
+ * string (length in *len), or NULL on allocation failure.  Sorts nodes and engineers first. */
+char *roster_serialize(struct roster *r, bool with_signature, size_t *len);
+/* Writes the canonical signed text atomically: temp file in the same directory, fsync,
+ * rename, fsync of the directory.  mode is the new file's permission bits.  0 or -errno. */
+int roster_save(struct roster *r, const char *path, unsigned mode);
+
+/* Signs the roster with the admin secret key: sets admin_key and signature over
+ * "warren roster signature\n" || be32 version || SHA-512(body). */
+void roster_sign(struct roster *r, const uint8_t admin_secret[ROSTER_ADMIN_SECRET_LEN]);
+/* Appends an endorsement of new_key by the holder of old_secret (bound to the network name). */
+bool roster_endorse(struct roster *r, const uint8_t old_secret[ROSTER_ADMIN_SECRET_LEN],
+    const uint8_t new_key[KEY_LEN]);
+/* Verifies the signature, and that admin_key is pinned or reached from pinned through a
+ * valid endorsement chain.  On success *trusted receives the key now to pin (admin_key).
+ * Returns false with why filled ("bad signature", "admin key not endorsed by the pinned
+ * key", ...). */
+bool roster_verify(const struct roster *r, const uint8_t pinned[KEY_LEN], uint8_t trusted[KEY_LEN],
+    char *why, size_t whylen);
+
+/* Lookups (borrowed pointers, valid until the roster changes). */
+struct roster_node *roster_node_find(const struct roster *r, const char *name);
+struct roster_node *roster_node_find_key(const struct roster *r, const uint8_t key[KEY_LEN]);
+struct roster_engineer *roster_engineer_find(const struct roster *r, const char *name);
+/* The lowest free address of the family inside the network's CIDR (skipping the network and,
+ * for IPv4, broadcast addresses).  false if full or the family has no CIDR. */
+bool roster_allocate_address(const struct roster *r, int family, uint8_t out[16]);
+/* Whether engineer e may reach node n on port. */
+bool roster_engineer_allows(const struct roster *r, const struct roster_engineer *e,
+    const struct roster_node *n, uint16_t port);
+
+/* What changes from old to new, node by node (both sorted by name). */
+enum roster_change { ROSTER_NODE_ADDED, ROSTER_NODE_REMOVED, ROSTER_NODE_KEY_CHANGED,
+	ROSTER_NODE_CHANGED };
+typedef void roster_diff_fn(void *ctx, enum roster_change what, const struct roster_node *old_node,
+    const struct roster_node *new_node);
+void roster_diff_nodes(const struct roster *old_r, const struct roster *new_r, roster_diff_fn *fn,
+    void *ctx);
+
+/* Admin (Ed25519) key files: base64 of the 64-byte secret key, 0600, refused if group or
+ * others may read them.  0 or -errno, err says why. */
+int roster_admin_key_generate(uint8_t secret[ROSTER_ADMIN_SECRET_LEN], uint8_t pub[KEY_LEN]);
+int roster_admin_key_read(const char *path, uint8_t secret[ROSTER_ADMIN_SECRET_LEN], char *err,
+    size_t errlen);
+int roster_admin_key_write(const char *path, const uint8_t secret[ROSTER_ADMIN_SECRET_LEN]);
+
+#endif
