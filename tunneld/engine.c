@@ -872,3 +872,62 @@ enum wg_rx_kind wg_engine_receive(struct wg_engine *e, const union wg_sockaddr *
 		return drop(rx, "unknown message type");
 	}
 }
+
+/* ---- planned key changes (roster rotation): established keypairs survive ---- */
+
+bool wg_peer_set_public_key(struct wg_peer *p, const uint8_t key[WG_KEY_LEN])
+{
+	struct wg_engine *e = p->engine;
+
+	if (sodium_memcmp(p->handshake.remote_static, key, WG_KEY_LEN) == 0)
+		return true;
+	if (is_our_key(e, key) || wg_engine_peer_lookup(e, key))
+		return false;
+	peer_unlink(e, p);
+	hs_index_release(p);
+	memcpy(p->handshake.remote_static, key, WG_KEY_LEN);
+	/* Replay and flood state belonged to the old key's owner. */
+	sodium_memzero(p->handshake.latest_timestamp, sizeof(p->handshake.latest_timestamp));
+	p->handshake.last_initiation_consumption_ns = 0;
+	noise_handshake_rebind(&p->handshake, &e->id);
+	cookie_maker_init(&p->cookie, key);
+	/* The next initiation may go at once, under the new key. */
+	p->timers.has_sent_handshake = false;
+	e->peers[peer_slot(e, key)] = p;
+	e->npeers++;
+	return true;
+}
+
+void wg_peer_request_handshake(struct wg_peer *p, uint64_t now_ns)
+{
+	touch(p->engine, now_ns);
+	timers_handshake_request(&p->timers, false, now_ns);
+}
+
+void wg_engine_rotate_private_key(struct wg_engine *e, const uint8_t key[WG_KEY_LEN])
+{
+	struct noise_static_identity id;
+
+	if (!noise_static_identity_set(&id, key))
+		goto out;
+	if (e->id.has_identity &&
+	    sodium_memcmp(e->id.static_private, id.static_private, WG_KEY_LEN) == 0)
+		goto out;
+	e->id = id;
+	/* mac1 now binds to the new public key: initiations to the old one fail. */
+	cookie_checker_init(&e->checker, e->id.static_public);
+	for (size_t i = 0; e->peers && i <= e->peers_mask; i++) {
+		struct wg_peer *p = e->peers[i];
+
+		if (!p)
+			continue;
+		hs_index_release(p);
+		noise_handshake_rebind(&p->handshake, &e->id);
+		p->is_self = is_our_key(e, p->handshake.remote_static);
+		if (p->is_self)
+			wg_peer_clear_sessions(p);
+		p->timers.has_sent_handshake = false;
+	}
+out:
+	sodium_memzero(&id, sizeof(id));
+}

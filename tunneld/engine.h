@@ -51,6 +51,11 @@ void wg_engine_set_rng(struct wg_engine *e, wg_rng_fn *fn, void *ctx);
  * and handshake state are dropped when the key changes; unchanged key = no-op. */
 void wg_engine_set_private_key(struct wg_engine *e, const uint8_t key[WG_KEY_LEN]);
 /* false when no private key is set. */
+/* A planned rotation of our own key: as wg_engine_set_private_key, but established keypairs
+ * are kept so traffic continues; handshakes in progress are dropped and the next ones use the
+ * new key (initiations made to the old public key no longer pass mac1).  An invalid key or
+ * the unchanged key is a no-op. */
+void wg_engine_rotate_private_key(struct wg_engine *e, const uint8_t key[WG_KEY_LEN]);
 bool wg_engine_private_key(const struct wg_engine *e, uint8_t key[WG_KEY_LEN]);
 bool wg_engine_public_key(const struct wg_engine *e, uint8_t key[WG_KEY_LEN]);
 void wg_engine_set_load_threshold(struct wg_engine *e, unsigned handshakes_per_second);
@@ -76,6 +81,13 @@ void wg_peer_set_persistent_keepalive(struct wg_peer *p, uint16_t seconds, uint6
 uint16_t wg_peer_persistent_keepalive(const struct wg_peer *p);
 /* Drops every keypair and any handshake in progress, wiping them. */
 void wg_peer_clear_sessions(struct wg_peer *p);
+/* Re-keys a peer in place (a roster rotation): the peer table, the precomputed static-static
+ * and the cookie keys follow the new key, a handshake in progress is dropped, established
+ * keypairs are KEPT so that traffic continues until the next handshake (under the new key).
+ * false, changing nothing, if the key is ours or another peer's. */
+bool wg_peer_set_public_key(struct wg_peer *p, const uint8_t key[WG_KEY_LEN]);
+/* Asks for a fresh handshake now (rate limited to one per REKEY_TIMEOUT, as always). */
+void wg_peer_request_handshake(struct wg_peer *p, uint64_t now_ns);
 /* Wall-clock time of the latest completed handshake, 0 if none. */
 uint64_t wg_peer_last_handshake_wall_ns(const struct wg_peer *p);
 /* true if a current keypair can send now. */
