@@ -194,12 +194,21 @@ static bool session_begin(struct wg_peer *p, uint64_t now)
 		return false;
 	index_table_replace(&p->engine->indices, p->hs_index, INDEX_KEYPAIR, kp);
 	p->hs_index = 0;
-	keypair_drop(p, &p->next);
-	keypair_drop(p, &p->previous);
 	if (kp->i_am_the_initiator) {
-		p->previous = p->current;
+		keypair_drop(p, &p->previous);
+		if (p->next) {
+			/* The peer initiated the pending next and may be sending under it already:
+			 * keep it decryptable as previous, as the kernel and wireguard-go do. */
+			p->previous = p->next;
+			p->next = NULL;
+			keypair_drop(p, &p->current);
+		} else {
+			p->previous = p->current;
+		}
 		p->current = kp;
 	} else {
+		keypair_drop(p, &p->next);
+		keypair_drop(p, &p->previous);
 		p->next = kp;
 	}
 	return true;

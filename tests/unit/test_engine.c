@@ -514,6 +514,45 @@ static void test_rekey_no_loss(void **state)
 	net_free(&n);
 }
 
+/* B initiates and A answers (A holds next), but B's confirming keepalive is lost.  Later A
+ * completes a handshake of its own as initiator while B still sends under the first keypair,
+ * its current: A must keep that unconfirmed next decryptable as previous (the kernel's
+ * add_new_keypair), not drop it. */
+static void test_initiator_keeps_unconfirmed_next(void **state)
+{
+	uint8_t buf[512], out[WG_CONTROL_MAX_LEN], msg[WG_CONTROL_MAX_LEN];
+	struct wg_rx rx;
+	struct net n;
+	size_t len;
+
+	(void)state;
+	net_setup(&n);
+	/* B -> A: initiation, response; B now sends under keypair X, A holds X as next. */
+	assert_int_equal(wg_peer_encrypt(n.pb, buf + 16, 0, n.now, &len), WG_SEND_NO_SESSION);
+	assert_int_equal(wg_peer_tick(n.pb, n.now, n.wall, buf, sizeof(buf), &len), WG_TICK_SEND);
+	assert_int_equal(deliver(&n, false, buf, len, out, &rx), WG_RX_HANDSHAKE);
+	memcpy(msg, out, rx.out_len);
+	assert_int_equal(deliver(&n, true, msg, rx.out_len, out, &rx), WG_RX_HANDSHAKE);
+	assert_true(wg_peer_has_session(n.pb));
+	assert_false(wg_peer_has_session(n.pa));
+	/* B's keepalive under X is lost.  REKEY_TIMEOUT later A initiates; B answers; A's new
+	 * keypair Y is current at A, while B keeps sending under X until Y is confirmed. */
+	advance(&n, REKEY_TIMEOUT * SEC);
+	want_handshake(&n);
+	assert_int_equal(wg_peer_tick(n.pa, n.now, n.wall, buf, sizeof(buf), &len), WG_TICK_SEND);
+	assert_int_equal(deliver(&n, true, buf, len, out, &rx), WG_RX_HANDSHAKE);
+	memcpy(msg, out, rx.out_len);
+	assert_int_equal(deliver(&n, false, msg, rx.out_len, out, &rx), WG_RX_HANDSHAKE);
+	assert_int_equal(rx.flags, WG_RX_SESSION_READY | WG_RX_ENDPOINT);
+	assert_int_equal(transfer(&n, false, 4, 100, &rx), WG_RX_DATA);
+	assert_ptr_equal(rx.peer, n.pa);
+	/* A's data under Y confirms Y at B, which then sends under Y. */
+	assert_int_equal(transfer(&n, true, 4, 100, &rx), WG_RX_DATA);
+	assert_int_equal(rx.flags, WG_RX_SESSION_READY | WG_RX_ENDPOINT);
+	assert_int_equal(transfer(&n, false, 6, 200, &rx), WG_RX_DATA);
+	net_free(&n);
+}
+
 static void test_reject_after_time(void **state)
 {
 	struct net n;
@@ -877,6 +916,7 @@ int main(void)
 		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_psk),
 		cmocka_unit_test(test_rekey_no_loss),
+		cmocka_unit_test(test_initiator_keeps_unconfirmed_next),
 		cmocka_unit_test(test_reject_after_time),
 		cmocka_unit_test(test_under_load),
 		cmocka_unit_test(test_under_load_ratelimit),
