@@ -464,3 +464,204 @@ dump_valid() {
 	}
 	END { if (!err && NR < 1) { print "empty dump"; exit 1 } }'
 }
+
+# ---------------------------------------------------------------- roster mode (issue 3)
+#
+# Nodes run tunneld in roster mode: their config comes from `keys node-config` (PrivateKeyFile,
+# ListenPort, Roster, AdminKey), their peers from the signed roster the admin publishes with
+# `keys` in $ADMIN.  The same arrays as above (NS, IFN, PRIV, PUB, UL, PORT, OV4, OV6, PID)
+# describe them, so ping_ok, peer_field, xfer_start... work unchanged.  Node NAME is also its
+# roster name; its key is $T/NAME.key, its roster $T/NAME.roster (candidates: .roster.new).
+#
+# Datacenters (dc_add): a switch namespace per datacenter, 172.16.D.0/24, joined by one router
+# namespace (172.16.D.254 in each); still nothing linked to the root namespace.
+
+KEYS_BIN=${KEYS_BIN:-$BUILD/keys}
+ADMIN=$T/admin
+GOSSIP_PORT=${GOSSIP_PORT:-7946}
+declare -A DC ROSTER_PATH
+
+need_keys() {
+	if [ ! -x "$KEYS_BIN" ]; then
+		fail "keys binary $KEYS_BIN not built"
+		exit 1
+	fi
+}
+
+# keys_admin ARGS...: the admin tool on the test's admin directory.
+keys_admin() { timeout -k 2 60 "$KEYS_BIN" -C "$ADMIN" "$@"; }
+
+# roster_admin_init [NETWORK]: keys init (serial 1) with the overlay the helpers above use.
+roster_admin_init() {
+	need_keys
+	need_tunneld
+	mkdir -p -m 0700 "$ADMIN"
+	keys_admin init --network "${1:-${RUN}net}" --cidr 100.64.0.0/16 --cidr6 fd00:64::/48 \
+		>>"$T/keys.out" 2>>"$T/keys.err"
+}
+
+# dc_add D: datacenter D's switch, linked to the router.
+dc_add() {
+	local d=$1 rt=${RUN}rt
+	if [ -z "${RT_UP:-}" ]; then
+		ns_add "$rt"
+		ip netns exec "$rt" sysctl -qw net.ipv4.ip_forward=1
+		RT_UP=1
+	fi
+	ns_add "${RUN}dc$d"
+	ip -n "${RUN}dc$d" link add br0 type bridge
+	ip -n "${RUN}dc$d" link set br0 up
+	ip -n "$rt" link add "d$d" type veth peer name up0 netns "${RUN}dc$d"
+	ip -n "${RUN}dc$d" link set up0 master br0 up
+	ip -n "$rt" addr add "172.16.$d.254/24" dev "d$d"
+	ip -n "$rt" link set "d$d" up
+}
+
+# rnode_add NODE NUM [D]: a node namespace with its own key pair (key file $T/NODE.key, 0600);
+# in datacenter D (dc_add first) or, without D, on the single switch of node_add.
+rnode_add() {
+	local n=$1 num=$2 d=${3:-}
+	if [ -z "$d" ]; then
+		node_add "$n" "$num" tunneld
+	else
+		NS[$n]=$RUN$n
+		IFN[$n]=$RUN$n
+		NUM[$n]=$num
+		NODE_IMPL[$n]=tunneld
+		UL[$n]=172.16.$d.$num
+		PORT[$n]=$((PORT_BASE + num))
+		OV4[$n]=100.64.0.$num
+		OV6[$n]=fd00:64::$num
+		PEERS[$n]=
+		PID[$n]=
+		ns_add "${NS[$n]}"
+		ip -n "${NS[$n]}" link add ul0 type veth peer name "p$n" netns "${RUN}dc$d"
+		ip -n "${RUN}dc$d" link set dev "p$n" master br0 up
+		ip -n "${NS[$n]}" addr add "${UL[$n]}/24" dev ul0
+		ip -n "${NS[$n]}" link set ul0 up
+		ip -n "${NS[$n]}" route add default via "172.16.$d.254"
+		key_gen "$n"
+	fi
+	DC[$n]=$d
+	ROSTER_PATH[$n]=$T/$n.roster
+	(umask 077; printf '%s\n' "${PRIV[$n]}" >"$T/$n.key")
+}
+
+# rnode_enroll NODE [keys enroll options...]: enrolls NODE with its key, both overlay addresses
+# and its underlay endpoint.
+rnode_enroll() {
+	local n=$1; shift
+	keys_admin enroll "$n" --pubkey "${PUB[$n]}" --address "${OV4[$n]}" --address "${OV6[$n]}" \
+		--endpoint "${UL[$n]}:${PORT[$n]}" "$@" >>"$T/keys.out" 2>>"$T/keys.err"
+}
+
+# roster_publish: keys publish; sets SERIAL to the published serial (read from roster.signed).
+roster_publish() {
+	keys_admin publish >>"$T/keys.out" 2>>"$T/keys.err"
+	SERIAL=$(roster_serial_of "$ADMIN/roster.signed")
+	log "published serial $SERIAL"
+}
+
+# roster_serial_of FILE: the serial line of a roster file, 0 if none.
+roster_serial_of() {
+	sed -n 's/^serial \([0-9][0-9]*\)$/\1/p' "$1" 2>/dev/null | head -n 1 | grep . || echo 0
+}
+
+# node_serial NODE: the serial NODE persisted (tunneld writes Roster only after accepting).
+node_serial() { roster_serial_of "${ROSTER_PATH[$1]}"; }
+
+# rnode_provision NODE [FILE]: installs NODE's first roster (before its first start).
+rnode_provision() { install -m 0600 "${2:-$ADMIN/roster.signed}" "${ROSTER_PATH[$1]}"; }
+
+# roster_hand NODE [FILE]: hands a roster to a running NODE as `keys push` does: scp writes
+# Roster.new in place, tunneld picks it up by inotify.
+roster_hand() {
+	cat "${2:-$ADMIN/roster.signed}" >"${ROSTER_PATH[$1]}.new"
+}
+
+# rnode_conf NODE: NODE's config file, from `keys node-config`.
+rnode_conf() {
+	local n=$1 f
+	f=$(conf_file "$n")
+	(umask 077; keys_admin node-config "$n" --private-key-file "$T/$n.key" \
+		--roster-path "${ROSTER_PATH[$n]}" --listen-port "${PORT[$n]}" >"$f" 2>>"$T/keys.err")
+}
+
+# rnode_start NODE: starts tunneld in roster mode (config from rnode_conf unless one exists),
+# waits like node_start.
+rnode_start() {
+	local n=$1 log=$T/$1.log
+	need_tunneld
+	[ -s "$(conf_file "$n")" ] || rnode_conf "$n"
+	ip netns exec "${NS[$n]}" "$TUNNELD" -c "$(conf_file "$n")" -i "${IFN[$n]}" -v >>"$log" 2>&1 &
+	PID[$n]=$!
+	wait_until 10 node_ready_or_dead "$n" || true
+	if ! pid_alive "${PID[$n]}"; then
+		fail "$n (roster mode) exited at start: $(tail -n 3 "$log" | tr '\n' ' ')"
+		return 1
+	fi
+	if ! node_ready "$n"; then
+		fail "$n (roster mode) not ready within 10 s: interface ${IFN[$n]} up + UAPI socket"
+		return 1
+	fi
+}
+
+# all_at_serial S NODE...: every NODE has persisted serial S.
+all_at_serial() {
+	local s=$1 n; shift
+	for n in "$@"; do [ "$(node_serial "$n")" = "$s" ] || return 1; done
+}
+
+# converge_ms T0_MS SECONDS S NODE...: waits (polling every 50 ms) until every NODE runs
+# serial S; prints the milliseconds since T0_MS, or "timeout" and returns 1.
+converge_ms() {
+	local t0=$1 deadline=$((SECONDS + $2)) s=$3 i=0; shift 3
+	while [ "$SECONDS" -lt "$deadline" ] && [ "$i" -lt 100000 ]; do
+		if all_at_serial "$s" "$@"; then echo $(( $(now_ms) - t0 )); return 0; fi
+		sleep 0.05
+		i=$((i + 1))
+	done
+	if all_at_serial "$s" "$@"; then echo $(( $(now_ms) - t0 )); return 0; fi
+	echo timeout
+	return 1
+}
+
+# serials NODE...: "a=3 b=3 c=2", for messages.
+serials() { local n; for n in "$@"; do printf '%s=%s ' "$n" "$(node_serial "$n")"; done; }
+
+# wg_peers NODE: NODE's peer public keys, sorted.
+wg_peers() { nsx "$1" wg show "${IFN[$1]}" peers 2>/dev/null | sort; }
+
+# has_peer NODE KEY: KEY is one of NODE's peers.
+has_peer() { wg_peers "$1" | grep -qxF -- "$2"; }
+
+# gossip_post FROM TO FILE: POSTs FILE to TO's gossip service over the overlay, from FROM's
+# namespace; prints the HTTP status (000 if there was no answer).
+gossip_post() {
+	nsx "$1" curl -s -o "$T/post.body" -w '%{http_code}' --max-time 5 \
+		-H 'Content-Type: text/plain' --data-binary "@$3" \
+		"http://${OV4[$2]}:$GOSSIP_PORT/v1/roster" 2>/dev/null || true
+}
+
+# gossip_get FROM TO PATH: GETs PATH (/v1/serial, /v1/roster) from TO's gossip service.
+gossip_get() {
+	nsx "$1" curl -s --max-time 5 "http://${OV4[$2]}:$GOSSIP_PORT$3" 2>/dev/null
+}
+
+# log_mark NODE: the current size of NODE's log; log_since NODE MARK: what was logged since.
+log_mark() { stat -c %s "$T/$1.log" 2>/dev/null || echo 0; }
+log_since() { tail -c +"$(( $2 + 1 ))" "$T/$1.log" 2>/dev/null || true; }
+
+# impostor_start NAME NUM PRIVKEY AS_NODE [D] PEER...: a tunneld in plain (-c, [Peer]) mode
+# holding PRIVKEY and claiming AS_NODE's overlay addresses, with every PEER configured by its
+# current key and endpoint: it models a machine that still holds a revoked or rotated-out key.
+impostor_start() {
+	local x=$1 num=$2 priv=$3 as=$4 d=$5 p; shift 5
+	rnode_add "$x" "$num" "$d"
+	PRIV[$x]=$priv
+	PUB[$x]=$(printf '%s\n' "$priv" | timeout 10 wg pubkey)
+	OV4[$x]=${OV4[$as]}
+	OV6[$x]=${OV6[$as]}
+	for p in "$@"; do node_peer "$x" "$p"; done
+	node_start "$x"
+}
