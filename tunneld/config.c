@@ -309,6 +309,7 @@ struct parser {
 	unsigned seen[MAX_KEYWORDS];
 	unsigned interface_line;
 	unsigned mtu_line;
+	unsigned roster_line, admin_key_line, gossip_line, address_line;
 	bool has_key_source;		/* PrivateKey or PrivateKeyFile seen, valid or not */
 	bool has_psk_source;		/* current peer: PresharedKey or PresharedKeyFile */
 	bool peer_has_key;
@@ -359,21 +360,29 @@ static bool each_item(struct parser *p, char *value, item_fn *fn)
 	return ok;
 }
 
-static bool read_key_file(struct parser *p, const char *value, uint8_t key[KEY_LEN])
+/* Relative paths are relative to the config file's directory. */
+static bool resolve_path(struct parser *p, const char *value, char path[PATH_MAX])
 {
-	char path[PATH_MAX], err[512];
 	const char *slash = strrchr(p->path, '/');
 	int n;
 
-	/* Relative paths are relative to the config file's directory. */
 	if (value[0] == '/' || !slash)
-		n = snprintf(path, sizeof(path), "%s", value);
+		n = snprintf(path, PATH_MAX, "%s", value);
 	else
-		n = snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - p->path), p->path, value);
-	if (n < 0 || (size_t)n >= sizeof(path)) {
+		n = snprintf(path, PATH_MAX, "%.*s/%s", (int)(slash - p->path), p->path, value);
+	if (n < 0 || n >= PATH_MAX) {
 		perr(p, "%s: path too long", p->keyword);
 		return false;
 	}
+	return true;
+}
+
+static bool read_key_file(struct parser *p, const char *value, uint8_t key[KEY_LEN])
+{
+	char path[PATH_MAX], err[512];
+
+	if (!resolve_path(p, value, path))
+		return false;
 	if (key_file_read(path, true, key, err, sizeof(err)) < 0) {
 		perr(p, "%s: %s", p->keyword, err);
 		return false;
@@ -409,6 +418,46 @@ static bool iface_private_key_file(struct parser *p, char *value)
 	if (!read_key_file(p, value, p->c->private_key))
 		return false;
 	p->c->has_private_key = true;
+	/* Roster mode switches to PrivateKeyFile + ".next" when the roster names that key. */
+	_Static_assert(sizeof(p->c->private_key_file) >= PATH_MAX, "path room");
+	return resolve_path(p, value, p->c->private_key_file);
+}
+
+static bool iface_roster(struct parser *p, char *value)
+{
+	_Static_assert(sizeof(p->c->roster_path) >= PATH_MAX, "path room");
+	if (!resolve_path(p, value, p->c->roster_path))
+		return false;
+	p->roster_line = p->line;
+	return true;
+}
+
+static bool iface_admin_key(struct parser *p, char *value)
+{
+	char q[QUOTE_MAX + 16];
+
+	if (!key_from_base64(p->c->admin_key, value)) {
+		perr(p, "invalid AdminKey '%s' (expected the base64 Ed25519 public key that "
+		    "`keys admin-pubkey` prints)", quote(q, value));
+		return false;
+	}
+	p->c->has_admin_key = true;
+	p->admin_key_line = p->line;
+	return true;
+}
+
+static bool iface_gossip_port(struct parser *p, char *value)
+{
+	unsigned long v;
+	char q[QUOTE_MAX + 16];
+
+	if (!parse_uint(value, 65535, false, &v) || v == 0) {
+		perr(p, "GossipPort '%s' is not a port number 1..65535", quote(q, value));
+		return false;
+	}
+	p->c->has_gossip_port = true;
+	p->c->gossip_port = (uint16_t)v;
+	p->gossip_line = p->line;
 	return true;
 }
 
@@ -445,6 +494,8 @@ static bool address_item(struct parser *p, char *item)
 	struct config_prefix x;
 	char q[QUOTE_MAX + 16];
 
+	if (!p->address_line)
+		p->address_line = p->line;
 	if (!parse_prefix(item, false, false, &x)) {
 		perr(p, "invalid Address '%s'", quote(q, item));
 		return false;
@@ -609,6 +660,9 @@ static const struct keyword interface_keys[] = {
 	{ "PreDown", wg_quick_only, true },
 	{ "PostDown", wg_quick_only, true },
 	{ "SaveConfig", wg_quick_only, true },
+	{ "Roster", iface_roster, false },
+	{ "AdminKey", iface_admin_key, false },
+	{ "GossipPort", iface_gossip_port, false },
 };
 
 static const struct keyword peer_keys[] = {
@@ -746,6 +800,43 @@ static void parse_line(struct parser *p, char *line)
 	key_value(p, trim(s), trim(eq + 1));
 }
 
+/* Roster mode: the roster owns peers and addresses; the key must live in a file so that a
+ * rotation key can wait next to it (PrivateKeyFile + ".next"). */
+static void check_roster_mode(struct parser *p)
+{
+	struct config *c = p->c;
+
+	if (!c->roster_path[0]) {
+		if (c->has_admin_key) {
+			p->line = p->admin_key_line;
+			perr(p, "AdminKey is only meaningful with Roster");
+		}
+		if (c->has_gossip_port) {
+			p->line = p->gossip_line;
+			perr(p, "GossipPort is only meaningful with Roster");
+		}
+		return;
+	}
+	if (!c->has_admin_key) {
+		p->line = p->roster_line;
+		perr(p, "Roster needs AdminKey (the pinned admin public key)");
+	}
+	if (p->has_key_source && !c->private_key_file[0] && c->has_private_key) {
+		p->line = p->interface_line;
+		perr(p, "roster mode needs PrivateKeyFile (a rotation key waits in FILE.next), "
+		    "not PrivateKey");
+	}
+	if (p->address_line) {
+		p->line = p->address_line;
+		perr(p, "Address is not allowed with Roster: the roster gives this node's "
+		    "addresses");
+	}
+	for (size_t i = 0; i < c->n_peers; i++) {
+		p->line = c->peers[i].line;
+		perr(p, "[Peer] sections are not allowed with Roster: peers come from the roster");
+	}
+}
+
 /* Whole-file checks, once every section is known. */
 static void check_all(struct parser *p)
 {
@@ -792,6 +883,7 @@ static void check_all(struct parser *p)
 			}
 		}
 	}
+	check_roster_mode(p);
 	sodium_memzero(pub, sizeof(pub));
 }
 

@@ -49,6 +49,13 @@ struct config {
 	unsigned mtu;
 	struct config_peer *peers;
 	size_t n_peers;
+	/* Roster mode (file only): peers and addresses come from the signed roster. */
+	char private_key_file[4096];		/* PrivateKeyFile as resolved; "" if inline */
+	char roster_path[4096];			/* Roster; "" = not roster mode */
+	bool has_admin_key;
+	uint8_t admin_key[WG_KEY_LEN];		/* AdminKey: the pinned Ed25519 trust anchor */
+	bool has_gossip_port;
+	uint16_t gossip_port;			/* GossipPort */
 };
 
 /* Error messages collected while parsing, each complete ("wg0.conf:12: ..."). */
@@ -65,7 +72,9 @@ void config_errors_free(struct config_errors *errs);
 /* Parses a wg-quick style file.  [Interface]: PrivateKey, PrivateKeyFile (0600, refused if group
  * or others may read it), ListenPort, FwMark, Address (repeatable, comma lists, v4 and v6), MTU;
  * wg-quick-only keys (DNS, Table, PreUp, PostUp, PreDown, PostDown, SaveConfig) are accepted and
- * ignored with a warning in warn (may be NULL).  [Peer]: PublicKey,
+ * ignored with a warning in warn (may be NULL).  Roster mode: Roster (path, relative to the
+ * file's directory), AdminKey (Ed25519, base64) and GossipPort; then PrivateKeyFile is
+ * required, and [Peer] sections and Address are errors.  [Peer]: PublicKey,
  * PresharedKey, PresharedKeyFile, AllowedIPs, Endpoint (host:port, [v6]:port, names resolved),
  * PersistentKeepalive.  Keys are case-insensitive, '#' starts a comment.  Every error is
  * collected as "FILE:LINE: message" quoting the bad token; returns true only if there were none,

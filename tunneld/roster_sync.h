@@ -1,0 +1,89 @@
+/* Roster mode: tunneld's peers, addresses and identity come from the signed roster.
+ *
+ * A candidate roster (the persisted file at start, Roster + ".new" dropped by `keys push`,
+ * SIGHUP, or a gossip POST/pull) is accepted only if it parses completely and canonically,
+ * the network is the running one, the signature verifies against the pinned admin key (or an
+ * endorsement chain from it) and the serial is strictly higher.  Otherwise it is rejected with
+ * the reason logged and nothing changes.  An accepted roster is persisted atomically
+ * (roster_save) before it is applied as a diff through device_apply_file_config. */
+#ifndef TUNNELD_ROSTER_SYNC_H
+#define TUNNELD_ROSTER_SYNC_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keys/lib/roster.h"
+#include "config.h"
+
+struct device;
+struct event;
+struct roster_sync;
+
+/* Called after a roster was accepted and applied (gossip announces it). */
+typedef void roster_sync_accepted_fn(void *ctx, struct roster_sync *rs);
+
+enum roster_offer_result {
+	ROSTER_OFFER_ACCEPTED,
+	ROSTER_OFFER_NOT_NEWER,		/* valid but serial <= running: harmless, nothing to do */
+	ROSTER_OFFER_INVALID,		/* unparsable, bad signature, other network, ... */
+	ROSTER_OFFER_FAILED,		/* valid and newer but could not be persisted */
+};
+
+struct roster_sync {
+	struct device *dev;
+	char path[PATH_MAX];		/* Roster: the persisted, running roster */
+	char new_path[PATH_MAX];	/* Roster + ".new": candidates dropped here */
+	char admin_path[PATH_MAX];	/* Roster + ".admin": admin key pinned after a rotation */
+	char key_path[PATH_MAX];	/* PrivateKeyFile */
+	char next_key_path[PATH_MAX];	/* PrivateKeyFile + ".next": a rotation key waiting */
+	uint8_t pinned[KEY_LEN];	/* trust anchor (AdminKey, or the one in admin_path) */
+	struct config base;		/* ListenPort, FwMark, MTU from the config file (no peers) */
+	bool has_roster;
+	struct roster running;
+	char *text;			/* running roster, canonical signed text (gossip serves it) */
+	size_t text_len;
+	bool revoked;			/* no node with our key in the running roster */
+	const struct roster_node *self;	/* borrowed from running; NULL when revoked/none */
+	int inotify_fd;
+	struct event *ev_inotify;
+	roster_sync_accepted_fn *on_accepted;
+	void *on_accepted_ctx;
+};
+
+/* Pure: checks a candidate against the running roster (NULL: none yet, any network) and the
+ * pinned key.  On success *out holds the parsed roster and trusted the admin key to pin from
+ * now on.  Otherwise why says what is wrong (and whether it is merely not newer). */
+enum roster_offer_result roster_sync_check(const struct roster *running,
+    const uint8_t pinned[KEY_LEN], const char *text, size_t len, const char *source,
+    struct roster *out, uint8_t trusted[KEY_LEN], char *why, size_t whylen);
+
+/* Pure: which node is us.  our_pub is the running key's public half; next_pub (NULL: none)
+ * that of PrivateKeyFile.next.  *is_next tells which matched.  NULL: we are not enrolled. */
+const struct roster_node *roster_sync_find_self(const struct roster *r,
+    const uint8_t our_pub[KEY_LEN], const uint8_t *next_pub, bool *is_next);
+
+/* Pure: the interface configuration a roster means for node self (NULL: revoked, no peers
+ * and no addresses).  base gives private key, ListenPort, FwMark, MTU.  Peers: every other
+ * node, allowed IPs its addresses (/32, /128) and subnets, endpoint its first endpoint
+ * (resolved; a name that does not resolve leaves the peer without one, logged).  Our
+ * addresses: addr4 with cidr4's length, addr6 with cidr6's.  false on allocation failure. */
+bool roster_sync_to_config(const struct roster *r, const struct roster_node *self,
+    const struct config *base, struct config *out);
+
+/* Sets up from the parsed config file (roster mode).  Nothing is applied yet. */
+int roster_sync_init(struct roster_sync *rs, struct device *dev, const struct config *cfg);
+/* Loads the persisted roster (if any) and applies it, then picks up Roster.new, and starts
+ * watching for it (inotify).  A missing or invalid persisted roster leaves the interface
+ * without peers, waiting for one.  0 or a negative errno (only for system failures). */
+int roster_sync_start(struct roster_sync *rs);
+/* Offers a candidate (source names it in logs: "Roster.new", "gossip from 100.64.0.3", ...).
+ * why receives the reason when not accepted. */
+enum roster_offer_result roster_sync_offer(struct roster_sync *rs, const char *text, size_t len,
+    const char *source, char *why, size_t whylen);
+/* Reads Roster.new if present, offers it and removes it.  SIGHUP and inotify call this. */
+void roster_sync_check_new(struct roster_sync *rs);
+void roster_sync_free(struct roster_sync *rs);
+
+#endif
