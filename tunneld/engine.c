@@ -50,6 +50,7 @@ struct wg_engine {
 	uint8_t peer_hash_key[crypto_shorthash_KEYBYTES];
 	struct index_table indices;
 	unsigned load_threshold;
+	unsigned mtu;			/* padding cap, 0 = none */
 	unsigned load_count;		/* handshake messages in the current one-second window */
 	uint64_t load_window_start;
 	uint64_t last_under_load;
@@ -115,6 +116,11 @@ void wg_engine_set_rng(struct wg_engine *e, wg_rng_fn *fn, void *ctx)
 void wg_engine_set_load_threshold(struct wg_engine *e, unsigned handshakes_per_second)
 {
 	e->load_threshold = handshakes_per_second;
+}
+
+void wg_engine_set_mtu(struct wg_engine *e, unsigned mtu)
+{
+	e->mtu = mtu;
 }
 
 bool wg_engine_private_key(const struct wg_engine *e, uint8_t key[WG_KEY_LEN])
@@ -452,7 +458,7 @@ enum wg_send_result wg_peer_encrypt(struct wg_peer *p, uint8_t *pkt, size_t len,
 		goto no_key;
 	if (expired(kp->sending.birthdate_ns, REJECT_AFTER_TIME, now_ns))
 		goto invalid;
-	n = noise_keypair_encrypt(kp, pkt - WG_DATA_HEADROOM, len);
+	n = noise_keypair_encrypt_mtu(kp, pkt - WG_DATA_HEADROOM, len, p->engine->mtu);
 	if (!n)
 		goto invalid;	/* counter exhausted */
 	*msg_len = n;

@@ -59,6 +59,10 @@ void wg_engine_rotate_private_key(struct wg_engine *e, const uint8_t key[WG_KEY_
 bool wg_engine_private_key(const struct wg_engine *e, uint8_t key[WG_KEY_LEN]);
 bool wg_engine_public_key(const struct wg_engine *e, uint8_t key[WG_KEY_LEN]);
 void wg_engine_set_load_threshold(struct wg_engine *e, unsigned handshakes_per_second);
+/* The interface MTU: transport padding (to a multiple of 16) stops at it, as in the kernel, so
+ * a full-size packet does not become an oversized, fragmented datagram.  0 (the default): no
+ * cap.  The I/O layer sets it at start and whenever the MTU changes. */
+void wg_engine_set_mtu(struct wg_engine *e, unsigned mtu);
 
 /* Adds a peer; ctx is the I/O layer's own object for it, returned by wg_peer_ctx().
  * Returns NULL if the key is already a peer or on allocation failure.  Borrowed pointer,

@@ -437,6 +437,13 @@ noise_handshake_derive_keypair(struct noise_handshake *hs, struct noise_keypair 
 size_t
 noise_keypair_encrypt(struct noise_keypair *kp, uint8_t *msg, size_t plaintext_len)
 {
+	return noise_keypair_encrypt_mtu(kp, msg, plaintext_len, 0);
+}
+
+size_t
+noise_keypair_encrypt_mtu(struct noise_keypair *kp, uint8_t *msg, size_t plaintext_len,
+    size_t mtu)
+{
 	struct msg_data hdr;
 	size_t padded;
 	uint64_t counter;
@@ -449,6 +456,8 @@ noise_keypair_encrypt(struct noise_keypair *kp, uint8_t *msg, size_t plaintext_l
 	/* Pad to 16 so the length leaks less about the inner packet. */
 	padded = (plaintext_len + MESSAGE_PADDING_MULTIPLE - 1) &
 	    ~(size_t)(MESSAGE_PADDING_MULTIPLE - 1);
+	if (mtu && padded > mtu)
+		padded = plaintext_len > mtu ? plaintext_len : mtu;
 	memset(msg + sizeof(hdr) + plaintext_len, 0, padded - plaintext_len);
 	/* Header through memcpy: the caller's buffer need not be 8-byte aligned. */
 	hdr.header.type = htole32(MESSAGE_DATA);

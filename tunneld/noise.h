@@ -114,6 +114,11 @@ bool noise_handshake_derive_keypair(struct noise_handshake *hs, struct noise_key
  * message length, or 0 if the keypair may no longer send (counter >= REJECT_AFTER_MESSAGES or
  * sending key invalid).  Expiry by time is the caller's business. */
 size_t noise_keypair_encrypt(struct noise_keypair *kp, uint8_t *msg, size_t plaintext_len);
+/* The same, but the padding never takes the plaintext past mtu (the interface MTU), as the
+ * kernel and wireguard-go pad: a full-size packet must not grow into a fragmented datagram.
+ * mtu 0: no cap. */
+size_t noise_keypair_encrypt_mtu(struct noise_keypair *kp, uint8_t *msg, size_t plaintext_len,
+    size_t mtu);
 /* Decrypts in place; on success *plaintext_len is the padded plaintext length and the counter
  * has passed the replay window.  false if authentication fails or the counter is replayed. */
 bool noise_keypair_decrypt(struct noise_keypair *kp, uint8_t *msg, size_t msg_len,

@@ -553,6 +553,30 @@ static void test_initiator_keeps_unconfirmed_next(void **state)
 	net_free(&n);
 }
 
+/* With the interface MTU set, a full-size inner packet is padded only up to the MTU: 1420
+ * bytes travel as a 1452-byte message, not 1456 (1504 bytes on an IPv6 underlay). */
+static void test_mtu_padding(void **state)
+{
+	uint8_t buf[2048], out[WG_CONTROL_MAX_LEN];
+	struct wg_rx rx;
+	struct net n;
+	size_t len;
+
+	(void)state;
+	net_setup(&n);
+	wg_engine_set_mtu(n.a, 1420);
+	handshake(&n);
+	ip_packet(buf + WG_DATA_HEADROOM, 4, 1420, 5);
+	assert_int_equal(wg_peer_encrypt(n.pa, buf + WG_DATA_HEADROOM, 1420, n.now, &len),
+	    WG_SEND_OK);
+	assert_int_equal(len, 16 + 1420 + 16);
+	assert_int_equal(deliver(&n, true, buf, len, out, &rx), WG_RX_DATA);
+	assert_int_equal(rx.inner_len, 1420);
+	/* B has no MTU set: plain padding to 16. */
+	assert_int_equal(transfer(&n, false, 4, 1420, &rx), WG_RX_DATA);
+	net_free(&n);
+}
+
 static void test_reject_after_time(void **state)
 {
 	struct net n;
@@ -917,6 +941,7 @@ int main(void)
 		cmocka_unit_test(test_psk),
 		cmocka_unit_test(test_rekey_no_loss),
 		cmocka_unit_test(test_initiator_keeps_unconfirmed_next),
+		cmocka_unit_test(test_mtu_padding),
 		cmocka_unit_test(test_reject_after_time),
 		cmocka_unit_test(test_under_load),
 		cmocka_unit_test(test_under_load_ratelimit),

@@ -581,6 +581,44 @@ test_transport_sodium(void **state)
 	transport_case(AEAD_BACKEND_SODIUM);
 }
 
+/* Padding to 16 stops at the interface MTU (the kernel's calculate_skb_padding): with the
+ * default MTU 1420 a full-size packet padded to 1424 makes a 1504-byte IPv6 datagram. */
+static void
+test_transport_mtu_padding(void **state)
+{
+	static const struct {
+		size_t len, mtu, padded;
+	} cases[] = {
+		/* 1 */ { 1420, 0, 1424 },	/* no MTU known: plain multiple of 16 */
+		/* 2 */ { 1420, 1420, 1420 },	/* capped at the MTU */
+		/* 3 */ { 1419, 1420, 1420 },
+		/* 4 */ { 1405, 1420, 1408 },	/* a multiple of 16 below the MTU: uncapped */
+		/* 5 */ { 1280, 1280, 1280 },
+		/* 6 */ { 1500, 1420, 1500 },	/* larger than the MTU: never cut, never padded */
+		/* 7 */ { 0, 1420, 0 },		/* keepalive */
+		/* 8 */ { 1, 1420, 16 },
+		/* 9 */ { 1410, 1412, 1412 },
+	};
+	uint8_t buf[16 + 1520 + 16], pt[1520];
+	struct side a, b;
+	size_t i, n, got;
+
+	(void)state;
+	pair_init(&a, &b, NULL, NULL);
+	assert_true(handshake(&a, &b, 1700000000, SEC));
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		randombytes_buf(pt, sizeof(pt));
+		memcpy(buf + 16, pt, cases[i].len);
+		n = noise_keypair_encrypt_mtu(&a.kp, buf, cases[i].len, cases[i].mtu);
+		if (n != 16 + cases[i].padded + 16)
+			fail_msg("case %zu: message %zu bytes, want %zu", i + 1, n,
+			    16 + cases[i].padded + 16);
+		assert_true(noise_keypair_decrypt(&b.kp, buf, n, &got));
+		assert_int_equal(got, cases[i].padded);
+		assert_memory_equal(buf + 16, pt, cases[i].len);
+	}
+}
+
 static int
 setup(void **state)
 {
@@ -601,6 +639,7 @@ main(void)
 		cmocka_unit_test(test_initiation_replay_flood),
 		cmocka_unit_test(test_transport_openssl),
 		cmocka_unit_test(test_transport_sodium),
+		cmocka_unit_test(test_transport_mtu_padding),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
