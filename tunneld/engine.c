@@ -626,14 +626,16 @@ static bool load_update(struct wg_engine *e, uint64_t now)
 	return e->been_under_load && !expired(e->last_under_load, 1, now);
 }
 
-/* Fresh randomness for the cookie secret only when it is about to rotate (a second early, so
- * the checker never rotates to bytes we did not draw). */
-static void secret_random(struct wg_engine *e, uint64_t now, uint8_t r[NOISE_HASH_LEN])
+/* Fresh randomness for the cookie secret when the checker may rotate it: only under load (the
+ * secret is not touched otherwise), a second early, and also when its birthdate lies ahead of
+ * now, which the checker treats as expired: it must never rotate to bytes we did not draw. */
+static void secret_random(struct wg_engine *e, bool under_load, uint64_t now,
+    uint8_t r[NOISE_HASH_LEN])
 {
 	const struct cookie_checker *c = &e->checker;
 
-	if (!c->has_secret ||
-	    expired(c->secret_birthdate_ns, COOKIE_SECRET_MAX_AGE - 1, now))
+	if (under_load && (!c->has_secret || now < c->secret_birthdate_ns ||
+	    expired(c->secret_birthdate_ns, COOKIE_SECRET_MAX_AGE - 1, now)))
 		e->rng(e->rng_ctx, r, NOISE_HASH_LEN);
 	else
 		memset(r, 0, NOISE_HASH_LEN);
@@ -735,33 +737,45 @@ static enum wg_rx_kind rx_handshake(struct wg_engine *e, const union wg_sockaddr
 	size_t sb_len, ip_len;
 	bool under_load;
 	enum cookie_mac_state mac;
+	enum wg_rx_kind kind;
 	struct msg_cookie reply;
 	uint32_t sender;
 
 	if (!source_bytes(src, sb, &sb_len, &ip_len))
 		return drop(rx, "bad source address");
 	under_load = load_update(e, now);
-	secret_random(e, now, rnd);
+	secret_random(e, under_load, now, rnd);
 	mac = cookie_validate_packet(&e->checker, buf, len, sb, sb_len, under_load, now, rnd);
 	if (under_load && mac == VALID_MAC_WITH_COOKIE) {
-		if (!ratelimiter_allow(&e->limiter, sb, ip_len, now))
-			return drop(rx, "handshake rate limited");
+		if (!ratelimiter_allow(&e->limiter, sb, ip_len, now)) {
+			kind = drop(rx, "handshake rate limited");
+			goto out;
+		}
 	} else if (under_load && mac == VALID_MAC_BUT_NO_COOKIE) {
-		if (out_cap < sizeof(reply))
-			return drop(rx, "no room for a cookie reply");
+		if (out_cap < sizeof(reply)) {
+			kind = drop(rx, "no room for a cookie reply");
+			goto out;
+		}
 		memcpy(&sender, buf + sizeof(struct message_header), sizeof(sender));
 		e->rng(e->rng_ctx, nonce, sizeof(nonce));
 		cookie_message_create(&reply, &e->checker, buf, len, le32toh(sender), sb, sb_len,
 		    now, rnd, nonce);
 		memcpy(out, &reply, sizeof(reply));
 		rx->out_len = sizeof(reply);
-		return WG_RX_UNDER_LOAD;
+		kind = WG_RX_UNDER_LOAD;
+		goto out;
 	} else if (under_load || mac != VALID_MAC_BUT_NO_COOKIE) {
-		return drop(rx, "bad mac");
+		kind = drop(rx, "bad mac");
+		goto out;
 	}
 	if (type == MESSAGE_HANDSHAKE_INITIATION)
-		return rx_initiation(e, buf, now, out, out_cap, rx);
-	return rx_response(e, buf, now, wall, rx);
+		kind = rx_initiation(e, buf, now, out, out_cap, rx);
+	else
+		kind = rx_response(e, buf, now, wall, rx);
+out:
+	/* rnd may now be the cookie secret. */
+	sodium_memzero(rnd, sizeof(rnd));
+	return kind;
 }
 
 static enum wg_rx_kind rx_cookie(struct wg_engine *e, const uint8_t *buf, uint64_t now,

@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "tunneld/engine.h"
+#include "tunneld/hash.h"
 #include "tunneld/index_table.h"
 #include "tunneld/messages.h"
 #include "tunneld/ratelimiter.h"
@@ -634,6 +635,40 @@ static void test_under_load(void **state)
 	net_free(&n);
 }
 
+/* The cookie secret must never rotate to bytes the engine did not draw.  The checker treats a
+ * secret born "after" now as expired; the engine drew fresh bytes only when the secret was
+ * over 119 s old, so a handshake stamped earlier than the secret's birth (a clock that steps
+ * back) rotated it to all zeros, and anyone could then mint cookies for any address. */
+static void test_cookie_secret_never_zero(void **state)
+{
+	static const uint8_t zero_secret[32];
+	uint8_t init[WG_CONTROL_MAX_LEN], buf[512], out[WG_CONTROL_MAX_LEN];
+	uint8_t src[6], cookie[16];
+	struct wg_rx rx;
+	struct net n;
+	size_t init_len;
+
+	(void)state;
+	net_setup(&n);
+	wg_engine_set_load_threshold(n.b, 0);
+	want_handshake(&n);
+	assert_int_equal(wg_peer_tick(n.pa, n.now, n.wall, init, sizeof(init), &init_len),
+	    WG_TICK_SEND);
+	/* Under load without mac2: a cookie reply; B's secret is born now. */
+	memcpy(buf, init, init_len);
+	assert_int_equal(deliver(&n, true, buf, init_len, out, &rx), WG_RX_UNDER_LOAD);
+	/* The same initiation with mac2 forged from an all-zero secret, a second "earlier". */
+	memcpy(src, &n.sa.in4.sin_addr, 4);
+	memcpy(src + 4, &n.sa.in4.sin_port, 2);
+	hash_mac(cookie, zero_secret, sizeof(zero_secret), src, sizeof(src));
+	memcpy(buf, init, init_len);
+	hash_mac(buf + init_len - 16, cookie, sizeof(cookie), buf, init_len - 16);
+	n.now -= SEC;
+	assert_int_equal(deliver(&n, true, buf, init_len, out, &rx), WG_RX_UNDER_LOAD);
+	assert_null(rx.peer);
+	net_free(&n);
+}
+
 /* Under load a valid mac2 still meets the per-IP rate limiter before any Diffie-Hellman:
  * copies of one initiation pass it RATELIMITER_BURST times, then are refused unread. */
 static void test_under_load_ratelimit(void **state)
@@ -944,6 +979,7 @@ int main(void)
 		cmocka_unit_test(test_mtu_padding),
 		cmocka_unit_test(test_reject_after_time),
 		cmocka_unit_test(test_under_load),
+		cmocka_unit_test(test_cookie_secret_never_zero),
 		cmocka_unit_test(test_under_load_ratelimit),
 		cmocka_unit_test(test_load_threshold),
 		cmocka_unit_test(test_remove_peer),
