@@ -17,8 +17,10 @@
 #include "keys/lib/key.h"
 #include "tunneld/config.h"
 #include "tunneld/device.h"
+#include "tunneld/gossip.h"
 #include "tunneld/log.h"
 #include "tunneld/privilege.h"
+#include "tunneld/roster_sync.h"
 #include "tunneld/uapi.h"
 
 #define TUNNELD_VERSION "0.1.0"
@@ -28,6 +30,9 @@ struct daemon_state {
 	struct device dev;
 	struct uapi_server *uapi;
 	const char *config_path;
+	bool roster_mode;
+	struct roster_sync rs;
+	struct gossip *gossip;
 	int exit_code;
 };
 
@@ -44,7 +49,9 @@ static void usage(FILE *f, const char *prog)
 	    "  -c, --config FILE    run in the foreground, configured from FILE (wg-quick format:\n"
 	    "                       [Interface] PrivateKey/PrivateKeyFile, ListenPort, Address, MTU;\n"
 	    "                       [Peer] PublicKey, PresharedKey, AllowedIPs, Endpoint,\n"
-	    "                       PersistentKeepalive); SIGHUP re-reads it\n"
+	    "                       PersistentKeepalive); SIGHUP re-reads it.  Roster mode\n"
+	    "                       ([Interface] Roster, AdminKey, GossipPort): peers come from\n"
+	    "                       the signed roster; SIGHUP picks up ROSTER.new\n"
 	    "  -i, --interface NAME interface name (default: FILE's base name without .conf)\n"
 	    "  -f, --foreground     without -c: stay in the foreground (as wireguard-go -f)\n"
 	    "  -v, --verbose        debug logging\n"
@@ -124,6 +131,12 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	}
 	if (!state.config_path) {
 		log_info("%s: SIGHUP ignored: no configuration file", state.dev.ifname);
+		return;
+	}
+	/* Roster mode: peers come from the roster; SIGHUP looks for a candidate. */
+	if (state.roster_mode) {
+		log_info("%s: SIGHUP: looking for %s", state.dev.ifname, state.rs.new_path);
+		roster_sync_check_new(&state.rs);
 		return;
 	}
 	if (!load_config(state.config_path, &c)) {
@@ -296,7 +309,20 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	state.dev.on_fatal = on_device_fatal;
-	if (config_path && device_apply_file_config(&state.dev, &cfg) < 0) {
+	state.roster_mode = config_path && cfg.roster_path[0];
+	if (state.roster_mode) {
+		if (roster_sync_init(&state.rs, &state.dev, &cfg) < 0 ||
+		    roster_sync_start(&state.rs) < 0) {
+			ret = 1;
+			goto out;
+		}
+		if (cfg.has_gossip_port &&
+		    gossip_start(&state.gossip, &state.rs, cfg.gossip_port) < 0) {
+			log_error("%s: cannot start gossip", state.dev.ifname);
+			ret = 1;
+			goto out;
+		}
+	} else if (config_path && device_apply_file_config(&state.dev, &cfg) < 0) {
 		ret = 1;
 		goto out;
 	}
@@ -329,6 +355,9 @@ out:
 			event_free(sig_ev[i]);
 	}
 	uapi_server_stop(state.uapi);
+	gossip_stop(state.gossip);
+	if (state.roster_mode)
+		roster_sync_free(&state.rs);
 	if (state.base) {
 		device_destroy(&state.dev);
 		event_base_free(state.base);

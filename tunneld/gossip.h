@@ -1,0 +1,39 @@
+/* Roster gossip over the overlay: a small HTTP service (libevent evhttp) on this node's own
+ * overlay address(es), port GossipPort, its listening sockets bound to the tunnel interface
+ * (SO_BINDTODEVICE) so that only traffic that came through the tunnel, that is from
+ * authenticated peers, reaches it.
+ *
+ *   GET  /v1/serial   "N\n", the running serial
+ *   GET  /v1/roster   the running signed roster
+ *   POST /v1/roster   body = a signed roster: 204 accepted or not newer, 400 + reason if invalid
+ *
+ * Only sources that are a roster node's overlay address are served (403 otherwise).  On
+ * accepting a roster the node POSTs it to up to GOSSIP_FANOUT random peers; every
+ * GOSSIP_INTERVAL seconds it asks one random peer for its serial and pulls if higher
+ * (anti-entropy, so that a node that was down catches up).  Bounded: bodies at most
+ * ROSTER_MAX_BYTES, GOSSIP_TIMEOUT seconds per connection, GOSSIP_MAX_INFLIGHT outgoing
+ * requests at once.  Never blocks the event loop. */
+#ifndef TUNNELD_GOSSIP_H
+#define TUNNELD_GOSSIP_H
+
+#include <stdint.h>
+
+#include "roster_sync.h"
+
+enum {
+	GOSSIP_FANOUT = 8,		/* peers told of a newly accepted roster */
+	GOSSIP_INTERVAL = 5,		/* seconds between anti-entropy checks */
+	GOSSIP_TIMEOUT = 5,		/* seconds, per connection (both directions) */
+	GOSSIP_MAX_INFLIGHT = 16,	/* outgoing requests at once */
+	GOSSIP_MAX_HEADERS = 8192,	/* bytes of request headers */
+};
+
+struct gossip;
+
+/* Starts the service for rs (binding as soon as the roster gives us an address) and hooks
+ * itself to rs->on_accepted.  0 or a negative errno. */
+int gossip_start(struct gossip **out, struct roster_sync *rs, uint16_t port);
+/* Stops serving; outgoing requests still in flight are abandoned. */
+void gossip_stop(struct gossip *g);
+
+#endif
