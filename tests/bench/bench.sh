@@ -88,4 +88,7 @@ for p in veth tunneld wireguard-go; do
 done
 echo "single-stream iperf3 -t $SECS, $PINGS pings at -i 0.01; medians of $ROUNDS interleaved rounds"
 echo "reproduce: make bench   (or, as root: BUILD=build ROUNDS=$ROUNDS SECS=$SECS PINGS=$PINGS tests/bench/bench.sh)"
+echo
+# The roster: parse + verify + apply time and tunneld memory with 1,000 and 10,000 nodes.
+ROUNDS=$ROUNDS bash "$(dirname "$0")/bench_roster.sh" </dev/null || true
 exit 0
