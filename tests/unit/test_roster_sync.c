@@ -1,0 +1,448 @@
+/* tunneld's roster mode, the pure parts: the accept/reject rules for a candidate roster
+ * (parse, network, serial, signature or endorsement chain), finding ourselves in a roster,
+ * and the roster -> struct config conversion; plus the roster-mode keys of the config file.
+ * Rosters are built and signed here with libkeys. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "keys/lib/key.h"
+#include "keys/lib/roster.h"
+#include "tunneld/config.h"
+#include "tunneld/roster_sync.h"
+
+/* Three admin keys: 0 is the pinned one, 1 is endorsed by 0, 2 is a stranger. */
+static uint8_t admin_sec[3][ROSTER_ADMIN_SECRET_LEN], admin_pub[3][KEY_LEN];
+/* Node keys (X25519): a, b, c, and a's rotation key. */
+static uint8_t node_priv[4][KEY_LEN], node_pub[4][KEY_LEN];
+
+static int setup(void **state)
+{
+	(void)state;
+	if (!key_lib_init())
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		/* Deterministic, so a failure reproduces. */
+		uint8_t seed[crypto_sign_SEEDBYTES];
+
+		memset(seed, 0xa0 + i, sizeof(seed));
+		crypto_sign_seed_keypair(admin_pub[i], admin_sec[i], seed);
+	}
+	for (int i = 0; i < 4; i++) {
+		memset(node_priv[i], 0x31 + i, KEY_LEN);
+		node_priv[i][0] &= 248;
+		node_priv[i][31] = (node_priv[i][31] & 127) | 64;
+		if (!key_public_from_private(node_pub[i], node_priv[i]))
+			return -1;
+	}
+	return 0;
+}
+
+static void ip(int family, const char *s, uint8_t *out)
+{
+	assert_int_equal(inet_pton(family, s, out), 1);
+}
+
+static void add_node(struct roster *r, const char *name, int key, const char *a4, const char *a6,
+    const char *subnet, const char *ep_host, uint16_t ep_port)
+{
+	struct roster_node *n;
+
+	r->nodes = realloc(r->nodes, (r->n_nodes + 1) * sizeof(*r->nodes));
+	assert_non_null(r->nodes);
+	n = &r->nodes[r->n_nodes++];
+	memset(n, 0, sizeof(*n));
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	memcpy(n->key, node_pub[key], KEY_LEN);
+	if (a4) {
+		n->has_addr4 = true;
+		ip(AF_INET, a4, n->addr4);
+	}
+	if (a6) {
+		n->has_addr6 = true;
+		ip(AF_INET6, a6, n->addr6);
+	}
+	if (subnet) {
+		n->subnets = calloc(1, sizeof(*n->subnets));
+		assert_non_null(n->subnets);
+		n->n_subnets = 1;
+		n->subnets[0].family = AF_INET;
+		ip(AF_INET, subnet, n->subnets[0].addr);
+		n->subnets[0].cidr = 16;
+	}
+	if (ep_host) {
+		n->endpoints = calloc(1, sizeof(*n->endpoints));
+		assert_non_null(n->endpoints);
+		n->n_endpoints = 1;
+		snprintf(n->endpoints[0].host, sizeof(n->endpoints[0].host), "%s", ep_host);
+		n->endpoints[0].port = ep_port;
+	}
+}
+
+/* Network "prod" (or net), 100.64.0.0/16 + fd00:1234::/48; nodes a (key k_a), b, c. */
+static void build(struct roster *r, const char *net, uint64_t serial, int k_a)
+{
+	roster_init(r);
+	r->version = ROSTER_VERSION;
+	snprintf(r->network, sizeof(r->network), "%s", net);
+	r->cidr4.family = AF_INET;
+	ip(AF_INET, "100.64.0.0", r->cidr4.addr);
+	r->cidr4.cidr = 16;
+	r->has_cidr6 = true;
+	r->cidr6.family = AF_INET6;
+	ip(AF_INET6, "fd00:1234::", r->cidr6.addr);
+	r->cidr6.cidr = 48;
+	r->serial = serial;
+	r->issued = 1795305600;
+	add_node(r, "a", k_a, "100.64.0.1", "fd00:1234::1", NULL, "192.0.2.1", 51820);
+	add_node(r, "b", 1, "100.64.0.2", "fd00:1234::2", "10.20.0.0", "192.0.2.2", 51821);
+	add_node(r, "c", 2, "100.64.0.3", NULL, NULL, NULL, 0);
+}
+
+/* The signed text of r, signed by admin key `by` (after endorsements from `chain`). */
+static char *signed_text(struct roster *r, int by, size_t *len)
+{
+	char *t;
+
+	roster_sign(r, admin_sec[by]);
+	t = roster_serialize(r, true, len);
+	assert_non_null(t);
+	return t;
+}
+
+static char *make(const char *net, uint64_t serial, int by, bool endorse, size_t *len)
+{
+	struct roster r;
+	char *t;
+
+	build(&r, net, serial, 0);
+	if (endorse)
+		assert_true(roster_endorse(&r, admin_sec[0], admin_pub[1]));
+	t = signed_text(&r, by, len);
+	roster_free(&r);
+	return t;
+}
+
+/* 1..N: candidates against a running roster of serial 7 (network prod), pinned admin 0. */
+static void test_check_rules(void **state)
+{
+	struct roster running, out;
+	uint8_t trusted[KEY_LEN];
+	char why[512], *t;
+	size_t len;
+
+	(void)state;
+	t = make("prod", 7, 0, false, &len);
+	assert_int_equal(roster_sync_check(NULL, admin_pub[0], t, len, "t", &running, trusted, why,
+	    sizeof(why)), ROSTER_OFFER_ACCEPTED);
+	free(t);
+	assert_int_equal(running.serial, 7);
+
+	static const struct {
+		const char *net;
+		uint64_t serial;
+		int by;			/* signing admin key */
+		bool endorse;		/* roster carries endorsement 0 -> 1 */
+		int mangle;		/* 0 none, 1 truncate, 2 garbage, 3 flip a body byte, 4 unsigned,
+					 * 5 too large */
+		enum roster_offer_result want;
+		const char *why;	/* substring of the reason */
+		int trusted;		/* admin key pinned after acceptance */
+	} cases[] = {
+		/* 1 */ { "prod", 8, 0, false, 0, ROSTER_OFFER_ACCEPTED, "", 0 },
+		/* 2 */ { "prod", 7, 0, false, 0, ROSTER_OFFER_NOT_NEWER, "not newer", 0 },
+		/* 3 */ { "prod", 6, 0, false, 0, ROSTER_OFFER_NOT_NEWER, "not newer", 0 },
+		/* 4 */ { "prod", 8, 2, false, 0, ROSTER_OFFER_INVALID, "signature", 0 },
+		/* 5 */ { "prod", 8, 1, false, 0, ROSTER_OFFER_INVALID, "signature", 0 },
+		/* 6 */ { "prod", 8, 1, true, 0, ROSTER_OFFER_ACCEPTED, "", 1 },
+		/* 7 */ { "other", 8, 0, false, 0, ROSTER_OFFER_INVALID, "network 'other'", 0 },
+		/* 8 */ { "prod", 8, 0, false, 1, ROSTER_OFFER_INVALID, "parse", 0 },
+		/* 9 */ { "prod", 8, 0, false, 2, ROSTER_OFFER_INVALID, "parse", 0 },
+		/* 10 */ { "prod", 8, 0, false, 3, ROSTER_OFFER_INVALID, "signature", 0 },
+		/* 11 */ { "prod", 8, 0, false, 4, ROSTER_OFFER_INVALID, "not signed", 0 },
+		/* 12 */ { "prod", 8, 0, false, 5, ROSTER_OFFER_INVALID, "larger", 0 },
+		/* 13: a huge serial is fine */
+		{ "prod", UINT64_MAX, 0, false, 0, ROSTER_OFFER_ACCEPTED, "", 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum roster_offer_result got;
+		char *p;
+
+		t = make(cases[i].net, cases[i].serial, cases[i].by, cases[i].endorse, &len);
+		switch (cases[i].mangle) {
+		case 1:
+			len /= 2;
+			break;
+		case 2:
+			memset(t, '\x01', len);
+			break;
+		case 3:
+			/* b's endpoint port 51821 -> 51822: still parses, no longer signed. */
+			p = strstr(t, ":51821");
+			assert_non_null(p);
+			p[5] = '2';
+			break;
+		case 4:
+			p = strstr(t, "signature ");
+			assert_non_null(p);
+			len = (size_t)(p - t);
+			break;
+		case 5:
+			len = (size_t)ROSTER_MAX_BYTES + 1;	/* refused before reading */
+			break;
+		}
+		memset(trusted, 0, sizeof(trusted));
+		why[0] = '\0';
+		got = roster_sync_check(&running, admin_pub[0], t, len, "cand", &out, trusted, why,
+		    sizeof(why));
+		if (got != cases[i].want || !strstr(why, cases[i].why))
+			fail_msg("case %zu: got %d (%s), want %d (%s)", i + 1, got, why,
+			    cases[i].want, cases[i].why);
+		if (got == ROSTER_OFFER_ACCEPTED) {
+			assert_int_equal(out.serial, cases[i].serial);
+			assert_memory_equal(trusted, admin_pub[cases[i].trusted], KEY_LEN);
+			roster_free(&out);
+		} else {
+			assert_int_equal(out.n_nodes, 0);
+		}
+		free(t);
+	}
+	roster_free(&running);
+}
+
+/* With no running roster (first one), any network is fine; the pin still applies. */
+static void test_check_first(void **state)
+{
+	struct roster out;
+	uint8_t trusted[KEY_LEN];
+	char why[512], *t;
+	size_t len;
+
+	(void)state;
+	t = make("elsewhere", 1, 0, false, &len);
+	assert_int_equal(roster_sync_check(NULL, admin_pub[0], t, len, "t", &out, trusted, why,
+	    sizeof(why)), ROSTER_OFFER_ACCEPTED);
+	roster_free(&out);
+	assert_int_equal(roster_sync_check(NULL, admin_pub[2], t, len, "t", &out, trusted, why,
+	    sizeof(why)), ROSTER_OFFER_INVALID);
+	free(t);
+}
+
+static void test_find_self(void **state)
+{
+	struct roster r;
+	const struct roster_node *n;
+	bool is_next;
+
+	(void)state;
+	build(&r, "prod", 1, 3);	/* a is enrolled with its rotation key */
+	static const struct {
+		int ours, next;		/* key indices, -1 none */
+		const char *want;	/* NULL: not enrolled */
+		bool is_next;
+	} cases[] = {
+		/* 1 */ { 1, -1, "b", false },
+		/* 2 */ { 0, 3, "a", true },
+		/* 3 */ { 0, -1, NULL, false },
+		/* 4 */ { -1, 2, "c", true },
+		/* 5 */ { 2, 1, "c", false },	/* the running key wins */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		n = roster_sync_find_self(&r, cases[i].ours < 0 ? NULL : node_pub[cases[i].ours],
+		    cases[i].next < 0 ? NULL : node_pub[cases[i].next], &is_next);
+		if (!cases[i].want) {
+			assert_null(n);
+			continue;
+		}
+		assert_non_null(n);
+		assert_string_equal(n->name, cases[i].want);
+		assert_int_equal(is_next, cases[i].is_next);
+	}
+	roster_free(&r);
+}
+
+static bool has_prefix(const struct config_prefix *v, size_t n, const char *s, uint8_t cidr)
+{
+	uint8_t a[16] = { 0 };
+	int family = strchr(s, ':') ? AF_INET6 : AF_INET;
+
+	ip(family, s, a);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].family == family && v[i].cidr == cidr &&
+		    memcmp(v[i].addr, a, family == AF_INET ? 4 : 16) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void test_to_config(void **state)
+{
+	struct roster r;
+	struct config base, c;
+	const struct config_peer *pb, *pc;
+
+	(void)state;
+	build(&r, "prod", 1, 0);
+	config_init(&base);
+	base.has_private_key = true;
+	memcpy(base.private_key, node_priv[0], KEY_LEN);
+	base.has_listen_port = true;
+	base.listen_port = 51820;
+	assert_true(roster_sync_to_config(&r, &r.nodes[0], &base, &c));
+	assert_true(c.has_private_key);
+	assert_memory_equal(c.private_key, node_priv[0], KEY_LEN);
+	assert_int_equal(c.listen_port, 51820);
+	assert_true(c.replace_peers);
+	/* Our addresses carry the overlay's prefix length: the whole overlay routes here. */
+	assert_int_equal(c.n_addresses, 2);
+	assert_true(has_prefix(c.addresses, c.n_addresses, "100.64.0.1", 16));
+	assert_true(has_prefix(c.addresses, c.n_addresses, "fd00:1234::1", 48));
+	/* Every other node is a peer. */
+	assert_int_equal(c.n_peers, 2);
+	pb = &c.peers[0];
+	pc = &c.peers[1];
+	assert_memory_equal(pb->public_key, node_pub[1], KEY_LEN);
+	assert_memory_equal(pc->public_key, node_pub[2], KEY_LEN);
+	assert_int_equal(pb->n_allowed_ips, 3);
+	assert_true(has_prefix(pb->allowed_ips, pb->n_allowed_ips, "100.64.0.2", 32));
+	assert_true(has_prefix(pb->allowed_ips, pb->n_allowed_ips, "fd00:1234::2", 128));
+	assert_true(has_prefix(pb->allowed_ips, pb->n_allowed_ips, "10.20.0.0", 16));
+	assert_true(pb->replace_allowed_ips);
+	assert_true(pb->has_endpoint);
+	assert_int_equal(pb->endpoint.sa.sa_family, AF_INET);
+	assert_int_equal(ntohs(pb->endpoint.in4.sin_port), 51821);
+	assert_int_equal(pb->endpoint.in4.sin_addr.s_addr, inet_addr("192.0.2.2"));
+	assert_string_equal(pb->endpoint_host, "192.0.2.2");
+	assert_int_equal(pc->n_allowed_ips, 1);
+	assert_true(has_prefix(pc->allowed_ips, pc->n_allowed_ips, "100.64.0.3", 32));
+	assert_false(pc->has_endpoint);
+	config_free(&c);
+
+	/* From b's point of view: a and c. */
+	assert_true(roster_sync_to_config(&r, &r.nodes[1], &base, &c));
+	assert_int_equal(c.n_peers, 2);
+	assert_memory_equal(c.peers[0].public_key, node_pub[0], KEY_LEN);
+	assert_memory_equal(c.peers[1].public_key, node_pub[2], KEY_LEN);
+	assert_true(has_prefix(c.addresses, c.n_addresses, "100.64.0.2", 16));
+	config_free(&c);
+
+	/* Revoked: nothing but the key and the port. */
+	assert_true(roster_sync_to_config(&r, NULL, &base, &c));
+	assert_int_equal(c.n_peers, 0);
+	assert_int_equal(c.n_addresses, 0);
+	assert_true(c.has_private_key);
+	assert_int_equal(c.listen_port, 51820);
+	config_free(&c);
+	config_free(&base);
+	roster_free(&r);
+}
+
+/* Writes body with ADMIN and PRIV replaced by the given keys. */
+static void subst(FILE *f, const char *body, const char *admin, const char *priv)
+{
+	while (*body) {
+		if (strncmp(body, "ADMIN", 5) == 0) {
+			fputs(admin, f);
+			body += 5;
+		} else if (strncmp(body, "PRIV", 4) == 0) {
+			fputs(priv, f);
+			body += 4;
+		} else {
+			fputc(*body++, f);
+		}
+	}
+}
+
+/* The roster-mode keys of the config file. */
+static void test_config_roster_mode(void **state)
+{
+	char dir[] = "/tmp/test_roster_sync.XXXXXX", path[256], keyp[256], b64[KEY_B64_LEN + 1];
+	char admin[KEY_B64_LEN + 1];
+	struct config c;
+	struct config_errors errs = { 0 };
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(keyp, sizeof(keyp), "%s/wg0.key", dir);
+	assert_int_equal(key_file_write(keyp, node_priv[0], true), 0);
+	key_to_base64(b64, node_priv[0]);
+	key_to_base64(admin, admin_pub[0]);
+	static const struct {
+		const char *body;	/* after "[Interface]\n"; ADMIN and PRIV are replaced */
+		bool ok;
+		const char *err;
+	} cases[] = {
+		/* 1 */ { "PrivateKeyFile = wg0.key\nRoster = roster\nAdminKey = ADMIN\n"
+			  "GossipPort = 7946\n", true, NULL },
+		/* 2 */ { "PrivateKeyFile = wg0.key\nRoster = roster\nAdminKey = ADMIN\n"
+			  "[Peer]\nPublicKey = ADMIN\n", false, "[Peer] sections are not allowed" },
+		/* 3 */ { "PrivateKeyFile = wg0.key\nRoster = roster\n", false, "needs AdminKey" },
+		/* 4 */ { "PrivateKey = PRIV\nRoster = roster\nAdminKey = ADMIN\n", false,
+			  "needs PrivateKeyFile" },
+		/* 5 */ { "PrivateKeyFile = wg0.key\nAdminKey = ADMIN\n", false, "only meaningful" },
+		/* 6 */ { "PrivateKeyFile = wg0.key\nRoster = r\nAdminKey = ADMIN\nGossipPort = 0\n",
+			  false, "GossipPort '0'" },
+		/* 7 */ { "PrivateKeyFile = wg0.key\nRoster = r\nAdminKey = ADMIN\n"
+			  "Address = 100.64.0.1/16\n", false, "Address is not allowed" },
+		/* 8 */ { "PrivateKeyFile = wg0.key\nRoster = r\nAdminKey = nope\n", false,
+			  "invalid AdminKey" },
+		/* 9 */ { "PrivateKeyFile = wg0.key\nGossipPort = 7946\n", false, "only meaningful" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool ok, found = false;
+
+		snprintf(path, sizeof(path), "%s/wg0.conf", dir);
+		f = fopen(path, "w");
+		assert_non_null(f);
+		fchmod(fileno(f), 0600);
+		fprintf(f, "[Interface]\n");
+		subst(f, cases[i].body, admin, b64);
+		fclose(f);
+		ok = config_parse_file(path, &c, &errs, NULL);
+		for (size_t j = 0; j < errs.count; j++)
+			found = found || (cases[i].err && strstr(errs.msgs[j], cases[i].err));
+		if (ok != cases[i].ok || (!ok && !found))
+			fail_msg("case %zu: ok %d, first error: %s", i + 1, ok,
+			    errs.count ? errs.msgs[0] : "(none)");
+		if (i == 0) {
+			char want[512];
+
+			snprintf(want, sizeof(want), "%s/roster", dir);
+			assert_string_equal(c.roster_path, want);
+			assert_string_equal(c.private_key_file, keyp);
+			assert_true(c.has_admin_key);
+			assert_memory_equal(c.admin_key, admin_pub[0], KEY_LEN);
+			assert_true(c.has_gossip_port);
+			assert_int_equal(c.gossip_port, 7946);
+		}
+		config_free(&c);
+		config_errors_free(&errs);
+	}
+	unlink(path);
+	unlink(keyp);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_check_rules),
+		cmocka_unit_test(test_check_first),
+		cmocka_unit_test(test_find_self),
+		cmocka_unit_test(test_to_config),
+		cmocka_unit_test(test_config_roster_mode),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
