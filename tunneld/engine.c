@@ -920,8 +920,9 @@ bool wg_peer_set_public_key(struct wg_peer *p, const uint8_t key[WG_KEY_LEN])
 	p->handshake.last_initiation_consumption_ns = 0;
 	noise_handshake_rebind(&p->handshake, &e->id);
 	cookie_maker_init(&p->cookie, key);
-	/* The next initiation may go at once, under the new key. */
+	/* The next initiation may go at once, under the new key, which is not ours. */
 	p->timers.has_sent_handshake = false;
+	p->is_self = false;
 	e->peers[peer_slot(e, key)] = p;
 	e->npeers++;
 	return true;
@@ -937,7 +938,8 @@ void wg_engine_rotate_private_key(struct wg_engine *e, const uint8_t key[WG_KEY_
 {
 	struct noise_static_identity id;
 
-	if (!noise_static_identity_set(&id, key))
+	/* NULL would "set" an empty identity: not a rotation. */
+	if (!key || !noise_static_identity_set(&id, key))
 		goto out;
 	if (e->id.has_identity &&
 	    sodium_memcmp(e->id.static_private, id.static_private, WG_KEY_LEN) == 0)

@@ -54,7 +54,7 @@ void wg_engine_set_private_key(struct wg_engine *e, const uint8_t key[WG_KEY_LEN
 /* A planned rotation of our own key: as wg_engine_set_private_key, but established keypairs
  * are kept so traffic continues; handshakes in progress are dropped and the next ones use the
  * new key (initiations made to the old public key no longer pass mac1).  An invalid key or
- * the unchanged key is a no-op. */
+ * the unchanged key (or NULL) is a no-op. */
 void wg_engine_rotate_private_key(struct wg_engine *e, const uint8_t key[WG_KEY_LEN]);
 bool wg_engine_private_key(const struct wg_engine *e, uint8_t key[WG_KEY_LEN]);
 bool wg_engine_public_key(const struct wg_engine *e, uint8_t key[WG_KEY_LEN]);

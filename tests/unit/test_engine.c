@@ -811,6 +811,44 @@ static void test_keys(void **state)
 	net_free(&n);
 }
 
+/* A peer configured with what became our own key is inert (is_self); when the roster moves it
+ * to another key it must come back to life.  Rotating our key to NULL changes nothing. */
+static void test_peer_rekeyed_from_self(void **state)
+{
+	uint8_t kb[WG_KEY_LEN], kc[WG_KEY_LEN], pub_c[WG_KEY_LEN], got[WG_KEY_LEN];
+	uint8_t buf[WG_CONTROL_MAX_LEN];
+	struct wg_rx rx;
+	struct net n;
+	size_t len;
+
+	(void)state;
+	net_setup(&n);
+	memset(kc, 0x33, sizeof(kc));
+	kc[0] &= 248;
+	kc[31] = (kc[31] & 127) | 64;
+	assert_int_equal(crypto_scalarmult_base(pub_c, kc), 0);
+	/* 1: A takes B's key: the peer holding it cannot handshake. */
+	memset(kb, 0x22, sizeof(kb));
+	wg_engine_set_private_key(n.a, kb);
+	assert_int_equal(wg_peer_encrypt(n.pa, buf + 16, 0, n.now, &len), WG_SEND_NO_SESSION);
+	assert_int_equal(wg_peer_tick(n.pa, n.now, n.wall, buf, sizeof(buf), &len), WG_TICK_NONE);
+	/* 2: the peer is moved to key C: it initiates again. */
+	assert_true(wg_peer_set_public_key(n.pa, pub_c));
+	want_handshake(&n);
+	assert_int_equal(wg_peer_tick(n.pa, n.now, n.wall, buf, sizeof(buf), &len), WG_TICK_SEND);
+	assert_int_equal(len, 148);
+	/* 3: rotating to NULL keeps the identity. */
+	net_free(&n);
+	net_setup(&n);
+	handshake(&n);
+	assert_int_equal(transfer(&n, true, 4, 0, &rx), WG_RX_KEEPALIVE);
+	wg_engine_rotate_private_key(n.a, NULL);
+	assert_true(wg_engine_public_key(n.a, got));
+	assert_memory_equal(got, n.pub_a, WG_KEY_LEN);
+	assert_int_equal(transfer(&n, true, 4, 64, &rx), WG_RX_DATA);
+	net_free(&n);
+}
+
 /* Many peers: the peer table and index table grow, lookups keep working, removal in any
  * order keeps the probe chains intact. */
 static void test_many_peers(void **state)
@@ -984,6 +1022,7 @@ int main(void)
 		cmocka_unit_test(test_load_threshold),
 		cmocka_unit_test(test_remove_peer),
 		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_peer_rekeyed_from_self),
 		cmocka_unit_test(test_many_peers),
 		cmocka_unit_test(test_index_table),
 		cmocka_unit_test(test_ratelimiter),
