@@ -20,6 +20,9 @@ enum {
 	ROSTER_SIG_LEN = 64,		/* Ed25519 */
 	ROSTER_ADMIN_SECRET_LEN = 64,	/* Ed25519 secret key (seed || public) */
 	ROSTER_MAX_BYTES = 64 << 20,	/* refuse larger files outright */
+	ROSTER_LINE_MAX = 16384,	/* longest line (an ssh-rsa 16384-bit key is ~2.8 KiB) */
+	ROSTER_SSH_BLOB_MAX = 8192,	/* largest decoded SSH key blob */
+	ROSTER_ERRORS_MAX = 1000,	/* messages kept per parse; one more says "too many errors" */
 };
 
 struct roster_prefix {
@@ -29,7 +32,8 @@ struct roster_prefix {
 };
 
 struct roster_endpoint {
-	char host[256];		/* IPv4 literal, IPv6 literal (written in brackets), or a name */
+	char host[256];		/* IPv4 literal, IPv6 literal (stored bare, written in brackets in
+				 * the file: "[fd00::1]:51820"), or a lowercase DNS name */
 	uint16_t port;
 };
 
@@ -100,7 +104,9 @@ struct roster {
 	uint8_t signature[ROSTER_SIG_LEN];
 };
 
-/* Messages, each complete: "FILE:LINE: message". */
+/* Every array in these structs is malloc'd and owned by the roster: roster_free frees them all
+ * (so code that builds a roster by hand allocates with malloc/realloc, or uses the helpers
+ * below).  Messages, each complete: "FILE:LINE: message". */
 struct roster_errors {
 	char **msgs;
 	size_t count;
@@ -157,6 +163,50 @@ typedef void roster_diff_fn(void *ctx, enum roster_change what, const struct ros
     const struct roster_node *new_node);
 void roster_diff_nodes(const struct roster *old_r, const struct roster *new_r, roster_diff_fn *fn,
     void *ctx);
+
+/* --- Additions (issue 3, part 1): helpers for the CLI and tunneld. --- */
+
+/* Whether candidate may replace running: same network (running may be NULL: first roster,
+ * anything goes) and a strictly greater serial (no rollback, no replay).  Does not verify. */
+bool roster_is_newer(const struct roster *running, const struct roster *candidate, char *why,
+    size_t whylen);
+
+/* Appends a zeroed node/engineer called name (line 0) and returns it, or NULL (bad name,
+ * duplicate name, or no memory).  Pointers into the arrays are invalidated.  The arrays are
+ * left unsorted: roster_serialize sorts them. */
+struct roster_node *roster_node_add(struct roster *r, const char *name);
+struct roster_engineer *roster_engineer_add(struct roster *r, const char *name);
+/* Removes (and frees) the node/engineer called name; false if there is none. */
+bool roster_node_remove(struct roster *r, const char *name);
+bool roster_engineer_remove(struct roster *r, const char *name);
+/* Sorts nodes, engineers and every list whose canonical order is sorted (subnets, groups,
+ * allows).  roster_serialize calls it. */
+void roster_sort(struct roster *r);
+
+/* Single-token parsers shared with the CLI: exactly the spellings the roster accepts
+ * (canonical: lowercase, no leading zeros, host bits clear, RFC 5952 IPv6). */
+bool roster_name_valid(const char *name);
+/* "100.64.0.0/16" or "fd00::/48"; host bits must be clear. */
+bool roster_prefix_parse(struct roster_prefix *p, const char *s);
+/* Bare IPv4 or IPv6 address: family AF_INET/AF_INET6, addr in network order (16 bytes). */
+bool roster_address_parse(int *family, uint8_t addr[16], const char *s);
+/* "host:port", "[v6]:port"; port 1..65535. */
+bool roster_endpoint_parse(struct roster_endpoint *e, const char *s);
+/* "TARGET" or "TARGET:PORTS" as on the CLI (PORTS: N, N-M or *; none = all ports).  TARGET is
+ * a name, "group:NAME" or "*".  Whether the target exists is checked by roster_parse. */
+bool roster_allow_parse(struct roster_allow *a, const char *spec);
+/* Formats addr of family (bare) into out (at least 46 bytes). */
+void roster_address_format(char *out, size_t outlen, int family, const uint8_t *addr);
+/* "100.64.0.0/16". */
+void roster_prefix_format(char *out, size_t outlen, const struct roster_prefix *p);
+
+/* SSH public key in authorized_keys form "type base64 [comment]": the type must be known and
+ * the blob's first string must name it (rsa-sha2-256/512 name an "ssh-rsa" blob).  On failure
+ * why says what is wrong.  k is owned by the caller: roster_ssh_key_free. */
+bool roster_ssh_key_parse(struct roster_ssh_key *k, const char *line, char *why, size_t whylen);
+void roster_ssh_key_free(struct roster_ssh_key *k);
+/* OpenSSH's fingerprint: "SHA256:" + unpadded base64 of SHA-256(blob), as ssh-keygen -l. */
+void roster_ssh_key_fingerprint(const struct roster_ssh_key *k, char out[51]);
 
 /* Admin (Ed25519) key files: base64 of the 64-byte secret key, 0600, refused if group or
  * others may read them.  0 or -errno, err says why. */

@@ -1,0 +1,276 @@
+/* Roster signatures, admin-key endorsements and the admin key files (docs/roster.md). */
+#include "keys/lib/roster_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+enum {
+	SIG_MSG_LEN = sizeof(ROSTER_SIG_MAGIC) - 1 + 4 + crypto_hash_sha512_BYTES,
+	ADMIN_B64_LEN = 88,		/* base64 of 64 bytes */
+	ADMIN_FILE_MAX = 256,
+};
+
+static void be32(uint8_t out[4], uint32_t v)
+{
+	out[0] = (uint8_t)(v >> 24);
+	out[1] = (uint8_t)(v >> 16);
+	out[2] = (uint8_t)(v >> 8);
+	out[3] = (uint8_t)v;
+}
+
+/* magic || be32(version) || SHA-512(body): the hash makes the signed message fixed-size. */
+void roster_sig_message(uint8_t msg[SIG_MSG_LEN], unsigned version, const char *body, size_t len)
+{
+	size_t m = sizeof(ROSTER_SIG_MAGIC) - 1;
+
+	memcpy(msg, ROSTER_SIG_MAGIC, m);
+	be32(msg + m, version);
+	crypto_hash_sha512(msg + m + 4, (const uint8_t *)body, len);
+}
+
+void roster_sign(struct roster *r, const uint8_t admin_secret[ROSTER_ADMIN_SECRET_LEN])
+{
+	uint8_t msg[SIG_MSG_LEN];
+	size_t len;
+	char *body;
+
+	/* Ed25519 secret = seed || public: the public half is the signer's key. */
+	memcpy(r->admin_key, admin_secret + 32, KEY_LEN);
+	r->has_signature = false;
+	body = roster_serialize(r, false, &len);
+	if (!body)
+		return;
+	roster_sig_message(msg, r->version, body, len);
+	crypto_sign_detached(r->signature, NULL, msg, sizeof(msg), admin_secret);
+	r->has_signature = true;
+	free(body);
+}
+
+/* magic || be32(1) || network || "\n" || new key. */
+static size_t endorse_message(uint8_t *msg, const char *network, const uint8_t new_key[KEY_LEN])
+{
+	size_t m = sizeof(ROSTER_ENDORSE_MAGIC) - 1, nl = strlen(network);
+
+	memcpy(msg, ROSTER_ENDORSE_MAGIC, m);
+	be32(msg + m, ROSTER_ENDORSE_VERSION);
+	memcpy(msg + m + 4, network, nl);
+	msg[m + 4 + nl] = '\n';
+	memcpy(msg + m + 5 + nl, new_key, KEY_LEN);
+	return m + 5 + nl + KEY_LEN;
+}
+
+enum { ENDORSE_MSG_MAX = sizeof(ROSTER_ENDORSE_MAGIC) - 1 + 5 + ROSTER_NAME_MAX + KEY_LEN };
+
+bool roster_endorse(struct roster *r, const uint8_t old_secret[ROSTER_ADMIN_SECRET_LEN],
+    const uint8_t new_key[KEY_LEN])
+{
+	uint8_t msg[ENDORSE_MSG_MAX];
+	struct roster_endorsement *e;
+	size_t len;
+
+	if (!roster_name_valid(r->network))
+		return false;
+	e = realloc(r->endorsements, (r->n_endorsements + 1) * sizeof(*e));
+	if (!e)
+		return false;
+	r->endorsements = e;
+	e = &e[r->n_endorsements];
+	memcpy(e->old_key, old_secret + 32, KEY_LEN);
+	memcpy(e->new_key, new_key, KEY_LEN);
+	len = endorse_message(msg, r->network, new_key);
+	crypto_sign_detached(e->sig, NULL, msg, len, old_secret);
+	r->n_endorsements++;
+	return true;
+}
+
+static bool key_eq(const uint8_t a[KEY_LEN], const uint8_t b[KEY_LEN])
+{
+	return sodium_memcmp(a, b, KEY_LEN) == 0;
+}
+
+/* Whether the chain leads from pinned to the admin key, every link signed by its old key. */
+static bool chain_valid(const struct roster *r, const uint8_t pinned[KEY_LEN], char *why,
+    size_t whylen)
+{
+	const struct roster_endorsement *e;
+	const uint8_t *cur = pinned;
+	uint8_t msg[ENDORSE_MSG_MAX];
+	size_t i, len;
+
+	/* Start at the pinned key's own endorsement: a node enrolled after a rotation pinned a
+	 * later key and need not (cannot) judge the links before it. */
+	for (i = 0; i < r->n_endorsements; i++)
+		if (key_eq(r->endorsements[i].old_key, pinned))
+			break;
+	if (i == r->n_endorsements) {
+		snprintf(why, whylen, "admin key not endorsed by the pinned key");
+		return false;
+	}
+	for (; i < r->n_endorsements; i++) {
+		e = &r->endorsements[i];
+		if (!key_eq(e->old_key, cur)) {
+			snprintf(why, whylen, "endorsement %zu does not follow from the one before",
+			    i + 1);
+			return false;
+		}
+		len = endorse_message(msg, r->network, e->new_key);
+		if (crypto_sign_verify_detached(e->sig, msg, len, e->old_key) != 0) {
+			snprintf(why, whylen, "endorsement %zu has a bad signature", i + 1);
+			return false;
+		}
+		cur = e->new_key;
+		if (key_eq(cur, r->admin_key))
+			return true;
+	}
+	snprintf(why, whylen, "admin key not endorsed by the pinned key");
+	return false;
+}
+
+bool roster_verify(const struct roster *r, const uint8_t pinned[KEY_LEN], uint8_t trusted[KEY_LEN],
+    char *why, size_t whylen)
+{
+	uint8_t msg[SIG_MSG_LEN];
+	size_t len;
+	char *body;
+	bool ok;
+
+	if (!r->has_signature) {
+		snprintf(why, whylen, "roster is not signed");
+		return false;
+	}
+	if (r->version != ROSTER_VERSION) {
+		snprintf(why, whylen, "unsupported roster version %u", r->version);
+		return false;
+	}
+	/* The parser accepts only canonical text, so re-serializing gives back the signed bytes. */
+	body = roster_text_write(r, false, &len);
+	if (!body) {
+		snprintf(why, whylen, "out of memory");
+		return false;
+	}
+	roster_sig_message(msg, r->version, body, len);
+	free(body);
+	ok = crypto_sign_verify_detached(r->signature, msg, sizeof(msg), r->admin_key) == 0;
+	if (!ok) {
+		snprintf(why, whylen, "bad signature");
+		return false;
+	}
+	if (!key_eq(r->admin_key, pinned) && !chain_valid(r, pinned, why, whylen))
+		return false;
+	if (trusted)
+		memcpy(trusted, r->admin_key, KEY_LEN);
+	return true;
+}
+
+int roster_admin_key_generate(uint8_t secret[ROSTER_ADMIN_SECRET_LEN], uint8_t pub[KEY_LEN])
+{
+	return crypto_sign_keypair(pub, secret) == 0 ? 0 : -EIO;
+}
+
+int roster_admin_key_read(const char *path, uint8_t secret[ROSTER_ADMIN_SECRET_LEN], char *err,
+    size_t errlen)
+{
+	uint8_t sk[ROSTER_ADMIN_SECRET_LEN], pk[KEY_LEN], sk2[ROSTER_ADMIN_SECRET_LEN];
+	char buf[ADMIN_FILE_MAX + 1];
+	size_t len = 0, n = 0;
+	struct stat st;
+	ssize_t got;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot open '%.200s': %s", path, strerror(-ret));
+		goto out;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		ret = -EINVAL;
+		snprintf(err, errlen, "'%.200s' is not a regular file", path);
+		goto out;
+	}
+	if (st.st_mode & 077) {
+		ret = -EACCES;
+		snprintf(err, errlen,
+		    "permissions 0%03o for '%.200s' are too open; admin key files must be 0600",
+		    (unsigned)(st.st_mode & 0777), path);
+		goto out;
+	}
+	while (len < sizeof(buf)) {
+		got = read(fd, buf + len, sizeof(buf) - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			ret = -errno;
+			snprintf(err, errlen, "cannot read '%.200s': %s", path, strerror(-ret));
+			goto out;
+		}
+		if (got == 0)
+			break;
+		len += (size_t)got;
+	}
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' ' || buf[len - 1] == '\t' ||
+	    buf[len - 1] == '\r'))
+		len--;
+	if (len != ADMIN_B64_LEN || !roster_b64_decode(sk, sizeof(sk), &n, buf, len) ||
+	    n != sizeof(sk)) {
+		ret = -EINVAL;
+		snprintf(err, errlen, "'%.200s' does not hold a base64 Ed25519 secret key", path);
+		goto out;
+	}
+	/* The stored public half must be the seed's: a corrupt file must not sign. */
+	crypto_sign_seed_keypair(pk, sk2, sk);
+	if (sodium_memcmp(sk2, sk, sizeof(sk)) != 0) {
+		ret = -EINVAL;
+		snprintf(err, errlen, "'%.200s': public half does not match the secret key", path);
+		goto out;
+	}
+	memcpy(secret, sk, sizeof(sk));
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	sodium_memzero(buf, sizeof(buf));
+	sodium_memzero(sk, sizeof(sk));
+	sodium_memzero(sk2, sizeof(sk2));
+	return ret;
+}
+
+int roster_admin_key_write(const char *path, const uint8_t secret[ROSTER_ADMIN_SECRET_LEN])
+{
+	char b64[ADMIN_B64_LEN + 2];
+	size_t len;
+	ssize_t w;
+	int fd, ret;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	sodium_bin2base64(b64, sizeof(b64), secret, ROSTER_ADMIN_SECRET_LEN,
+	    sodium_base64_VARIANT_ORIGINAL);
+	len = strlen(b64);
+	b64[len++] = '\n';
+	w = write(fd, b64, len);
+	if (w < 0)
+		ret = -errno;
+	else if ((size_t)w != len)
+		ret = -EIO;
+	else
+		ret = fsync(fd) < 0 ? -errno : 0;
+	if (close(fd) < 0 && ret == 0)
+		ret = -errno;
+	/* A half-written key file is worse than none. */
+	if (ret < 0)
+		unlink(path);
+out:
+	sodium_memzero(b64, sizeof(b64));
+	return ret;
+}
