@@ -1,5 +1,5 @@
 /* keys: the warren admin tool.  Subcommands come from one table that also prints the usage.
- * Exit codes: 0 success, 1 failure, 2 usage. */
+ * Exit codes: 0 success, 1 failure, 2 usage.  Global option: -C DIR, the admin directory. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -7,21 +7,13 @@
 
 #include <sodium.h>
 
+#include "keys/cli.h"
 #include "keys/lib/key.h"
-
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 /* Longest stdin accepted by pubkey: a key line plus generous whitespace. */
 enum { PUBKEY_INPUT_MAX = 1024 };
 
-static const char *prog = "keys";
-
-struct command {
-	const char *name;
-	int (*fn)(int argc, char *argv[]);
-	const char *args;
-	const char *help;
-};
+const char *cli_prog = "keys";
 
 static int cmd_genkey(int argc, char *argv[]);
 static int cmd_pubkey(int argc, char *argv[]);
@@ -31,27 +23,94 @@ static const struct command commands[] = {
 	{ "genkey", cmd_genkey, "", "Generates a new private key and writes it to stdout" },
 	{ "pubkey", cmd_pubkey, "< private.key",
 	    "Reads a private key from stdin and writes its public key to stdout" },
+	{ "init", cmd_init, "--network NAME --cidr V4CIDR [--cidr6 V6CIDR]",
+	    "Creates the admin key and the roster (serial 1) in the admin directory" },
+	{ "enroll", cmd_enroll,
+	    "NAME --pubkey KEY [--address A]... [--endpoint HOST:PORT]... [--group G]... "
+	    "[--subnet CIDR]...",
+	    "Adds a node; its addresses are allocated from the network's CIDRs unless given" },
+	{ "rotate", cmd_rotate, "NAME --pubkey NEWKEY", "Replaces a node's public key" },
+	{ "revoke", cmd_revoke, "NAME", "Removes a node" },
+	{ "list", cmd_list, "[--json]", "Lists the nodes and engineers of the working roster" },
+	{ "show", cmd_show, "NAME [--json]", "Shows one node or engineer" },
+	{ "diff", cmd_diff, "[--json]", "Shows what the next publish changes" },
+	{ "engineer", cmd_engineer, "add|remove ...", "Adds or removes an engineer" },
+	{ "rotate-admin", cmd_rotate_admin, "",
+	    "Replaces the admin key; the old key endorses the new one in the roster" },
+	{ "publish", cmd_publish, "",
+	    "Signs the working roster with the next serial into roster.signed; prints the serial" },
+	{ "verify", cmd_verify, "FILE --admin-key KEY [--json]",
+	    "Verifies a signed roster as a node that pinned KEY would" },
+	{ "push", cmd_push, "HOST... [--remote-path PATH] [--ssh-option OPT]...",
+	    "Copies roster.signed to each host with scp" },
+	{ "node-config", cmd_node_config,
+	    "NAME [--private-key-file PATH] [--roster-path PATH] [--listen-port N]",
+	    "Prints the tunneld [Interface] section for a node" },
+	{ "status", cmd_status, "--node [--roster PATH] [--json]",
+	    "Shows the serial, network and issue time of a node's persisted roster" },
+	{ "admin-pubkey", cmd_admin_pubkey, "", "Prints the admin public key" },
 	{ "help", cmd_help, "", "Shows this help" },
 };
+
+static const struct command *command_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(name, commands[i].name))
+			return &commands[i];
+	return NULL;
+}
 
 static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "Usage: %s <cmd> [<args>]\n\nAvailable subcommands:\n", prog);
+	fprintf(f, "Usage: %s [-C DIR] <cmd> [<args>]\n\nAvailable subcommands:\n", cli_prog);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
-	fprintf(f, "\nRun '%s <cmd> --help' for a subcommand's usage.\n", prog);
+		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\n-C DIR is the admin directory (default: the current directory).\n"
+	    "Run '%s <cmd> --help' for a subcommand's usage.\n", cli_prog);
 }
 
-static void command_usage(FILE *f, const struct command *c)
+void cli_table_usage(FILE *f, const char *prefix, const struct command *c)
 {
-	fprintf(f, "Usage: %s %s%s%s\n%s\n", prog, c->name, *c->args ? " " : "", c->args, c->help);
+	fprintf(f, "Usage: %s %s%s%s%s%s\n%s\n", cli_prog, prefix ? prefix : "", prefix ? " " : "",
+	    c->name, *c->args ? " " : "", c->args, c->help);
+}
+
+void cli_command_usage(FILE *f, const char *name)
+{
+	const struct command *c = command_find(name);
+
+	if (c)
+		cli_table_usage(f, NULL, c);
+}
+
+int cli_getopt(int argc, char *argv[], const struct option *opts)
+{
+	int c;
+
+	opterr = 0;
+	/* Leading ':' so a missing argument is told apart from an unknown option. */
+	c = getopt_long(argc, argv, ":h", opts, NULL);
+	if (c == '?') {
+		if (optopt)
+			fprintf(stderr, "%s %s: unknown option '-%c'\n", cli_prog, argv[0], optopt);
+		else
+			fprintf(stderr, "%s %s: unknown option '%.100s'\n", cli_prog, argv[0],
+			    argv[optind - 1]);
+	} else if (c == ':') {
+		fprintf(stderr, "%s %s: option '%.100s' needs an argument\n", cli_prog, argv[0],
+		    argv[optind - 1]);
+		c = '?';
+	}
+	return c;
 }
 
 static bool wants_help(const char *arg)
 {
-	return !strcmp(arg, "--help") || !strcmp(arg, "-h") || !strcmp(arg, "help");
+	return !strcmp(arg, "--help") || !strcmp(arg, "-h");
 }
 
 static int cmd_genkey(int argc, char *argv[])
@@ -63,18 +122,18 @@ static int cmd_genkey(int argc, char *argv[])
 
 	(void)argv;
 	if (argc != 1) {
-		command_usage(stderr, &commands[0]);
+		cli_command_usage(stderr, "genkey");
 		return EXIT_USAGE;
 	}
 	/* As wg: a regular file others can read is a leak waiting to happen; say so. */
 	if (fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077))
 		fprintf(stderr, "%s: warning: writing a private key to a file with mode 0%03o "
-		    "(group or others can read it); consider 'umask 077'\n", prog,
+		    "(group or others can read it); consider 'umask 077'\n", cli_prog,
 		    (unsigned)(st.st_mode & 0777));
 	key_generate_private(key);
 	key_to_base64(b64, key);
 	if (printf("%s\n", b64) < 0 || fflush(stdout) != 0) {
-		fprintf(stderr, "%s: cannot write the key to stdout\n", prog);
+		fprintf(stderr, "%s: cannot write the key to stdout\n", cli_prog);
 		goto out;
 	}
 	ret = EXIT_OK;
@@ -98,16 +157,16 @@ static int cmd_pubkey(int argc, char *argv[])
 
 	(void)argv;
 	if (argc != 1) {
-		command_usage(stderr, &commands[1]);
+		cli_command_usage(stderr, "pubkey");
 		return EXIT_USAGE;
 	}
 	len = fread(in, 1, sizeof(in), stdin);
 	if (ferror(stdin)) {
-		fprintf(stderr, "%s: cannot read stdin\n", prog);
+		fprintf(stderr, "%s: cannot read stdin\n", cli_prog);
 		goto out;
 	}
 	if (len > PUBKEY_INPUT_MAX) {
-		fprintf(stderr, "%s: input too long for a key\n", prog);
+		fprintf(stderr, "%s: input too long for a key\n", cli_prog);
 		goto out;
 	}
 	for (start = 0; start < len && is_space(in[start]); start++)
@@ -118,16 +177,16 @@ static int cmd_pubkey(int argc, char *argv[])
 	if (end - start != KEY_B64_LEN || memchr(in + start, '\0', end - start) ||
 	    !key_from_base64(priv, in + start)) {
 		fprintf(stderr, "%s: stdin does not hold a base64 private key "
-		    "(44 characters ending in '=')\n", prog);
+		    "(44 characters ending in '=')\n", cli_prog);
 		goto out;
 	}
 	if (!key_public_from_private(pub, priv)) {
-		fprintf(stderr, "%s: invalid private key\n", prog);
+		fprintf(stderr, "%s: invalid private key\n", cli_prog);
 		goto out;
 	}
 	key_to_base64(b64, pub);
 	if (printf("%s\n", b64) < 0 || fflush(stdout) != 0) {
-		fprintf(stderr, "%s: cannot write the key to stdout\n", prog);
+		fprintf(stderr, "%s: cannot write the key to stdout\n", cli_prog);
 		goto out;
 	}
 	ret = EXIT_OK;
@@ -141,7 +200,7 @@ static int cmd_help(int argc, char *argv[])
 {
 	(void)argv;
 	if (argc != 1) {
-		command_usage(stderr, &commands[2]);
+		cli_command_usage(stderr, "help");
 		return EXIT_USAGE;
 	}
 	usage(stdout);
@@ -150,28 +209,44 @@ static int cmd_help(int argc, char *argv[])
 
 int main(int argc, char *argv[])
 {
-	size_t i;
+	const struct command *c;
 
+	/* Global options come before the subcommand: -C DIR or -CDIR. */
+	while (argc >= 2 && !strncmp(argv[1], "-C", 2)) {
+		if (argv[1][2]) {
+			cli_dir = argv[1] + 2;
+			argc -= 1;
+			argv += 1;
+		} else if (argc >= 3) {
+			cli_dir = argv[2];
+			argc -= 2;
+			argv += 2;
+		} else {
+			fprintf(stderr, "%s: -C needs a directory\n", cli_prog);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+	if (wants_help(argv[1]))
 		return cmd_help(1, argv + 1);
 	if (!key_lib_init()) {
-		fprintf(stderr, "%s: cannot initialise libsodium\n", prog);
+		fprintf(stderr, "%s: cannot initialise libsodium\n", cli_prog);
 		return EXIT_FAIL;
 	}
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		if (strcmp(argv[1], commands[i].name))
-			continue;
-		if (argc == 3 && wants_help(argv[2])) {
-			command_usage(stdout, &commands[i]);
-			return EXIT_OK;
-		}
-		return commands[i].fn(argc - 1, argv + 1);
+	c = command_find(argv[1]);
+	if (!c) {
+		fprintf(stderr, "%s: invalid subcommand '%.100s'\n", cli_prog, argv[1]);
+		usage(stderr);
+		return EXIT_USAGE;
 	}
-	fprintf(stderr, "%s: invalid subcommand '%.100s'\n", prog, argv[1]);
-	usage(stderr);
-	return EXIT_USAGE;
+	if (argc == 3 && wants_help(argv[2])) {
+		cli_table_usage(stdout, NULL, c);
+		return EXIT_OK;
+	}
+	optind = 0;	/* each subcommand parses its own argv from the start */
+	return c->fn(argc - 1, argv + 1);
 }

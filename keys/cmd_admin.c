@@ -1,0 +1,475 @@
+/* The admin key and publishing: init, publish, verify, rotate-admin, admin-pubkey. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "keys/cli.h"
+
+/* At most this many old admin keys kept (admin.key.old.1 ...): a bound, not a policy. */
+enum { OLD_ADMIN_KEYS_MAX = 1000 };
+
+static int usage_error(const char *name)
+{
+	cli_command_usage(stderr, name);
+	return EXIT_USAGE;
+}
+
+static void admin_pub(uint8_t pub[KEY_LEN], const uint8_t secret[ROSTER_ADMIN_SECRET_LEN])
+{
+	crypto_sign_ed25519_sk_to_pk(pub, secret);
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 || errno != ENOENT;
+}
+
+int cmd_init(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "network", required_argument, NULL, 'n' },
+		{ "cidr", required_argument, NULL, '4' },
+		{ "cidr6", required_argument, NULL, '6' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char key_path[CLI_PATH_MAX], roster_path[CLI_PATH_MAX], signed_path[CLI_PATH_MAX];
+	char tmp[CLI_PATH_MAX] = "", b64[KEY_B64_LEN + 1];
+	uint8_t secret[ROSTER_ADMIN_SECRET_LEN], pub[KEY_LEN];
+	const char *network = NULL, *cidr4 = NULL, *cidr6 = NULL;
+	bool made_dir = false, wrote_key = false, wrote_signed = false;
+	struct roster r;
+	int c, ret = EXIT_FAIL, err;
+
+	roster_init(&r);
+	while ((c = cli_getopt(argc, argv, opts)) != -1) {
+		switch (c) {
+		case 'n': network = optarg; break;
+		case '4': cidr4 = optarg; break;
+		case '6': cidr6 = optarg; break;
+		case 'h': cli_command_usage(stdout, "init"); ret = EXIT_OK; goto out;
+		default: ret = usage_error("init"); goto out;
+		}
+	}
+	if (optind != argc || !network || !cidr4) {
+		ret = usage_error("init");
+		goto out;
+	}
+	/* Every argument is checked before anything is created. */
+	if (!roster_name_valid(network)) {
+		fprintf(stderr, "%s: invalid network name '%.100s' ([a-z0-9][a-z0-9.-]*, at most "
+		    "%d characters)\n", cli_prog, network, ROSTER_NAME_MAX);
+		goto out;
+	}
+	if (!roster_prefix_parse(&r.cidr4, cidr4) || r.cidr4.family != AF_INET) {
+		fprintf(stderr, "%s: --cidr '%.100s' is not an IPv4 network such as "
+		    "100.64.0.0/16\n", cli_prog, cidr4);
+		goto out;
+	}
+	if (cidr6 && (!roster_prefix_parse(&r.cidr6, cidr6) || r.cidr6.family != AF_INET6)) {
+		fprintf(stderr, "%s: --cidr6 '%.100s' is not an IPv6 network such as "
+		    "fd00:1234::/48\n", cli_prog, cidr6);
+		goto out;
+	}
+	if (!cli_path(key_path, CLI_ADMIN_KEY) || !cli_path(roster_path, CLI_ROSTER) ||
+	    !cli_path(signed_path, CLI_ROSTER_SIGNED))
+		goto out;
+	if (exists(key_path) || exists(roster_path) || exists(signed_path)) {
+		fprintf(stderr, "%s: %s already holds a network (admin.key, roster or "
+		    "roster.signed exists); refusing to overwrite it\n", cli_prog, cli_dir);
+		goto out;
+	}
+	r.version = ROSTER_VERSION;
+	snprintf(r.network, sizeof(r.network), "%s", network);
+	r.has_cidr6 = cidr6 != NULL;
+	r.serial = 1;
+	r.issued = (int64_t)time(NULL);
+	err = roster_admin_key_generate(secret, pub);
+	if (err < 0) {
+		fprintf(stderr, "%s: cannot generate the admin key: %s\n", cli_prog, strerror(-err));
+		goto out;
+	}
+	memcpy(r.admin_key, pub, KEY_LEN);
+	if (!cli_roster_check(&r))
+		goto out;
+	roster_sign(&r, secret);
+
+	if (mkdir(cli_dir, 0700) == 0) {
+		made_dir = true;
+	} else if (errno != EEXIST) {
+		fprintf(stderr, "%s: cannot create %s: %s\n", cli_prog, cli_dir, strerror(errno));
+		goto out;
+	}
+	err = roster_admin_key_write(key_path, secret);
+	if (err < 0) {
+		fprintf(stderr, "%s: cannot write %s: %s\n", cli_prog, key_path, strerror(-err));
+		goto out;
+	}
+	wrote_key = true;
+	err = cli_roster_stage_working(&r, tmp);
+	if (err == 0) {
+		err = roster_save(&r, signed_path, 0644);
+		wrote_signed = err == 0;
+	}
+	if (err == 0)
+		err = cli_file_commit(tmp, roster_path);
+	tmp[0] = '\0';
+	if (err < 0) {
+		fprintf(stderr, "%s: cannot write the roster in %s: %s\n", cli_prog, cli_dir,
+		    strerror(-err));
+		goto out;
+	}
+	key_to_base64(b64, pub);
+	printf("initialized network %s in %s\nadmin key %s\nserial 1\n", r.network, cli_dir, b64);
+	ret = EXIT_OK;
+out:
+	if (ret == EXIT_FAIL) {
+		/* Leave nothing half made. */
+		cli_file_abort(tmp);
+		if (wrote_signed)
+			unlink(signed_path);
+		if (wrote_key)
+			unlink(key_path);
+		if (made_dir)
+			rmdir(cli_dir);
+	}
+	sodium_memzero(secret, sizeof(secret));
+	roster_free(&r);
+	return ret;
+}
+
+int cmd_publish(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char signed_path[CLI_PATH_MAX], roster_path[CLI_PATH_MAX], tmp[CLI_PATH_MAX] = "";
+	char why[256];
+	uint8_t secret[ROSTER_ADMIN_SECRET_LEN], pub[KEY_LEN], pinned[KEY_LEN], trusted[KEY_LEN];
+	struct roster r, old;
+	int c, ret = EXIT_FAIL, err;
+
+	roster_init(&r);
+	roster_init(&old);
+	while ((c = cli_getopt(argc, argv, opts)) != -1) {
+		if (c == 'h') {
+			cli_command_usage(stdout, "publish");
+			ret = EXIT_OK;
+		} else {
+			ret = usage_error("publish");
+		}
+		goto out;
+	}
+	if (optind != argc) {
+		ret = usage_error("publish");
+		goto out;
+	}
+	if (!cli_path(signed_path, CLI_ROSTER_SIGNED) || !cli_path(roster_path, CLI_ROSTER) ||
+	    !cli_roster_load_working(&r) || !cli_admin_secret_read(secret))
+		goto out;
+	admin_pub(pub, secret);
+	if (sodium_memcmp(pub, r.admin_key, KEY_LEN) != 0) {
+		fprintf(stderr, "%s: %s does not match the admin key in %s\n", cli_prog,
+		    CLI_ADMIN_KEY, roster_path);
+		goto out;
+	}
+	/* The new roster must be accepted by nodes running the last published one: same
+	 * network, higher serial, and an admin key they trust (directly or by endorsement). */
+	memcpy(pinned, r.admin_key, KEY_LEN);
+	if (access(signed_path, F_OK) == 0) {
+		if (!cli_roster_load_signed(&old))
+			goto out;
+		if (strcmp(old.network, r.network)) {
+			fprintf(stderr, "%s: %s is for network '%s', the working roster for '%s'\n",
+			    cli_prog, signed_path, old.network, r.network);
+			goto out;
+		}
+		memcpy(pinned, old.admin_key, KEY_LEN);
+	}
+	r.serial = (r.serial > old.serial ? r.serial : old.serial) + 1;
+	r.issued = (int64_t)time(NULL);
+	roster_sign(&r, secret);
+	if (!roster_verify(&r, pinned, trusted, why, sizeof(why))) {
+		fprintf(stderr, "%s: the new roster would not verify on the nodes: %s\n", cli_prog,
+		    why);
+		goto out;
+	}
+	err = cli_roster_stage_working(&r, tmp);
+	if (err == 0)
+		err = roster_save(&r, signed_path, 0644);
+	if (err == 0)
+		err = cli_file_commit(tmp, roster_path);
+	tmp[0] = '\0';
+	if (err < 0) {
+		fprintf(stderr, "%s: cannot write %s: %s\n", cli_prog, signed_path, strerror(-err));
+		goto out;
+	}
+	printf("%llu\n", (unsigned long long)r.serial);
+	ret = EXIT_OK;
+out:
+	cli_file_abort(tmp);
+	sodium_memzero(secret, sizeof(secret));
+	roster_free(&r);
+	roster_free(&old);
+	return ret;
+}
+
+/* --admin-key: a base64 key, or a file holding one. */
+static bool pinned_key(const char *arg, uint8_t key[KEY_LEN])
+{
+	char err[256];
+
+	if (strlen(arg) == KEY_B64_LEN && key_from_base64(key, arg))
+		return true;
+	if (access(arg, F_OK) == 0) {
+		if (key_file_read(arg, false, key, err, sizeof(err)) == 0)
+			return true;
+		fprintf(stderr, "%s: %s\n", cli_prog, err);
+		return false;
+	}
+	fprintf(stderr, "%s: --admin-key '%.100s' is neither a base64 key nor a file\n", cli_prog,
+	    arg);
+	return false;
+}
+
+static void verify_report(bool json, const char *file, const struct roster *r, const char *why)
+{
+	char b64[KEY_B64_LEN + 1], issued[32];
+
+	if (why)
+		fprintf(stderr, "%s: %s: %s\n", cli_prog, file, why);
+	if (!json) {
+		if (!why) {
+			key_to_base64(b64, r->admin_key);
+			cli_time_format(issued, r->issued);
+			printf("OK serial %llu network %s issued %s admin %s\n",
+			    (unsigned long long)r->serial, r->network, issued, b64);
+		}
+		return;
+	}
+	fputs("{\"ok\": ", stdout);
+	fputs(why ? "false" : "true", stdout);
+	fputs(", \"file\": ", stdout);
+	cli_json_string(stdout, file);
+	if (why) {
+		fputs(", \"error\": ", stdout);
+		cli_json_string(stdout, why);
+	} else {
+		key_to_base64(b64, r->admin_key);
+		cli_time_format(issued, r->issued);
+		printf(", \"network\": \"%s\", \"serial\": %llu, \"issued\": \"%s\", "
+		    "\"admin_key\": \"%s\", \"endorsements\": %zu, \"nodes\": %zu, "
+		    "\"engineers\": %zu", r->network, (unsigned long long)r->serial, issued, b64,
+		    r->n_endorsements, r->n_nodes, r->n_engineers);
+	}
+	fputs("}\n", stdout);
+}
+
+int cmd_verify(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "admin-key", required_argument, NULL, 'k' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct roster_errors errs = { 0 };
+	uint8_t pinned[KEY_LEN], trusted[KEY_LEN];
+	const char *key_arg = NULL, *file;
+	char why[512];
+	bool json = false;
+	struct roster r;
+	int c, ret = EXIT_FAIL;
+	size_t i;
+
+	roster_init(&r);
+	while ((c = cli_getopt(argc, argv, opts)) != -1) {
+		switch (c) {
+		case 'k': key_arg = optarg; break;
+		case 'j': json = true; break;
+		case 'h': cli_command_usage(stdout, "verify"); ret = EXIT_OK; goto out;
+		default: ret = usage_error("verify"); goto out;
+		}
+	}
+	if (optind != argc - 1 || !key_arg) {
+		ret = usage_error("verify");
+		goto out;
+	}
+	file = argv[optind];
+	if (!pinned_key(key_arg, pinned))
+		goto out;
+	if (!roster_load(file, &r, &errs)) {
+		/* Every parse error on stderr; the first one is the reason. */
+		for (i = 0; i < errs.count; i++)
+			fprintf(stderr, "%s: %s\n", cli_prog, errs.msgs[i]);
+		snprintf(why, sizeof(why), "does not parse: %s",
+		    errs.count ? errs.msgs[0] : "cannot read it");
+		verify_report(json, file, &r, why);
+		goto out;
+	}
+	if (!r.has_signature) {
+		verify_report(json, file, &r, "not signed (no signature line)");
+		goto out;
+	}
+	if (!roster_verify(&r, pinned, trusted, why, sizeof(why))) {
+		verify_report(json, file, &r, why);
+		goto out;
+	}
+	verify_report(json, file, &r, NULL);
+	ret = EXIT_OK;
+out:
+	roster_errors_free(&errs);
+	roster_free(&r);
+	return ret;
+}
+
+int cmd_rotate_admin(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char key_path[CLI_PATH_MAX], new_path[CLI_PATH_MAX], old_path[CLI_PATH_MAX];
+	char roster_path[CLI_PATH_MAX], tmp[CLI_PATH_MAX] = "", name[64];
+	char old_b64[KEY_B64_LEN + 1], new_b64[KEY_B64_LEN + 1];
+	uint8_t old_secret[ROSTER_ADMIN_SECRET_LEN], new_secret[ROSTER_ADMIN_SECRET_LEN];
+	uint8_t old_pub[KEY_LEN], new_pub[KEY_LEN];
+	bool wrote_old = false, wrote_new = false;
+	struct roster r;
+	int c, ret = EXIT_FAIL, err, n;
+
+	roster_init(&r);
+	while ((c = cli_getopt(argc, argv, opts)) != -1) {
+		if (c == 'h') {
+			cli_command_usage(stdout, "rotate-admin");
+			ret = EXIT_OK;
+		} else {
+			ret = usage_error("rotate-admin");
+		}
+		goto out;
+	}
+	if (optind != argc) {
+		ret = usage_error("rotate-admin");
+		goto out;
+	}
+	if (!cli_path(key_path, CLI_ADMIN_KEY) || !cli_path(new_path, CLI_ADMIN_KEY ".new") ||
+	    !cli_path(roster_path, CLI_ROSTER) || !cli_roster_load_working(&r) ||
+	    !cli_admin_secret_read(old_secret))
+		goto out;
+	admin_pub(old_pub, old_secret);
+	if (sodium_memcmp(old_pub, r.admin_key, KEY_LEN) != 0) {
+		fprintf(stderr, "%s: %s does not match the admin key in %s\n", cli_prog,
+		    CLI_ADMIN_KEY, roster_path);
+		goto out;
+	}
+	/* The old secret is kept under the lowest free admin.key.old.N. */
+	for (n = 1; n <= OLD_ADMIN_KEYS_MAX; n++) {
+		snprintf(name, sizeof(name), CLI_ADMIN_KEY ".old.%d", n);
+		if (!cli_path(old_path, name))
+			goto out;
+		if (!exists(old_path))
+			break;
+	}
+	if (n > OLD_ADMIN_KEYS_MAX) {
+		fprintf(stderr, "%s: too many old admin keys in %s\n", cli_prog, cli_dir);
+		goto out;
+	}
+	err = roster_admin_key_generate(new_secret, new_pub);
+	if (err < 0) {
+		fprintf(stderr, "%s: cannot generate the admin key: %s\n", cli_prog, strerror(-err));
+		goto out;
+	}
+	if (!roster_endorse(&r, old_secret, new_pub)) {
+		fprintf(stderr, "%s: cannot record the endorsement\n", cli_prog);
+		goto out;
+	}
+	memcpy(r.admin_key, new_pub, KEY_LEN);
+	if (!cli_roster_check(&r))
+		goto out;
+
+	err = roster_admin_key_write(old_path, old_secret);
+	if (err < 0) {
+		fprintf(stderr, "%s: cannot write %s: %s\n", cli_prog, old_path, strerror(-err));
+		goto out;
+	}
+	wrote_old = true;
+	unlink(new_path);	/* a leftover of an interrupted run holds nothing in use */
+	err = roster_admin_key_write(new_path, new_secret);
+	if (err < 0) {
+		fprintf(stderr, "%s: cannot write %s: %s\n", cli_prog, new_path, strerror(-err));
+		goto out;
+	}
+	wrote_new = true;
+	err = cli_roster_stage_working(&r, tmp);
+	if (err == 0)
+		err = cli_file_commit(new_path, key_path);
+	if (err == 0) {
+		wrote_new = false;
+		err = cli_file_commit(tmp, roster_path);
+		tmp[0] = '\0';
+		/* The roster still names the old key: put the old key back. */
+		if (err < 0 && roster_admin_key_write(new_path, old_secret) == 0)
+			cli_file_commit(new_path, key_path);
+	}
+	if (err < 0) {
+		fprintf(stderr, "%s: cannot replace the admin key in %s: %s\n", cli_prog, cli_dir,
+		    strerror(-err));
+		goto out;
+	}
+	key_to_base64(old_b64, old_pub);
+	key_to_base64(new_b64, new_pub);
+	printf("admin key rotated: %s -> %s\nold secret kept in %s; run 'keys publish'\n",
+	    old_b64, new_b64, old_path);
+	ret = EXIT_OK;
+out:
+	if (ret == EXIT_FAIL) {
+		cli_file_abort(tmp);
+		if (wrote_new)
+			unlink(new_path);
+		if (wrote_old)
+			unlink(old_path);
+	}
+	sodium_memzero(old_secret, sizeof(old_secret));
+	sodium_memzero(new_secret, sizeof(new_secret));
+	roster_free(&r);
+	return ret;
+}
+
+int cmd_admin_pubkey(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint8_t secret[ROSTER_ADMIN_SECRET_LEN], pub[KEY_LEN];
+	char b64[KEY_B64_LEN + 1];
+	int c, ret = EXIT_FAIL;
+
+	while ((c = cli_getopt(argc, argv, opts)) != -1) {
+		if (c == 'h') {
+			cli_command_usage(stdout, "admin-pubkey");
+			return EXIT_OK;
+		}
+		return usage_error("admin-pubkey");
+	}
+	if (optind != argc)
+		return usage_error("admin-pubkey");
+	if (!cli_admin_secret_read(secret))
+		goto out;
+	admin_pub(pub, secret);
+	key_to_base64(b64, pub);
+	printf("%s\n", b64);
+	ret = EXIT_OK;
+out:
+	sodium_memzero(secret, sizeof(secret));
+	return ret;
+}

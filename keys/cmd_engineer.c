@@ -1,0 +1,297 @@
+/* keys engineer add|remove: who may reach which nodes over SSH.  Its own subcommand table. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "keys/cli.h"
+
+/* An authorized_keys style file bigger than this is not a key file. */
+enum { SSH_KEY_FILE_MAX = 64 << 10 };
+
+static int engineer_add(int argc, char *argv[]);
+static int engineer_remove(int argc, char *argv[]);
+
+static const struct command engineer_commands[] = {
+	{ "add", engineer_add, "NAME --ssh-key FILE --allow TARGET[:PORTS]...",
+	    "Adds an engineer: SSH public keys from FILE (authorized_keys form); TARGET is a node, "
+	    "group:NAME or '*'; PORTS is N, N-M or '*' (none: every port)" },
+	{ "remove", engineer_remove, "NAME", "Removes an engineer" },
+};
+
+static void usage_all(FILE *f)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(engineer_commands) / sizeof(engineer_commands[0]); i++)
+		cli_table_usage(f, "engineer", &engineer_commands[i]);
+}
+
+static int usage_error(const struct command *c)
+{
+	cli_table_usage(stderr, "engineer", c);
+	return EXIT_USAGE;
+}
+
+static void engineer_clear(struct roster_engineer *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->n_ssh_keys; i++)
+		roster_ssh_key_free(&e->ssh_keys[i]);
+	free(e->ssh_keys);
+	free(e->allows);
+	memset(e, 0, sizeof(*e));
+}
+
+/* Reads every key line of an authorized_keys style file (blank lines and # comments
+ * skipped) into e. */
+static bool ssh_keys_read(const char *path, struct roster_engineer *e)
+{
+	char *buf = NULL, *line, *next, why[200];
+	unsigned lineno = 0;
+	ssize_t n;
+	size_t len = 0;
+	bool ok = false;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		fprintf(stderr, "%s: %s: %s\n", cli_prog, path, strerror(errno));
+		return false;
+	}
+	buf = malloc(SSH_KEY_FILE_MAX + 1);
+	if (!buf) {
+		fprintf(stderr, "%s: out of memory\n", cli_prog);
+		goto out;
+	}
+	while (len <= SSH_KEY_FILE_MAX) {
+		n = read(fd, buf + len, SSH_KEY_FILE_MAX + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "%s: %s: %s\n", cli_prog, path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > SSH_KEY_FILE_MAX || memchr(buf, '\0', len)) {
+		fprintf(stderr, "%s: %s is not an SSH public key file\n", cli_prog, path);
+		goto out;
+	}
+	buf[len] = '\0';
+	/* A key takes at least two bytes of the file: room for every key it can hold. */
+	e->ssh_keys = calloc(len / 2 + 1, sizeof(*e->ssh_keys));
+	if (!e->ssh_keys) {
+		fprintf(stderr, "%s: out of memory\n", cli_prog);
+		goto out;
+	}
+	for (line = buf; line; line = next) {
+		size_t l;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		l = strlen(line);
+		lineno++;
+		while (l && (line[l - 1] == '\r' || line[l - 1] == ' ' || line[l - 1] == '\t'))
+			line[--l] = '\0';
+		line += strspn(line, " \t");
+		if (!*line || *line == '#')
+			continue;
+		if (!roster_ssh_key_parse(&e->ssh_keys[e->n_ssh_keys], line, why, sizeof(why))) {
+			fprintf(stderr, "%s: %s:%u: not an SSH public key (\"type base64 "
+			    "[comment]\", as in a .pub file): %s\n", cli_prog, path, lineno, why);
+			goto out;
+		}
+		e->n_ssh_keys++;
+	}
+	if (!e->n_ssh_keys) {
+		fprintf(stderr, "%s: %s holds no SSH public key\n", cli_prog, path);
+		goto out;
+	}
+	ok = true;
+out:
+	free(buf);
+	close(fd);
+	return ok;
+}
+
+/* Order only to find duplicates: roster_sort puts them in canonical order. */
+static int allow_cmp(const void *x, const void *y)
+{
+	const struct roster_allow *a = x, *b = y;
+	int c = strcmp(a->target, b->target);
+
+	if (c)
+		return c;
+	if (a->port_lo != b->port_lo)
+		return a->port_lo < b->port_lo ? -1 : 1;
+	return a->port_hi == b->port_hi ? 0 : a->port_hi < b->port_hi ? -1 : 1;
+}
+
+static int engineer_add(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "ssh-key", required_argument, NULL, 'k' },
+		{ "allow", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct command *self = &engineer_commands[0];
+	struct roster_engineer e, *grown;
+	const char *key_file = NULL, *name;
+	struct roster r;
+	int c, ret = EXIT_FAIL;
+	size_t i;
+
+	roster_init(&r);
+	memset(&e, 0, sizeof(e));
+	e.allows = calloc((size_t)argc, sizeof(*e.allows));
+	if (!e.allows) {
+		fprintf(stderr, "%s: out of memory\n", cli_prog);
+		goto out;
+	}
+	while ((c = cli_getopt(argc, argv, opts)) != -1) {
+		switch (c) {
+		case 'k':
+			if (key_file) {
+				ret = usage_error(self);
+				goto out;
+			}
+			key_file = optarg;
+			break;
+		case 'a':
+			if (!roster_allow_parse(&e.allows[e.n_allows], optarg)) {
+				fprintf(stderr, "%s: --allow '%.100s' is not TARGET[:PORTS] (TARGET "
+				    "a node, group:NAME or '*'; PORTS N, N-M or '*')\n", cli_prog,
+				    optarg);
+				goto out;
+			}
+			e.n_allows++;
+			break;
+		case 'h':
+			cli_table_usage(stdout, "engineer", self);
+			ret = EXIT_OK;
+			goto out;
+		default:
+			ret = usage_error(self);
+			goto out;
+		}
+	}
+	if (optind != argc - 1 || !key_file || !e.n_allows) {
+		ret = usage_error(self);
+		goto out;
+	}
+	name = argv[optind];
+	if (!roster_name_valid(name)) {
+		fprintf(stderr, "%s: invalid engineer name '%.100s' ([a-z0-9][a-z0-9.-]*, at most "
+		    "%d characters)\n", cli_prog, name, ROSTER_NAME_MAX);
+		goto out;
+	}
+	snprintf(e.name, sizeof(e.name), "%s", name);
+	qsort(e.allows, e.n_allows, sizeof(*e.allows), allow_cmp);
+	for (i = 1; i < e.n_allows; i++)
+		if (!allow_cmp(&e.allows[i - 1], &e.allows[i])) {
+			fprintf(stderr, "%s: --allow given twice\n", cli_prog);
+			goto out;
+		}
+	if (!ssh_keys_read(key_file, &e) || !cli_roster_load_working(&r))
+		goto out;
+	if (roster_engineer_find(&r, name)) {
+		fprintf(stderr, "%s: engineer '%s' already exists (remove it first to change "
+		    "it)\n", cli_prog, name);
+		goto out;
+	}
+	grown = realloc(r.engineers, (r.n_engineers + 1) * sizeof(*r.engineers));
+	if (!grown) {
+		fprintf(stderr, "%s: out of memory\n", cli_prog);
+		goto out;
+	}
+	r.engineers = grown;
+	r.engineers[r.n_engineers++] = e;	/* the roster owns the arrays now */
+	memset(&e, 0, sizeof(e));
+	if (!cli_roster_check(&r) || !cli_roster_save_working(&r))
+		goto out;
+	printf("added engineer %s\n", name);
+	ret = EXIT_OK;
+out:
+	engineer_clear(&e);
+	roster_free(&r);
+	return ret;
+}
+
+static int engineer_remove(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct command *self = &engineer_commands[1];
+	struct roster_engineer *e;
+	struct roster r;
+	int c, ret = EXIT_FAIL;
+	size_t i;
+
+	roster_init(&r);
+	while ((c = cli_getopt(argc, argv, opts)) != -1) {
+		if (c == 'h') {
+			cli_table_usage(stdout, "engineer", self);
+			ret = EXIT_OK;
+		} else {
+			ret = usage_error(self);
+		}
+		goto out;
+	}
+	if (optind != argc - 1) {
+		ret = usage_error(self);
+		goto out;
+	}
+	if (!cli_roster_load_working(&r))
+		goto out;
+	e = roster_engineer_find(&r, argv[optind]);
+	if (!e) {
+		fprintf(stderr, "%s: no engineer '%.100s'\n", cli_prog, argv[optind]);
+		goto out;
+	}
+	i = (size_t)(e - r.engineers);
+	engineer_clear(e);
+	memmove(&r.engineers[i], &r.engineers[i + 1],
+	    (r.n_engineers - i - 1) * sizeof(*r.engineers));
+	r.n_engineers--;
+	if (!cli_roster_check(&r) || !cli_roster_save_working(&r))
+		goto out;
+	printf("removed engineer %s\n", argv[optind]);
+	ret = EXIT_OK;
+out:
+	roster_free(&r);
+	return ret;
+}
+
+int cmd_engineer(int argc, char *argv[])
+{
+	size_t i;
+
+	if (argc < 2) {
+		usage_all(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage_all(stdout);
+		return EXIT_OK;
+	}
+	for (i = 0; i < sizeof(engineer_commands) / sizeof(engineer_commands[0]); i++) {
+		if (strcmp(argv[1], engineer_commands[i].name))
+			continue;
+		optind = 0;
+		return engineer_commands[i].fn(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "%s engineer: invalid subcommand '%.100s'\n", cli_prog, argv[1]);
+	usage_all(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,109 @@
+/* JSON output for --json: strings escaped per RFC 8259, nodes and engineers as objects. */
+#include <string.h>
+#include <sys/socket.h>
+
+#include "keys/cli.h"
+
+void cli_json_string(FILE *f, const char *s)
+{
+	const unsigned char *p;
+
+	fputc('"', f);
+	for (p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"':
+			fputs("\\\"", f);
+			break;
+		case '\\':
+			fputs("\\\\", f);
+			break;
+		case '\n':
+			fputs("\\n", f);
+			break;
+		case '\t':
+			fputs("\\t", f);
+			break;
+		default:
+			/* Control bytes and anything non-ASCII (comments may hold any bytes, and
+			 * JSON must be valid UTF-8): escaped, never passed through. */
+			if (*p < 0x20 || *p >= 0x7f)
+				fprintf(f, "\\u%04x", *p);
+			else
+				fputc(*p, f);
+		}
+	}
+	fputc('"', f);
+}
+
+static void key_field(FILE *f, const char *name, const uint8_t key[KEY_LEN])
+{
+	char b64[KEY_B64_LEN + 1];
+
+	key_to_base64(b64, key);
+	fprintf(f, "\"%s\": \"%s\"", name, b64);
+}
+
+void cli_json_node(FILE *f, const struct roster_node *n)
+{
+	char buf[300];
+	size_t i;
+
+	fputs("{\"name\": ", f);
+	cli_json_string(f, n->name);
+	fputs(", ", f);
+	key_field(f, "key", n->key);
+	fputs(", \"addresses\": [", f);
+	if (n->has_addr4) {
+		cli_addr_format(buf, AF_INET, n->addr4);
+		fprintf(f, "\"%s\"", buf);
+	}
+	if (n->has_addr6) {
+		cli_addr_format(buf, AF_INET6, n->addr6);
+		fprintf(f, "%s\"%s\"", n->has_addr4 ? ", " : "", buf);
+	}
+	fputs("], \"subnets\": [", f);
+	for (i = 0; i < n->n_subnets; i++) {
+		cli_prefix_format(buf, &n->subnets[i]);
+		fprintf(f, "%s\"%s\"", i ? ", " : "", buf);
+	}
+	fputs("], \"endpoints\": [", f);
+	for (i = 0; i < n->n_endpoints; i++) {
+		cli_endpoint_format(buf, &n->endpoints[i]);
+		fputs(i ? ", " : "", f);
+		cli_json_string(f, buf);
+	}
+	fputs("], \"groups\": [", f);
+	for (i = 0; i < n->n_groups; i++) {
+		fputs(i ? ", " : "", f);
+		cli_json_string(f, n->groups[i]);
+	}
+	fputs("]}", f);
+}
+
+void cli_json_engineer(FILE *f, const struct roster_engineer *e)
+{
+	char fp[51];
+	size_t i;
+
+	fputs("{\"name\": ", f);
+	cli_json_string(f, e->name);
+	fputs(", \"ssh_keys\": [", f);
+	for (i = 0; i < e->n_ssh_keys; i++) {
+		fputs(i ? ", {\"type\": " : "{\"type\": ", f);
+		cli_json_string(f, e->ssh_keys[i].type);
+		fputs(", \"comment\": ", f);
+		roster_ssh_key_fingerprint(&e->ssh_keys[i], fp);
+		fprintf(f, ", \"fingerprint\": \"%s\", \"comment\": ", fp);
+		cli_json_string(f, e->ssh_keys[i].comment ? e->ssh_keys[i].comment : "");
+		fputs("}", f);
+	}
+	fputs("], \"allow\": [", f);
+	for (i = 0; i < e->n_allows; i++) {
+		const struct roster_allow *a = &e->allows[i];
+
+		fputs(i ? ", {\"target\": " : "{\"target\": ", f);
+		cli_json_string(f, a->target);
+		fprintf(f, ", \"ports\": [%u, %u]}", a->port_lo, a->port_hi);
+	}
+	fputs("]}", f);
+}

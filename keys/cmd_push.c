@@ -1,0 +1,210 @@
+/* keys push: copies roster.signed to nodes with scp, one host after the other, never through a
+ * shell.  A node's tunneld picks the file up at Roster + ".new" and gossips it on. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "keys/cli.h"
+
+#define PUSH_REMOTE_PATH "/var/lib/warren/roster.new"
+
+/* Fixed part of the scp command line: program, -q, two -o pairs, "--", source, target, NULL. */
+enum { SCP_FIXED_ARGS = 10 };
+
+static int usage_error(void)
+{
+	cli_command_usage(stderr, "push");
+	return EXIT_USAGE;
+}
+
+static bool chars_in(const char *s, const char *extra)
+{
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || strchr(extra, *s)))
+			return false;
+	return true;
+}
+
+/* [user@]host or [user@][v6]: nothing scp or ssh could read as an option or a second path. */
+static bool host_valid(const char *h)
+{
+	const char *at = strchr(h, '@'), *host = at ? at + 1 : h;
+
+	if (!*h || *h == '-' || strlen(h) > 255 || (at && (at == h || strchr(host, '@'))))
+		return false;
+	if (at) {
+		char user[256];
+
+		memcpy(user, h, (size_t)(at - h));
+		user[at - h] = '\0';
+		if (!chars_in(user, "._-"))
+			return false;
+	}
+	if (*host == '[') {
+		size_t len = strlen(host);
+
+		return len > 2 && host[len - 1] == ']' && strspn(host + 1, "0123456789abcdefABCDEF:.")
+		    == len - 2;
+	}
+	return *host && *host != '-' && chars_in(host, ".-");
+}
+
+/* The remote path is read by the remote side (a shell, for legacy scp): plain characters only. */
+static bool remote_path_valid(const char *p)
+{
+	return p[0] == '/' && strlen(p) < 1024 && chars_in(p, "/._+-") && !strstr(p, "..");
+}
+
+/* An ssh -o option: Key=Value, no leading dash, no spaces or control characters. */
+static bool ssh_option_valid(const char *o)
+{
+	const char *eq = strchr(o, '=');
+
+	return eq && eq != o && *o != '-' && chars_in(o, "=._-,:/@+%");
+}
+
+/* Runs argv, returns its exit status (or 128 + signal, or 127 if it cannot run). */
+static int run(char *const argv[])
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		fprintf(stderr, "%s: cannot run %s: %s\n", cli_prog, argv[0], strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+int cmd_push(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "remote-path", required_argument, NULL, 'p' },
+		{ "ssh-option", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char path[CLI_PATH_MAX], local[PATH_MAX], target[1400];
+	const char *remote = PUSH_REMOTE_PATH;
+	const char **ssh_opts = NULL;
+	char **cmd = NULL;
+	size_t n_opts = 0, i, k, failed = 0;
+	struct roster r;
+	int c, ret = EXIT_FAIL, st;
+
+	roster_init(&r);
+	ssh_opts = calloc((size_t)argc, sizeof(*ssh_opts));
+	cmd = calloc((size_t)argc * 2 + SCP_FIXED_ARGS, sizeof(*cmd));
+	if (!ssh_opts || !cmd) {
+		fprintf(stderr, "%s: out of memory\n", cli_prog);
+		goto out;
+	}
+	while ((c = cli_getopt(argc, argv, opts)) != -1) {
+		switch (c) {
+		case 'p':
+			remote = optarg;
+			break;
+		case 'o':
+			ssh_opts[n_opts++] = optarg;
+			break;
+		case 'h':
+			cli_command_usage(stdout, "push");
+			ret = EXIT_OK;
+			goto out;
+		default:
+			ret = usage_error();
+			goto out;
+		}
+	}
+	if (optind >= argc) {
+		ret = usage_error();
+		goto out;
+	}
+	/* Every argument checked before the first copy. */
+	for (i = (size_t)optind; i < (size_t)argc; i++)
+		if (!host_valid(argv[i])) {
+			fprintf(stderr, "%s: invalid host '%.100s' ([user@]host or "
+			    "[user@][ipv6])\n", cli_prog, argv[i]);
+			goto out;
+		}
+	if (!remote_path_valid(remote)) {
+		fprintf(stderr, "%s: --remote-path '%.100s' must be an absolute path of letters, "
+		    "digits and /._+-\n", cli_prog, remote);
+		goto out;
+	}
+	for (i = 0; i < n_opts; i++)
+		if (!ssh_option_valid(ssh_opts[i])) {
+			fprintf(stderr, "%s: --ssh-option '%.100s' is not Key=Value\n", cli_prog,
+			    ssh_opts[i]);
+			goto out;
+		}
+	/* Only a roster that parses and is signed goes out; the nodes check the rest. */
+	if (!cli_roster_load_signed(&r))
+		goto out;
+	if (!r.has_signature) {
+		fprintf(stderr, "%s: %s/%s is not signed; run 'keys publish'\n", cli_prog, cli_dir,
+		    CLI_ROSTER_SIGNED);
+		goto out;
+	}
+	/* Absolute, so scp never reads a ':' in the directory name as host:path. */
+	if (!cli_path(path, CLI_ROSTER_SIGNED) || !realpath(path, local)) {
+		fprintf(stderr, "%s: %s: %s\n", cli_prog, path, strerror(errno));
+		goto out;
+	}
+
+	k = 0;
+	cmd[k++] = (char *)"scp";
+	cmd[k++] = (char *)"-q";
+	cmd[k++] = (char *)"-o";
+	cmd[k++] = (char *)"BatchMode=yes";	/* never wait for a password prompt */
+	cmd[k++] = (char *)"-o";
+	cmd[k++] = (char *)"ConnectTimeout=10";
+	for (i = 0; i < n_opts; i++) {
+		cmd[k++] = (char *)"-o";
+		cmd[k++] = (char *)ssh_opts[i];
+	}
+	cmd[k++] = (char *)"--";
+	cmd[k++] = local;
+	cmd[k + 1] = NULL;
+	for (i = (size_t)optind; i < (size_t)argc; i++) {
+		snprintf(target, sizeof(target), "%s:%s", argv[i], remote);
+		cmd[k] = target;
+		st = run(cmd);
+		if (st == 0) {
+			printf("%s: ok (serial %llu)\n", argv[i], (unsigned long long)r.serial);
+			continue;
+		}
+		failed++;
+		if (st < 0)
+			fprintf(stderr, "%s: %s: failed: %s\n", cli_prog, argv[i], strerror(-st));
+		else
+			fprintf(stderr, "%s: %s: failed (scp exit %d)\n", cli_prog, argv[i], st);
+	}
+	fflush(stdout);
+	if (failed) {
+		fprintf(stderr, "%s: push failed for %zu of %d hosts\n", cli_prog, failed,
+		    argc - optind);
+		goto out;
+	}
+	ret = EXIT_OK;
+out:
+	free(ssh_opts);
+	free(cmd);
+	roster_free(&r);
+	return ret;
+}
