@@ -91,7 +91,6 @@ void cli_json_engineer(FILE *f, const struct roster_engineer *e)
 	for (i = 0; i < e->n_ssh_keys; i++) {
 		fputs(i ? ", {\"type\": " : "{\"type\": ", f);
 		cli_json_string(f, e->ssh_keys[i].type);
-		fputs(", \"comment\": ", f);
 		roster_ssh_key_fingerprint(&e->ssh_keys[i], fp);
 		fprintf(f, ", \"fingerprint\": \"%s\", \"comment\": ", fp);
 		cli_json_string(f, e->ssh_keys[i].comment ? e->ssh_keys[i].comment : "");
