@@ -2,6 +2,7 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -21,6 +22,27 @@ static void on_tun(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	device_tun_readable(arg);
+}
+
+void device_sync_mtu(struct device *dev)
+{
+	struct ifreq ifr = { 0 };
+	int fd = dev->udp.fd4 >= 0 ? dev->udp.fd4 : dev->udp.fd6;
+
+	if (fd < 0)
+		return;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev->ifname);
+	if (ioctl(fd, SIOCGIFMTU, &ifr) < 0 || ifr.ifr_mtu <= 0 || (unsigned)ifr.ifr_mtu == dev->mtu)
+		return;
+	dev->mtu = (unsigned)ifr.ifr_mtu;
+	wg_engine_set_mtu(dev->engine, dev->mtu);
+}
+
+static void on_mtu_poll(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	device_sync_mtu(arg);
 }
 
 static void on_udp(evutil_socket_t fd, short what, void *arg)
@@ -123,6 +145,15 @@ int device_create(struct device *dev, struct event_base *base, const char *ifnam
 	ret = resolver_new(&dev->resolver, base, peer_resolved, dev);
 	if (ret < 0)
 		return ret;
+	wg_engine_set_mtu(dev->engine, dev->mtu);
+	if (!manage_network) {
+		/* Once a second, cheap: one ioctl.  Until it runs the default is assumed. */
+		static const struct timeval second = { 1, 0 };
+
+		dev->ev_mtu = event_new(base, -1, EV_PERSIST, on_mtu_poll, dev);
+		if (!dev->ev_mtu || event_add(dev->ev_mtu, &second) < 0)
+			return -ENOMEM;
+	}
 	dev->ev_tun = event_new(base, dev->tun_fd, EV_READ | EV_PERSIST, on_tun, dev);
 	if (!dev->ev_tun || event_add(dev->ev_tun, NULL) < 0)
 		return -ENOMEM;
@@ -176,6 +207,8 @@ void device_destroy(struct device *dev)
 	free(dev->addresses);
 	if (dev->ev_tun)
 		event_free(dev->ev_tun);
+	if (dev->ev_mtu)
+		event_free(dev->ev_mtu);
 	if (dev->ev_udp4)
 		event_free(dev->ev_udp4);
 	if (dev->ev_udp6)

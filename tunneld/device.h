@@ -91,6 +91,7 @@ struct device {
 	struct event *ev_tun;
 	struct event *ev_udp4;
 	struct event *ev_udp6;
+	struct event *ev_mtu;		/* UAPI mode: wg-quick sets the MTU behind our back */
 	/* Preallocated packet buffers. */
 	size_t buf_size;
 	uint8_t *rx_bufs;			/* DEVICE_BATCH x buf_size */
@@ -112,6 +113,8 @@ int device_create(struct device *dev, struct event_base *base, const char *ifnam
     bool manage_network);
 /* (Re)binds the UDP sockets to port (0: random).  Returns 0 or a negative errno. */
 int device_bind(struct device *dev, uint16_t port);
+/* Reads the interface MTU and hands it to the engine (padding stops at the MTU). */
+void device_sync_mtu(struct device *dev);
 /* Removes peers, routes and addresses we added, closes everything, wipes keys. */
 void device_destroy(struct device *dev);
 

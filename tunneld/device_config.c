@@ -284,8 +284,10 @@ int device_apply_file_config(struct device *dev, const struct config *c)
 			if (ret < 0)
 				log_errno(LOG_LEVEL_ERROR, ret, "%s: cannot set MTU %u", dev->ifname,
 				    mtu);
-			else
+			else {
 				dev->mtu = mtu;
+				wg_engine_set_mtu(dev->engine, mtu);
+			}
 		}
 		sync_prefixes(dev, &dev->addresses, &dev->n_addresses, c->addresses,
 		    c->n_addresses, "address", netlink_addr_add, netlink_addr_del);
