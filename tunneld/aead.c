@@ -47,6 +47,18 @@ aead_cleanup(void)
 }
 
 void
+aead_transport_forget(void)
+{
+	static const uint8_t zero_key[32], zero_nonce[AEAD_NONCE_LEN];
+
+	/* Re-keying with zeros overwrites the key material the contexts keep between packets. */
+	if (!ossl_ready)
+		return;
+	EVP_EncryptInit_ex(enc_ctx, NULL, NULL, zero_key, zero_nonce);
+	EVP_DecryptInit_ex(dec_ctx, NULL, NULL, zero_key, zero_nonce);
+}
+
+void
 aead_transport_backend_set(enum aead_backend b)
 {
 	transport_backend = b;

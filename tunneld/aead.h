@@ -30,6 +30,8 @@ enum aead_backend {
  * OpenSSL cannot provide ChaCha20-Poly1305; the transport path then uses libsodium. */
 bool aead_init(void);
 void aead_cleanup(void);
+/* Overwrites the last transport key the OpenSSL contexts hold; called when a keypair is wiped. */
+void aead_transport_forget(void);
 /* Selects the transport backend (default AEAD_BACKEND_OPENSSL). */
 void aead_transport_backend_set(enum aead_backend b);
 enum aead_backend aead_transport_backend_get(void);

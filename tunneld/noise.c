@@ -499,4 +499,5 @@ void
 noise_keypair_wipe(struct noise_keypair *kp)
 {
 	sodium_memzero(kp, sizeof(*kp));
+	aead_transport_forget();
 }
