@@ -659,7 +659,8 @@ static void block_finish(struct parser *p)
 
 		if (!p->rank_line[0])
 			errat(p, n->line, "node '%s' has no key", n->name);
-		if (!n->has_addr4 && !n->has_addr6)
+		/* An address line that failed was reported where it was read. */
+		if (!n->has_addr4 && !n->has_addr6 && !p->rank_line[1])
 			errat(p, n->line, "node '%s' has no address", n->name);
 	} else if (p->block == BLOCK_ENGINEER) {
 		struct roster_engineer *e = cur_engineer(p);
@@ -800,12 +801,44 @@ static void version_line(struct parser *p, const char *s, size_t len)
 	n = len - 14 < sizeof(ver) - 1 ? len - 14 : sizeof(ver) - 1;
 	memcpy(ver, s + 14, n);
 	ver[n] = '\0';
-	if (!roster_u64_parse(&v, ver, UINT32_MAX) || v != ROSTER_VERSION || n != len - 14) {
+	if (strlen(ver) != len - 14 || !roster_u64_parse(&v, ver, UINT32_MAX) ||
+	    v != ROSTER_VERSION) {
 		perr(p, "unsupported roster version %s", q(p, ver));
 		p->stop = true;
 		return;
 	}
 	p->r->version = (unsigned)v;
+}
+
+/* A line refused by the lexical rules still says what it was meant to be: note its keyword,
+ * so one bad line gives one error, not a "missing ..." cascade after it. */
+static void note_skipped(struct parser *p, const char *s, size_t len)
+{
+	const struct field *f;
+	char k[16];
+	size_t n = 0, start = 0;
+	int h;
+
+	while (start < len && (s[start] == '\t' || s[start] == ' '))
+		start++;
+	while (start + n < len && n < sizeof(k) - 1 && s[start + n] != ' ' && s[start + n] != '\r')
+		n++;
+	memcpy(k, s + start, n);
+	k[n] = '\0';
+	h = header_index(k);
+	if (start == 0 && h >= 0 && !p->header_done && !p->hseen[h] && (size_t)h >= p->hpos) {
+		p->hseen[h] = p->line;
+		p->hpos = header_fields[h].repeat ? (size_t)h : (size_t)h + 1;
+		return;
+	}
+	if (start == 0 || (p->block != BLOCK_NODE && p->block != BLOCK_ENGINEER))
+		return;
+	for (f = p->block == BLOCK_NODE ? node_fields : engineer_fields; f->name; f++)
+		if (strcmp(f->name, k) == 0 && f->rank >= p->rank) {
+			p->rank = f->rank;
+			if (!p->rank_line[f->rank])
+				p->rank_line[f->rank] = p->line;
+		}
 }
 
 /* Lexical rules first (they are what make the text canonical), then the grammar. */
@@ -818,12 +851,21 @@ static void one_line(struct parser *p, const char *s, size_t len)
 		perr(p, "line too long (%zu bytes; at most %d)", len, ROSTER_LINE_MAX);
 		return;
 	}
+	/* The first line names the format: anything else is not a roster at all. */
+	if (p->line == 1) {
+		version_line(p, s, len);
+		return;
+	}
 	if (len == 0) {
 		perr(p, "blank line");
 		return;
 	}
 	if (s[len - 1] == '\r') {
 		perr(p, "CR before LF (expected LF line ends)");
+		return;
+	}
+	if (s[0] == '\t' && len > 1 && (s[1] == ' ' || s[1] == '\t')) {
+		perr(p, "expected exactly one tab before a field");
 		return;
 	}
 	for (i = 0; i < len; i++) {
@@ -842,18 +884,10 @@ static void one_line(struct parser *p, const char *s, size_t len)
 		perr(p, "comments are not allowed");
 		return;
 	}
-	if (p->line == 1) {
-		version_line(p, s, len);
-		return;
-	}
 	field = s[0] == '\t';
 	if (s[0] == ' ') {
 		perr(p, p->block == BLOCK_NODE || p->block == BLOCK_ENGINEER ?
 		    "expected tab indentation" : "leading space");
-		return;
-	}
-	if (field && (s[1] == ' ' || s[1] == '\t')) {
-		perr(p, "expected exactly one tab before a field");
 		return;
 	}
 	start = field ? 1 : 0;
@@ -1032,7 +1066,7 @@ bool roster_parse(const char *text, size_t len, const char *filename, struct ros
 {
 	struct parser *p;
 	const char *s = text, *end = text + len, *nl;
-	size_t before = errs->count;
+	size_t before = errs->count, before_line;
 	bool ok;
 
 	roster_init(out);
@@ -1058,7 +1092,10 @@ bool roster_parse(const char *text, size_t len, const char *filename, struct ros
 			one_line(p, s, (size_t)(end - s));
 			break;
 		}
+		before_line = errs->count;
 		one_line(p, s, (size_t)(nl - s));
+		if (errs->count != before_line)
+			note_skipped(p, s, (size_t)(nl - s));
 		s = nl + 1;
 	}
 	if (p->stop)
