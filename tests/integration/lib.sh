@@ -585,6 +585,10 @@ rnode_conf() {
 	f=$(conf_file "$n")
 	(umask 077; keys_admin node-config "$n" --private-key-file "$T/$n.key" \
 		--roster-path "${ROSTER_PATH[$n]}" --listen-port "${PORT[$n]}" >"$f" 2>>"$T/keys.err")
+	# Diagnosis only: gossip on even if node-config's output leaves it off.
+	if [ -n "${FORCE_GOSSIP_PORT:-}" ] && ! grep -qi '^GossipPort' "$f"; then
+		printf 'GossipPort = %s\n' "$GOSSIP_PORT" >>"$f"
+	fi
 }
 
 # rnode_start NODE: starts tunneld in roster mode (config from rnode_conf unless one exists),
@@ -645,7 +649,7 @@ gossip_post() {
 
 # gossip_get FROM TO PATH: GETs PATH (/v1/serial, /v1/roster) from TO's gossip service.
 gossip_get() {
-	nsx "$1" curl -s --max-time 5 "http://${OV4[$2]}:$GOSSIP_PORT$3" 2>/dev/null
+	nsx "$1" curl -s --max-time 5 "http://${OV4[$2]}:$GOSSIP_PORT$3" 2>/dev/null || true
 }
 
 # log_mark NODE: the current size of NODE's log; log_since NODE MARK: what was logged since.
