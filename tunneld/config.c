@@ -451,8 +451,8 @@ static bool iface_gossip_port(struct parser *p, char *value)
 	unsigned long v;
 	char q[QUOTE_MAX + 16];
 
-	if (!parse_uint(value, 65535, false, &v) || v == 0) {
-		perr(p, "GossipPort '%s' is not a port number 1..65535", quote(q, value));
+	if (!parse_uint(value, 65535, false, &v)) {
+		perr(p, "GossipPort '%s' is not a port number (0 turns gossip off)", quote(q, value));
 		return false;
 	}
 	p->c->has_gossip_port = true;
@@ -816,6 +816,10 @@ static void check_roster_mode(struct parser *p)
 			perr(p, "GossipPort is only meaningful with Roster");
 		}
 		return;
+	}
+	if (!c->has_gossip_port) {
+		c->has_gossip_port = true;
+		c->gossip_port = CONFIG_DEFAULT_GOSSIP_PORT;
 	}
 	if (!c->has_admin_key) {
 		p->line = p->roster_line;

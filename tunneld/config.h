@@ -9,6 +9,9 @@
 
 #include "engine.h"
 
+/* Roster gossip over the overlay when GossipPort is not given. */
+enum { CONFIG_DEFAULT_GOSSIP_PORT = 7946 };
+
 struct config_prefix {
 	int family;		/* AF_INET or AF_INET6 */
 	uint8_t addr[16];	/* network order; 4 bytes used for AF_INET; host bits cleared for
@@ -55,7 +58,7 @@ struct config {
 	bool has_admin_key;
 	uint8_t admin_key[WG_KEY_LEN];		/* AdminKey: the pinned Ed25519 trust anchor */
 	bool has_gossip_port;
-	uint16_t gossip_port;			/* GossipPort */
+	uint16_t gossip_port;			/* GossipPort; 0 = off; default 7946 */
 };
 
 /* Error messages collected while parsing, each complete ("wg0.conf:12: ..."). */
@@ -73,7 +76,8 @@ void config_errors_free(struct config_errors *errs);
  * or others may read it), ListenPort, FwMark, Address (repeatable, comma lists, v4 and v6), MTU;
  * wg-quick-only keys (DNS, Table, PreUp, PostUp, PreDown, PostDown, SaveConfig) are accepted and
  * ignored with a warning in warn (may be NULL).  Roster mode: Roster (path, relative to the
- * file's directory), AdminKey (Ed25519, base64) and GossipPort; then PrivateKeyFile is
+ * file's directory), AdminKey (Ed25519, base64) and GossipPort (default 7946, 0 = off);
+ * then PrivateKeyFile is
  * required, and [Peer] sections and Address are errors.  [Peer]: PublicKey,
  * PresharedKey, PresharedKeyFile, AllowedIPs, Endpoint (host:port, [v6]:port, names resolved),
  * PersistentKeepalive.  Keys are case-insensitive, '#' starts a comment.  Every error is

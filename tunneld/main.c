@@ -316,7 +316,7 @@ int main(int argc, char *argv[])
 			ret = 1;
 			goto out;
 		}
-		if (cfg.has_gossip_port &&
+		if (cfg.gossip_port &&
 		    gossip_start(&state.gossip, &state.rs, cfg.gossip_port) < 0) {
 			log_error("%s: cannot start gossip", state.dev.ifname);
 			ret = 1;

@@ -391,14 +391,20 @@ static void test_config_roster_mode(void **state)
 		/* 4 */ { "PrivateKey = PRIV\nRoster = roster\nAdminKey = ADMIN\n", false,
 			  "needs PrivateKeyFile" },
 		/* 5 */ { "PrivateKeyFile = wg0.key\nAdminKey = ADMIN\n", false, "only meaningful" },
-		/* 6 */ { "PrivateKeyFile = wg0.key\nRoster = r\nAdminKey = ADMIN\nGossipPort = 0\n",
-			  false, "GossipPort '0'" },
+		/* 6 */ { "PrivateKeyFile = wg0.key\nRoster = r\nAdminKey = ADMIN\nGossipPort = -1\n",
+			  false, "GossipPort '-1'" },
 		/* 7 */ { "PrivateKeyFile = wg0.key\nRoster = r\nAdminKey = ADMIN\n"
 			  "Address = 100.64.0.1/16\n", false, "Address is not allowed" },
 		/* 8 */ { "PrivateKeyFile = wg0.key\nRoster = r\nAdminKey = nope\n", false,
 			  "invalid AdminKey" },
 		/* 9 */ { "PrivateKeyFile = wg0.key\nGossipPort = 7946\n", false, "only meaningful" },
+		/* 10: default port */
+		{ "PrivateKeyFile = wg0.key\nRoster = r\nAdminKey = ADMIN\n", true, NULL },
+		/* 11: off */
+		{ "PrivateKeyFile = wg0.key\nRoster = r\nAdminKey = ADMIN\nGossipPort = 0\n", true,
+		  NULL },
 	};
+	static const uint16_t want_port[] = { [0] = 7946, [9] = 7946, [10] = 0 };
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		bool ok, found = false;
 
@@ -424,8 +430,9 @@ static void test_config_roster_mode(void **state)
 			assert_true(c.has_admin_key);
 			assert_memory_equal(c.admin_key, admin_pub[0], KEY_LEN);
 			assert_true(c.has_gossip_port);
-			assert_int_equal(c.gossip_port, 7946);
 		}
+		if (ok)
+			assert_int_equal(c.gossip_port, want_port[i]);
 		config_free(&c);
 		config_errors_free(&errs);
 	}
