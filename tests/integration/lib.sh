@@ -585,10 +585,6 @@ rnode_conf() {
 	f=$(conf_file "$n")
 	(umask 077; keys_admin node-config "$n" --private-key-file "$T/$n.key" \
 		--roster-path "${ROSTER_PATH[$n]}" --listen-port "${PORT[$n]}" >"$f" 2>>"$T/keys.err")
-	# Diagnosis only: gossip on even if node-config's output leaves it off.
-	if [ -n "${FORCE_GOSSIP_PORT:-}" ] && ! grep -qi '^GossipPort' "$f"; then
-		printf 'GossipPort = %s\n' "$GOSSIP_PORT" >>"$f"
-	fi
 }
 
 # rnode_start NODE: starts tunneld in roster mode (config from rnode_conf unless one exists),
