@@ -19,9 +19,10 @@
 #include "device.h"
 #include "log.h"
 
-/* One outgoing request; the gossip object may be gone when it completes (g == NULL). */
+/* One outgoing request, on the gossip object's list until its callback runs. */
 struct call {
 	struct gossip *g;
+	struct evhttp_connection *conn;
 	struct call *next, *prev;
 	bool serial_probe;		/* GET /v1/serial: pull the roster if higher */
 	char addr[INET6_ADDRSTRLEN];
@@ -234,8 +235,6 @@ static void call_unlink(struct call *c)
 {
 	struct gossip *g = c->g;
 
-	if (!g)
-		return;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -259,8 +258,6 @@ static void on_response(struct evhttp_request *req, void *arg)
 	int code = req ? evhttp_request_get_response_code(req) : 0;
 
 	call_unlink(c);
-	if (!g)
-		goto out;
 	if (!req || code == 0) {
 		log_debug("%s: gossip: %s did not answer", g->rs->dev->ifname, c->addr);
 		goto out;
@@ -359,6 +356,9 @@ static bool request(struct gossip *g, const struct roster_node *n, enum evhttp_c
 	if (!req)
 		goto fail;
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", c->addr);
+	/* One request per connection: libevent frees an auto-free connection only when it
+	 * closes after the response, never while it idles kept alive. */
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 	if (cmd == EVHTTP_REQ_POST) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 		    "text/plain; charset=utf-8");
@@ -368,6 +368,7 @@ static bool request(struct gossip *g, const struct roster_node *n, enum evhttp_c
 		goto fail;	/* req is freed by libevent on failure */
 	evhttp_connection_free_on_completion(conn);
 	c->g = g;
+	c->conn = conn;
 	c->next = g->calls;
 	if (g->calls)
 		g->calls->prev = c;
@@ -475,10 +476,12 @@ void gossip_stop(struct gossip *g)
 		g->rs->on_accepted = NULL;
 		g->rs->on_accepted_ctx = NULL;
 	}
-	/* Requests in flight complete (or fail) later with nobody to tell. */
+	/* Abandon requests in flight: freeing a connection frees its queued request without
+	 * calling back. */
 	for (c = g->calls; c; c = next) {
 		next = c->next;
-		c->g = NULL;
+		evhttp_connection_free(c->conn);
+		free(c);
 	}
 	if (g->timer)
 		event_free(g->timer);
