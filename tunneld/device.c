@@ -135,6 +135,8 @@ int device_create(struct device *dev, struct event_base *base, const char *ifnam
 		return ret;
 	}
 	dev->ifindex = ret;
+	/* Best effort: fails harmlessly where IPv6 is disabled. */
+	netlink_link_set_ipv6_addr_gen_none(dev->nl, dev->ifindex);
 	if (manage_network) {
 		ret = netlink_link_set_mtu(dev->nl, dev->ifindex, dev->mtu);
 		if (ret < 0) {

@@ -167,6 +167,23 @@ netlink_link_set_up(struct netlink *nl, int ifindex, bool up)
 }
 
 int
+netlink_link_set_ipv6_addr_gen_none(struct netlink *nl, int ifindex)
+{
+	struct nlmsghdr *nlh;
+	struct nlattr *spec, *inet6;
+
+	if (ifindex <= 0)
+		return -EINVAL;
+	nlh = link_request(nl, ifindex);
+	spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+	inet6 = mnl_attr_nest_start(nlh, AF_INET6);
+	mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
+	mnl_attr_nest_end(nlh, inet6);
+	mnl_attr_nest_end(nlh, spec);
+	return transact(nl, nlh, NULL, NULL);
+}
+
+int
 netlink_link_set_mtu(struct netlink *nl, int ifindex, unsigned mtu)
 {
 	struct nlmsghdr *nlh;

@@ -14,6 +14,9 @@ void netlink_close(struct netlink *nl);
 int netlink_link_index(struct netlink *nl, const char *ifname);
 int netlink_link_set_up(struct netlink *nl, int ifindex, bool up);
 int netlink_link_set_mtu(struct netlink *nl, int ifindex, unsigned mtu);
+/* No IPv6 link-local address (as WireGuard interfaces): a layer-3 tunnel has no use for one,
+ * and router solicitations into it would only be dropped. */
+int netlink_link_set_ipv6_addr_gen_none(struct netlink *nl, int ifindex);
 /* family AF_INET (addr 4 bytes) or AF_INET6 (16 bytes), network order.  Adding an address or
  * route that exists already returns 0; deleting one that is gone returns 0. */
 int netlink_addr_add(struct netlink *nl, int ifindex, int family, const void *addr,

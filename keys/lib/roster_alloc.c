@@ -59,7 +59,8 @@ bool roster_allocate_address(const struct roster *r, int family, uint8_t out[16]
 		else if (family == AF_INET6 && nd->has_addr6)
 			memcpy(used[n++].a, nd->addr6, 16);
 	}
-	qsort(used, n, sizeof(*used), used_cmp);
+	if (n > 1)
+		qsort(used, n, sizeof(*used), used_cmp);
 	memset(&cand, 0, sizeof(cand));
 	memcpy(cand.a + off, net->addr, bits / 8);
 	/* Skip the network address unless the prefix is a point-to-point /31 or a /32. */

@@ -42,4 +42,8 @@ for n in a b; do
 	fi
 done
 
+# A layer-3 tunnel gets no IPv6 link-local address (as WireGuard interfaces): nothing to solicit.
+assert_eq "no link-local address on ${IFN[a]}" "" \
+	"$(ip -n "${NS[a]}" -6 addr show dev "${IFN[a]}" scope link)"
+
 finish
