@@ -294,6 +294,26 @@ allowedips_remove_by_owner(struct allowedips *t, void *owner)
 }
 
 void *
+allowedips_owner_of(const struct allowedips *t, int family, const void *addr, uint8_t cidr)
+{
+	const struct allowedips_node *n;
+	uint64_t key[2];
+	unsigned bits;
+
+	if (!family_bits(family, &bits) || cidr > bits || !addr)
+		return NULL;
+	key_load(family, addr, key);
+	key_mask(key, cidr);
+	n = family == AF_INET ? t->root4 : t->root6;
+	while (n && n->cidr <= cidr && node_covers(n, key)) {
+		if (n->cidr == cidr)
+			return n->owner;
+		n = n->child[bit_at(key, n->cidr)];
+	}
+	return NULL;
+}
+
+void *
 allowedips_lookup(const struct allowedips *t, int family, const void *addr)
 {
 	const struct allowedips_node *n;

@@ -25,6 +25,9 @@ int allowedips_remove(struct allowedips *t, int family, const void *addr, uint8_
     void *owner);
 /* Removes every prefix held by owner. */
 void allowedips_remove_by_owner(struct allowedips *t, void *owner);
+/* Owner of exactly this prefix (host bits ignored), or NULL. */
+void *allowedips_owner_of(const struct allowedips *t, int family, const void *addr,
+    uint8_t cidr);
 /* Longest matching prefix's owner, or NULL.  Borrowed pointer. */
 void *allowedips_lookup(const struct allowedips *t, int family, const void *addr);
 /* Calls fn for every prefix held by owner (IPv4 first, then IPv6, each in address order).

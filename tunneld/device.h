@@ -52,6 +52,12 @@ struct peer {
 	uint64_t last_resolve_ns;
 	uint64_t last_rx_ns;		/* latest authenticated packet from the peer; 0 = never */
 	bool resolving;			/* a lookup of endpoint_host is in flight */
+	/* This peer's prefixes in the allowed-IPs trie, kept here so that listing, routing and
+	 * removal cost O(own prefixes), not a walk of the whole trie. */
+	struct config_prefix *allowed_ips;
+	size_t n_allowed_ips;
+	size_t cap_allowed_ips;
+	unsigned config_gen;		/* last file configuration that listed it */
 	bool dirty;			/* on the device's touched list this batch */
 	struct peer *dirty_next;
 };
@@ -76,6 +82,7 @@ struct device {
 	struct peer *peers_tail;
 	size_t n_peers;
 	struct peer *dirty_head;
+	unsigned config_gen;
 	int tun_fd;
 	struct udp udp;
 	bool has_listen_port;

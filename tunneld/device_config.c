@@ -12,19 +12,22 @@
 #include "netlink.h"
 #include "peer.h"
 
-static bool prefix_equal(const struct config_prefix *a, const struct config_prefix *b)
+static size_t addr_len(int family)
 {
-	return a->family == b->family && a->cidr == b->cidr &&
-	    memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16) == 0;
+	return family == AF_INET ? 4 : 16;
 }
 
-static bool prefix_in(const struct config_prefix *p, const struct config_prefix *set, size_t n)
+static int prefix_cmp(const void *pa, const void *pb)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (prefix_equal(p, &set[i]))
-			return true;
-	}
-	return false;
+	const struct config_prefix *a = pa, *b = pb;
+	int c;
+
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	c = memcmp(a->addr, b->addr, addr_len(a->family));
+	if (c)
+		return c;
+	return (int)a->cidr - (int)b->cidr;
 }
 
 static const char *prefix_str(const struct config_prefix *p, char *buf, size_t len)
@@ -36,23 +39,39 @@ static const char *prefix_str(const struct config_prefix *p, char *buf, size_t l
 	return buf;
 }
 
-/* Makes the applied set (*cur, *n_cur) equal to want, adding what is new and deleting what is
- * gone, through add/del.  Failures are logged and leave that entry out. */
+/* Makes the applied set (*cur, *n_cur; kept sorted) equal to want, deleting what is gone and
+ * adding what is new through add/del, the additions in want's own order (the first address of
+ * a subnet becomes the primary one).  Sorted sets and binary search: a large roster costs
+ * O(n log n), not O(n^2).  Failures are logged and leave that entry out. */
 static int sync_prefixes(struct device *dev, struct config_prefix **cur, size_t *n_cur,
     const struct config_prefix *want, size_t n_want, const char *what,
     int (*add)(struct netlink *, int, int, const void *, uint8_t),
     int (*del)(struct netlink *, int, int, const void *, uint8_t))
 {
-	struct config_prefix *next;
-	size_t i, n = 0;
+	struct config_prefix *sorted, *next;
+	bool *done;
+	size_t i, n = 0, n_sorted = 0;
 	char buf[64];
 	int ret, first_err = 0;
 
+	sorted = calloc(n_want ? n_want : 1, sizeof(*sorted));
 	next = calloc(n_want ? n_want : 1, sizeof(*next));
-	if (!next)
+	done = calloc(n_want ? n_want : 1, sizeof(*done));
+	if (!sorted || !next || !done) {
+		free(sorted);
+		free(next);
+		free(done);
 		return -ENOMEM;
+	}
+	memcpy(sorted, want, n_want * sizeof(*want));
+	if (n_want > 1)
+		qsort(sorted, n_want, sizeof(*sorted), prefix_cmp);
+	for (i = 0; i < n_want; i++) {
+		if (n_sorted == 0 || prefix_cmp(&sorted[i], &sorted[n_sorted - 1]) != 0)
+			sorted[n_sorted++] = sorted[i];
+	}
 	for (i = 0; i < *n_cur; i++) {
-		if (prefix_in(&(*cur)[i], want, n_want))
+		if (bsearch(&(*cur)[i], sorted, n_sorted, sizeof(*sorted), prefix_cmp))
 			continue;
 		ret = del(dev->nl, dev->ifindex, (*cur)[i].family, (*cur)[i].addr, (*cur)[i].cidr);
 		if (ret < 0)
@@ -60,88 +79,94 @@ static int sync_prefixes(struct device *dev, struct config_prefix **cur, size_t 
 			    prefix_str(&(*cur)[i], buf, sizeof(buf)));
 	}
 	for (i = 0; i < n_want; i++) {
-		if (prefix_in(&want[i], next, n))
+		struct config_prefix *slot = bsearch(&want[i], sorted, n_sorted, sizeof(*sorted),
+		    prefix_cmp);
+		size_t k = (size_t)(slot - sorted);
+
+		if (done[k])
 			continue;
-		if (!prefix_in(&want[i], *cur, *n_cur)) {
+		done[k] = true;
+		if (!bsearch(&want[i], *cur, *n_cur, sizeof(**cur), prefix_cmp)) {
 			ret = add(dev->nl, dev->ifindex, want[i].family, want[i].addr, want[i].cidr);
 			if (ret < 0) {
 				log_errno(LOG_LEVEL_ERROR, ret, "%s: cannot add %s %s", dev->ifname,
 				    what, prefix_str(&want[i], buf, sizeof(buf)));
 				if (!first_err)
 					first_err = ret;
+				done[k] = false;	/* not applied */
 				continue;
 			}
 		}
-		next[n++] = want[i];
 	}
+	for (i = 0; i < n_sorted; i++) {
+		if (done[i])
+			next[n++] = sorted[i];
+	}
+	free(sorted);
+	free(done);
 	free(*cur);
 	*cur = next;
 	*n_cur = n;
 	return first_err;
 }
 
-struct route_collect {
-	struct config_prefix *v;
-	size_t n, cap;
-	int err;
-};
-
-static void collect_route(void *ctx, int family, const uint8_t *addr, uint8_t cidr)
+/* true if an interface address's own prefix already routes x to the interface. */
+static bool covered_by_address(const struct device *dev, const struct config_prefix *x)
 {
-	struct route_collect *rc = ctx;
-	struct config_prefix *grown;
+	for (size_t i = 0; i < dev->n_addresses; i++) {
+		const struct config_prefix *a = &dev->addresses[i];
+		unsigned full = a->cidr / 8, rest = a->cidr % 8;
 
-	/* A default route through the tunnel needs policy routing to keep the underlay out of
-	 * the tunnel: that is wg-quick's job, not ours. */
-	if (cidr == 0)
-		return;
-	if (rc->n == rc->cap) {
-		rc->cap = rc->cap ? rc->cap * 2 : 16;
-		grown = realloc(rc->v, rc->cap * sizeof(*grown));
-		if (!grown) {
-			rc->err = -ENOMEM;
-			return;
-		}
-		rc->v = grown;
+		if (a->family != x->family || x->cidr < a->cidr)
+			continue;
+		if (memcmp(a->addr, x->addr, full) != 0)
+			continue;
+		if (rest && ((a->addr[full] ^ x->addr[full]) & (uint8_t)(0xff << (8 - rest))))
+			continue;
+		return true;
 	}
-	memset(&rc->v[rc->n], 0, sizeof(rc->v[rc->n]));
-	rc->v[rc->n].family = family;
-	memcpy(rc->v[rc->n].addr, addr, family == AF_INET ? 4 : 16);
-	rc->v[rc->n].cidr = cidr;
-	rc->n++;
+	return false;
 }
 
-/* Routes follow the peers' allowed IPs in config-file mode. */
+/* Routes follow the peers' allowed IPs in config-file mode, except a default route (that
+ * needs policy routing to keep the underlay out of the tunnel: wg-quick's job) and prefixes
+ * an interface address already routes here (in roster mode, every peer's overlay address). */
 static int sync_routes(struct device *dev)
 {
-	struct route_collect rc = { 0 };
+	struct config_prefix *want = NULL;
+	size_t n = 0, cap = 0;
 	struct peer *p;
 	int ret;
 
 	if (!dev->manage_network)
 		return 0;
 	for (p = dev->peers_head; p; p = p->next)
-		allowedips_walk_owner(&dev->table, p, collect_route, &rc);
-	if (rc.err) {
-		free(rc.v);
-		return rc.err;
+		cap += p->n_allowed_ips;
+	if (cap && !(want = calloc(cap, sizeof(*want))))
+		return -ENOMEM;
+	for (p = dev->peers_head; p; p = p->next) {
+		for (size_t i = 0; i < p->n_allowed_ips; i++) {
+			const struct config_prefix *x = &p->allowed_ips[i];
+
+			if (x->cidr == 0 || covered_by_address(dev, x))
+				continue;
+			want[n++] = *x;
+		}
 	}
-	ret = sync_prefixes(dev, &dev->routes, &dev->n_routes, rc.v, rc.n, "route",
+	ret = sync_prefixes(dev, &dev->routes, &dev->n_routes, want, n, "route",
 	    netlink_route_add, netlink_route_del);
-	free(rc.v);
+	free(want);
 	return ret;
 }
 
 static int set_allowed_ips(struct peer *p, const struct config_peer *cp)
 {
-	struct device *dev = p->dev;
 	int ret;
 
 	if (cp->replace_allowed_ips)
-		allowedips_remove_by_owner(&dev->table, p);
+		peer_allowed_ips_clear(p);
 	for (size_t i = 0; i < cp->n_allowed_ips; i++) {
-		ret = allowedips_insert(&dev->table, cp->allowed_ips[i].family,
-		    cp->allowed_ips[i].addr, cp->allowed_ips[i].cidr, p);
+		ret = peer_allowed_ip_add(p, &cp->allowed_ips[i]);
 		if (ret < 0)
 			return ret;
 	}
@@ -182,15 +207,6 @@ static void set_preshared_key(struct peer *p, const struct config_peer *cp)
 {
 	wg_peer_set_preshared_key(p->wg, sodium_is_zero(cp->preshared_key, WG_KEY_LEN) ?
 	    NULL : cp->preshared_key);
-}
-
-static bool config_has_peer(const struct config *c, const uint8_t key[WG_KEY_LEN])
-{
-	for (size_t i = 0; i < c->n_peers; i++) {
-		if (sodium_memcmp(c->peers[i].public_key, key, WG_KEY_LEN) == 0)
-			return true;
-	}
-	return false;
 }
 
 static void set_private_key(struct device *dev, const uint8_t key[WG_KEY_LEN])
@@ -241,9 +257,15 @@ int device_apply_file_config(struct device *dev, const struct config *c)
 	if (c->has_private_key)
 		set_private_key(dev, c->private_key);
 
+	/* Peers the file no longer lists go, in one pass: mark the listed ones first. */
+	dev->config_gen++;
+	for (size_t i = 0; i < c->n_peers; i++) {
+		if ((p = peer_find(dev, c->peers[i].public_key)))
+			p->config_gen = dev->config_gen;
+	}
 	for (p = dev->peers_head; p; p = next) {
 		next = p->next;
-		if (!config_has_peer(c, wg_peer_public_key(p->wg))) {
+		if (p->config_gen != dev->config_gen) {
 			log_info("%s: peer removed", dev->ifname);
 			peer_destroy(p);
 		}
@@ -425,7 +447,9 @@ void device_uapi_get(struct device *dev, device_emit_fn *emit, void *ctx)
 		emit(ctx, "tx_bytes=%llu\n", (unsigned long long)p->tx_bytes);
 		emit(ctx, "rx_bytes=%llu\n", (unsigned long long)p->rx_bytes);
 		emit(ctx, "persistent_keepalive_interval=%u\n", wg_peer_persistent_keepalive(p->wg));
-		allowedips_walk_owner(&dev->table, p, emit_allowed_ip, &we);
+		for (size_t i = 0; i < p->n_allowed_ips; i++)
+			emit_allowed_ip(&we, p->allowed_ips[i].family, p->allowed_ips[i].addr,
+			    p->allowed_ips[i].cidr);
 	}
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(h, sizeof(h));

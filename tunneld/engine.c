@@ -33,7 +33,9 @@ struct wg_peer {
 	struct noise_handshake handshake;	/* remote_static is the peer's public key */
 	uint32_t hs_index;		/* receiver index of the handshake, 0 = none */
 	struct cookie_maker cookie;
-	struct noise_keypair storage[KEYPAIR_STORAGE];
+	/* KEYPAIR_STORAGE slots, allocated at the first session and freed when the sessions
+	 * are cleared: a replay window is 1 KiB, and most of a large roster's peers are idle. */
+	struct noise_keypair *storage;
 	struct noise_keypair *current, *previous, *next;
 	struct timers timers;
 	uint64_t last_handshake_wall_ns;
@@ -154,6 +156,10 @@ static void keypair_drop(struct wg_peer *p, struct noise_keypair **slot)
 
 static struct noise_keypair *keypair_spare(struct wg_peer *p)
 {
+	if (!p->storage)
+		p->storage = calloc(KEYPAIR_STORAGE, sizeof(*p->storage));
+	if (!p->storage)
+		return NULL;
 	for (int i = 0; i < KEYPAIR_STORAGE; i++) {
 		struct noise_keypair *kp = &p->storage[i];
 
@@ -187,6 +193,11 @@ void wg_peer_clear_sessions(struct wg_peer *p)
 	keypair_drop(p, &p->next);
 	keypair_drop(p, &p->current);
 	keypair_drop(p, &p->previous);
+	if (p->storage) {
+		sodium_memzero(p->storage, KEYPAIR_STORAGE * sizeof(*p->storage));
+		free(p->storage);
+		p->storage = NULL;
+	}
 }
 
 /* The kernel's wg_noise_handshake_begin_session + add_new_keypair: derive into the spare slot,

@@ -66,7 +66,8 @@ void peer_destroy(struct peer *p)
 	struct peer **pp;
 
 	peer_drop_staged(p);
-	allowedips_remove_by_owner(&dev->table, p);
+	peer_allowed_ips_clear(p);
+	free(p->allowed_ips);
 	wg_engine_peer_remove(dev->engine, p->wg);
 	event_free(p->timer);
 	if (p->dirty) {
@@ -95,6 +96,68 @@ struct peer *peer_find(struct device *dev, const uint8_t public_key[WG_KEY_LEN])
 	struct wg_peer *wp = wg_engine_peer_lookup(dev->engine, public_key);
 
 	return wp ? wg_peer_ctx(wp) : NULL;
+}
+
+static size_t prefix_len(int family)
+{
+	return family == AF_INET ? 4 : 16;
+}
+
+static void list_remove(struct peer *q, const struct config_prefix *x)
+{
+	for (size_t i = 0; i < q->n_allowed_ips; i++) {
+		struct config_prefix *y = &q->allowed_ips[i];
+
+		if (y->family == x->family && y->cidr == x->cidr &&
+		    memcmp(y->addr, x->addr, prefix_len(x->family)) == 0) {
+			*y = q->allowed_ips[--q->n_allowed_ips];
+			return;
+		}
+	}
+}
+
+int peer_allowed_ip_add(struct peer *p, const struct config_prefix *prefix)
+{
+	struct device *dev = p->dev;
+	struct config_prefix x = *prefix, *grown;
+	struct peer *prev;
+	size_t bytes = prefix_len(x.family), i;
+	int ret;
+
+	/* Host bits cleared, so that the list compares as the trie does. */
+	for (i = 0; i < bytes; i++) {
+		unsigned keep = x.cidr > i * 8 ? x.cidr - i * 8 : 0;
+
+		if (keep < 8)
+			x.addr[i] &= (uint8_t)(0xff << (8 - keep));
+	}
+	prev = allowedips_owner_of(&dev->table, x.family, x.addr, x.cidr);
+	if (prev == p)
+		return 0;
+	if (p->n_allowed_ips == p->cap_allowed_ips) {
+		size_t cap = p->cap_allowed_ips ? p->cap_allowed_ips * 2 : 4;
+
+		grown = realloc(p->allowed_ips, cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		p->allowed_ips = grown;
+		p->cap_allowed_ips = cap;
+	}
+	ret = allowedips_insert(&dev->table, x.family, x.addr, x.cidr, p);
+	if (ret < 0)
+		return ret;
+	if (prev)
+		list_remove(prev, &x);
+	p->allowed_ips[p->n_allowed_ips++] = x;
+	return 0;
+}
+
+void peer_allowed_ips_clear(struct peer *p)
+{
+	for (size_t i = 0; i < p->n_allowed_ips; i++)
+		allowedips_remove(&p->dev->table, p->allowed_ips[i].family, p->allowed_ips[i].addr,
+		    p->allowed_ips[i].cidr, p);
+	p->n_allowed_ips = 0;
 }
 
 void peer_stage(struct peer *p, const uint8_t *pkt, size_t len)

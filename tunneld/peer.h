@@ -26,6 +26,12 @@ struct peer *peer_create(struct device *dev, const uint8_t public_key[WG_KEY_LEN
 void peer_destroy(struct peer *p);
 struct peer *peer_find(struct device *dev, const uint8_t public_key[WG_KEY_LEN]);
 
+/* Gives the peer a prefix (taking it from another peer that held it, as WireGuard does).
+ * 0 or a negative errno. */
+int peer_allowed_ip_add(struct peer *p, const struct config_prefix *prefix);
+/* Takes every prefix away from the peer. */
+void peer_allowed_ips_clear(struct peer *p);
+
 /* Copies pkt (len bytes) into the staging pool; the oldest is dropped when the peer's queue is
  * full, the new one when the pool is. */
 void peer_stage(struct peer *p, const uint8_t *pkt, size_t len);

@@ -441,7 +441,7 @@ run_differential(uint64_t seed, int steps)
 	static struct gen g;
 	struct allowedips t;
 	uint8_t a[16];
-	int i, j, family, owner, got, want;
+	int i, j, family, owner, got, want, i_ref;
 	uint8_t cidr;
 
 	g.s = seed;
@@ -489,6 +489,22 @@ run_differential(uint64_t seed, int steps)
 		} else if (pick < 575) {
 			check_walk(&t, owner, seed, i);
 			got = want = 0;
+		} else if (pick < 585) {
+			/* Exact-prefix owner: a prefix held (if any), or a random one. */
+			if (nref && rng_next(&g.s) % 2) {
+				const struct ref_entry *e = &ref[rng_next(&g.s) % (uint64_t)nref];
+
+				family = e->family;
+				cidr = e->cidr;
+				memcpy(a, e->addr, 16);
+			} else {
+				gen_addr(&g, family, a);
+				cidr = gen_cidr(&g, family);
+				mask_bytes(a, cidr);
+			}
+			got = owner_index(allowedips_owner_of(&t, family, a, cidr));
+			i_ref = ref_find(family, a, cidr);
+			want = i_ref < 0 ? -1 : ref[i_ref].owner;
 		} else {
 			gen_addr(&g, family, a);
 			got = owner_index(allowedips_lookup(&t, family, a));
