@@ -23,6 +23,7 @@
 #include "tunneld/cookie.h"
 #include "tunneld/engine.h"
 #include "tunneld/messages.h"
+#include "tests/support/det_rng.h"
 
 #define SEC	1000000000ULL
 #define MS	1000000ULL
@@ -64,10 +65,6 @@ struct slot {
 	bool accepted;
 };
 
-struct rng {
-	uint64_t seed, calls;
-};
-
 struct net {
 	struct wg_engine *a, *b;
 	struct wg_peer *pa;	/* B, as A's peer */
@@ -85,17 +82,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint8_t priv_a[WG_KEY_LEN], priv_b[WG_KEY_LEN], pub_a[WG_KEY_LEN], pub_b[WG_KEY_LEN];
 static union wg_sockaddr addr_a, addr_b, addr_x;
-
-static void rng_fn(void *ctx, void *buf, size_t len)
-{
-	struct rng *r = ctx;
-	uint8_t s[randombytes_SEEDBYTES] = { 0 };
-
-	memcpy(s, &r->seed, sizeof(r->seed));
-	memcpy(s + 8, &r->calls, sizeof(r->calls));
-	r->calls++;
-	randombytes_buf_deterministic(buf, len, s);
-}
 
 static bool trace;	/* FUZZ_TRACE=1: print every delivery, to read a reproducer */
 

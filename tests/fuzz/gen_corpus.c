@@ -16,6 +16,7 @@
 #include "keys/lib/key.h"
 #include "tunneld/engine.h"
 #include "tunneld/messages.h"
+#include "tests/support/det_rng.h"
 
 #define SEC	1000000000ULL
 
@@ -23,22 +24,7 @@
 enum { OP_RAW, OP_RAW_MAC, OP_B_SEND, OP_DELIVER, OP_SKIP, OP_TIME, OP_TICK, OP_A_SEND,
 	OP_CLEAR_B, OP_LOAD, OP_RAW_TO_B };
 
-struct rng {
-	uint64_t seed, calls;
-};
-
 static const char *dir;
-
-static void rng_fn(void *ctx, void *buf, size_t len)
-{
-	struct rng *r = ctx;
-	uint8_t s[randombytes_SEEDBYTES] = { 0 };
-
-	memcpy(s, &r->seed, sizeof(r->seed));
-	memcpy(s + 8, &r->calls, sizeof(r->calls));
-	r->calls++;
-	randombytes_buf_deterministic(buf, len, s);
-}
 
 static void die(const char *what)
 {

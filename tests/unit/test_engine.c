@@ -18,26 +18,10 @@
 #include "tunneld/index_table.h"
 #include "tunneld/messages.h"
 #include "tunneld/ratelimiter.h"
+#include "tests/support/det_rng.h"
 
 #define SEC	1000000000ULL
 #define MS	1000000ULL
-
-struct rng {
-	uint64_t seed;
-	uint64_t calls;
-};
-
-/* Deterministic: ChaCha20 keyed by (seed, call number). */
-static void rng_fn(void *ctx, void *buf, size_t len)
-{
-	struct rng *r = ctx;
-	uint8_t s[randombytes_SEEDBYTES] = { 0 };
-
-	memcpy(s, &r->seed, sizeof(r->seed));
-	memcpy(s + 8, &r->calls, sizeof(r->calls));
-	r->calls++;
-	randombytes_buf_deterministic(buf, len, s);
-}
 
 struct net {
 	struct wg_engine *a, *b;

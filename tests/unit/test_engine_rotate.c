@@ -13,24 +13,9 @@
 #include <sodium.h>
 
 #include "tunneld/engine.h"
+#include "tests/support/det_rng.h"
 
 #define SEC	1000000000ULL
-
-struct rng {
-	uint64_t seed;
-	uint64_t calls;
-};
-
-static void rng_fn(void *ctx, void *buf, size_t len)
-{
-	struct rng *r = ctx;
-	uint8_t s[randombytes_SEEDBYTES] = { 0 };
-
-	memcpy(s, &r->seed, sizeof(r->seed));
-	memcpy(s + 8, &r->calls, sizeof(r->calls));
-	r->calls++;
-	randombytes_buf_deterministic(buf, len, s);
-}
 
 struct net {
 	struct wg_engine *a, *b;

@@ -16,6 +16,7 @@
 #include "tunneld/engine.h"
 #include "tunneld/messages.h"
 #include "tunneld/timers.h"
+#include "tests/support/det_rng.h"
 
 #define SEC	1000000000ULL
 #define MS	1000000ULL
@@ -100,22 +101,6 @@ static void test_timers_hooks(void **state)
 }
 
 /* ---- two engines ---- */
-
-struct rng {
-	uint64_t seed;
-	uint64_t calls;
-};
-
-static void rng_fn(void *ctx, void *buf, size_t len)
-{
-	struct rng *r = ctx;
-	uint8_t s[randombytes_SEEDBYTES] = { 0 };
-
-	memcpy(s, &r->seed, sizeof(r->seed));
-	memcpy(s + 8, &r->calls, sizeof(r->calls));
-	r->calls++;
-	randombytes_buf_deterministic(buf, len, s);
-}
 
 struct net {
 	struct wg_engine *a, *b;
