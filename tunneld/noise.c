@@ -124,12 +124,17 @@ ephemeral_make(uint8_t priv[NOISE_PUBLIC_KEY_LEN], uint8_t pub[NOISE_PUBLIC_KEY_
 }
 
 static void
-precompute(struct noise_handshake *hs, const struct noise_static_identity *id)
+precompute(struct noise_handshake *hs)
 {
+	const struct noise_static_identity *id = hs->identity;
+
+	if (hs->precomputed)
+		return;
 	if (!id || !id->has_identity ||
 	    crypto_scalarmult(hs->precomputed_static_static, id->static_private,
 	    hs->remote_static) != 0)
 		sodium_memzero(hs->precomputed_static_static, NOISE_PUBLIC_KEY_LEN);
+	hs->precomputed = true;
 }
 
 /* ---- identities and handshake lifecycle ---- */
@@ -161,14 +166,17 @@ noise_handshake_init(struct noise_handshake *hs, const struct noise_static_ident
 	memcpy(hs->remote_static, peer_public, NOISE_PUBLIC_KEY_LEN);
 	if (psk)
 		memcpy(hs->preshared_key, psk, NOISE_SYMMETRIC_KEY_LEN);
-	precompute(hs, id);
+	hs->identity = id;
+	hs->precomputed = false;
 	hs->state = HANDSHAKE_ZEROED;
 }
 
 void
 noise_handshake_rebind(struct noise_handshake *hs, const struct noise_static_identity *id)
 {
-	precompute(hs, id);
+	sodium_memzero(hs->precomputed_static_static, NOISE_PUBLIC_KEY_LEN);
+	hs->identity = id;
+	hs->precomputed = false;
 	noise_handshake_clear(hs);
 }
 
@@ -196,6 +204,7 @@ noise_handshake_create_initiation(struct msg_initiation *dst, struct noise_hands
 	uint8_t eph[NOISE_PUBLIC_KEY_LEN];
 	bool ok = false;
 
+	precompute(hs);
 	if (!id->has_identity || sodium_is_zero(hs->precomputed_static_static, NOISE_PUBLIC_KEY_LEN))
 		goto out;
 	memset(dst, 0, sizeof(*dst));
@@ -272,6 +281,7 @@ noise_handshake_finish_consume_initiation(const struct msg_initiation *src,
 	uint8_t t[NOISE_TIMESTAMP_LEN];
 	bool ok = false, replay, flood;
 
+	precompute(hs);
 	/* The engine looked the peer up by this key; make sure it is that peer. */
 	if (sodium_memcmp(hs->remote_static, ctx->remote_static, NOISE_PUBLIC_KEY_LEN) != 0 ||
 	    sodium_is_zero(hs->precomputed_static_static, NOISE_PUBLIC_KEY_LEN))

@@ -32,6 +32,11 @@ struct noise_handshake {
 	uint32_t remote_index;
 	uint8_t remote_static[NOISE_PUBLIC_KEY_LEN];
 	uint8_t precomputed_static_static[NOISE_PUBLIC_KEY_LEN];	/* DH(s_priv, S_pub) */
+	/* The identity it is computed from, and whether it has been: computed on the first
+	 * handshake, not when the peer is added, so that a roster of 10,000 peers costs no
+	 * 10,000 Diffie-Hellman operations up front.  The identity must outlive the handshake. */
+	const struct noise_static_identity *identity;
+	bool precomputed;
 	uint8_t preshared_key[NOISE_SYMMETRIC_KEY_LEN];
 	uint8_t ephemeral_private[NOISE_PUBLIC_KEY_LEN];
 	uint8_t remote_ephemeral[NOISE_PUBLIC_KEY_LEN];
@@ -61,11 +66,12 @@ struct noise_keypair {
  * all zeros. */
 bool noise_static_identity_set(struct noise_static_identity *id,
     const uint8_t private_key[NOISE_PUBLIC_KEY_LEN]);
-/* Initializes a peer's handshake from its public key and our identity; computes
- * precomputed_static_static (all zeros if no identity or if the DH result is all zeros). */
+/* Initializes a peer's handshake from its public key and our identity; precomputed_static_static
+ * is computed when first needed (all zeros if no identity or if the DH result is all zeros). */
 void noise_handshake_init(struct noise_handshake *hs, const struct noise_static_identity *id,
     const uint8_t peer_public[NOISE_PUBLIC_KEY_LEN], const uint8_t psk[NOISE_SYMMETRIC_KEY_LEN]);
-/* Recomputes precomputed_static_static after our identity changed and zeroes the handshake. */
+/* Our identity changed: precomputed_static_static is recomputed when next needed, and the
+ * handshake is zeroed. */
 void noise_handshake_rebind(struct noise_handshake *hs, const struct noise_static_identity *id);
 /* Wipes the handshake in progress (state, ephemeral, hash, chaining key, indices); keeps the
  * peer's configuration and replay/flood state. */
