@@ -27,6 +27,9 @@ struct config_peer {
 	union wg_sockaddr endpoint;		/* resolved */
 	char endpoint_host[256];		/* as written, for re-resolution ("" for UAPI) */
 	char endpoint_port[8];
+	/* endpoint_host is a name the device resolves in the background (roster mode: a large
+	 * roster must not stall the event loop on DNS); has_endpoint is false meanwhile. */
+	bool endpoint_unresolved;
 	bool has_persistent_keepalive;
 	uint16_t persistent_keepalive;		/* seconds, 0 = off */
 	struct config_prefix *allowed_ips;

@@ -287,6 +287,16 @@ int device_apply_file_config(struct device *dev, const struct config *c)
 		if (cp->has_endpoint) {
 			if (fresh || !sockaddr_equal(&cp->endpoint, &p->configured_endpoint))
 				set_endpoint(p, cp, now);
+		} else if (cp->endpoint_unresolved) {
+			if (fresh || strcmp(p->endpoint_host, cp->endpoint_host) != 0 ||
+			    strcmp(p->endpoint_port, cp->endpoint_port) != 0) {
+				snprintf(p->endpoint_host, sizeof(p->endpoint_host), "%s",
+				    cp->endpoint_host);
+				snprintf(p->endpoint_port, sizeof(p->endpoint_port), "%s",
+				    cp->endpoint_port);
+				p->configured_endpoint.sa.sa_family = AF_UNSPEC;
+				peer_resolve_now(p, now);
+			}
 		} else if (!fresh && p->configured_endpoint.sa.sa_family != AF_UNSPEC) {
 			p->configured_endpoint.sa.sa_family = AF_UNSPEC;
 			p->endpoint_host[0] = '\0';

@@ -325,6 +325,17 @@ static void maybe_reresolve(struct peer *p, uint64_t now_ns)
 	p->last_resolve_ns = now_ns;
 }
 
+void peer_resolve_now(struct peer *p, uint64_t now_ns)
+{
+	if (!p->endpoint_host[0] || p->resolving || !p->dev->resolver)
+		return;
+	if (!resolver_submit(p->dev->resolver, wg_peer_public_key(p->wg), p->endpoint_host,
+	    p->endpoint_port))
+		return;
+	p->resolving = true;
+	p->last_resolve_ns = now_ns;
+}
+
 void peer_resolved(void *ctx, const uint8_t key[WG_KEY_LEN], int err,
     const union wg_sockaddr *ep, const char *msg)
 {

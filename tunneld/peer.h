@@ -42,6 +42,8 @@ void peer_flush_staged(struct peer *p, uint64_t now_ns);
 void peer_send_datagram(struct peer *p, const void *data, size_t len);
 void peer_set_endpoint(struct peer *p, const union wg_sockaddr *ep);
 
+/* Looks endpoint_host up now, in the background (the answer sets the endpoint). */
+void peer_resolve_now(struct peer *p, uint64_t now_ns);
 /* resolver_done_fn for the device's resolver (ctx is the device). */
 void peer_resolved(void *ctx, const uint8_t key[WG_KEY_LEN], int err,
     const union wg_sockaddr *ep, const char *msg);

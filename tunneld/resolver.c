@@ -10,20 +10,24 @@
 #include "config.h"
 #include "resolver.h"
 
+struct job {
+	struct resolver *r;
+	struct job *next;
+	uint8_t key[WG_KEY_LEN];
+	char host[256];
+	char port[8];
+};
+
 struct resolver {
 	struct event *ev;
 	int rfd;
 	int wfd;
 	atomic_uint inflight;
+	struct job *queue_head;		/* waiting for a free thread slot, oldest first */
+	struct job *queue_tail;
+	size_t queued;
 	resolver_done_fn *done;
 	void *ctx;
-};
-
-struct job {
-	struct resolver *r;
-	uint8_t key[WG_KEY_LEN];
-	char host[256];
-	char port[8];
 };
 
 /* One answer, written to the pipe in a single write(): smaller than PIPE_BUF, so atomic. */
@@ -51,6 +55,31 @@ static void *lookup(void *arg)
 	return NULL;
 }
 
+/* Starts queued lookups while thread slots are free. */
+static void pump(struct resolver *r)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	struct job *job;
+
+	while (r->queue_head && atomic_load(&r->inflight) < RESOLVER_MAX_INFLIGHT) {
+		job = r->queue_head;
+		atomic_fetch_add(&r->inflight, 1);
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&tid, &attr, lookup, job) != 0) {
+			atomic_fetch_sub(&r->inflight, 1);
+			pthread_attr_destroy(&attr);
+			return;		/* try again when an answer frees a slot */
+		}
+		pthread_attr_destroy(&attr);
+		r->queue_head = job->next;
+		if (!r->queue_head)
+			r->queue_tail = NULL;
+		r->queued--;
+	}
+}
+
 static void on_answer(evutil_socket_t fd, short what, void *arg)
 {
 	struct resolver *r = arg;
@@ -59,6 +88,7 @@ static void on_answer(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	while (read(fd, &a, sizeof(a)) == (ssize_t)sizeof(a))
 		r->done(r->ctx, a.key, a.err, &a.ep, a.msg);
+	pump(r);
 }
 
 int resolver_new(struct resolver **out, struct event_base *base, resolver_done_fn *done,
@@ -90,12 +120,9 @@ int resolver_new(struct resolver **out, struct event_base *base, resolver_done_f
 bool resolver_submit(struct resolver *r, const uint8_t key[WG_KEY_LEN], const char *host,
     const char *port)
 {
-	pthread_attr_t attr;
-	pthread_t tid;
 	struct job *job;
-	int ret;
 
-	if (atomic_load(&r->inflight) >= RESOLVER_MAX_INFLIGHT)
+	if (r->queued >= RESOLVER_MAX_QUEUED)
 		return false;
 	job = calloc(1, sizeof(*job));
 	if (!job)
@@ -104,16 +131,13 @@ bool resolver_submit(struct resolver *r, const uint8_t key[WG_KEY_LEN], const ch
 	memcpy(job->key, key, WG_KEY_LEN);
 	snprintf(job->host, sizeof(job->host), "%s", host);
 	snprintf(job->port, sizeof(job->port), "%s", port);
-	atomic_fetch_add(&r->inflight, 1);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	ret = pthread_create(&tid, &attr, lookup, job);
-	pthread_attr_destroy(&attr);
-	if (ret != 0) {
-		atomic_fetch_sub(&r->inflight, 1);
-		free(job);
-		return false;
-	}
+	if (r->queue_tail)
+		r->queue_tail->next = job;
+	else
+		r->queue_head = job;
+	r->queue_tail = job;
+	r->queued++;
+	pump(r);
 	return true;
 }
 
@@ -121,6 +145,12 @@ void resolver_free(struct resolver *r)
 {
 	if (!r)
 		return;
+	while (r->queue_head) {
+		struct job *job = r->queue_head;
+
+		r->queue_head = job->next;
+		free(job);
+	}
 	if (r->ev)
 		event_free(r->ev);
 	close(r->rfd);

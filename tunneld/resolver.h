@@ -8,8 +8,8 @@
 
 #include "engine.h"
 
-/* Lookups in flight at once, over all peers. */
-enum { RESOLVER_MAX_INFLIGHT = 8 };
+/* Lookups in flight at once, over all peers, and waiting for a slot. */
+enum { RESOLVER_MAX_INFLIGHT = 8, RESOLVER_MAX_QUEUED = 65536 };
 
 struct event_base;
 struct resolver;
@@ -21,8 +21,8 @@ typedef void resolver_done_fn(void *ctx, const uint8_t key[WG_KEY_LEN], int err,
 
 int resolver_new(struct resolver **out, struct event_base *base, resolver_done_fn *done,
     void *ctx);
-/* Starts a lookup of host:port for the peer key.  false if too many are in flight or a thread
- * cannot start (try again later). */
+/* Queues a lookup of host:port for the peer key; it starts when one of the
+ * RESOLVER_MAX_INFLIGHT slots is free.  false if the queue is full (try again later). */
 bool resolver_submit(struct resolver *r, const uint8_t key[WG_KEY_LEN], const char *host,
     const char *port);
 /* Stops delivering answers.  Lookups still running finish on their own. */
