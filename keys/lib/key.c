@@ -189,15 +189,16 @@ static bool is_space(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-int key_file_read(const char *path, bool private, uint8_t key[KEY_LEN], char *err, size_t errlen)
+int key_secret_file_read(const char *path, const char *kind, bool check_mode, char *buf,
+    size_t cap, size_t *len, char *err, size_t errlen)
 {
-	char buf[KEY_FILE_MAX + 1];
-	size_t len = 0, start, end;
 	struct stat st;
 	ssize_t n;
 	int fd, ret;
 
-	/* Symlinks are followed (as wg does); the checks below apply to the file itself. */
+	*len = 0;
+	/* Symlinks are followed (as wg does); the checks below apply to the file itself.  Not
+	 * blocking: a FIFO is refused below instead of waited on. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		ret = -errno;
@@ -214,15 +215,15 @@ int key_file_read(const char *path, bool private, uint8_t key[KEY_LEN], char *er
 		snprintf(err, errlen, "'%.200s' is not a regular file", path);
 		goto out;
 	}
-	if (private && (st.st_mode & 077)) {
+	if (check_mode && (st.st_mode & 077)) {
 		ret = -EACCES;
 		snprintf(err, errlen,
-		    "permissions 0%03o for '%.200s' are too open; private key files must be 0600",
-		    (unsigned)(st.st_mode & 0777), path);
+		    "permissions 0%03o for '%.200s' are too open; %s files must be 0600",
+		    (unsigned)(st.st_mode & 0777), path, kind);
 		goto out;
 	}
-	while (len < sizeof(buf)) {
-		n = read(fd, buf + len, sizeof(buf) - len);
+	while (*len < cap) {
+		n = read(fd, buf + *len, cap - *len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -232,8 +233,25 @@ int key_file_read(const char *path, bool private, uint8_t key[KEY_LEN], char *er
 		}
 		if (n == 0)
 			break;
-		len += (size_t)n;
+		*len += (size_t)n;
 	}
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+int key_file_read(const char *path, bool private, uint8_t key[KEY_LEN], char *err, size_t errlen)
+{
+	char buf[KEY_FILE_MAX + 1];
+	size_t len, start, end;
+	int ret;
+
+	ret = key_secret_file_read(path, "private key", private, buf, sizeof(buf), &len, err,
+	    errlen);
+	if (ret < 0)
+		goto out;
 	if (len > KEY_FILE_MAX) {
 		ret = -EINVAL;
 		snprintf(err, errlen, "'%.200s' does not hold a key (file too long)", path);
@@ -251,8 +269,6 @@ int key_file_read(const char *path, bool private, uint8_t key[KEY_LEN], char *er
 	}
 	ret = 0;
 out:
-	if (fd >= 0)
-		close(fd);
 	sodium_memzero(buf, sizeof(buf));
 	return ret;
 }

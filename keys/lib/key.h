@@ -28,6 +28,12 @@ void key_to_hex(char hex[KEY_HEX_LEN + 1], const uint8_t key[KEY_LEN]);
  * (private = true) are refused when group or others may read or write them, as ssh does.
  * Returns 0 or a negative errno; on error err (errlen bytes) says why, naming the file. */
 int key_file_read(const char *path, bool private, uint8_t key[KEY_LEN], char *err, size_t errlen);
+/* Reads a small secret file whole into buf (at most cap bytes; *len says how many), with the
+ * checks every key file gets: a regular file (a FIFO is refused, not waited on) and, if
+ * check_mode, no access for group or others ("permissions 0644 for 'F' are too open; KIND files
+ * must be 0600").  0 or a negative errno, err says why.  The caller wipes buf. */
+int key_secret_file_read(const char *path, const char *kind, bool check_mode, char *buf,
+    size_t cap, size_t *len, char *err, size_t errlen);
 /* Writes key as base64 + newline, created 0600 (O_EXCL unless overwrite). */
 int key_file_write(const char *path, const uint8_t key[KEY_LEN], bool overwrite);
 

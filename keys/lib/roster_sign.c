@@ -180,41 +180,11 @@ int roster_admin_key_read(const char *path, uint8_t secret[ROSTER_ADMIN_SECRET_L
 	uint8_t sk[ROSTER_ADMIN_SECRET_LEN], pk[KEY_LEN], sk2[ROSTER_ADMIN_SECRET_LEN];
 	char buf[ADMIN_FILE_MAX + 1];
 	size_t len = 0, n = 0;
-	struct stat st;
-	ssize_t got;
-	int fd, ret;
+	int ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot open '%.200s': %s", path, strerror(-ret));
+	ret = key_secret_file_read(path, "admin key", true, buf, sizeof(buf), &len, err, errlen);
+	if (ret < 0)
 		goto out;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		ret = -EINVAL;
-		snprintf(err, errlen, "'%.200s' is not a regular file", path);
-		goto out;
-	}
-	if (st.st_mode & 077) {
-		ret = -EACCES;
-		snprintf(err, errlen,
-		    "permissions 0%03o for '%.200s' are too open; admin key files must be 0600",
-		    (unsigned)(st.st_mode & 0777), path);
-		goto out;
-	}
-	while (len < sizeof(buf)) {
-		got = read(fd, buf + len, sizeof(buf) - len);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			ret = -errno;
-			snprintf(err, errlen, "cannot read '%.200s': %s", path, strerror(-ret));
-			goto out;
-		}
-		if (got == 0)
-			break;
-		len += (size_t)got;
-	}
 	while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' ' || buf[len - 1] == '\t' ||
 	    buf[len - 1] == '\r'))
 		len--;
@@ -234,8 +204,6 @@ int roster_admin_key_read(const char *path, uint8_t secret[ROSTER_ADMIN_SECRET_L
 	memcpy(secret, sk, sizeof(sk));
 	ret = 0;
 out:
-	if (fd >= 0)
-		close(fd);
 	sodium_memzero(buf, sizeof(buf));
 	sodium_memzero(sk, sizeof(sk));
 	sodium_memzero(sk2, sizeof(sk2));
