@@ -665,3 +665,304 @@ impostor_start() {
 	for p in "$@"; do node_peer "$x" "$p"; done
 	node_start "$x"
 }
+
+# ---------------------------------------------------------------- the bastion (issue 4)
+#
+# A "public" switch namespace (203.0.113.0/24, RFC 5737) joins the engineer namespace
+# (203.0.113.100) to the jump hosts' second interface pub0: the bastion (203.0.113.1) and, for
+# the benchmark, an OpenSSH sshd jump host (203.0.113.2).  Jump hosts are roster nodes on the
+# underlay switch too; no namespace forwards, so the engineer reaches only the jump hosts, and
+# the nodes only through them, over the overlay.  Each node runs Debian's sshd on its overlay
+# address with AuthorizedKeysCommand = keys authorized-keys, in its own UTS namespace whose
+# hostname is the node's name (so `uname -n` tells the nodes apart).
+#
+# Unix accounts: v1 logs in with the engineer's name.  Instead of useradd on the host, each
+# namespace that runs sshd gets its own /etc/netns/NS/{passwd,group,hosts}, which ip netns exec
+# bind-mounts over /etc for what it starts: the engineers exist only there, the host's user
+# database is never touched, and parallel runs cannot collide.  The password field is "*" (no
+# password but not locked: with UsePAM no, sshd refuses a "!" locked account even for keys).
+# Homes are $T/home/NAME ($T becomes 0711 so the engineers can reach them).
+#
+# sshd runs the AuthorizedKeysCommand only if it and every directory above it are root-owned
+# and not group/world-writable, which /tmp is not: keys is copied to /run/$RUN.bin (0755).
+
+BASTION_BIN=${BASTION_BIN:-$BUILD/bastion}
+SSHD_BIN=${SSHD_BIN:-/usr/sbin/sshd}
+PUB_NET=203.0.113
+ENG_ADDR=$PUB_NET.100
+declare -A PUB_ADDR PUB_OF ENG_UID SSHD_PID
+ENG_NAMES=()
+BASTION_PID=
+
+need_bastion() {
+	if [ ! -x "$BASTION_BIN" ]; then
+		fail "bastion binary $BASTION_BIN not built"
+		exit 1
+	fi
+}
+
+need_openssh() {
+	local t
+	for t in "$SSHD_BIN" ssh ssh-keygen scp; do
+		command -v "$t" >/dev/null || { fail "$t not installed (openssh-server/-client)"; exit 1; }
+	done
+}
+
+# The EXIT trap: our /etc/netns directories and the keys copy, then lib.sh's cleanup (which
+# reads the exit status from $?).
+bastion_exit() {
+	local rc=$? n
+	set +eE
+	trap - ERR
+	for n in "${NAMESPACES[@]}"; do
+		[ -d "/etc/netns/$n" ] && rm -rf "/etc/netns/$n"
+	done
+	rm -rf "/run/$RUN.bin"
+	(exit "$rc")
+	cleanup
+}
+
+# bastion_net_init: the public switch, the engineer namespace ($ENG), the keys copy for sshd,
+# the admin directory (roster_admin_init) and the client directory $T/ssh.
+bastion_net_init() {
+	need_openssh
+	need_keys
+	trap bastion_exit EXIT
+	chmod 0711 "$T"
+	mkdir -m 0755 "$T/home"
+	mkdir -m 0700 "$T/ssh"
+	install -d -m 0755 "/run/$RUN.bin"
+	install -m 0755 "$KEYS_BIN" "/run/$RUN.bin/keys"
+	# Debian's sshd refuses to start without its privilege separation directory.
+	[ -d /run/sshd ] || install -d -m 0755 /run/sshd
+	PUB_SW=${RUN}pub
+	ns_add "$PUB_SW"
+	ip -n "$PUB_SW" link add br0 type bridge
+	ip -n "$PUB_SW" link set br0 up
+	ENG=${RUN}eng
+	ns_add "$ENG"
+	NS[eng]=$ENG
+	ip -n "$ENG" link add pub0 type veth peer name peng netns "$PUB_SW"
+	ip -n "$PUB_SW" link set peng master br0 up
+	ip -n "$ENG" addr add "$ENG_ADDR/24" dev pub0
+	ip -n "$ENG" link set pub0 up
+	roster_admin_init
+}
+
+# pub_link NODE NUM ALIAS: NODE's second interface pub0 = 203.0.113.NUM on the public switch;
+# the engineers' ssh config calls it ALIAS (Host ALIAS / HostName 203.0.113.NUM).
+pub_link() {
+	local n=$1
+	ip -n "${NS[$n]}" link add pub0 type veth peer name "q$n" netns "$PUB_SW"
+	ip -n "$PUB_SW" link set "q$n" master br0 up
+	ip -n "${NS[$n]}" addr add "$PUB_NET.$2/24" dev pub0
+	ip -n "${NS[$n]}" link set pub0 up
+	PUB_ADDR[$3]=$PUB_NET.$2
+	PUB_OF[$n]=$PUB_NET.$2
+}
+
+# eng_keygen NAME [USER]: an ed25519 key $T/ssh/NAME and the client config $T/ssh/NAME.config
+# logging in as USER (default NAME) everywhere.  Does not enroll (an unknown key).
+eng_keygen() {
+	local n=$1 user=${2:-$1} c=$T/ssh/$1.config h
+	ssh-keygen -q -t ed25519 -N '' -C "$n@engineer" -f "$T/ssh/$n"
+	{
+		for h in "${!PUB_ADDR[@]}"; do
+			printf 'Host %s\n\tHostName %s\n' "$h" "${PUB_ADDR[$h]}"
+		done
+		printf 'Host *\n\tUser %s\n\tIdentityFile %s\n\tIdentitiesOnly yes\n' "$user" "$T/ssh/$n"
+		printf '\tUserKnownHostsFile %s\n\tStrictHostKeyChecking accept-new\n' "$T/ssh/known_hosts"
+		printf '\tBatchMode yes\n\tConnectTimeout 5\n\tLogLevel ERROR\n\tControlMaster no\n'
+		printf '\tCheckHostIP no\n\tUpdateHostKeys no\n\tServerAliveInterval 5\n'
+	} >"$c"
+	chmod 0600 "$c"
+}
+
+# eng_add NAME ALLOW...: an engineer with a fresh key, in the admin's working roster
+# (`keys engineer add NAME --ssh-key KEY.pub --allow ALLOW...`), with a Unix account (uid
+# 61000 + n) installed on the sshd namespaces by sshd_start.  Publish afterwards.
+eng_add() {
+	local n=$1 a args=(); shift
+	eng_keygen "$n"
+	for a in "$@"; do args+=(--allow "$a"); done
+	keys_admin engineer add "$n" --ssh-key "$T/ssh/$n.pub" "${args[@]}" \
+		>>"$T/keys.out" 2>>"$T/keys.err"
+	ENG_UID[$n]=$((61000 + ${#ENG_NAMES[@]}))
+	ENG_NAMES+=("$n")
+	install -d -m 0755 -o "${ENG_UID[$n]}" -g "${ENG_UID[$n]}" "$T/home/$n"
+}
+
+# users_install NODE: NODE's namespace sees the engineers' accounts and every node's name.
+users_install() {
+	local n=$1 d=/etc/netns/${NS[$1]} e m
+	install -d -m 0755 "$d"
+	{
+		cat /etc/passwd
+		for e in "${ENG_NAMES[@]}"; do
+			printf '%s:*:%s:%s:warren test engineer:%s:/bin/sh\n' "$e" "${ENG_UID[$e]}" \
+				"${ENG_UID[$e]}" "$T/home/$e"
+		done
+	} >"$d/passwd"
+	{
+		cat /etc/group
+		for e in "${ENG_NAMES[@]}"; do printf '%s:x:%s:\n' "$e" "${ENG_UID[$e]}"; done
+	} >"$d/group"
+	{
+		printf '127.0.0.1 localhost\n'
+		for m in "${!OV4[@]}"; do printf '%s %s\n' "${OV4[$m]}" "$m"; done
+	} >"$d/hosts"
+	chmod 0644 "$d/passwd" "$d/group" "$d/hosts"
+}
+
+has_addr() { ip -n "${NS[$1]}" -4 addr show | grep -qF "inet $2/"; }
+
+# sshd_start NODE [CONFIG-LINE...]: Debian's sshd on NODE's overlay address port 22, its own
+# host key, keys authorized-keys as AuthorizedKeysCommand; waits (10 s) until it listens.
+sshd_start() {
+	local n=$1 d=$T/sshd-$1 l; shift
+	mkdir -p -m 0700 "$d"
+	[ -f "$d/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C "$n" -f "$d/host_ed25519"
+	{
+		printf 'ListenAddress %s:22\nHostKey %s\nPidFile none\n' "${OV4[$n]}" "$d/host_ed25519"
+		printf 'UsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n'
+		printf 'PubkeyAuthentication yes\nAuthorizedKeysFile none\n'
+		printf 'AuthorizedKeysCommand /run/%s.bin/keys authorized-keys %%u --roster %s --node %s\n' \
+			"$RUN" "${ROSTER_PATH[$n]}" "$n"
+		printf 'AuthorizedKeysCommandUser root\nStrictModes no\nUseDNS no\nLogLevel VERBOSE\n'
+		printf 'Subsystem sftp /usr/lib/openssh/sftp-server\nPrintMotd no\n'
+		for l in "$@"; do printf '%s\n' "$l"; done
+	} >"$d/sshd_config"
+	users_install "$n"
+	wait_until 10 has_addr "$n" "${OV4[$n]}" || { fail "$n: overlay address ${OV4[$n]} not up"; return 1; }
+	"$SSHD_BIN" -t -f "$d/sshd_config" 2>"$T/sshd-$n.log" || { fail "$n: sshd -t: $(cat "$T/sshd-$n.log")"; return 1; }
+	ip netns exec "${NS[$n]}" unshare --uts sh -c 'hostname "$1" && exec "$2" -D -e -f "$3"' \
+		sh "$n" "$SSHD_BIN" "$d/sshd_config" >>"$T/sshd-$n.log" 2>&1 &
+	SSHD_PID[$n]=$!
+	BG_PIDS+=($!)
+	wait_until 10 listening "$n" 22 || { fail "$n: sshd not listening on ${OV4[$n]}:22"; return 1; }
+}
+
+# bastion_conf NODE [KEY = VALUE...]: the bastion's config, $T/bastion.conf, state in $T/bastion/.
+bastion_conf() {
+	local n=$1 l; shift
+	BASTION_NODE=$n
+	BASTION_DIR=$T/bastion
+	AUDIT_LOG=$BASTION_DIR/audit.jsonl
+	mkdir -p -m 0700 "$BASTION_DIR"
+	{
+		printf 'ListenAddress = %s:22\n' "${PUB_OF[$n]}"
+		printf 'HostKeyFile = %s/ssh_host_ed25519_key\n' "$BASTION_DIR"
+		printf 'Roster = %s\nAdminKey = %s\n' "${ROSTER_PATH[$n]}" "$(keys_admin admin-pubkey)"
+		printf 'AuditLog = %s\nAuditKeyFile = %s/audit.key\nAuditSyslog = no\n' "$AUDIT_LOG" "$BASTION_DIR"
+		printf 'ConnectTimeout = 5\n'
+		for l in "$@"; do printf '%s\n' "$l"; done
+	} >"$T/bastion.conf"
+	chmod 0600 "$T/bastion.conf"
+}
+
+# bastion_start: starts the bastion in $BASTION_NODE's namespace; waits (10 s) until it listens.
+bastion_start() {
+	local n=$BASTION_NODE
+	need_bastion
+	ip netns exec "${NS[$n]}" "$BASTION_BIN" -c "$T/bastion.conf" -v >>"$T/bastion.log" 2>&1 &
+	BASTION_PID=$!
+	BG_PIDS+=($!)
+	wait_until 10 bastion_ready_or_dead || true
+	pid_alive "$BASTION_PID" || { fail "bastion exited at start: $(tail -n 3 "$T/bastion.log" | tr '\n' ' ')"; return 1; }
+	bastion_ready || { fail "bastion not listening on ${PUB_OF[$n]}:22 within 10 s"; return 1; }
+}
+
+bastion_ready() { pid_alive "$BASTION_PID" && listening "$BASTION_NODE" 22; }
+bastion_ready_or_dead() { bastion_ready || ! pid_alive "$BASTION_PID"; }
+
+# bastion_stop: SIGTERM (a clean stop writes a final checkpoint); returns the exit status.
+bastion_stop() {
+	local p=$BASTION_PID rc=0
+	[ -n "$p" ] || return 0
+	kill -TERM "$p" 2>/dev/null || true
+	wait_until 10 bash -c "! kill -0 $p" || { kill -9 "$p" 2>/dev/null || true; }
+	wait "$p" 2>/dev/null || rc=$?
+	BASTION_PID=
+	return "$rc"
+}
+
+bastion_kill9() {
+	kill -9 "$BASTION_PID" 2>/dev/null || true
+	wait "$BASTION_PID" 2>/dev/null || true
+	BASTION_PID=
+}
+
+# eng_ssh NAME SSH-ARGS...: OpenSSH's client as engineer NAME, in the engineer namespace, with
+# their config and key; bounded by SSH_TIMEOUT (30 s).  eng_scp and eng_rsync likewise.
+eng_ssh() {
+	local n=$1; shift
+	timeout -k 2 "${SSH_TIMEOUT:-30}" ip netns exec "$ENG" ssh -F "$T/ssh/$n.config" -i "$T/ssh/$n" "$@"
+}
+eng_scp() {
+	local n=$1; shift
+	timeout -k 2 "${SSH_TIMEOUT:-60}" ip netns exec "$ENG" scp -q -F "$T/ssh/$n.config" -i "$T/ssh/$n" "$@"
+}
+eng_rsync() {
+	local n=$1; shift
+	timeout -k 2 "${SSH_TIMEOUT:-60}" ip netns exec "$ENG" rsync \
+		-e "ssh -F $T/ssh/$n.config -i $T/ssh/$n -J $n@bastion" "$@"
+}
+
+# audit_pub: the audit public key (base64), derived from the bastion's audit key file.
+audit_pub() {
+	timeout 10 "$KEYS_BIN" audit pubkey --key-file "$BASTION_DIR/audit.key" 2>/dev/null ||
+		sed -n 's/^{"seq":0,.*"audit_key":"\([A-Za-z0-9+/=]*\)".*/\1/p' "$AUDIT_LOG" | head -n 1
+}
+
+# audit_verify FILE: `keys audit verify FILE --key PUB`, stdout and stderr together; exit status kept.
+audit_verify() { timeout -k 2 30 "$KEYS_BIN" audit verify "$1" --key "$(audit_pub)" 2>&1; }
+
+# audit_count EVENT [FIELD=VALUE...]: lines of the audit log with that event (and fields, JSON
+# strings, compared as text).
+audit_count() {
+	local pat="\"event\":\"$1\"" f; shift
+	local n
+	n=$(grep -F -- "$pat" "$AUDIT_LOG" 2>/dev/null | { cat; } | {
+		local line ok c=0
+		while IFS= read -r line; do
+			ok=1
+			for f in "$@"; do
+				case $line in *"\"${f%%=*}\":\"${f#*=}\""*) ;; *) ok=0 ;; esac
+			done
+			c=$((c + ok))
+		done
+		echo "$c"; })
+	echo "${n:-0}"
+}
+
+# bastion_nodes_add NODE...: the bastion host "jump" (roster node 1, underlay switch, public
+# 203.0.113.1, "bastion" in the engineers' ssh config) and NODEs (roster nodes 3, 4, ...).
+# Engineers (eng_add) come after this, so their ssh config knows the public addresses.
+BASTION_NODES=()
+bastion_nodes_add() {
+	local n i=3
+	rnode_add jump 1
+	pub_link jump 1 bastion
+	for n in "$@"; do
+		rnode_add "$n" "$i"
+		BASTION_NODES+=("$n")
+		i=$((i + 1))
+	done
+}
+
+# bastion_up [BASTION-CONFIG-LINE...]: enrolls "jump" and the nodes (group: the name without
+# its -N suffix), publishes with the engineers added so far, provisions and starts tunneld
+# everywhere and sshd on the nodes, then the bastion; waits until "jump" pings every node.
+bastion_up() {
+	local n
+	rnode_enroll jump
+	for n in "${BASTION_NODES[@]}"; do rnode_enroll "$n" --group "${n%-*}"; done
+	roster_publish
+	for n in jump "${BASTION_NODES[@]}"; do rnode_provision "$n"; rnode_start "$n"; done
+	for n in "${BASTION_NODES[@]}"; do sshd_start "$n"; done
+	for n in "${BASTION_NODES[@]}"; do
+		ping_ok jump "${OV4[$n]}" || { fail "jump cannot ping $n over the overlay"; return 1; }
+	done
+	bastion_conf jump "$@"
+	bastion_start
+}
