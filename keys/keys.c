@@ -18,6 +18,10 @@ const char *cli_prog = "keys";
 static int cmd_genkey(int argc, char *argv[]);
 static int cmd_pubkey(int argc, char *argv[]);
 static int cmd_help(int argc, char *argv[]);
+/* Bastion access (cmd_audit.c, cmd_access.c). */
+int cmd_audit(int argc, char *argv[]);
+int cmd_authorized_keys(int argc, char *argv[]);
+int cmd_ssh_config(int argc, char *argv[]);
 
 static const struct command commands[] = {
 	{ "genkey", cmd_genkey, "", "Generates a new private key and writes it to stdout" },
@@ -49,6 +53,14 @@ static const struct command commands[] = {
 	{ "status", cmd_status, "--node [--roster PATH] [--json]",
 	    "Shows the serial, network and issue time of a node's persisted roster" },
 	{ "admin-pubkey", cmd_admin_pubkey, "", "Prints the admin public key" },
+	{ "authorized-keys", cmd_authorized_keys,
+	    "USER [--roster PATH] [--admin-key KEY] [--node NAME] [--key-file PATH]",
+	    "Prints the SSH keys allowed to log in to this node as USER (sshd "
+	    "AuthorizedKeysCommand)" },
+	{ "ssh-config", cmd_ssh_config, "ENGINEER --bastion HOST[:PORT] [--user USER] "
+	    "[--roster PATH]", "Prints the ssh_config snippet that jumps to the engineer's nodes" },
+	{ "audit", cmd_audit, "verify FILE --key PUB [--json]",
+	    "Verifies a bastion audit log (hash chain and signed checkpoints)" },
 	{ "help", cmd_help, "", "Shows this help" },
 };
 

@@ -1,0 +1,344 @@
+/* Engineers' SSH access from the roster: authorized-keys (sshd's AuthorizedKeysCommand on a
+ * node: who may log in here) and ssh-config (the snippet an engineer pastes to jump through the
+ * bastion).  The rule is one: roster_engineer_allows on port 22, login name = engineer name. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "keys/cli.h"
+
+/* Also declared in keys.c, which registers them (cli.h lists the older commands). */
+int cmd_authorized_keys(int argc, char *argv[]);
+int cmd_ssh_config(int argc, char *argv[]);
+
+#define NODE_KEY_FILE "/etc/warren/wg0.key"
+#define NODE_ROSTER_PATH "/var/lib/warren/roster"
+enum { SSH_PORT = 22, BASTION_HOST_MAX = 255 };
+
+/* A base64 key, or a file holding one. */
+static bool key_arg(const char *opt, const char *arg, uint8_t key[KEY_LEN])
+{
+	char err[256];
+
+	if (strlen(arg) == KEY_B64_LEN && key_from_base64(key, arg))
+		return true;
+	if (access(arg, F_OK) == 0) {
+		if (key_file_read(arg, false, key, err, sizeof(err)) == 0)
+			return true;
+		fprintf(stderr, "%s: %s\n", cli_prog, err);
+		return false;
+	}
+	fprintf(stderr, "%s: %s '%.100s' is neither a base64 key nor a file\n", cli_prog, opt, arg);
+	return false;
+}
+
+/* The admin key to verify against: --admin-key, else ROSTER.admin (what tunneld pinned after
+ * an admin rotation).  Without either there is no trust anchor: refuse. */
+static bool pinned_key(const char *arg, const char *roster_path, uint8_t key[KEY_LEN])
+{
+	char path[CLI_PATH_MAX], err[256];
+
+	if (arg)
+		return key_arg("--admin-key", arg, key);
+	if (snprintf(path, sizeof(path), "%s.admin", roster_path) >= (int)sizeof(path)) {
+		fprintf(stderr, "%s: roster path too long\n", cli_prog);
+		return false;
+	}
+	if (access(path, F_OK) != 0) {
+		fprintf(stderr, "%s: no pinned admin key: pass --admin-key (the node's AdminKey)\n",
+		    cli_prog);
+		return false;
+	}
+	if (key_file_read(path, false, key, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", cli_prog, err);
+		return false;
+	}
+	return true;
+}
+
+/* Loads and verifies the node's roster; prints why not. */
+static bool roster_load_verified(struct roster *r, const char *path, const char *admin_arg)
+{
+	struct roster_errors errs = { 0 };
+	uint8_t pinned[KEY_LEN], trusted[KEY_LEN];
+	char why[256];
+	bool ok = false;
+	size_t i;
+
+	if (!pinned_key(admin_arg, path, pinned))
+		return false;
+	if (!roster_load(path, r, &errs)) {
+		for (i = 0; i < errs.count; i++)
+			fprintf(stderr, "%s: %s\n", cli_prog, errs.msgs[i]);
+		if (!errs.count)
+			fprintf(stderr, "%s: cannot read %s\n", cli_prog, path);
+		goto out;
+	}
+	if (!r->has_signature) {
+		fprintf(stderr, "%s: %s: not signed\n", cli_prog, path);
+		goto out;
+	}
+	if (!roster_verify(r, pinned, trusted, why, sizeof(why))) {
+		fprintf(stderr, "%s: %s: %s\n", cli_prog, path, why);
+		goto out;
+	}
+	ok = true;
+out:
+	roster_errors_free(&errs);
+	return ok;
+}
+
+/* This node: --node NAME, else the node whose WireGuard key is the public half of key_file. */
+static const struct roster_node *self_find(const struct roster *r, const char *name,
+    const char *key_file)
+{
+	uint8_t priv[KEY_LEN], pub[KEY_LEN];
+	const struct roster_node *n = NULL;
+	char err[256];
+
+	if (name) {
+		n = roster_node_find(r, name);
+		if (!n)
+			fprintf(stderr, "%s: no node '%.100s' in the roster\n", cli_prog, name);
+		return n;
+	}
+	if (key_file_read(key_file, true, priv, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s (or pass --node NAME)\n", cli_prog, err);
+		goto out;
+	}
+	if (!key_public_from_private(pub, priv)) {
+		fprintf(stderr, "%s: %s: invalid private key\n", cli_prog, key_file);
+		goto out;
+	}
+	n = roster_node_find_key(r, pub);
+	if (!n)
+		fprintf(stderr, "%s: this node's key is not in the roster (revoked?)\n", cli_prog);
+out:
+	sodium_memzero(priv, sizeof(priv));
+	return n;
+}
+
+/* The blob's own type name (its first SSH string): "ssh-rsa" for rsa-sha2-* roster keys. */
+static bool blob_type(const struct roster_ssh_key *k, char out[64])
+{
+	uint32_t n;
+
+	if (k->blob_len < 4)
+		return false;
+	n = (uint32_t)k->blob[0] << 24 | (uint32_t)k->blob[1] << 16 | (uint32_t)k->blob[2] << 8 |
+	    k->blob[3];
+	if (n == 0 || n >= 64 || n > k->blob_len - 4)
+		return false;
+	memcpy(out, k->blob + 4, n);
+	out[n] = '\0';
+	return true;
+}
+
+static bool printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/* One authorized_keys line: "type base64 [comment]". */
+static bool print_key(const struct roster_ssh_key *k)
+{
+	char type[64], *b64;
+	size_t len = sodium_base64_encoded_len(k->blob_len, sodium_base64_VARIANT_ORIGINAL);
+
+	if (!blob_type(k, type))
+		return true;	/* the parser checked it; skip rather than print garbage */
+	b64 = malloc(len);
+	if (!b64)
+		return false;
+	sodium_bin2base64(b64, len, k->blob, k->blob_len, sodium_base64_VARIANT_ORIGINAL);
+	/* A comment can never start a second line: sshd would read it as another key. */
+	if (*k->comment && printable(k->comment))
+		printf("%s %s %s\n", type, b64, k->comment);
+	else
+		printf("%s %s\n", type, b64);
+	free(b64);
+	return true;
+}
+
+int cmd_authorized_keys(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "roster", required_argument, NULL, 'r' },
+		{ "admin-key", required_argument, NULL, 'k' },
+		{ "node", required_argument, NULL, 'n' },
+		{ "key-file", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NODE_ROSTER_PATH, *admin = NULL, *name = NULL, *key_file = NODE_KEY_FILE;
+	const struct roster_engineer *e;
+	const struct roster_node *n;
+	struct roster r;
+	int c, ret = EXIT_FAIL;
+	size_t i;
+
+	roster_init(&r);
+	while ((c = cli_getopt(argc, argv, opts)) != -1) {
+		switch (c) {
+		case 'r': path = optarg; break;
+		case 'k': admin = optarg; break;
+		case 'n': name = optarg; break;
+		case 'f': key_file = optarg; break;
+		case 'h': cli_command_usage(stdout, "authorized-keys"); ret = EXIT_OK; goto out;
+		default: cli_command_usage(stderr, "authorized-keys"); ret = EXIT_USAGE; goto out;
+		}
+	}
+	if (optind != argc - 1) {
+		cli_command_usage(stderr, "authorized-keys");
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	if (!roster_load_verified(&r, path, admin))
+		goto out;
+	n = self_find(&r, name, key_file);
+	if (!n)
+		goto out;
+	/* v1: the login name is the engineer's name; anyone else gets no key (exit 0). */
+	e = roster_engineer_find(&r, argv[optind]);
+	if (e && roster_engineer_allows(&r, e, n, SSH_PORT)) {
+		for (i = 0; i < e->n_ssh_keys; i++) {
+			if (!print_key(&e->ssh_keys[i])) {
+				fprintf(stderr, "%s: out of memory\n", cli_prog);
+				goto out;
+			}
+		}
+	}
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "%s: cannot write to stdout\n", cli_prog);
+		goto out;
+	}
+	ret = EXIT_OK;
+out:
+	roster_free(&r);
+	return ret;
+}
+
+/* HOST or HOST:PORT or [V6]:PORT.  Hosts go verbatim into ssh_config: letters, digits and
+ * . - : only, so nothing can start another directive. */
+static bool bastion_parse(const char *arg, char host[BASTION_HOST_MAX + 1], uint16_t *port)
+{
+	const char *end, *colon, *c;
+	size_t len;
+
+	*port = SSH_PORT;
+	if (arg[0] == '[') {
+		end = strchr(arg, ']');
+		if (!end || (end[1] && (end[1] != ':' || !cli_port_parse(end + 2, port))))
+			return false;
+		arg++;
+		len = (size_t)(end - arg);
+	} else {
+		colon = strchr(arg, ':');
+		if (colon && strchr(colon + 1, ':'))
+			colon = NULL;		/* a bare IPv6 address */
+		if (colon && !cli_port_parse(colon + 1, port))
+			return false;
+		len = colon ? (size_t)(colon - arg) : strlen(arg);
+	}
+	if (len == 0 || len > BASTION_HOST_MAX)
+		return false;
+	for (c = arg; c < arg + len; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		    (*c >= '0' && *c <= '9') || *c == '.' || *c == '-' || *c == ':'))
+			return false;
+	memcpy(host, arg, len);
+	host[len] = '\0';
+	return true;
+}
+
+int cmd_ssh_config(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "bastion", required_argument, NULL, 'b' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "roster", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct roster_errors errs = { 0 };
+	const char *bastion = NULL, *user = NULL, *path = NULL;
+	char host[BASTION_HOST_MAX + 1], alias[ROSTER_NAME_MAX + 16];
+	const struct roster_engineer *e;
+	size_t i, reachable = 0;
+	struct roster r;
+	uint16_t port;
+	int c, ret = EXIT_FAIL;
+
+	roster_init(&r);
+	while ((c = cli_getopt(argc, argv, opts)) != -1) {
+		switch (c) {
+		case 'b': bastion = optarg; break;
+		case 'u': user = optarg; break;
+		case 'r': path = optarg; break;
+		case 'h': cli_command_usage(stdout, "ssh-config"); ret = EXIT_OK; goto out;
+		default: cli_command_usage(stderr, "ssh-config"); ret = EXIT_USAGE; goto out;
+		}
+	}
+	if (optind != argc - 1 || !bastion) {
+		cli_command_usage(stderr, "ssh-config");
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	if (!bastion_parse(bastion, host, &port)) {
+		fprintf(stderr, "%s: --bastion '%.100s' is not HOST, HOST:PORT or [V6]:PORT\n",
+		    cli_prog, bastion);
+		goto out;
+	}
+	if (user && !roster_name_valid(user)) {
+		fprintf(stderr, "%s: --user '%.100s' is not a valid login name\n", cli_prog, user);
+		goto out;
+	}
+	/* The published roster (what nodes and the bastion enforce), or the file given. */
+	if (path) {
+		if (!roster_load(path, &r, &errs)) {
+			for (i = 0; i < errs.count; i++)
+				fprintf(stderr, "%s: %s\n", cli_prog, errs.msgs[i]);
+			if (!errs.count)
+				fprintf(stderr, "%s: cannot read %s\n", cli_prog, path);
+			goto out;
+		}
+	} else if (!cli_roster_load_signed(&r)) {
+		goto out;
+	}
+	e = roster_engineer_find(&r, argv[optind]);
+	if (!e) {
+		fprintf(stderr, "%s: no engineer '%.100s'\n", cli_prog, argv[optind]);
+		goto out;
+	}
+	snprintf(alias, sizeof(alias), "%s-bastion", r.network);
+	printf("# warren network %s: engineer %s reaches its nodes through the bastion.\n"
+	    "Host %s\n\tHostName %s\n\tPort %u\n\tUser %s\n", r.network, e->name, alias, host,
+	    port, e->name);
+	for (i = 0; i < r.n_nodes; i++)
+		if (roster_engineer_allows(&r, e, &r.nodes[i], SSH_PORT))
+			reachable++;
+	if (!reachable) {
+		printf("# no node allows %s on port 22\n", e->name);
+	} else {
+		/* One Host line naming every node: a block per node would repeat the options. */
+		fputs("\nHost", stdout);
+		for (i = 0; i < r.n_nodes; i++)
+			if (roster_engineer_allows(&r, e, &r.nodes[i], SSH_PORT))
+				printf(" %s", r.nodes[i].name);
+		printf("\n\tUser %s\n\tProxyJump %s\n", user ? user : e->name, alias);
+	}
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "%s: cannot write to stdout\n", cli_prog);
+		goto out;
+	}
+	ret = EXIT_OK;
+out:
+	roster_errors_free(&errs);
+	roster_free(&r);
+	return ret;
+}

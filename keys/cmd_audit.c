@@ -1,0 +1,133 @@
+/* keys audit verify: checks a bastion audit log (docs/audit.md) against the audit public key.
+ * Its own subcommand table, like 'keys engineer'. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "keys/cli.h"
+#include "keys/lib/audit.h"
+
+/* Also declared in keys.c, which registers it (cli.h lists the older commands). */
+int cmd_audit(int argc, char *argv[]);
+
+static int audit_verify(int argc, char *argv[]);
+
+static const struct command audit_commands[] = {
+	{ "verify", audit_verify, "FILE --key PUB [--json]",
+	    "Verifies an audit log's hash chain and checkpoint signatures against the audit "
+	    "public key PUB (base64, or a file holding it)" },
+};
+
+static void usage_all(FILE *f)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(audit_commands) / sizeof(audit_commands[0]); i++)
+		cli_table_usage(f, "audit", &audit_commands[i]);
+}
+
+/* --key: a base64 Ed25519 public key, or a file holding one. */
+static bool audit_key_arg(const char *arg, uint8_t key[KEY_LEN])
+{
+	char err[256];
+
+	if (strlen(arg) == KEY_B64_LEN && key_from_base64(key, arg))
+		return true;
+	if (access(arg, F_OK) == 0) {
+		if (key_file_read(arg, false, key, err, sizeof(err)) == 0)
+			return true;
+		fprintf(stderr, "%s: %s\n", cli_prog, err);
+		return false;
+	}
+	fprintf(stderr, "%s: --key '%.100s' is neither a base64 key nor a file\n", cli_prog, arg);
+	return false;
+}
+
+static void report_json(const char *file, bool ok, const struct audit_verify_result *res,
+    const char *why)
+{
+	fputs("{\"ok\": ", stdout);
+	fputs(ok ? "true" : "false", stdout);
+	fputs(", \"file\": ", stdout);
+	cli_json_string(stdout, file);
+	printf(", \"lines\": %llu, \"checkpoints\": %llu", (unsigned long long)res->lines,
+	    (unsigned long long)res->checkpoints);
+	if (ok) {
+		printf(", \"unsigned\": %llu}\n", (unsigned long long)res->unsigned_tail);
+		return;
+	}
+	printf(", \"line\": %u, \"error\": ", res->bad_line);
+	cli_json_string(stdout, why);
+	fputs("}\n", stdout);
+}
+
+static int audit_verify(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "key", required_argument, NULL, 'k' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct audit_verify_result res;
+	const char *key_arg = NULL, *file;
+	uint8_t pub[KEY_LEN];
+	char why[256];
+	bool json = false, ok;
+	int c;
+
+	while ((c = cli_getopt(argc, argv, opts)) != -1) {
+		switch (c) {
+		case 'k': key_arg = optarg; break;
+		case 'j': json = true; break;
+		case 'h': cli_table_usage(stdout, "audit", &audit_commands[0]); return EXIT_OK;
+		default: cli_table_usage(stderr, "audit", &audit_commands[0]); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1 || !key_arg) {
+		cli_table_usage(stderr, "audit", &audit_commands[0]);
+		return EXIT_USAGE;
+	}
+	file = argv[optind];
+	if (!audit_key_arg(key_arg, pub))
+		return EXIT_FAIL;
+	ok = audit_verify_file(file, pub, &res, why, sizeof(why));
+	if (json)
+		report_json(file, ok, &res, why);
+	if (!ok) {
+		/* FILE:LINE: like a compiler, so editors jump to it; no line if unreadable. */
+		if (res.bad_line)
+			fprintf(stderr, "%s:%u: %s\n", file, res.bad_line, why);
+		else
+			fprintf(stderr, "%s: %s\n", file, why);
+		return EXIT_FAIL;
+	}
+	if (!json)
+		printf("OK: %llu lines, %llu checkpoints, %llu lines after the last checkpoint "
+		    "unsigned\n", (unsigned long long)res.lines,
+		    (unsigned long long)res.checkpoints, (unsigned long long)res.unsigned_tail);
+	return EXIT_OK;
+}
+
+int cmd_audit(int argc, char *argv[])
+{
+	size_t i;
+
+	if (argc < 2) {
+		usage_all(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage_all(stdout);
+		return EXIT_OK;
+	}
+	for (i = 0; i < sizeof(audit_commands) / sizeof(audit_commands[0]); i++) {
+		if (strcmp(argv[1], audit_commands[i].name))
+			continue;
+		optind = 0;
+		return audit_commands[i].fn(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "%s audit: invalid subcommand '%.100s'\n", cli_prog, argv[1]);
+	usage_all(stderr);
+	return EXIT_USAGE;
+}
