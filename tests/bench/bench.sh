@@ -91,4 +91,7 @@ echo "reproduce: make bench   (or, as root: BUILD=build ROUNDS=$ROUNDS SECS=$SEC
 echo
 # The roster: parse + verify + apply time and tunneld memory with 1,000 and 10,000 nodes.
 ROUNDS=$ROUNDS bash "$(dirname "$0")/bench_roster.sh" </dev/null || true
+echo
+# The bastion vs OpenSSH's sshd as jump host: connect time, one jump's throughput, 500 jumps.
+ROUNDS=$ROUNDS bash "$(dirname "$0")/bench_bastion.sh" </dev/null || true
 exit 0
