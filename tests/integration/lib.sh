@@ -829,8 +829,10 @@ sshd_start() {
 		printf 'ListenAddress %s:22\nHostKey %s\nPidFile none\n' "${OV4[$n]}" "$d/host_ed25519"
 		printf 'UsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n'
 		printf 'PubkeyAuthentication yes\nAuthorizedKeysFile none\n'
-		printf 'AuthorizedKeysCommand /run/%s.bin/keys authorized-keys %%u --roster %s --node %s\n' \
-			"$RUN" "${ROSTER_PATH[$n]}" "$n"
+		# --admin-key: the node's AdminKey, as in its tunneld config (a node pins no other
+		# key until an admin key rotation).
+		printf 'AuthorizedKeysCommand /run/%s.bin/keys authorized-keys %%u --roster %s --node %s --admin-key %s\n' \
+			"$RUN" "${ROSTER_PATH[$n]}" "$n" "$(keys_admin admin-pubkey)"
 		printf 'AuthorizedKeysCommandUser root\nStrictModes no\nUseDNS no\nLogLevel VERBOSE\n'
 		printf 'Subsystem sftp /usr/lib/openssh/sftp-server\nPrintMotd no\n'
 		for l in "${SSHD_EXTRA[@]}" "$@"; do printf '%s\n' "$l"; done
@@ -945,27 +947,27 @@ audit_count() {
 }
 
 # bastion_nodes_add NODE...: the bastion host "jump" (roster node 1, underlay switch, public
-# 203.0.113.1, "bastion" in the engineers' ssh config) and NODEs (roster nodes 3, 4, ...).
-# Engineers (eng_add) come after this, so their ssh config knows the public addresses.
+# 203.0.113.1, "bastion" in the engineers' ssh config) and NODEs (roster nodes 3, 4, ...), all
+# enrolled (group: the name without its -N suffix).  Engineers (eng_add) come after this: their
+# allow lines name nodes, and their ssh config the public addresses.
 BASTION_NODES=()
 bastion_nodes_add() {
 	local n i=3
 	rnode_add jump 1
 	pub_link jump 1 bastion
+	rnode_enroll jump
 	for n in "$@"; do
 		rnode_add "$n" "$i"
+		rnode_enroll "$n" --group "${n%-*}"
 		BASTION_NODES+=("$n")
 		i=$((i + 1))
 	done
 }
 
-# bastion_up [BASTION-CONFIG-LINE...]: enrolls "jump" and the nodes (group: the name without
-# its -N suffix), publishes with the engineers added so far, provisions and starts tunneld
-# everywhere and sshd on the nodes, then the bastion; waits until "jump" pings every node.
+# bastion_up [BASTION-CONFIG-LINE...]: publishes (nodes and engineers so far), provisions and
+# starts tunneld everywhere and sshd on the nodes, then the bastion; "jump" must ping every node.
 bastion_up() {
 	local n
-	rnode_enroll jump
-	for n in "${BASTION_NODES[@]}"; do rnode_enroll "$n" --group "${n%-*}"; done
 	roster_publish
 	for n in jump "${BASTION_NODES[@]}"; do rnode_provision "$n"; rnode_start "$n"; done
 	for n in "${BASTION_NODES[@]}"; do sshd_start "$n"; done
