@@ -28,12 +28,13 @@ LIBKEYS_SRC  := $(wildcard keys/lib/*.c)
 KEYS_SRC     := $(wildcard keys/*.c)
 LIBTUNNELD_SRC := $(filter-out tunneld/main.c,$(wildcard tunneld/*.c))
 TUNNELD_SRC  := tunneld/main.c
+BASTION_SRC  := $(wildcard bastion/*.c)
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 LIBKEYS      := $(BUILD)/libkeys.a
 LIBTUNNELD   := $(BUILD)/libtunneld.a
-BINS         := $(BUILD)/tunneld $(BUILD)/keys
+BINS         := $(BUILD)/tunneld $(BUILD)/keys $(BUILD)/bastion
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 # Test objects are not intermediates to delete after linking.
@@ -62,6 +63,10 @@ $(BUILD)/tunneld: $(call obj,$(TUNNELD_SRC)) $(LIBTUNNELD) $(LIBKEYS)
 $(BUILD)/keys: $(call obj,$(KEYS_SRC)) $(LIBKEYS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/bastion: $(call obj,$(BASTION_SRC)) $(LIBKEYS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs libssh)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBTUNNELD) $(LIBKEYS)
 	@mkdir -p $(dir $@)

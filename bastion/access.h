@@ -1,0 +1,53 @@
+/* Who may reach what: the bastion's own copy of the verified roster (it checks the admin
+ * signature itself and keeps its last good roster), the engineer behind an SSH key, and
+ * whether a jump target is allowed.  The roster file is watched with inotify. */
+#ifndef BASTION_ACCESS_H
+#define BASTION_ACCESS_H
+
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keys/lib/roster.h"
+
+struct access {
+	char path[PATH_MAX];		/* Roster */
+	char admin_path[PATH_MAX];	/* Roster + ".admin": the key tunneld pinned after a rotation */
+	uint8_t pinned[KEY_LEN];
+	bool has_roster;
+	struct roster r;
+	int inotify_fd;			/* -1 if none */
+};
+
+/* A resolved jump target (copied: stays valid across roster changes). */
+struct access_target {
+	char name[ROSTER_NAME_MAX + 1];	/* the node's name */
+	int family;
+	uint8_t addr[16];
+	char addr_str[INET6_ADDRSTRLEN];
+	uint16_t port;
+};
+
+/* Sets up the watch; the roster itself is read by access_reload.  0 or -errno. */
+int access_open(struct access *a, const char *path, const uint8_t admin_key[KEY_LEN]);
+void access_close(struct access *a);
+/* Reads the roster file; applies it if it verifies and is newer than the running one.  Returns
+ * true if a new roster applied; false with why set if the file was refused (why empty: the same
+ * serial as running, nothing to do). */
+bool access_reload(struct access *a, char *why, size_t whylen);
+/* Drains pending inotify events; true if one concerns the roster file. */
+bool access_watch_drain(struct access *a);
+
+/* The engineer named user holding the key blob (compared in constant time), or NULL.  fp gets
+ * the key's fingerprint when found.  Borrowed: valid until the next access_reload. */
+const struct roster_engineer *access_engineer_match(const struct access *a, const char *user,
+    const uint8_t *blob, size_t blob_len, char fp[51]);
+/* host: a node name or one of a node's overlay addresses.  false if it names no node. */
+bool access_target_resolve(const struct access *a, const char *host, uint16_t port,
+    struct access_target *t);
+/* Whether engineer may reach t now (the engineer and node looked up again by name). */
+bool access_allows(const struct access *a, const char *engineer, const struct access_target *t);
+
+#endif

@@ -1,0 +1,131 @@
+/* The bastion's shared state: the daemon, its SSH sessions and their jumps.  One thread, one
+ * libssh event (ssh_event) polling every session socket, every target socket, the listeners,
+ * the roster watch and the signal fd.  libssh calls back into ssh_server.c (auth, channels),
+ * jump.c (direct-tcpip) and relay.c (channel data); nothing is freed inside a callback: dead
+ * sessions and relays are reaped after each poll round (bastion_reap). */
+#ifndef BASTION_BASTION_H
+#define BASTION_BASTION_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libssh/callbacks.h>
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+
+#include "bastion/access.h"
+#include "bastion/config.h"
+#include "bastion/ratelimit.h"
+
+enum {
+	BASTION_USER_MAX = 64,		/* SSH user names longer than this are refused */
+	BASTION_TARGET_MAX = 253,	/* direct-tcpip host strings longer than this are refused */
+	BASTION_RELAY_BUF = 32768,	/* channel -> target bytes held by us per jump */
+	BASTION_JUMPS_MAX = 4096,	/* open jumps, all sessions */
+	BASTION_SESSION_JUMPS_MAX = 256,	/* open jumps per session */
+	BASTION_SESSIONS_MAX = 2048,	/* connections at once, authenticated or not */
+	BASTION_TICK_MS = 250,		/* timers: grace time, connect timeouts, checkpoints */
+};
+
+#define BASTION_EXPLAIN "warren bastion: jump only. Use: ssh -J USER@BASTION NODE\r\n"
+
+struct bsession;
+
+enum relay_state { RELAY_CONNECTING, RELAY_OPEN, RELAY_DEAD };
+
+struct relay {
+	struct relay *next;		/* in the session's list */
+	struct bsession *s;
+	ssh_channel ch;
+	struct ssh_channel_callbacks_struct cb;
+	int fd;				/* target socket, -1 once closed */
+	enum relay_state state;
+	short want;			/* poll events wanted on fd */
+	short have;			/* poll events registered with the ssh_event */
+	bool registered;
+	struct access_target t;
+	bool opened;			/* jump_open was audited (jump_close follows) */
+	uint64_t t_open_ns;
+	uint64_t deadline_ns;		/* connect timeout */
+	int64_t bytes_in;		/* engineer -> target */
+	int64_t bytes_out;		/* target -> engineer */
+	uint8_t *buf;			/* channel -> target bytes not yet written */
+	size_t len, off;
+	size_t lib_pending;		/* channel data libssh still holds for us (window closed) */
+	bool client_eof, target_eof, target_shut;
+	const char *reason;		/* why it closes (static string) */
+};
+
+enum bsession_state { BSESSION_KEX, BSESSION_AUTH, BSESSION_READY, BSESSION_DEAD };
+
+struct bsession {
+	struct bsession *next, *prev;
+	struct bastion *b;
+	ssh_session ssh;
+	bool in_event;
+	struct ssh_server_callbacks_struct scb;
+	struct ssh_channel_callbacks_struct ccb;	/* the "session" channel, if any */
+	ssh_channel info_ch;		/* session channel: gets the explanation, then closes */
+	bool info_pending;
+	enum bsession_state state;
+	char id[17];			/* 16 hex: ties this connection's audit lines */
+	char src[INET6_ADDRSTRLEN];
+	int src_port;
+	struct ratelimit_addr addr;
+	uint64_t t_start_ns;
+	char engineer[ROSTER_NAME_MAX + 1];	/* set once authenticated */
+	char fp[51];
+	uint8_t *key_blob;		/* the accepted key, re-checked on every roster change */
+	size_t key_len;
+	unsigned auth_failures;
+	struct relay *relays;
+	unsigned n_relays;
+	const char *reason;		/* why it is being closed */
+};
+
+struct bastion {
+	struct bastion_config cfg;
+	ssh_event ev;
+	struct blistener {
+		struct bastion *b;
+		ssh_bind bind;
+		int fd;
+	} listeners[BASTION_LISTEN_MAX];
+	size_t n_listeners;
+	ssh_key host_key;
+	struct access acc;
+	struct audit_log *audit;
+	struct ratelimit rl;
+	struct bsession *sessions;
+	unsigned n_sessions, n_unauth, n_relays;
+	int sig_fd;
+	bool stop;
+	bool dirty;			/* a relay's poll events or a session's state changed */
+	bool acc_changed;		/* the roster file changed (inotify or SIGHUP) */
+};
+
+uint64_t bastion_now_ns(void);
+
+/* ssh_server.c */
+int bastion_open(struct bastion *b, char *err, size_t errlen);
+int bastion_run(struct bastion *b);
+void bastion_close(struct bastion *b);
+/* Marks s for closing (disconnect at the next reap); reason is a static string. */
+void bsession_kill(struct bsession *s, const char *reason);
+
+/* jump.c: a direct-tcpip open request; returns 0 if handled (accepted or refused). */
+int jump_request(struct bsession *s, ssh_message msg);
+/* Re-checks every open jump of an authenticated session against the current roster. */
+void jump_recheck(struct bsession *s);
+
+/* relay.c */
+struct relay *relay_start(struct bsession *s, ssh_channel ch, const struct access_target *t,
+    const char **why);
+void relay_kill(struct relay *r, const char *reason);
+/* After each poll round: applies wanted poll events, connect timeouts, frees dead relays. */
+void relay_sync(struct bsession *s, uint64_t now_ns);
+/* Frees every relay of s (session going away), auditing their close. */
+void relay_free_all(struct bsession *s, const char *reason);
+
+#endif

@@ -1,0 +1,375 @@
+/* Config parser: one table of keys, each with its handler; FILE:LINE errors, all collected. */
+#include "bastion/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <sodium.h>
+
+enum { LINE_LEN_MAX = 4096, QUOTE_MAX = 80 };
+
+struct parse_ctx {
+	struct bastion_config *c;
+	struct bastion_config_errors *errs;
+	const char *file;
+	unsigned line;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void err_add(struct parse_ctx *p, const char *fmt, ...)
+{
+	struct bastion_config_errors *e = p->errs;
+	char msg[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (e->count < BASTION_CONFIG_ERRORS_MAX)
+		snprintf(e->msgs[e->count], sizeof(e->msgs[0]), "%.40s:%u: %s", p->file, p->line,
+		    msg);
+	e->count++;
+}
+
+/* A bounded printable copy of an untrusted token. */
+static const char *quote(char dst[QUOTE_MAX + 4], const char *src)
+{
+	size_t i;
+
+	for (i = 0; src[i] && i < QUOTE_MAX; i++)
+		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
+	if (src[i])
+		dst[i++] = '.', dst[i++] = '.', dst[i++] = '.';
+	dst[i] = '\0';
+	return dst;
+}
+
+static bool parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* "addr:port" or "[v6]:port", numeric only. */
+static bool parse_listen(const char *s, struct bastion_listen *l)
+{
+	char host[64];
+	unsigned char tmp[16];
+	const char *colon;
+	unsigned long port;
+	size_t hl;
+
+	if (*s == '[') {
+		colon = strstr(s, "]:");
+		if (!colon)
+			return false;
+		hl = (size_t)(colon - s - 1);
+		if (hl >= sizeof(host))
+			return false;
+		memcpy(host, s + 1, hl);
+		host[hl] = '\0';
+		colon++;
+		if (inet_pton(AF_INET6, host, tmp) != 1)
+			return false;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return false;
+		hl = (size_t)(colon - s);
+		if (hl >= sizeof(host))
+			return false;
+		memcpy(host, s, hl);
+		host[hl] = '\0';
+		if (inet_pton(AF_INET, host, tmp) != 1)
+			return false;
+	}
+	if (!parse_uint(colon + 1, 1, 65535, &port))
+		return false;
+	memcpy(l->host, host, hl + 1);
+	l->port = (uint16_t)port;
+	return true;
+}
+
+static bool set_path(struct parse_ctx *p, char dst[PATH_MAX], const char *v)
+{
+	char q[QUOTE_MAX + 4];
+
+	if (v[0] != '/' || strlen(v) >= PATH_MAX) {
+		err_add(p, "expected an absolute path, got \"%s\"", quote(q, v));
+		return false;
+	}
+	strcpy(dst, v);
+	return true;
+}
+
+static bool set_uint(struct parse_ctx *p, unsigned *dst, const char *v, unsigned long lo,
+    unsigned long hi)
+{
+	char q[QUOTE_MAX + 4];
+	unsigned long n;
+
+	if (!parse_uint(v, lo, hi, &n)) {
+		err_add(p, "expected a number from %lu to %lu, got \"%s\"", lo, hi, quote(q, v));
+		return false;
+	}
+	*dst = (unsigned)n;
+	return true;
+}
+
+static bool key_listen(struct parse_ctx *p, const char *v)
+{
+	char q[QUOTE_MAX + 4];
+
+	if (p->c->n_listen == BASTION_LISTEN_MAX) {
+		err_add(p, "too many ListenAddress lines (at most %d)", BASTION_LISTEN_MAX);
+		return false;
+	}
+	if (!parse_listen(v, &p->c->listen[p->c->n_listen])) {
+		err_add(p, "expected ADDRESS:PORT or [IPV6]:PORT, got \"%s\"", quote(q, v));
+		return false;
+	}
+	p->c->n_listen++;
+	return true;
+}
+
+static bool key_host_key(struct parse_ctx *p, const char *v)
+{
+	return set_path(p, p->c->host_key_file, v);
+}
+
+static bool key_roster(struct parse_ctx *p, const char *v)
+{
+	return set_path(p, p->c->roster, v);
+}
+
+static bool key_admin(struct parse_ctx *p, const char *v)
+{
+	char q[QUOTE_MAX + 4];
+
+	if (!key_from_base64(p->c->admin_key, v)) {
+		err_add(p, "AdminKey: expected a base64 Ed25519 public key, got \"%s\"",
+		    quote(q, v));
+		return false;
+	}
+	p->c->has_admin_key = true;
+	return true;
+}
+
+static bool key_audit_log(struct parse_ctx *p, const char *v)
+{
+	return set_path(p, p->c->audit_log, v);
+}
+
+static bool key_audit_key(struct parse_ctx *p, const char *v)
+{
+	return set_path(p, p->c->audit_key_file, v);
+}
+
+static bool key_audit_syslog(struct parse_ctx *p, const char *v)
+{
+	char q[QUOTE_MAX + 4];
+
+	if (strcmp(v, "yes") == 0)
+		p->c->audit_syslog = true;
+	else if (strcmp(v, "no") == 0)
+		p->c->audit_syslog = false;
+	else {
+		err_add(p, "expected yes or no, got \"%s\"", quote(q, v));
+		return false;
+	}
+	return true;
+}
+
+static bool key_connect_timeout(struct parse_ctx *p, const char *v)
+{
+	return set_uint(p, &p->c->connect_timeout, v, 1, 300);
+}
+
+static bool key_grace(struct parse_ctx *p, const char *v)
+{
+	return set_uint(p, &p->c->login_grace_time, v, 1, 3600);
+}
+
+static bool key_max_startups(struct parse_ctx *p, const char *v)
+{
+	return set_uint(p, &p->c->max_startups, v, 1, 10000);
+}
+
+static bool key_max_auth_tries(struct parse_ctx *p, const char *v)
+{
+	return set_uint(p, &p->c->max_auth_tries, v, 1, 100);
+}
+
+static const struct {
+	const char *name;
+	bool (*fn)(struct parse_ctx *p, const char *value);
+	bool repeatable;
+} keys_table[] = {
+	{ "ListenAddress", key_listen, true },
+	{ "HostKeyFile", key_host_key, false },
+	{ "Roster", key_roster, false },
+	{ "AdminKey", key_admin, false },
+	{ "AuditLog", key_audit_log, false },
+	{ "AuditKeyFile", key_audit_key, false },
+	{ "AuditSyslog", key_audit_syslog, false },
+	{ "ConnectTimeout", key_connect_timeout, false },
+	{ "LoginGraceTime", key_grace, false },
+	{ "MaxStartups", key_max_startups, false },
+	{ "MaxAuthTries", key_max_auth_tries, false },
+};
+enum { N_KEYS = sizeof(keys_table) / sizeof(keys_table[0]) };
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t' || *s == '\r')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+		end--;
+	*end = '\0';
+	return s;
+}
+
+static void parse_line(struct parse_ctx *p, char *line, unsigned seen[N_KEYS])
+{
+	char q[QUOTE_MAX + 4];
+	char *eq, *k, *v, *hash;
+	size_t i;
+
+	hash = strchr(line, '#');
+	if (hash)
+		*hash = '\0';
+	k = trim(line);
+	if (!*k)
+		return;
+	eq = strchr(k, '=');
+	if (!eq) {
+		err_add(p, "expected \"Key = value\", got \"%s\"", quote(q, k));
+		return;
+	}
+	*eq = '\0';
+	k = trim(k);
+	v = trim(eq + 1);
+	for (i = 0; i < N_KEYS; i++)
+		if (strcasecmp(k, keys_table[i].name) == 0)
+			break;
+	if (i == N_KEYS) {
+		err_add(p, "unknown key \"%s\"", quote(q, k));
+		return;
+	}
+	if (seen[i] && !keys_table[i].repeatable) {
+		err_add(p, "%s given twice (first on line %u)", keys_table[i].name, seen[i]);
+		return;
+	}
+	seen[i] = p->line;
+	if (!*v) {
+		err_add(p, "%s: missing value", keys_table[i].name);
+		return;
+	}
+	keys_table[i].fn(p, v);
+}
+
+void bastion_config_defaults(struct bastion_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	strcpy(c->host_key_file, "/var/lib/warren/bastion/ssh_host_ed25519_key");
+	strcpy(c->roster, "/var/lib/warren/roster");
+	strcpy(c->audit_log, "/var/log/warren/audit.jsonl");
+	strcpy(c->audit_key_file, "/var/lib/warren/bastion/audit.key");
+	c->connect_timeout = 5;
+	c->login_grace_time = 30;
+	c->max_startups = 64;
+	c->max_auth_tries = 6;
+}
+
+bool bastion_config_parse(struct bastion_config *c, const char *text, size_t len,
+    const char *filename, struct bastion_config_errors *errs)
+{
+	struct parse_ctx p = { .c = c, .errs = errs, .file = filename, .line = 0 };
+	unsigned seen[N_KEYS] = { 0 };
+	char buf[LINE_LEN_MAX + 1];
+	size_t pos = 0, n;
+	const char *nl;
+
+	errs->count = 0;
+	while (pos < len) {
+		p.line++;
+		nl = memchr(text + pos, '\n', len - pos);
+		n = nl ? (size_t)(nl - (text + pos)) : len - pos;
+		if (n > LINE_LEN_MAX)
+			err_add(&p, "line longer than %d bytes", LINE_LEN_MAX);
+		else if (memchr(text + pos, '\0', n))
+			err_add(&p, "NUL byte in line");
+		else {
+			memcpy(buf, text + pos, n);
+			buf[n] = '\0';
+			parse_line(&p, buf, seen);
+		}
+		pos += n + 1;
+	}
+	if (!c->has_admin_key) {
+		p.line = 0;
+		err_add(&p, "AdminKey is required (the roster's admin public key)");
+	}
+	if (c->n_listen == 0) {
+		strcpy(c->listen[0].host, "0.0.0.0");
+		c->listen[0].port = 2222;
+		c->n_listen = 1;
+	}
+	sodium_memzero(buf, sizeof(buf));
+	return errs->count == 0;
+}
+
+bool bastion_config_load(struct bastion_config *c, const char *path,
+    struct bastion_config_errors *errs)
+{
+	struct parse_ctx p = { .c = c, .errs = errs, .file = path, .line = 0 };
+	char *text = NULL;
+	size_t len = 0;
+	bool ok = false;
+	FILE *f;
+
+	errs->count = 0;
+	bastion_config_defaults(c);
+	f = fopen(path, "re");
+	if (!f) {
+		err_add(&p, "cannot open: %s", strerror(errno));
+		return false;
+	}
+	text = malloc(BASTION_CONFIG_MAX_BYTES + 1);
+	if (!text) {
+		err_add(&p, "out of memory");
+		goto out;
+	}
+	len = fread(text, 1, BASTION_CONFIG_MAX_BYTES + 1, f);
+	if (ferror(f)) {
+		err_add(&p, "read error");
+		goto out;
+	}
+	if (len > BASTION_CONFIG_MAX_BYTES) {
+		err_add(&p, "file larger than %d bytes", BASTION_CONFIG_MAX_BYTES);
+		goto out;
+	}
+	ok = bastion_config_parse(c, text, len, path, errs);
+out:
+	fclose(f);
+	free(text);
+	return ok;
+}

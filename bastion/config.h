@@ -1,0 +1,55 @@
+/* The bastion's config file: "Key = value" lines, '#' comments, as tunneld's.  Every error is
+ * collected as "FILE:LINE: message" before failing. */
+#ifndef BASTION_CONFIG_H
+#define BASTION_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keys/lib/key.h"
+
+enum {
+	BASTION_LISTEN_MAX = 8,		/* ListenAddress lines */
+	BASTION_CONFIG_ERRORS_MAX = 32,	/* messages kept; the rest are counted */
+	BASTION_CONFIG_MAX_BYTES = 1 << 20,
+};
+
+struct bastion_listen {
+	char host[64];			/* numeric IPv4 or IPv6 (bare) */
+	uint16_t port;
+};
+
+struct bastion_config {
+	struct bastion_listen listen[BASTION_LISTEN_MAX];
+	size_t n_listen;
+	char host_key_file[PATH_MAX];
+	char roster[PATH_MAX];
+	bool has_admin_key;
+	uint8_t admin_key[KEY_LEN];	/* Ed25519 public key pinned for the roster */
+	char audit_log[PATH_MAX];
+	char audit_key_file[PATH_MAX];
+	bool audit_syslog;
+	unsigned connect_timeout;	/* seconds */
+	unsigned login_grace_time;	/* seconds */
+	unsigned max_startups;		/* unauthenticated connections at once */
+	unsigned max_auth_tries;	/* per connection */
+};
+
+struct bastion_config_errors {
+	char msgs[BASTION_CONFIG_ERRORS_MAX][256];
+	size_t count;			/* may exceed BASTION_CONFIG_ERRORS_MAX: only that many kept */
+};
+
+/* Defaults for every key (ListenAddress 0.0.0.0:2222 is added only if none is given). */
+void bastion_config_defaults(struct bastion_config *c);
+/* Parses text (len bytes, named filename in messages) over c's current values.  true if no
+ * error; AdminKey is required. */
+bool bastion_config_parse(struct bastion_config *c, const char *text, size_t len,
+    const char *filename, struct bastion_config_errors *errs);
+/* Reads path (at most BASTION_CONFIG_MAX_BYTES) and parses it over the defaults. */
+bool bastion_config_load(struct bastion_config *c, const char *path,
+    struct bastion_config_errors *errs);
+
+#endif

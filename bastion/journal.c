@@ -1,0 +1,99 @@
+/* Audit hooks: session and jump fields into struct audit_event, then one append. */
+#include "bastion/journal.h"
+
+#include "bastion/bastion.h"
+#include "bastion/log.h"
+#include "keys/lib/audit.h"
+
+static void append(struct bastion *b, const char *event, const struct audit_event *ev,
+    bool durable, int *ret)
+{
+	int r;
+
+	if (!b->audit)
+		return;
+	r = audit_log_append(b->audit, event, ev, durable);
+	if (r < 0)
+		blog_errno(BLOG_ERROR, r, "audit log: cannot append %s", event);
+	if (ret)
+		*ret = r;
+}
+
+static void session_fields(struct audit_event *ev, struct bsession *s)
+{
+	audit_event_init(ev);
+	ev->session = s->id;
+	ev->src = s->src;
+	ev->src_port = s->src_port;
+	if (s->engineer[0]) {
+		ev->engineer = s->engineer;
+		ev->fingerprint = s->fp;
+	}
+}
+
+void journal_daemon(struct bastion *b, const char *event, int64_t serial, const char *reason)
+{
+	struct audit_event ev;
+
+	audit_event_init(&ev);
+	ev.serial = serial;
+	ev.reason = reason;
+	append(b, event, &ev, true, NULL);
+}
+
+void journal_session(struct bsession *s, const char *event, const char *user, const char *fp,
+    const char *reason)
+{
+	struct audit_event ev;
+
+	session_fields(&ev, s);
+	if (user)
+		ev.engineer = user;
+	if (fp)
+		ev.fingerprint = fp;
+	ev.reason = reason;
+	append(s->b, event, &ev, false, NULL);
+}
+
+void journal_jump_deny(struct bsession *s, const char *target, const struct access_target *t,
+    int port, const char *reason)
+{
+	struct audit_event ev;
+
+	session_fields(&ev, s);
+	ev.target = t ? t->name : target;
+	ev.target_addr = t ? t->addr_str : NULL;
+	ev.target_port = port;
+	ev.reason = reason;
+	append(s->b, "jump_deny", &ev, false, NULL);
+}
+
+static void jump_fields(struct audit_event *ev, struct relay *r)
+{
+	session_fields(ev, r->s);
+	ev->target = r->t.name;
+	ev->target_addr = r->t.addr_str;
+	ev->target_port = r->t.port;
+}
+
+int journal_jump_open(struct relay *r)
+{
+	struct audit_event ev;
+	int ret = 0;
+
+	jump_fields(&ev, r);
+	append(r->s->b, "jump_open", &ev, true, &ret);
+	return ret;
+}
+
+void journal_jump_close(struct relay *r, uint64_t now_ns)
+{
+	struct audit_event ev;
+
+	jump_fields(&ev, r);
+	ev.reason = r->reason;
+	ev.bytes_in = r->bytes_in;
+	ev.bytes_out = r->bytes_out;
+	ev.duration_ms = (int64_t)((now_ns - r->t_open_ns) / 1000000);
+	append(r->s->b, "jump_close", &ev, false, NULL);
+}

@@ -1,0 +1,74 @@
+/* bastion: warren's jump-only SSH entry point.  `bastion -c FILE [-v]`, foreground. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libssh/libssh.h>
+
+#include "bastion/bastion.h"
+#include "bastion/log.h"
+#include "keys/lib/key.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: bastion -c FILE [-v]\n"
+	    "  -c FILE  configuration file (see bastion(8))\n"
+	    "  -v       verbose (debug) logging\n");
+}
+
+int main(int argc, char **argv)
+{
+	static struct bastion b;
+	struct bastion_config_errors errs;
+	const char *conf = NULL;
+	char err[512] = "";
+	bool verbose = false;
+	size_t i;
+	int c, ret;
+
+	while ((c = getopt(argc, argv, "c:vh")) != -1) {
+		switch (c) {
+		case 'c':
+			conf = optarg;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!conf || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	blog_init(verbose ? BLOG_DEBUG : BLOG_INFO);
+	if (!key_lib_init() || ssh_init() != SSH_OK) {
+		blog_error("cannot initialise the crypto libraries");
+		return 1;
+	}
+	if (!bastion_config_load(&b.cfg, conf, &errs)) {
+		for (i = 0; i < errs.count && i < BASTION_CONFIG_ERRORS_MAX; i++)
+			fprintf(stderr, "%s\n", errs.msgs[i]);
+		if (errs.count > BASTION_CONFIG_ERRORS_MAX)
+			fprintf(stderr, "%s: %zu more errors\n", conf,
+			    errs.count - BASTION_CONFIG_ERRORS_MAX);
+		return 1;
+	}
+	ret = bastion_open(&b, err, sizeof(err));
+	if (ret < 0) {
+		blog_error("%s", err[0] ? err : "cannot start");
+		bastion_close(&b);
+		ssh_finalize();
+		return 1;
+	}
+	ret = bastion_run(&b);
+	bastion_close(&b);
+	ssh_finalize();
+	return ret < 0 ? 1 : 0;
+}

@@ -1,0 +1,361 @@
+/* Relay: bytes both ways between a direct-tcpip channel and its target socket, with flow
+ * control on both sides and no allocation once the jump is open.
+ *
+ * engineer -> target: libssh hands us channel data (on_data); what the target socket does not
+ * take at once goes to our bounded buffer; what does not fit is left in libssh's channel buffer,
+ * which stops libssh from growing the SSH window, so the engineer's client stops sending.
+ * target -> engineer: we read the target only while the SSH channel window is open, and never
+ * more than the window, so libssh never has to wait (or buffer beyond the window). */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bastion/bastion.h"
+#include "bastion/journal.h"
+#include "bastion/log.h"
+
+/* target -> channel bytes go through here: one read, one channel write, nothing kept. */
+static uint8_t scratch[BASTION_RELAY_BUF];
+
+static void want(struct relay *r, short ev, bool on)
+{
+	short w = on ? (short)(r->want | ev) : (short)(r->want & ~ev);
+
+	if (w != r->want) {
+		r->want = w;
+		r->s->b->dirty = true;
+	}
+}
+
+void relay_kill(struct relay *r, const char *reason)
+{
+	if (r->state == RELAY_DEAD)
+		return;
+	if (!r->reason)
+		r->reason = reason;
+	r->state = RELAY_DEAD;
+	r->want = 0;
+	r->s->b->dirty = true;
+}
+
+/* Writes our buffer, then whatever libssh still holds, to the target. */
+static void flush_to_target(struct relay *r)
+{
+	ssize_t w;
+	int n;
+
+	for (;;) {
+		if (r->len > r->off) {
+			w = send(r->fd, r->buf + r->off, r->len - r->off, MSG_NOSIGNAL);
+			if (w < 0) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					break;
+				relay_kill(r, "target write error");
+				return;
+			}
+			r->off += (size_t)w;
+			r->bytes_in += w;
+			continue;
+		}
+		r->off = r->len = 0;
+		if (r->lib_pending == 0)
+			break;
+		/* libssh holds data for us, so this read never polls (no re-entry). */
+		n = ssh_channel_read_nonblocking(r->ch, r->buf,
+		    (uint32_t)(r->lib_pending < BASTION_RELAY_BUF ? r->lib_pending :
+		    BASTION_RELAY_BUF), 0);
+		if (n <= 0) {
+			r->lib_pending = 0;
+			break;
+		}
+		r->lib_pending -= (size_t)n < r->lib_pending ? (size_t)n : r->lib_pending;
+		r->len = (size_t)n;
+	}
+	want(r, POLLOUT, r->len > r->off);
+	if (r->len == r->off && r->lib_pending == 0 && r->client_eof && !r->target_shut) {
+		shutdown(r->fd, SHUT_WR);
+		r->target_shut = true;
+	}
+}
+
+static void from_target(struct relay *r)
+{
+	uint32_t win = ssh_channel_window_size(r->ch);
+	ssize_t n;
+
+	if (win == 0) {
+		want(r, POLLIN, false);	/* relay_sync re-arms once the window opens */
+		return;
+	}
+	n = recv(r->fd, scratch, win < sizeof(scratch) ? win : sizeof(scratch), 0);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			relay_kill(r, "target read error");
+		return;
+	}
+	if (n == 0) {
+		/* The node closed: so does the jump (as sshd's direct-tcpip does). */
+		r->target_eof = true;
+		relay_kill(r, "closed by target");
+		return;
+	}
+	if (ssh_channel_write(r->ch, scratch, (uint32_t)n) == SSH_ERROR) {
+		relay_kill(r, "channel write error");
+		return;
+	}
+	r->bytes_out += n;
+}
+
+static void connected(struct relay *r)
+{
+	int err = 0;
+	socklen_t el = sizeof(err);
+	char why[160];
+
+	if (getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+		err = errno;
+	if (err) {
+		snprintf(why, sizeof(why), "connect failed: %s", strerror(err));
+		journal_jump_deny(r->s, r->t.name, &r->t, r->t.port, why);
+		blog_info("session %s: %s to %s:%u: %s", r->s->id, r->s->engineer, r->t.name,
+		    r->t.port, why);
+		relay_kill(r, "connect failed");
+		return;
+	}
+	/* Durable before the first byte of the node reaches the engineer. */
+	if (journal_jump_open(r) < 0) {
+		journal_jump_deny(r->s, r->t.name, &r->t, r->t.port, "audit log write failed");
+		relay_kill(r, "audit log write failed");
+		return;
+	}
+	r->opened = true;
+	r->state = RELAY_OPEN;
+	r->t_open_ns = bastion_now_ns();
+	blog_info("session %s: jump open: %s to %s (%s) port %u", r->s->id, r->s->engineer,
+	    r->t.name, r->t.addr_str, r->t.port);
+	want(r, POLLIN, true);
+	want(r, POLLOUT, false);
+	flush_to_target(r);
+}
+
+static int on_fd(socket_t fd, int revents, void *ud)
+{
+	struct relay *r = ud;
+
+	(void)fd;
+	if (r->state == RELAY_CONNECTING) {
+		if (revents & (POLLOUT | POLLERR | POLLHUP))
+			connected(r);
+		return 0;
+	}
+	if (r->state != RELAY_OPEN)
+		return 0;
+	if (revents & POLLOUT)
+		flush_to_target(r);
+	if (r->state == RELAY_OPEN && (revents & (POLLIN | POLLHUP | POLLERR)))
+		from_target(r);
+	return 0;
+}
+
+static int on_data(ssh_session ss, ssh_channel ch, void *data, uint32_t len, int is_stderr,
+    void *ud)
+{
+	struct relay *r = ud;
+	uint32_t used = 0, take;
+	ssize_t w;
+
+	(void)ss;
+	(void)ch;
+	if (is_stderr || r->state == RELAY_DEAD)
+		return (int)len;	/* nothing to do with it: drop */
+	if (r->state == RELAY_CONNECTING) {
+		r->lib_pending = len;	/* held by libssh until connected */
+		return 0;
+	}
+	if (r->len == r->off && r->lib_pending == 0) {
+		w = send(r->fd, data, len, MSG_NOSIGNAL);
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			relay_kill(r, "target write error");
+			return (int)len;
+		}
+		if (w > 0) {
+			used = (uint32_t)w;
+			r->bytes_in += w;
+		}
+	}
+	if (r->off > 0 && r->off == r->len)
+		r->off = r->len = 0;
+	if (r->off > 0) {
+		memmove(r->buf, r->buf + r->off, r->len - r->off);
+		r->len -= r->off;
+		r->off = 0;
+	}
+	take = len - used;
+	if (take > BASTION_RELAY_BUF - r->len)
+		take = (uint32_t)(BASTION_RELAY_BUF - r->len);
+	memcpy(r->buf + r->len, (const uint8_t *)data + used, take);
+	r->len += take;
+	used += take;
+	r->lib_pending = len - used;
+	want(r, POLLOUT, r->len > r->off);
+	return (int)used;
+}
+
+static void on_eof(ssh_session ss, ssh_channel ch, void *ud)
+{
+	struct relay *r = ud;
+
+	(void)ss;
+	(void)ch;
+	r->client_eof = true;
+	if (r->state == RELAY_OPEN)
+		flush_to_target(r);
+}
+
+static void on_close(ssh_session ss, ssh_channel ch, void *ud)
+{
+	(void)ss;
+	(void)ch;
+	relay_kill(ud, "closed by engineer");
+}
+
+struct relay *relay_start(struct bsession *s, ssh_channel ch, const struct access_target *t,
+    const char **why)
+{
+	struct relay *r;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	r = calloc(1, sizeof(*r));
+	if (!r || !(r->buf = malloc(BASTION_RELAY_BUF))) {
+		free(r);
+		*why = "out of memory";
+		return NULL;
+	}
+	r->s = s;
+	r->ch = ch;
+	r->t = *t;
+	memset(&ss, 0, sizeof(ss));
+	if (t->family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(t->port);
+		memcpy(&sin->sin_addr, t->addr, 4);
+		sl = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(t->port);
+		memcpy(&sin6->sin6_addr, t->addr, 16);
+		sl = sizeof(*sin6);
+	}
+	r->fd = socket(t->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (r->fd < 0) {
+		*why = "no socket";
+		goto fail;
+	}
+	if (connect(r->fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
+		*why = "connect failed";
+		goto fail;
+	}
+	r->state = RELAY_CONNECTING;
+	r->want = POLLOUT;		/* writable = connected (or failed) */
+	r->t_open_ns = bastion_now_ns();
+	r->deadline_ns = r->t_open_ns + (uint64_t)s->b->cfg.connect_timeout * 1000000000ull;
+	ssh_callbacks_init(&r->cb);
+	r->cb.userdata = r;
+	r->cb.channel_data_function = on_data;
+	r->cb.channel_eof_function = on_eof;
+	r->cb.channel_close_function = on_close;
+	ssh_set_channel_callbacks(ch, &r->cb);
+	r->next = s->relays;
+	s->relays = r;
+	s->n_relays++;
+	s->b->n_relays++;
+	s->b->dirty = true;
+	return r;
+fail:
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r->buf);
+	free(r);
+	return NULL;
+}
+
+static void relay_free(struct relay *r, uint64_t now_ns)
+{
+	struct bastion *b = r->s->b;
+
+	if (r->registered)
+		ssh_event_remove_fd(b->ev, r->fd);
+	r->registered = false;
+	if (r->fd >= 0)
+		close(r->fd);
+	if (r->opened) {
+		journal_jump_close(r, now_ns);
+		blog_info("session %s: jump closed: %s to %s port %u (%s), %lld bytes in, %lld out",
+		    r->s->id, r->s->engineer, r->t.name, r->t.port, r->reason,
+		    (long long)r->bytes_in, (long long)r->bytes_out);
+	}
+	if (r->ch) {
+		ssh_remove_channel_callbacks(r->ch, &r->cb);
+		if (ssh_channel_is_open(r->ch))
+			ssh_channel_close(r->ch);
+		ssh_channel_free(r->ch);
+	}
+	r->s->n_relays--;
+	b->n_relays--;
+	free(r->buf);
+	free(r);
+}
+
+void relay_sync(struct bsession *s, uint64_t now_ns)
+{
+	struct bastion *b = s->b;
+	struct relay **pp = &s->relays, *r;
+
+	while ((r = *pp)) {
+		if (r->state == RELAY_CONNECTING && now_ns >= r->deadline_ns) {
+			journal_jump_deny(s, r->t.name, &r->t, r->t.port, "connect timed out");
+			relay_kill(r, "connect timed out");
+		}
+		if (r->state == RELAY_OPEN && !(r->want & POLLIN) &&
+		    ssh_channel_window_size(r->ch) > 0)
+			want(r, POLLIN, true);	/* the engineer's window opened again */
+		if (r->state == RELAY_DEAD) {
+			*pp = r->next;
+			relay_free(r, now_ns);
+			continue;
+		}
+		if (r->registered && r->have != r->want) {
+			ssh_event_remove_fd(b->ev, r->fd);
+			r->registered = false;
+		}
+		if (!r->registered && r->want) {
+			if (ssh_event_add_fd(b->ev, r->fd, r->want, on_fd, r) == SSH_OK) {
+				r->registered = true;
+				r->have = r->want;
+			}
+		}
+		pp = &r->next;
+	}
+}
+
+void relay_free_all(struct bsession *s, const char *reason)
+{
+	struct relay *r;
+	uint64_t now = bastion_now_ns();
+
+	while ((r = s->relays)) {
+		s->relays = r->next;
+		if (!r->reason)
+			r->reason = reason;
+		relay_free(r, now);
+	}
+}

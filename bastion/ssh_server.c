@@ -1,0 +1,680 @@
+/* The SSH side: listeners, sessions, public-key authentication against the roster, the one
+ * event loop, and the refusal of everything that is not a jump.  libssh runs non-blocking: every
+ * socket is in one ssh_event; nothing is freed inside a libssh callback (bastion_reap does it
+ * after the poll round). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "bastion/bastion.h"
+#include "bastion/journal.h"
+#include "bastion/log.h"
+#include "keys/lib/audit.h"
+
+#define KEX_ALGOS "curve25519-sha256,curve25519-sha256@libssh.org"
+#define CIPHERS "chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com"
+#define MACS "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com"
+#define USER_KEY_ALGOS "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384," \
+	"ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256"
+
+uint64_t bastion_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void bsession_kill(struct bsession *s, const char *reason)
+{
+	if (s->state == BSESSION_DEAD)
+		return;
+	if (s->state != BSESSION_READY)
+		s->b->n_unauth--;
+	s->state = BSESSION_DEAD;
+	s->reason = reason;
+	s->b->dirty = true;
+}
+
+/* "SHA256:..." of a key blob, as ssh-keygen -l prints it. */
+static void blob_fingerprint(const uint8_t *blob, size_t len, char fp[51])
+{
+	struct roster_ssh_key k = { .blob = (uint8_t *)blob, .blob_len = len };
+
+	roster_ssh_key_fingerprint(&k, fp);
+}
+
+/* A bounded, printable copy of a client-chosen user name for logs. */
+static void user_copy(char *dst, size_t dstlen, const char *user)
+{
+	size_t i;
+
+	for (i = 0; user[i] && i + 1 < dstlen && i < BASTION_USER_MAX; i++)
+		dst[i] = (user[i] > 0x20 && user[i] < 0x7f) ? user[i] : '?';
+	dst[i] = '\0';
+}
+
+static void auth_failed(struct bsession *s, const char *user, const char *fp, const char *why)
+{
+	struct bastion *b = s->b;
+	char shown[BASTION_USER_MAX + 1];
+	bool more;
+
+	user_copy(shown, sizeof(shown), user ? user : "");
+	journal_session(s, "auth_reject", user, fp, why);
+	blog_info("session %s: rejected %s for %s from %s port %d: %s", s->id, fp ? fp : "-",
+	    shown, s->src, s->src_port, why);
+	s->auth_failures++;
+	more = ratelimit_fail(&b->rl, &s->addr, bastion_now_ns());
+	if (!more || s->auth_failures >= b->cfg.max_auth_tries)
+		bsession_kill(s, more ? "too many authentication failures" :
+		    "source address rate limited");
+}
+
+static int on_auth_pubkey(ssh_session ss, const char *user, struct ssh_key_struct *key,
+    char state, void *ud)
+{
+	struct bsession *s = ud;
+	const struct roster_engineer *e = NULL;
+	static uint8_t bl[ROSTER_SSH_BLOB_MAX];
+	char *b64 = NULL;
+	char fp[51] = "";
+	size_t blen;
+	int ret = SSH_AUTH_DENIED;
+
+	(void)ss;
+	if (s->state == BSESSION_DEAD || s->state == BSESSION_READY)
+		return SSH_AUTH_DENIED;
+	/* The key blob, as the roster stores it (libssh exports it only as base64). */
+	if (ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK || !b64)
+		return SSH_AUTH_DENIED;
+	if (sodium_base642bin(bl, sizeof(bl), b64, strlen(b64), NULL, &blen, NULL,
+	    sodium_base64_VARIANT_ORIGINAL) != 0)
+		goto out;
+	blob_fingerprint(bl, blen, fp);
+	if (strnlen(user, BASTION_USER_MAX + 1) > BASTION_USER_MAX) {
+		auth_failed(s, user, fp, "user name too long");
+		goto out;
+	}
+	e = access_engineer_match(&s->b->acc, user, bl, blen, fp);
+	if (!e) {
+		auth_failed(s, user, fp, roster_engineer_find(&s->b->acc.r, user) &&
+		    s->b->acc.has_roster ? "key not in roster" : "unknown engineer");
+		goto out;
+	}
+	if (state == SSH_PUBLICKEY_STATE_NONE) {
+		ret = SSH_AUTH_SUCCESS;		/* "this key would do": the client signs next */
+		goto out;
+	}
+	if (state != SSH_PUBLICKEY_STATE_VALID) {
+		auth_failed(s, user, fp, "bad signature");
+		goto out;
+	}
+	s->key_blob = malloc(blen);
+	if (!s->key_blob)
+		goto out;
+	memcpy(s->key_blob, bl, blen);
+	s->key_len = blen;
+	snprintf(s->engineer, sizeof(s->engineer), "%s", e->name);
+	memcpy(s->fp, fp, sizeof(s->fp));
+	s->state = BSESSION_READY;
+	s->b->n_unauth--;
+	journal_session(s, "auth_accept", NULL, NULL, NULL);
+	blog_info("session %s: accepted publickey for %s from %s port %d %s", s->id, s->engineer,
+	    s->src, s->src_port, s->fp);
+	ret = SSH_AUTH_SUCCESS;
+out:
+	ssh_string_free_char(b64);
+	return ret;
+}
+
+static int on_auth_password(ssh_session ss, const char *user, const char *password, void *ud)
+{
+	(void)ss;
+	(void)password;
+	auth_failed(ud, user, NULL, "password refused");
+	return SSH_AUTH_DENIED;
+}
+
+/* Everything on a "session" channel is refused; "ssh bastion" gets one line of help. */
+static int session_channel_request(struct bsession *s, ssh_message msg)
+{
+	int sub = ssh_message_subtype(msg);
+	const char *why = NULL;
+
+	switch (sub) {
+	case SSH_CHANNEL_REQUEST_PTY:
+	case SSH_CHANNEL_REQUEST_WINDOW_CHANGE:
+		ssh_message_channel_request_reply_success(msg);
+		return 0;	/* harmless, and spares the client a warning */
+	case SSH_CHANNEL_REQUEST_ENV:
+		return 1;
+	case SSH_CHANNEL_REQUEST_SHELL:
+		ssh_message_channel_request_reply_success(msg);
+		journal_session(s, "session_deny", NULL, NULL, "shell");
+		s->info_pending = true;
+		s->b->dirty = true;
+		return 0;
+	case SSH_CHANNEL_REQUEST_EXEC:
+		why = "exec";
+		break;
+	case SSH_CHANNEL_REQUEST_SUBSYSTEM:
+		why = "subsystem";
+		break;
+	case SSH_CHANNEL_REQUEST_X11:
+		why = "x11 forwarding";
+		break;
+	default:
+		why = "channel request";
+		break;
+	}
+	journal_session(s, "session_deny", NULL, NULL, why);
+	if (sub == SSH_CHANNEL_REQUEST_EXEC || sub == SSH_CHANNEL_REQUEST_SUBSYSTEM) {
+		s->info_pending = true;
+		s->b->dirty = true;
+	}
+	return 1;
+}
+
+static int on_message(ssh_session ss, ssh_message msg, void *ud)
+{
+	struct bsession *s = ud;
+	int type = ssh_message_type(msg), sub = ssh_message_subtype(msg);
+
+	(void)ss;
+	if (s->state == BSESSION_DEAD)
+		return 1;
+	switch (type) {
+	case SSH_REQUEST_AUTH:
+		if (sub == SSH_AUTH_METHOD_INTERACTIVE)
+			auth_failed(s, ssh_message_auth_user(msg), NULL,
+			    "keyboard-interactive refused");
+		ssh_message_auth_set_methods(msg, SSH_AUTH_METHOD_PUBLICKEY);
+		return 1;
+	case SSH_REQUEST_CHANNEL_OPEN:
+		if (s->state != BSESSION_READY)
+			return 1;
+		if (sub == SSH_CHANNEL_DIRECT_TCPIP)
+			return jump_request(s, msg);
+		if (sub == SSH_CHANNEL_SESSION && !s->info_ch) {
+			s->info_ch = ssh_message_channel_request_open_reply_accept(msg);
+			return 0;
+		}
+		journal_session(s, "session_deny", NULL, NULL, sub == SSH_CHANNEL_SESSION ?
+		    "second session channel" : "channel type");
+		return 1;
+	case SSH_REQUEST_CHANNEL:
+		if (s->state != BSESSION_READY)
+			return 1;
+		return session_channel_request(s, msg);
+	case SSH_REQUEST_GLOBAL:
+		if (s->state == BSESSION_READY && sub == SSH_GLOBAL_REQUEST_TCPIP_FORWARD)
+			journal_session(s, "session_deny", NULL, NULL, "remote forwarding");
+		return 1;
+	default:
+		return 1;	/* service requests and the rest: libssh's default reply */
+	}
+}
+
+/* After a shell/exec request on the session channel: the help line, then close. */
+static void explain(struct bsession *s)
+{
+	ssh_channel ch = s->info_ch;
+
+	s->info_pending = false;
+	if (!ch || !ssh_channel_is_open(ch))
+		return;
+	ssh_channel_write(ch, BASTION_EXPLAIN, (uint32_t)strlen(BASTION_EXPLAIN));
+	ssh_channel_request_send_exit_status(ch, 1);
+	ssh_channel_send_eof(ch);
+	ssh_channel_close(ch);
+}
+
+static void peer_addr(struct bsession *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	strcpy(s->src, "?");
+	memset(&s->addr, 0, sizeof(s->addr));
+	if (getpeername(ssh_get_fd(s->ssh), (struct sockaddr *)&ss, &sl) < 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, s->src, sizeof(s->src));
+		s->src_port = ntohs(sin->sin_port);
+		s->addr.bytes[0] = 4;
+		memcpy(s->addr.bytes + 1, &sin->sin_addr, 4);
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, s->src, sizeof(s->src));
+		s->src_port = ntohs(sin6->sin6_port);
+		s->addr.bytes[0] = 6;
+		memcpy(s->addr.bytes + 1, &sin6->sin6_addr, 16);
+	}
+}
+
+static void session_free(struct bsession *s)
+{
+	struct bastion *b = s->b;
+
+	relay_free_all(s, s->reason ? s->reason : "session closed");
+	if (s->info_ch)
+		ssh_channel_free(s->info_ch);
+	if (s->in_event)
+		ssh_event_remove_session(b->ev, s->ssh);
+	ssh_disconnect(s->ssh);
+	ssh_free(s->ssh);
+	if (s->next)
+		s->next->prev = s->prev;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		b->sessions = s->next;
+	b->n_sessions--;
+	free(s->key_blob);
+	sodium_memzero(s, sizeof(*s));
+	free(s);
+}
+
+static int on_listen(socket_t fd, int revents, void *ud)
+{
+	struct blistener *l = ud;
+	struct bastion *b = l->b;
+	struct bsession *s;
+	ssh_session ss;
+	uint8_t rnd[8];
+
+	(void)fd;
+	if (!(revents & POLLIN))
+		return 0;
+	ss = ssh_new();
+	if (!ss)
+		return 0;
+	if (ssh_bind_accept(l->bind, ss) != SSH_OK) {
+		ssh_free(ss);
+		return 0;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		ssh_free(ss);
+		return 0;
+	}
+	s->b = b;
+	s->ssh = ss;
+	s->t_start_ns = bastion_now_ns();
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(s->id, sizeof(s->id), rnd, sizeof(rnd));
+	peer_addr(s);
+	if (b->n_unauth >= b->cfg.max_startups || b->n_sessions >= BASTION_SESSIONS_MAX ||
+	    !ratelimit_allowed(&b->rl, &s->addr, s->t_start_ns)) {
+		blog_warn("refused connection from %s port %d: %s", s->src, s->src_port,
+		    b->n_unauth >= b->cfg.max_startups ? "MaxStartups reached" :
+		    b->n_sessions >= BASTION_SESSIONS_MAX ? "too many connections" :
+		    "source address rate limited");
+		ssh_free(ss);
+		free(s);
+		return 0;
+	}
+	s->state = BSESSION_KEX;
+	s->next = b->sessions;
+	if (s->next)
+		s->next->prev = s;
+	b->sessions = s;
+	b->n_sessions++;
+	b->n_unauth++;
+	ssh_set_blocking(ss, 0);
+	ssh_callbacks_init(&s->scb);
+	s->scb.userdata = s;
+	s->scb.auth_pubkey_function = on_auth_pubkey;
+	s->scb.auth_password_function = on_auth_password;
+	ssh_set_server_callbacks(ss, &s->scb);
+	ssh_set_auth_methods(ss, SSH_AUTH_METHOD_PUBLICKEY);
+	ssh_set_message_callback(ss, on_message, s);
+	/* Non-blocking: sends our banner and returns; the key exchange goes on in the event. */
+	if (ssh_handle_key_exchange(ss) == SSH_ERROR ||
+	    ssh_event_add_session(b->ev, ss) != SSH_OK) {
+		bsession_kill(s, "key exchange failed");
+		return 0;
+	}
+	s->in_event = true;
+	blog_debug("session %s: connection from %s port %d", s->id, s->src, s->src_port);
+	return 0;
+}
+
+static void roster_changed(struct bastion *b)
+{
+	struct bsession *s;
+	char why[256], fp[51];
+
+	if (!access_reload(&b->acc, why, sizeof(why))) {
+		if (why[0])
+			blog_warn("roster %s refused (keeping serial %llu): %s", b->acc.path,
+			    (unsigned long long)b->acc.r.serial, why);
+		return;
+	}
+	blog_info("roster serial %llu applied", (unsigned long long)b->acc.r.serial);
+	journal_daemon(b, "config_reload", (int64_t)b->acc.r.serial, NULL);
+	for (s = b->sessions; s; s = s->next) {
+		if (s->state != BSESSION_READY)
+			continue;
+		if (!access_engineer_match(&b->acc, s->engineer, s->key_blob, s->key_len, fp)) {
+			blog_info("session %s: %s no longer in the roster with this key: closing",
+			    s->id, s->engineer);
+			journal_session(s, "session_deny", NULL, NULL, "access revoked");
+			bsession_kill(s, "access revoked");
+			continue;
+		}
+		jump_recheck(s);
+	}
+}
+
+static int on_inotify(socket_t fd, int revents, void *ud)
+{
+	struct bastion *b = ud;
+
+	(void)fd;
+	(void)revents;
+	if (access_watch_drain(&b->acc))
+		b->dirty = true, b->acc_changed = true;
+	return 0;
+}
+
+static int on_signal(socket_t fd, int revents, void *ud)
+{
+	struct bastion *b = ud;
+	struct signalfd_siginfo si;
+
+	(void)revents;
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			b->acc_changed = true;
+		else
+			b->stop = true;
+	}
+	return 0;
+}
+
+static int host_key_ensure(struct bastion *b, char *err, size_t errlen)
+{
+	const char *path = b->cfg.host_key_file;
+	ssh_key key = NULL, pub = NULL;
+	unsigned char *hash = NULL;
+	size_t hlen = 0;
+	char *fp = NULL;
+	struct stat st;
+	mode_t old;
+	int ret = 0;
+
+	if (stat(path, &st) == 0) {
+		if (st.st_mode & 077) {
+			snprintf(err, errlen, "%s: host key readable by group or others; refusing",
+			    path);
+			return -EPERM;
+		}
+		if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) != SSH_OK) {
+			snprintf(err, errlen, "%s: cannot read the host key", path);
+			return -EINVAL;
+		}
+	} else if (errno == ENOENT) {
+		if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK) {
+			snprintf(err, errlen, "cannot generate a host key");
+			return -EIO;
+		}
+		old = umask(077);
+		ret = ssh_pki_export_privkey_file(key, NULL, NULL, NULL, path);
+		umask(old);
+		if (ret != SSH_OK) {
+			snprintf(err, errlen, "%s: cannot write the host key", path);
+			ret = -EIO;
+			goto out;
+		}
+		chmod(path, 0600);
+		blog_info("created host key %s", path);
+	} else {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return ret;
+	}
+	if (ssh_pki_export_privkey_to_pubkey(key, &pub) == SSH_OK &&
+	    ssh_get_publickey_hash(pub, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) == 0) {
+		fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
+		blog_info("host key %s ED25519", fp ? fp : "?");
+	}
+	ret = 0;
+out:
+	ssh_string_free_char(fp);
+	ssh_clean_pubkey_hash(&hash);
+	ssh_key_free(pub);
+	ssh_key_free(key);
+	return ret;
+}
+
+static int listen_one(struct bastion *b, const struct bastion_listen *la, char *err,
+    size_t errlen)
+{
+	struct blistener *l = &b->listeners[b->n_listeners];
+	unsigned port = la->port;
+	int verbosity = blog_level() >= BLOG_DEBUG ? SSH_LOG_PROTOCOL : SSH_LOG_NOLOG;
+	bool no = false;
+	ssh_bind bind = ssh_bind_new();
+
+	if (!bind)
+		return -ENOMEM;
+	if (ssh_bind_options_set(bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no) < 0 ||
+	    ssh_bind_options_set(bind, SSH_BIND_OPTIONS_BINDADDR, la->host) < 0 ||
+	    ssh_bind_options_set(bind, SSH_BIND_OPTIONS_BINDPORT, &port) < 0 ||
+	    ssh_bind_options_set(bind, SSH_BIND_OPTIONS_HOSTKEY, b->cfg.host_key_file) < 0 ||
+	    ssh_bind_options_set(bind, SSH_BIND_OPTIONS_LOG_VERBOSITY, &verbosity) < 0 ||
+	    ssh_bind_options_set(bind, SSH_BIND_OPTIONS_KEY_EXCHANGE, KEX_ALGOS) < 0 ||
+	    ssh_bind_options_set(bind, SSH_BIND_OPTIONS_CIPHERS_C_S, CIPHERS) < 0 ||
+	    ssh_bind_options_set(bind, SSH_BIND_OPTIONS_CIPHERS_S_C, CIPHERS) < 0 ||
+	    ssh_bind_options_set(bind, SSH_BIND_OPTIONS_HMAC_C_S, MACS) < 0 ||
+	    ssh_bind_options_set(bind, SSH_BIND_OPTIONS_HMAC_S_C, MACS) < 0 ||
+	    ssh_bind_options_set(bind, SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS, "ssh-ed25519") < 0 ||
+	    ssh_bind_options_set(bind, SSH_BIND_OPTIONS_PUBKEY_ACCEPTED_KEY_TYPES,
+	    USER_KEY_ALGOS) < 0) {
+		snprintf(err, errlen, "libssh options: %s", ssh_get_error(bind));
+		ssh_bind_free(bind);
+		return -EINVAL;
+	}
+	if (ssh_bind_listen(bind) < 0) {
+		snprintf(err, errlen, "listen on %s port %u: %s", la->host, port,
+		    ssh_get_error(bind));
+		ssh_bind_free(bind);
+		return -EADDRNOTAVAIL;
+	}
+	ssh_bind_set_blocking(bind, 0);
+	l->b = b;
+	l->bind = bind;
+	l->fd = ssh_bind_get_fd(bind);
+	if (ssh_event_add_fd(b->ev, l->fd, POLLIN, on_listen, l) != SSH_OK) {
+		ssh_bind_free(bind);
+		return -ENOMEM;
+	}
+	b->n_listeners++;
+	blog_info("listening on %s port %u", la->host, port);
+	return 0;
+}
+
+int bastion_open(struct bastion *b, char *err, size_t errlen)
+{
+	uint8_t secret[ROSTER_ADMIN_SECRET_LEN], pub[KEY_LEN];
+	char why[256];
+	sigset_t set;
+	size_t i;
+	int ret;
+
+	b->sig_fd = -1;
+	ratelimit_init(&b->rl);
+	b->ev = ssh_event_new();
+	if (!b->ev)
+		return -ENOMEM;
+	ret = access_open(&b->acc, b->cfg.roster, b->cfg.admin_key);
+	if (ret < 0) {
+		snprintf(err, errlen, "%s: cannot watch: %s", b->cfg.roster, strerror(-ret));
+		return ret;
+	}
+	if (!access_reload(&b->acc, why, sizeof(why)))
+		blog_warn("no verified roster yet (%s): every login is refused until one arrives",
+		    why[0] ? why : "none");
+	else
+		blog_info("roster serial %llu", (unsigned long long)b->acc.r.serial);
+	/* Audit key: created 0600 on first start, same file format as the admin key. */
+	ret = roster_admin_key_read(b->cfg.audit_key_file, secret, why, sizeof(why));
+	if (ret == -ENOENT) {
+		ret = roster_admin_key_generate(secret, pub);
+		if (ret == 0)
+			ret = roster_admin_key_write(b->cfg.audit_key_file, secret);
+		if (ret == 0)
+			blog_info("created audit key %s", b->cfg.audit_key_file);
+		else
+			snprintf(why, sizeof(why), "%.200s: cannot create: %s", b->cfg.audit_key_file,
+			    strerror(-ret));
+	}
+	if (ret < 0) {
+		snprintf(err, errlen, "%s", why);
+		goto out;
+	}
+	ret = audit_log_open(&b->audit, b->cfg.audit_log, secret, b->cfg.audit_syslog, why,
+	    sizeof(why));
+	if (ret < 0) {
+		snprintf(err, errlen, "%s", why);
+		goto out;
+	}
+	if (audit_log_torn_bytes(b->audit))
+		blog_warn("audit log %s: cut %zu bytes of a torn final line", b->cfg.audit_log,
+		    audit_log_torn_bytes(b->audit));
+	ret = host_key_ensure(b, err, errlen);
+	if (ret < 0)
+		goto out;
+	for (i = 0; i < b->cfg.n_listen; i++) {
+		ret = listen_one(b, &b->cfg.listen[i], err, errlen);
+		if (ret < 0)
+			goto out;
+	}
+	if (ssh_event_add_fd(b->ev, b->acc.inotify_fd, POLLIN, on_inotify, b) != SSH_OK) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	b->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (b->sig_fd < 0 || ssh_event_add_fd(b->ev, b->sig_fd, POLLIN, on_signal, b) != SSH_OK) {
+		ret = -errno;
+		snprintf(err, errlen, "signalfd: %s", strerror(errno));
+		goto out;
+	}
+	journal_daemon(b, "start", b->acc.has_roster ? (int64_t)b->acc.r.serial : -1, NULL);
+	ret = 0;
+out:
+	sodium_memzero(secret, sizeof(secret));
+	return ret;
+}
+
+/* After each poll round: dead and closed sessions, relays' poll events, pending help lines. */
+static void reap(struct bastion *b, uint64_t now)
+{
+	struct bsession *s, *next;
+	int st;
+
+	for (s = b->sessions; s; s = next) {
+		next = s->next;
+		if (s->state != BSESSION_DEAD) {
+			st = ssh_get_status(s->ssh);
+			if (st & (SSH_CLOSED | SSH_CLOSED_ERROR))
+				bsession_kill(s, "connection closed");
+		}
+		if (s->state == BSESSION_DEAD) {
+			blog_debug("session %s: closed (%s)", s->id, s->reason);
+			session_free(s);
+			continue;
+		}
+		if (s->info_pending)
+			explain(s);
+		relay_sync(s, now);
+	}
+}
+
+static void tick(struct bastion *b, uint64_t now)
+{
+	uint64_t grace = (uint64_t)b->cfg.login_grace_time * 1000000000ull;
+	struct bsession *s;
+
+	for (s = b->sessions; s; s = s->next)
+		if (s->state != BSESSION_READY && s->state != BSESSION_DEAD &&
+		    now - s->t_start_ns > grace) {
+			blog_info("session %s: from %s port %d: login grace time exceeded",
+			    s->id, s->src, s->src_port);
+			bsession_kill(s, "login grace time exceeded");
+		}
+	if (b->audit)
+		audit_log_checkpoint(b->audit, now, false);
+}
+
+int bastion_run(struct bastion *b)
+{
+	uint64_t now, next_tick = 0;
+
+	while (!b->stop) {
+		ssh_event_dopoll(b->ev, BASTION_TICK_MS);
+		now = bastion_now_ns();
+		if (b->acc_changed) {
+			b->acc_changed = false;
+			roster_changed(b);
+		}
+		reap(b, now);
+		if (now >= next_tick) {
+			tick(b, now);
+			next_tick = now + BASTION_TICK_MS * 1000000ull;
+		}
+	}
+	blog_info("stopping");
+	return 0;
+}
+
+void bastion_close(struct bastion *b)
+{
+	size_t i;
+
+	while (b->sessions) {
+		bsession_kill(b->sessions, "bastion stopping");
+		session_free(b->sessions);
+	}
+	for (i = 0; i < b->n_listeners; i++) {
+		ssh_event_remove_fd(b->ev, b->listeners[i].fd);
+		ssh_bind_free(b->listeners[i].bind);
+	}
+	if (b->audit) {
+		journal_daemon(b, "stop", -1, "signal");
+		audit_log_close(b->audit);
+		b->audit = NULL;
+	}
+	if (b->acc.inotify_fd >= 0 && b->ev)
+		ssh_event_remove_fd(b->ev, b->acc.inotify_fd);
+	if (b->sig_fd >= 0) {
+		if (b->ev)
+			ssh_event_remove_fd(b->ev, b->sig_fd);
+		close(b->sig_fd);
+	}
+	access_close(&b->acc);
+	if (b->ev)
+		ssh_event_free(b->ev);
+	b->ev = NULL;
+}

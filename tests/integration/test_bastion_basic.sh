@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The bastion end to end, quickly: an engineer namespace that reaches only the bastion's public
+# address (203.0.113.1) jumps with real OpenSSH to a node reachable only over the overlay (its
+# sshd trusts the roster through keys authorized-keys).  ssh -J prints the node's name, a plain
+# `ssh bastion` gets the one-line explanation and no shell, a node or port the engineer may not
+# reach is refused, and the audit log records accept, open, deny and close.
+. "$(dirname "$0")/lib.sh"
+
+need_bastion
+bastion_net_init
+bastion_nodes_add web-1 db-1
+eng_add alice web-1:22
+bastion_up
+
+out=$(eng_ssh alice -J alice@bastion web-1 uname -n 2>&1 || true)
+assert_eq "ssh -J alice@bastion web-1 uname -n" "web-1" "$out"
+
+out=$(eng_ssh alice bastion 2>&1 </dev/null || true)
+assert_match "ssh bastion gets the explanation" "warren bastion: jump only. Use: ssh -J USER@BASTION NODE" "$out"
+out=$(eng_ssh alice bastion id 2>&1 </dev/null || true)
+assert_nomatch "ssh bastion id runs nothing" "uid=" "$out"
+
+check "a node alice may not reach (db-1) is refused" \
+	bash -c "! timeout -k 2 20 ip netns exec $ENG ssh -F $T/ssh/alice.config -i $T/ssh/alice -J alice@bastion db-1 true"
+out=$(eng_ssh alice -W "web-1:80" bastion 2>&1 </dev/null || true)
+assert_match "a port alice may not use (web-1:80) is refused" "forwarding failed|prohibited" "$out"
+assert_ge "audit: jump_deny alice -> web-1:80" 1 "$(audit_count jump_deny engineer=alice target=web-1 reason="not allowed")"
+
+assert_ge "audit: auth_accept for alice" 1 "$(audit_count auth_accept engineer=alice)"
+assert_ge "audit: jump_open alice -> web-1" 1 "$(audit_count jump_open engineer=alice target=web-1)"
+assert_ge "audit: jump_deny alice -> db-1" 1 "$(audit_count jump_deny engineer=alice target=db-1 reason="not allowed")"
+assert_ge "audit: session_deny (shell)" 1 "$(audit_count session_deny engineer=alice reason=shell)"
+wait_until 5 bash -c "grep -q '\"event\":\"jump_close\"' $AUDIT_LOG" || true
+assert_ge "audit: jump_close alice -> web-1" 1 "$(audit_count jump_close engineer=alice target=web-1)"
+
+check "bastion stops cleanly on SIGTERM" bastion_stop
+out=$(audit_verify "$AUDIT_LOG" || true)
+assert_match "the audit log verifies" "^OK" "$out"
+finish
