@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# keys authorized-keys and ssh-config against a roster made with keys in a temp directory:
+# allowed, not allowed (node, port), wrong user, node found by its WireGuard key or --node, no
+# roster, tampered roster, wrong admin key; ssh-config's bastion and node blocks.
+# Usage: KEYS=path/to/keys tests/integration/keys_access_cli.sh   (default: $BUILD/keys)
+set -eu
+
+KEYS=${KEYS:-${BUILD:-build}/keys}
+if [ ! -f "$KEYS" ] || [ ! -x "$KEYS" ]; then
+	echo "keys_access_cli: no keys binary at '$KEYS' (set KEYS=...)" >&2
+	exit 1
+fi
+case $KEYS in /*) ;; *) KEYS=$PWD/$KEYS ;; esac
+command -v ssh-keygen >/dev/null || { echo "keys_access_cli: ssh-keygen missing" >&2; exit 1; }
+
+tmp=$(mktemp -d)
+cleanup() { rm -rf "$tmp"; }
+trap cleanup EXIT
+cd "$tmp"
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+check() { local name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
+# expect_exit CODE NAME CMD...: stdout -> out, stderr -> err.
+expect_exit() {
+	local want=$1 name=$2 rc=0
+	shift 2
+	"$@" >out 2>err || rc=$?
+	if [ "$rc" -eq "$want" ]; then ok; else bad "$name: exit $rc, want $want ($(head -c 300 err))"; fi
+}
+k() { "$KEYS" -C adm "$@"; }
+sshkey() { ssh-keygen -q -t ed25519 -N '' -C "$1@laptop" -f "$1" && cut -d' ' -f1,2 "$1.pub"; }
+
+# An admin session: two nodes, alice (SSH on web-1 only, db-1 on 5432), bob (everything),
+# carol (web group, port 80 only).
+mkdir adm
+expect_exit 0 "init" k init --network prod --cidr 100.64.0.0/16
+umask 077
+"$KEYS" genkey >web1.key
+"$KEYS" genkey >db1.key
+umask 022
+expect_exit 0 "enroll web-1" k enroll web-1 --pubkey "$("$KEYS" pubkey <web1.key)" --group web
+expect_exit 0 "enroll db-1" k enroll db-1 --pubkey "$("$KEYS" pubkey <db1.key)" --group db
+alice=$(sshkey alice)
+bob=$(sshkey bob)
+carol=$(sshkey carol)
+expect_exit 0 "add alice" k engineer add alice --ssh-key alice.pub --allow web-1:22 --allow db-1:5432
+expect_exit 0 "add bob" k engineer add bob --ssh-key bob.pub --allow '*'
+expect_exit 0 "add carol" k engineer add carol --ssh-key carol.pub --allow group:web:80
+expect_exit 0 "publish" k publish
+cp adm/roster.signed roster
+admin=$(k admin-pubkey)
+ak() { "$KEYS" authorized-keys "$@" --roster roster --admin-key "$admin"; }
+
+# 1. Allowed: alice on web-1 (found by its WireGuard key), exactly her key, comment kept.
+expect_exit 0 "alice on web-1" ak alice --key-file web1.key
+check "alice on web-1: her key" test "$(cat out)" = "$alice alice@laptop"
+expect_exit 0 "alice on web-1 by name" ak alice --node web-1
+check "alice on web-1 by name: her key" test "$(cat out)" = "$alice alice@laptop"
+check "sshd would accept the output" sh -c 'ssh-keygen -l -f out >/dev/null'
+# 2. Not allowed: alice on db-1 (port 5432 only), carol anywhere (port 80 only).
+expect_exit 0 "alice on db-1" ak alice --key-file db1.key
+check "alice on db-1: nothing" test ! -s out
+expect_exit 0 "carol on web-1" ak carol --node web-1
+check "carol on web-1: nothing" test ! -s out
+# 3. bob everywhere.
+expect_exit 0 "bob on db-1" ak bob --node db-1
+check "bob on db-1: his key" test "$(cat out)" = "$bob bob@laptop"
+# 4. Wrong user: login names are engineer names; unknown users get nothing, exit 0.
+expect_exit 0 "root on web-1" ak root --node web-1
+check "root on web-1: nothing" test ! -s out
+expect_exit 0 "Alice on web-1" ak Alice --node web-1
+check "Alice on web-1: nothing" test ! -s out
+# 5. No roster, an unknown node, a node key not in the roster: exit 1 with a message.
+expect_exit 1 "no roster" "$KEYS" authorized-keys alice --roster nonexistent --admin-key "$admin" --node web-1
+check "no roster: message" test -s err
+check "no roster: no keys" test ! -s out
+expect_exit 1 "unknown node" ak alice --node web-9
+(umask 077 && "$KEYS" genkey >other.key)
+expect_exit 1 "key not enrolled" ak alice --key-file other.key
+check "key not enrolled: message" grep -q "not in the roster" err
+# 6. Tampered roster (alice given db-1:22 by hand): refused, nothing printed.
+sed 's/allow db-1 5432/allow db-1 22/' roster >tampered
+check "tampered differs" sh -c '! cmp -s roster tampered'
+expect_exit 1 "tampered" "$KEYS" authorized-keys alice --roster tampered --admin-key "$admin" --node db-1
+check "tampered: no keys" test ! -s out
+check "tampered: says why" grep -q "signature" err
+# 7. Another admin key, and no admin key at all: refused.
+expect_exit 1 "wrong admin key" "$KEYS" authorized-keys alice --roster roster --admin-key "$("$KEYS" genkey | "$KEYS" pubkey)" --node web-1
+expect_exit 1 "no admin key" "$KEYS" authorized-keys alice --roster roster --node web-1
+check "no admin key: says so" grep -q "admin-key" err
+#    ... unless tunneld pinned one next to the roster.
+echo "$admin" >roster.admin
+expect_exit 0 "pinned key next to the roster" "$KEYS" authorized-keys alice --roster roster --node web-1
+check "pinned: alice's key" test "$(cat out)" = "$alice alice@laptop"
+# 8. Revocation: remove alice, publish: her key is gone.
+expect_exit 0 "remove alice" k engineer remove alice
+expect_exit 0 "publish again" k publish
+cp adm/roster.signed roster
+expect_exit 0 "alice removed" ak alice --node web-1
+check "alice removed: nothing" test ! -s out
+expect_exit 2 "usage" "$KEYS" authorized-keys
+
+# 9. ssh-config: the bastion block and a node block with the nodes bob may SSH to.
+expect_exit 0 "ssh-config bob" k ssh-config bob --bastion bastion.example.com:2222
+check "ssh-config: bastion block" grep -qx 'Host prod-bastion' out
+check "ssh-config: HostName" grep -qx $'\tHostName bastion.example.com' out
+check "ssh-config: Port" grep -qx $'\tPort 2222' out
+check "ssh-config: User" test "$(grep -c $'^\tUser bob$' out)" = 2
+check "ssh-config: nodes" grep -qx 'Host db-1 web-1' out
+check "ssh-config: ProxyJump" grep -qx $'\tProxyJump prod-bastion' out
+check "ssh -G understands it" sh -c 'ssh -T -G -F out web-1 </dev/null 2>/dev/null | grep -qx "proxyjump prod-bastion"'
+expect_exit 0 "ssh-config carol" k ssh-config carol --bastion 203.0.113.10
+check "carol: port 22 default" grep -qx $'\tPort 22' out
+check "carol: no SSH node" grep -q 'no node allows carol' out
+check "carol: no node block" test "$(grep -c ProxyJump out)" = 0
+expect_exit 0 "ssh-config --user" k ssh-config bob --bastion '[2001:db8::1]:2200' --user ops
+check "--user: node login" grep -qx $'\tUser ops' out
+check "--user: v6 bastion" grep -qx $'\tHostName 2001:db8::1' out
+expect_exit 1 "ssh-config unknown engineer" k ssh-config alice --bastion b.example.com
+expect_exit 1 "ssh-config hostile bastion" k ssh-config bob --bastion $'b.example.com\nProxyCommand x'
+expect_exit 2 "ssh-config without --bastion" k ssh-config bob
+
+echo "keys_access_cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
