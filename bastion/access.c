@@ -164,15 +164,14 @@ bool access_target_resolve(const struct access *a, const char *host, uint16_t po
 
 	if (!a->has_roster || port == 0)
 		return false;
-	if (roster_name_valid(host)) {
-		n = roster_node_find(&a->r, host);
+	/* An address first: a name may look like one ("100.64.0.3" is a valid name). */
+	if (!roster_address_parse(&family, addr, host)) {
+		n = roster_name_valid(host) ? roster_node_find(&a->r, host) : NULL;
 		if (!n)
 			return false;
 		fill_target(t, n, port);
 		return true;
 	}
-	if (!roster_address_parse(&family, addr, host))
-		return false;
 	for (i = 0; i < a->r.n_nodes; i++) {
 		n = &a->r.nodes[i];
 		if ((family == AF_INET && n->has_addr4 && memcmp(n->addr4, addr, 4) == 0) ||

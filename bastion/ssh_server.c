@@ -538,8 +538,17 @@ int bastion_open(struct bastion *b, char *err, size_t errlen)
 		ret = roster_admin_key_generate(secret, pub);
 		if (ret == 0)
 			ret = roster_admin_key_write(b->cfg.audit_key_file, secret);
-		if (ret == 0)
+		if (ret == 0) {
+			/* The public half next to it, for `keys audit verify --key`. */
+			char pubpath[PATH_MAX + 8];
+
+			snprintf(pubpath, sizeof(pubpath), "%s.pub", b->cfg.audit_key_file);
+			if (key_file_write(pubpath, pub, true) < 0)
+				blog_warn("cannot write %s", pubpath);
+			else
+				chmod(pubpath, 0644);
 			blog_info("created audit key %s", b->cfg.audit_key_file);
+		}
 		else
 			snprintf(why, sizeof(why), "%.200s: cannot create: %s", b->cfg.audit_key_file,
 			    strerror(-ret));

@@ -22,8 +22,10 @@ assert_nomatch "ssh bastion id runs nothing" "uid=" "$out"
 
 check "a node alice may not reach (db-1) is refused" \
 	bash -c "! timeout -k 2 20 ip netns exec $ENG ssh -F $T/ssh/alice.config -i $T/ssh/alice -J alice@bastion db-1 true"
-out=$(eng_ssh alice -W "web-1:80" bastion 2>&1 </dev/null || true)
-assert_match "a port alice may not use (web-1:80) is refused" "forwarding failed|prohibited" "$out"
+out=$(eng_ssh alice -o LogLevel=INFO -W "web-1:80" bastion 2>&1 </dev/null || true)
+assert_match "a port alice may not use (web-1:80) is refused" "open failed: administratively prohibited" "$out"
+out=$(eng_ssh alice -J alice@bastion "alice@${OV4[web-1]}" uname -n 2>&1 || true)
+assert_eq "ssh -J to web-1's overlay address ${OV4[web-1]}" "web-1" "$out"
 assert_ge "audit: jump_deny alice -> web-1:80" 1 "$(audit_count jump_deny engineer=alice target=web-1 reason="not allowed")"
 
 assert_ge "audit: auth_accept for alice" 1 "$(audit_count auth_accept engineer=alice)"
