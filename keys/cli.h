@@ -100,5 +100,9 @@ int cmd_engineer(int argc, char *argv[]);
 int cmd_push(int argc, char *argv[]);
 int cmd_node_config(int argc, char *argv[]);
 int cmd_status(int argc, char *argv[]);
+/* Bastion access (cmd_audit.c, cmd_access.c). */
+int cmd_audit(int argc, char *argv[]);
+int cmd_authorized_keys(int argc, char *argv[]);
+int cmd_ssh_config(int argc, char *argv[]);
 
 #endif

@@ -10,8 +10,6 @@
 #include "keys/cli.h"
 
 /* Also declared in keys.c, which registers them (cli.h lists the older commands). */
-int cmd_authorized_keys(int argc, char *argv[]);
-int cmd_ssh_config(int argc, char *argv[]);
 
 #define NODE_KEY_FILE "/etc/warren/wg0.key"
 #define NODE_ROSTER_PATH "/var/lib/warren/roster"

@@ -8,7 +8,6 @@
 #include "keys/lib/audit.h"
 
 /* Also declared in keys.c, which registers it (cli.h lists the older commands). */
-int cmd_audit(int argc, char *argv[]);
 
 static int audit_verify(int argc, char *argv[]);
 

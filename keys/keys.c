@@ -18,10 +18,6 @@ const char *cli_prog = "keys";
 static int cmd_genkey(int argc, char *argv[]);
 static int cmd_pubkey(int argc, char *argv[]);
 static int cmd_help(int argc, char *argv[]);
-/* Bastion access (cmd_audit.c, cmd_access.c). */
-int cmd_audit(int argc, char *argv[]);
-int cmd_authorized_keys(int argc, char *argv[]);
-int cmd_ssh_config(int argc, char *argv[]);
 
 static const struct command commands[] = {
 	{ "genkey", cmd_genkey, "", "Generates a new private key and writes it to stdout" },
