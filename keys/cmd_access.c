@@ -9,8 +9,6 @@
 
 #include "keys/cli.h"
 
-/* Also declared in keys.c, which registers them (cli.h lists the older commands). */
-
 #define NODE_KEY_FILE "/etc/warren/wg0.key"
 #define NODE_ROSTER_PATH "/var/lib/warren/roster"
 enum { SSH_PORT = 22, BASTION_HOST_MAX = 255 };

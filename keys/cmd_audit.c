@@ -7,8 +7,6 @@
 #include "keys/cli.h"
 #include "keys/lib/audit.h"
 
-/* Also declared in keys.c, which registers it (cli.h lists the older commands). */
-
 static int audit_verify(int argc, char *argv[]);
 
 static const struct command audit_commands[] = {
