@@ -22,7 +22,9 @@ direct() {
 		-o ProxyJump=none "carol@${OV4[web-1]}" "$@"
 }
 ak() { timeout 10 "$KEYS_BIN" authorized-keys "$1" --roster "${ROSTER_PATH[web-1]}" --node web-1 --admin-key "$(keys_admin admin-pubkey)" 2>&1; }
-carol_blob=$(awk '{ print $2 }' "$T/ssh/carol.pub")
+# Key blobs hold '+' and '/': quote them for the grep -E in assert_match.
+re_quote() { printf '%s' "$1" | sed 's/[][\\.*^$+?(){}|]/\\&/g'; }
+carol_blob=$(re_quote "$(awk '{ print $2 }' "$T/ssh/carol.pub")")
 
 out=$(eng_ssh carol -J carol@bastion web-1 uname -n 2>&1 || true)
 assert_eq "carol jumps to web-1 before removal" web-1 "$out"
@@ -70,7 +72,7 @@ assert_match "carol is refused at the bastion's authentication" 'Permission deni
 check "web-1 and db-1 at serial $latest" wait_until 15 all_at_serial "$latest" web-1 db-1
 assert_nomatch "keys authorized-keys carol on web-1 no longer prints her key" "$carol_blob" "$(ak carol || true)"
 assert_match "keys authorized-keys alice on web-1 still prints alice's key" \
-	"$(awk '{ print $2 }' "$T/ssh/alice.pub")" "$(ak alice || true)"
+	"$(re_quote "$(awk '{ print $2 }' "$T/ssh/alice.pub")")" "$(ak alice || true)"
 rc=0; out=$(direct uname -n 2>&1) || rc=$?
 assert_match "carol's key refused by web-1's sshd directly (exit $rc)" 'Permission denied' "$out"
 
