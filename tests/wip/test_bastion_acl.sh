@@ -22,24 +22,26 @@ out=$(eng_ssh bob -J bob@bastion web-1 uname -n 2>&1 || true)
 assert_eq "bob: ssh -J bob@bastion web-1 (allowed)" web-1 "$out"
 rc=0; out=$(eng_ssh bob -J bob@bastion db-1 uname -n 2>&1) || rc=$?
 assert_eq "bob: ssh -J to db-1 exits 255" 255 "$rc"
-assert_match "bob: db-1 refused as not permitted" 'open failed: administratively prohibited|not permitted' "$out"
+# Through -J the client's jump process runs at the config's LogLevel ERROR: OpenSSH then says
+# only that forwarding failed; the -W checks below run at INFO and see the refusal code.
+assert_match "bob: db-1 refused" 'open failed: administratively prohibited|stdio forwarding failed' "$out"
 assert_nomatch "bob: db-1 refusal gives no detail (no roster, group or port named)" 'group|roster|allow|db' \
 	"$(printf '%s' "$out" | grep -i 'open failed' || true)"
 out=$(eng_ssh alice -J alice@bastion db-1 uname -n 2>&1 || true)
 assert_eq "alice (allowed everywhere on 22) reaches db-1" db-1 "$out"
 
 # A port not allowed: ssh -W web-1:8080 (a listener is there) is refused; web-1:22 is not.
-rc=0; out=$(eng_ssh bob -W web-1:8080 bastion </dev/null 2>&1) || rc=$?
+rc=0; out=$(eng_ssh bob -o LogLevel=INFO -W web-1:8080 bastion </dev/null 2>&1) || rc=$?
 assert_match "bob: ssh -W web-1:8080 refused as not permitted (exit $rc)" \
-	'open failed: administratively prohibited|not permitted' "$out"
+	'open failed: administratively prohibited' "$out"
 out=$(printf 'SSH-2.0-probe\r\n' | eng_ssh bob -W web-1:22 bastion 2>&1 | head -n 1 || true)
 assert_match "bob: ssh -W web-1:22 reaches web-1's sshd banner" '^SSH-2\.0-OpenSSH' "$out"
-rc=0; out=$(eng_ssh bob -W "${OV4[db-1]}:22" bastion </dev/null 2>&1) || rc=$?
+rc=0; out=$(eng_ssh bob -o LogLevel=INFO -W "${OV4[db-1]}:22" bastion </dev/null 2>&1) || rc=$?
 assert_match "bob: ssh -W to db-1's overlay address refused too" \
-	'open failed: administratively prohibited|not permitted' "$out"
-rc=0; out=$(eng_ssh bob -W 192.0.2.200:22 bastion </dev/null 2>&1) || rc=$?
+	'open failed: administratively prohibited' "$out"
+rc=0; out=$(eng_ssh bob -o LogLevel=INFO -W 192.0.2.200:22 bastion </dev/null 2>&1) || rc=$?
 assert_match "bob: ssh -W to an address outside the roster refused" \
-	'open failed: administratively prohibited|not permitted' "$out"
+	'open failed: administratively prohibited' "$out"
 
 # An unknown key, offered as bob: no authentication, not even to the bastion.
 rc=0; out=$(eng_ssh mallory -J bob@bastion web-1 uname -n 2>&1) || rc=$?
