@@ -116,8 +116,12 @@ install: all
 	install -D -m 0755 $(BUILD)/keys $(DESTDIR)$(PREFIX)/bin/keys
 	install -D -m 0644 docs/tunneld.8 $(DESTDIR)$(PREFIX)/share/man/man8/tunneld.8
 	install -D -m 0644 docs/keys.1 $(DESTDIR)$(PREFIX)/share/man/man1/keys.1
+	install -D -m 0755 $(BUILD)/bastion $(DESTDIR)$(PREFIX)/sbin/bastion
+	install -D -m 0644 docs/bastion.8 $(DESTDIR)$(PREFIX)/share/man/man8/bastion.8
 	install -D -m 0644 dist/systemd/tunneld@.service \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/tunneld@.service
+	install -D -m 0644 dist/systemd/bastion.service \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/bastion.service
 	install -d -m 0700 $(DESTDIR)/etc/warren
 
 clean:

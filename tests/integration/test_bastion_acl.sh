@@ -4,7 +4,7 @@
 # bastion` with no jump gets the one-line explanation and no shell; exec and remote forwarding
 # are refused.  Each denial is in the audit log with a reason, and tells the client only that
 # the target is not permitted.
-. "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 need_bastion
 bastion_net_init

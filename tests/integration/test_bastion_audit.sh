@@ -4,7 +4,7 @@
 # signature byte and the wrong key each make it fail at the right line.  kill -9 of the
 # bastion while jumps open and a bulk transfer runs, then a restart: the log still verifies,
 # the chain continues, and every jump a client saw open before the kill is in the log.
-. "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 need_bastion
 bastion_net_init

@@ -4,7 +4,7 @@
 # with AuthorizedKeysCommand = keys authorized-keys.  `uname -n` names the node jumped to,
 # scp -J of 100 MiB arrives with the same SHA-256, rsync over the jump copies a tree, and the
 # audit log records the jumps.
-. "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 need_bastion
 bastion_net_init

@@ -5,7 +5,7 @@
 # carol's open jump within 5 s; her next jump is refused; alice's open jump is untouched; and
 # carol's key stops working on web-1's sshd directly too (keys authorized-keys no longer prints
 # it), tried from db-1 over the overlay, without the bastion.
-. "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 BOUND_S=5
 need_bastion
