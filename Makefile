@@ -28,12 +28,14 @@ LIBKEYS_SRC  := $(wildcard keys/lib/*.c)
 KEYS_SRC     := $(wildcard keys/*.c)
 LIBTUNNELD_SRC := $(filter-out tunneld/main.c,$(wildcard tunneld/*.c))
 TUNNELD_SRC  := tunneld/main.c
-BASTION_SRC  := $(wildcard bastion/*.c)
+LIBBASTION_SRC := $(filter-out bastion/main.c,$(wildcard bastion/*.c))
+BASTION_SRC  := bastion/main.c
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 LIBKEYS      := $(BUILD)/libkeys.a
 LIBTUNNELD   := $(BUILD)/libtunneld.a
+LIBBASTION   := $(BUILD)/libbastion.a
 BINS         := $(BUILD)/tunneld $(BUILD)/keys $(BUILD)/bastion
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -56,6 +58,10 @@ $(LIBTUNNELD): $(call obj,$(LIBTUNNELD_SRC))
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+$(LIBBASTION): $(call obj,$(LIBBASTION_SRC))
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
 $(BUILD)/tunneld: $(call obj,$(TUNNELD_SRC)) $(LIBTUNNELD) $(LIBKEYS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -64,14 +70,14 @@ $(BUILD)/keys: $(call obj,$(KEYS_SRC)) $(LIBKEYS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/bastion: $(call obj,$(BASTION_SRC)) $(LIBKEYS)
+$(BUILD)/bastion: $(call obj,$(BASTION_SRC)) $(LIBBASTION) $(LIBKEYS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs libssh)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBTUNNELD) $(LIBKEYS)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBTUNNELD) $(LIBBASTION) $(LIBKEYS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs libssh) -lcmocka
 
 # Installs every package the build, the tests, the demo and the benchmarks need.  Idempotent:
 # apt-get runs only when something is missing.
