@@ -30,12 +30,12 @@ static struct ratelimit_slot *slot(struct ratelimit *rl, const struct ratelimit_
 		return s;
 	}
 	if (now_ns > s->last_ns) {
-		refill = (now_ns - s->last_ns) / (RATELIMIT_REFILL_S * 1000000ull);
+		refill = (now_ns - s->last_ns) / (RATELIMIT_REFILL_S * 1000000000ull);
 		if (refill > 0) {
 			s->tokens_milli = refill >= RATELIMIT_BURST ? FULL :
 			    (uint32_t)(s->tokens_milli + refill * 1000 > FULL ? FULL :
 			    s->tokens_milli + refill * 1000);
-			s->last_ns += refill * RATELIMIT_REFILL_S * 1000000ull;
+			s->last_ns += refill * RATELIMIT_REFILL_S * 1000000000ull;
 		}
 	}
 	return s;
