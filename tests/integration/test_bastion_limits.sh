@@ -3,9 +3,8 @@
 # namespace: LoginGraceTime = 2 closes a connection that never authenticates (silent, or
 # stopping after its banner) within 2-6 s; MaxStartups = 3 with three such connections open
 # closes a fourth at once, before any banner, and refuses a real ssh; once they are gone,
-# `ssh -J` works again.  Failed logins (an unknown key) are each audited as auth_reject.
-# Not checked here: the per-source rate limit's refusal (see the report of warren issue 4:
-# bastion/ratelimit.c refills a token every 6 ms instead of every 6 s, so it never refuses).
+# `ssh -J` works again.  Failed logins (an unknown key) are each audited as auth_reject, and
+# after RATELIMIT_BURST of them the source address is refused, even with a valid key.
 . "$(dirname "$0")/lib.sh"
 
 need_bastion
@@ -87,6 +86,15 @@ wait "${pids[@]}" 2>/dev/null || true
 t0=$(now_ms)
 check "once they are gone, ssh -J works again (within 10 s)" wait_until 10 jump_ok
 log "ssh -J worked again $(( $(now_ms) - t0 )) ms after the idle clients hung up"
+
+# ---- Per-source failed logins: RATELIMIT_BURST (10) failures, one back every 6 s.  OpenSSH
+# costs two per attempt, so 8 attempts exhaust the bucket; then even a valid key from the same
+# address is refused (the connection is closed before the banner) until it refills.
+for i in $(seq 1 8); do eng_ssh mallory -W web-1:22 bastion </dev/null >/dev/null 2>&1 || true; done
+rc=0; out=$(eng_ssh alice -J alice@bastion web-1 true 2>&1) || rc=$?
+assert_eq "after 16 failed logins from its address, even alice's valid key is refused (exit)" 255 "$rc"
+assert_ge "bastion log: source address rate limited" 1 \
+	"$(grep -c 'source address rate limited' "$T/bastion.log" || true)"
 
 check "bastion still running" pid_alive "$BASTION_PID"
 bastion_stop || true
