@@ -36,19 +36,23 @@ assert_ge "audit: session_deny (shell)" 1 "$(audit_count session_deny engineer=a
 wait_until 5 bash -c "grep -q '\"event\":\"jump_close\"' $AUDIT_LOG" || true
 assert_ge "audit: jump_close alice -> web-1" 1 "$(audit_count jump_close engineer=alice target=web-1)"
 
-# 150 concurrent jumps, one thread: each holds its channel open until web-1's sshd answers.
+# 120 concurrent jumps, one thread: each holds its channel open until web-1's sshd answers.
 N=120
 CONC=()
 for i in $(seq 1 $N); do
-	( timeout -k 2 60 ip netns exec "$ENG" ssh -F "$T/ssh/alice.config" -i "$T/ssh/alice" \
-		-W web-1:22 bastion </dev/null 2>/dev/null | head -c 7 >"$T/conc.$i" || true ) &
+	# stdin stays open (as in real use) for 8 s: the jump is held, not half-closed at once.
+	( sleep 8 | timeout -k 2 60 ip netns exec "$ENG" ssh -F "$T/ssh/alice.config" \
+		-i "$T/ssh/alice" -o ConnectTimeout=30 -W web-1:22 bastion 2>"$T/conc.$i.err" |
+		head -c 7 >"$T/conc.$i" || true ) &
 	CONC+=($!)
 done
 wait "${CONC[@]}"
 ok=0
-for i in $(seq 1 $N); do [ "$(cat "$T/conc.$i" 2>/dev/null)" = "SSH-2.0" ] && ok=$((ok + 1)); done
-# (one of 120 was seen missing once under load: 2 cores doing 120 key exchanges at once)
-assert_ge "$N concurrent ssh -W web-1:22 reach sshd's banner" $((N - N / 20)) "$ok"
+for i in $(seq 1 $N); do
+	if [ "$(cat "$T/conc.$i" 2>/dev/null)" = "SSH-2.0" ]; then ok=$((ok + 1))
+	else log "jump $i: $(head -c 300 "$T/conc.$i.err" | tr '\n' ' ')"; fi
+done
+assert_eq "$N concurrent ssh -W web-1:22 reach sshd's banner" "$N" "$ok"
 check "bastion still running after the concurrent jumps" pid_alive "$BASTION_PID"
 
 check "bastion stops cleanly on SIGTERM" bastion_stop
