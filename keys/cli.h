@@ -36,6 +36,10 @@ extern const char *cli_dir;
 void cli_command_usage(FILE *f, const char *name);
 /* Prints the usage of a command from another table (a subcommand's own table). */
 void cli_table_usage(FILE *f, const char *prefix, const struct command *c);
+/* Runs the subcommand of group named by argv[1] from table (argv shifted by one), or prints the
+ * group's usage: --help/-h exit 0, anything else exit 2. */
+int cli_subcommand(const char *group, const struct command *table, size_t n, int argc,
+    char *argv[]);
 
 /* getopt_long over a subcommand's argv, quiet: returns the option, -1 at the end, 'h' for
  * --help, or '?' after printing which option was unknown or lacks its argument. */

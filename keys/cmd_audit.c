@@ -15,14 +15,6 @@ static const struct command audit_commands[] = {
 	    "public key PUB (base64, or a file holding it)" },
 };
 
-static void usage_all(FILE *f)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(audit_commands) / sizeof(audit_commands[0]); i++)
-		cli_table_usage(f, "audit", &audit_commands[i]);
-}
-
 /* --key: a base64 Ed25519 public key, or a file holding one. */
 static bool audit_key_arg(const char *arg, uint8_t key[KEY_LEN])
 {
@@ -108,23 +100,5 @@ static int audit_verify(int argc, char *argv[])
 
 int cmd_audit(int argc, char *argv[])
 {
-	size_t i;
-
-	if (argc < 2) {
-		usage_all(stderr);
-		return EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		usage_all(stdout);
-		return EXIT_OK;
-	}
-	for (i = 0; i < sizeof(audit_commands) / sizeof(audit_commands[0]); i++) {
-		if (strcmp(argv[1], audit_commands[i].name))
-			continue;
-		optind = 0;
-		return audit_commands[i].fn(argc - 1, argv + 1);
-	}
-	fprintf(stderr, "%s audit: invalid subcommand '%.100s'\n", cli_prog, argv[1]);
-	usage_all(stderr);
-	return EXIT_USAGE;
+	return cli_subcommand("audit", audit_commands, sizeof(audit_commands) / sizeof(audit_commands[0]), argc, argv);
 }

@@ -22,14 +22,6 @@ static const struct command engineer_commands[] = {
 	{ "remove", engineer_remove, "NAME", "Removes an engineer" },
 };
 
-static void usage_all(FILE *f)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(engineer_commands) / sizeof(engineer_commands[0]); i++)
-		cli_table_usage(f, "engineer", &engineer_commands[i]);
-}
-
 static int usage_error(const struct command *c)
 {
 	cli_table_usage(stderr, "engineer", c);
@@ -275,23 +267,5 @@ out:
 
 int cmd_engineer(int argc, char *argv[])
 {
-	size_t i;
-
-	if (argc < 2) {
-		usage_all(stderr);
-		return EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		usage_all(stdout);
-		return EXIT_OK;
-	}
-	for (i = 0; i < sizeof(engineer_commands) / sizeof(engineer_commands[0]); i++) {
-		if (strcmp(argv[1], engineer_commands[i].name))
-			continue;
-		optind = 0;
-		return engineer_commands[i].fn(argc - 1, argv + 1);
-	}
-	fprintf(stderr, "%s engineer: invalid subcommand '%.100s'\n", cli_prog, argv[1]);
-	usage_all(stderr);
-	return EXIT_USAGE;
+	return cli_subcommand("engineer", engineer_commands, sizeof(engineer_commands) / sizeof(engineer_commands[0]), argc, argv);
 }

@@ -87,6 +87,30 @@ void cli_table_usage(FILE *f, const char *prefix, const struct command *c)
 	    c->name, *c->args ? " " : "", c->args, c->help);
 }
 
+int cli_subcommand(const char *group, const struct command *table, size_t n, int argc,
+    char *argv[])
+{
+	FILE *f = stderr;
+	int ret = EXIT_USAGE;
+	size_t i;
+
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		f = stdout;
+		ret = EXIT_OK;
+	} else if (argc >= 2) {
+		for (i = 0; i < n; i++) {
+			if (strcmp(argv[1], table[i].name))
+				continue;
+			optind = 0;
+			return table[i].fn(argc - 1, argv + 1);
+		}
+		fprintf(stderr, "%s %s: invalid subcommand '%.100s'\n", cli_prog, group, argv[1]);
+	}
+	for (i = 0; i < n; i++)
+		cli_table_usage(f, group, &table[i]);
+	return ret;
+}
+
 void cli_command_usage(FILE *f, const char *name)
 {
 	const struct command *c = command_find(name);
