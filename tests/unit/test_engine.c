@@ -18,77 +18,9 @@
 #include "tunneld/index_table.h"
 #include "tunneld/messages.h"
 #include "tunneld/ratelimiter.h"
-#include "tests/support/det_rng.h"
+#include "tests/support/engine_pair.h"
 
-#define SEC	1000000000ULL
 #define MS	1000000ULL
-
-struct net {
-	struct wg_engine *a, *b;
-	struct wg_peer *pa;	/* B, as A's peer */
-	struct wg_peer *pb;	/* A, as B's peer */
-	struct rng ra, rb;
-	union wg_sockaddr sa, sb;	/* A's and B's addresses */
-	uint8_t pub_a[WG_KEY_LEN], pub_b[WG_KEY_LEN];
-	uint64_t now, wall;
-};
-
-static void addr4(union wg_sockaddr *s, const char *ip, uint16_t port)
-{
-	memset(s, 0, sizeof(*s));
-	s->in4.sin_family = AF_INET;
-	s->in4.sin_port = htons(port);
-	assert_int_equal(inet_pton(AF_INET, ip, &s->in4.sin_addr), 1);
-}
-
-static void net_setup(struct net *n)
-{
-	uint8_t ka[WG_KEY_LEN], kb[WG_KEY_LEN];
-
-	memset(n, 0, sizeof(*n));
-	memset(ka, 0x11, sizeof(ka));
-	memset(kb, 0x22, sizeof(kb));
-	n->now = 1000 * SEC;
-	n->wall = 1700000000ULL * SEC;
-	n->ra.seed = 1;
-	n->rb.seed = 2;
-	n->a = wg_engine_new();
-	n->b = wg_engine_new();
-	assert_non_null(n->a);
-	assert_non_null(n->b);
-	wg_engine_set_rng(n->a, rng_fn, &n->ra);
-	wg_engine_set_rng(n->b, rng_fn, &n->rb);
-	wg_engine_set_private_key(n->a, ka);
-	wg_engine_set_private_key(n->b, kb);
-	assert_true(wg_engine_public_key(n->a, n->pub_a));
-	assert_true(wg_engine_public_key(n->b, n->pub_b));
-	n->pa = wg_engine_peer_add(n->a, n->pub_b, &n->pa);
-	n->pb = wg_engine_peer_add(n->b, n->pub_a, &n->pb);
-	assert_non_null(n->pa);
-	assert_non_null(n->pb);
-	addr4(&n->sa, "192.0.2.1", 51820);
-	addr4(&n->sb, "198.51.100.2", 51821);
-}
-
-static void net_free(struct net *n)
-{
-	wg_engine_free(n->a);
-	wg_engine_free(n->b);
-}
-
-static void advance(struct net *n, uint64_t ns)
-{
-	n->now += ns;
-	n->wall += ns;
-}
-
-/* Delivers msg to B (to_b) or A, from the other's address. */
-static enum wg_rx_kind deliver(struct net *n, bool to_b, uint8_t *msg, size_t len,
-    uint8_t out[WG_CONTROL_MAX_LEN], struct wg_rx *rx)
-{
-	return wg_engine_receive(to_b ? n->b : n->a, to_b ? &n->sa : &n->sb, msg, len, n->now,
-	    n->wall, out, WG_CONTROL_MAX_LEN, rx);
-}
 
 /* Builds an IPv4 or IPv6 packet of total length len at p, payload filled from seed. */
 static void ip_packet(uint8_t *p, int version, size_t len, uint8_t seed)
