@@ -36,6 +36,9 @@ extern const char *cli_dir;
 void cli_command_usage(FILE *f, const char *name);
 /* Prints the usage of a command from another table (a subcommand's own table). */
 void cli_table_usage(FILE *f, const char *prefix, const struct command *c);
+/* A public key given to option opt: 44 characters of base64, or a file holding one.  false
+ * (reported on stderr, naming opt) otherwise. */
+bool cli_key_arg(const char *opt, const char *arg, uint8_t key[KEY_LEN]);
 /* Runs the subcommand of group named by argv[1] from table (argv shifted by one), or prints the
  * group's usage: --help/-h exit 0, anything else exit 2. */
 int cli_subcommand(const char *group, const struct command *table, size_t n, int argc,

@@ -13,23 +13,6 @@
 #define NODE_ROSTER_PATH "/var/lib/warren/roster"
 enum { SSH_PORT = 22, BASTION_HOST_MAX = 255 };
 
-/* A base64 key, or a file holding one. */
-static bool key_arg(const char *opt, const char *arg, uint8_t key[KEY_LEN])
-{
-	char err[256];
-
-	if (strlen(arg) == KEY_B64_LEN && key_from_base64(key, arg))
-		return true;
-	if (access(arg, F_OK) == 0) {
-		if (key_file_read(arg, false, key, err, sizeof(err)) == 0)
-			return true;
-		fprintf(stderr, "%s: %s\n", cli_prog, err);
-		return false;
-	}
-	fprintf(stderr, "%s: %s '%.100s' is neither a base64 key nor a file\n", cli_prog, opt, arg);
-	return false;
-}
-
 /* The admin key to verify against: --admin-key, else ROSTER.admin (what tunneld pinned after
  * an admin rotation).  Without either there is no trust anchor: refuse. */
 static bool pinned_key(const char *arg, const char *roster_path, uint8_t key[KEY_LEN])
@@ -37,7 +20,7 @@ static bool pinned_key(const char *arg, const char *roster_path, uint8_t key[KEY
 	char path[CLI_PATH_MAX], err[256];
 
 	if (arg)
-		return key_arg("--admin-key", arg, key);
+		return cli_key_arg("--admin-key", arg, key);
 	if (snprintf(path, sizeof(path), "%s.admin", roster_path) >= (int)sizeof(path)) {
 		fprintf(stderr, "%s: roster path too long\n", cli_prog);
 		return false;

@@ -223,24 +223,6 @@ out:
 	return ret;
 }
 
-/* --admin-key: a base64 key, or a file holding one. */
-static bool pinned_key(const char *arg, uint8_t key[KEY_LEN])
-{
-	char err[256];
-
-	if (strlen(arg) == KEY_B64_LEN && key_from_base64(key, arg))
-		return true;
-	if (access(arg, F_OK) == 0) {
-		if (key_file_read(arg, false, key, err, sizeof(err)) == 0)
-			return true;
-		fprintf(stderr, "%s: %s\n", cli_prog, err);
-		return false;
-	}
-	fprintf(stderr, "%s: --admin-key '%.100s' is neither a base64 key nor a file\n", cli_prog,
-	    arg);
-	return false;
-}
-
 static void verify_report(bool json, const char *file, const struct roster *r, const char *why)
 {
 	char b64[KEY_B64_LEN + 1], issued[32];
@@ -305,7 +287,7 @@ int cmd_verify(int argc, char *argv[])
 		goto out;
 	}
 	file = argv[optind];
-	if (!pinned_key(key_arg, pinned))
+	if (!cli_key_arg("--admin-key", key_arg, pinned))
 		goto out;
 	if (!roster_load(file, &r, &errs)) {
 		/* Every parse error on stderr; the first one is the reason. */

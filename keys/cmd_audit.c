@@ -15,23 +15,6 @@ static const struct command audit_commands[] = {
 	    "public key PUB (base64, or a file holding it)" },
 };
 
-/* --key: a base64 Ed25519 public key, or a file holding one. */
-static bool audit_key_arg(const char *arg, uint8_t key[KEY_LEN])
-{
-	char err[256];
-
-	if (strlen(arg) == KEY_B64_LEN && key_from_base64(key, arg))
-		return true;
-	if (access(arg, F_OK) == 0) {
-		if (key_file_read(arg, false, key, err, sizeof(err)) == 0)
-			return true;
-		fprintf(stderr, "%s: %s\n", cli_prog, err);
-		return false;
-	}
-	fprintf(stderr, "%s: --key '%.100s' is neither a base64 key nor a file\n", cli_prog, arg);
-	return false;
-}
-
 static void report_json(const char *file, bool ok, const struct audit_verify_result *res,
     const char *why)
 {
@@ -78,7 +61,7 @@ static int audit_verify(int argc, char *argv[])
 		return EXIT_USAGE;
 	}
 	file = argv[optind];
-	if (!audit_key_arg(key_arg, pub))
+	if (!cli_key_arg("--key", key_arg, pub))
 		return EXIT_FAIL;
 	ok = audit_verify_file(file, pub, &res, why, sizeof(why));
 	if (json)

@@ -87,6 +87,22 @@ void cli_table_usage(FILE *f, const char *prefix, const struct command *c)
 	    c->name, *c->args ? " " : "", c->args, c->help);
 }
 
+bool cli_key_arg(const char *opt, const char *arg, uint8_t key[KEY_LEN])
+{
+	char err[256];
+
+	if (strlen(arg) == KEY_B64_LEN && key_from_base64(key, arg))
+		return true;
+	if (access(arg, F_OK) == 0) {
+		if (key_file_read(arg, false, key, err, sizeof(err)) == 0)
+			return true;
+		fprintf(stderr, "%s: %s\n", cli_prog, err);
+		return false;
+	}
+	fprintf(stderr, "%s: %s '%.100s' is neither a base64 key nor a file\n", cli_prog, opt, arg);
+	return false;
+}
+
 int cli_subcommand(const char *group, const struct command *table, size_t n, int argc,
     char *argv[])
 {
