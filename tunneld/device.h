@@ -126,7 +126,10 @@ void device_sync_mtu(struct device *dev);
 void device_destroy(struct device *dev);
 
 /* Applies a whole configuration (file mode): only differences are applied; unchanged peers
- * keep their sessions.  Returns 0 or a negative errno with the reason logged. */
+ * keep their sessions.  Returns 0 only if every part applied (port, fwmark, peers, allowed
+ * IPs, MTU, addresses, link, routes); otherwise the first failure's negative errno, each
+ * failure logged.  A failed bind changes nothing; other failures leave the rest applied and
+ * the failed part recorded as missing, so calling again retries it. */
 int device_apply_file_config(struct device *dev, const struct config *c);
 /* Applies a UAPI set request.  Returns 0 or a positive errno for "errno=N". */
 int device_apply_uapi_set(struct device *dev, const struct config *c);

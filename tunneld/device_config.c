@@ -234,7 +234,7 @@ int device_apply_file_config(struct device *dev, const struct config *c)
 	struct peer *p, *next;
 	unsigned mtu = c->has_mtu ? c->mtu : DEFAULT_MTU;
 	uint16_t port = c->has_listen_port ? c->listen_port : 0;
-	int ret;
+	int ret, first_err = 0;
 
 	bool bound = dev->udp.fd4 >= 0 || dev->udp.fd6 >= 0;
 	bool port_changed = c->has_listen_port ? port != dev->udp.port : dev->has_listen_port;
@@ -251,8 +251,14 @@ int device_apply_file_config(struct device *dev, const struct config *c)
 	dev->has_listen_port = c->has_listen_port;
 	dev->listen_port = port;
 	if ((c->has_fwmark ? c->fwmark : 0) != dev->fwmark) {
-		dev->fwmark = c->has_fwmark ? c->fwmark : 0;
-		udp_set_fwmark(&dev->udp, dev->fwmark);
+		ret = udp_set_fwmark(&dev->udp, c->has_fwmark ? c->fwmark : 0);
+		if (ret < 0) {
+			log_errno(LOG_LEVEL_ERROR, -ret, "%s: cannot set fwmark 0x%x", dev->ifname,
+			    c->has_fwmark ? c->fwmark : 0);
+			first_err = ret;
+		} else {
+			dev->fwmark = c->has_fwmark ? c->fwmark : 0;
+		}
 	}
 	if (c->has_private_key)
 		set_private_key(dev, c->private_key);
@@ -279,6 +285,8 @@ int device_apply_file_config(struct device *dev, const struct config *c)
 			p = peer_create(dev, cp->public_key);
 			if (!p) {
 				log_error("%s: cannot add peer (line %u)", dev->ifname, cp->line);
+				if (!first_err)
+					first_err = -ENOMEM;
 				continue;
 			}
 			fresh = true;
@@ -304,32 +312,46 @@ int device_apply_file_config(struct device *dev, const struct config *c)
 		if (wg_peer_persistent_keepalive(p->wg) != cp->persistent_keepalive)
 			wg_peer_set_persistent_keepalive(p->wg, cp->persistent_keepalive, now);
 		ret = set_allowed_ips(p, cp);
-		if (ret < 0)
+		if (ret < 0) {
 			log_errno(LOG_LEVEL_ERROR, ret, "%s: allowed IPs of peer (line %u)",
 			    dev->ifname, cp->line);
+			if (!first_err)
+				first_err = ret;
+		}
 		peer_touch(p);
 	}
 
 	if (dev->manage_network) {
 		if (mtu != dev->mtu) {
 			ret = netlink_link_set_mtu(dev->nl, dev->ifindex, mtu);
-			if (ret < 0)
+			if (ret < 0) {
 				log_errno(LOG_LEVEL_ERROR, ret, "%s: cannot set MTU %u", dev->ifname,
 				    mtu);
-			else {
+				if (!first_err)
+					first_err = ret;
+			} else {
 				dev->mtu = mtu;
 				wg_engine_set_mtu(dev->engine, mtu);
 			}
 		}
-		sync_prefixes(dev, &dev->addresses, &dev->n_addresses, c->addresses,
+		ret = sync_prefixes(dev, &dev->addresses, &dev->n_addresses, c->addresses,
 		    c->n_addresses, "address", netlink_addr_add, netlink_addr_del);
+		if (ret < 0 && !first_err)
+			first_err = ret;
 		ret = netlink_link_set_up(dev->nl, dev->ifindex, true);
-		if (ret < 0)
+		if (ret < 0) {
 			log_errno(LOG_LEVEL_ERROR, ret, "%s: cannot bring the link up", dev->ifname);
-		sync_routes(dev);
+			if (!first_err)
+				first_err = ret;
+		}
+		ret = sync_routes(dev);
+		if (ret < 0 && !first_err)
+			first_err = ret;
 	}
 	device_rearm_touched(dev);
-	return 0;
+	/* Whatever failed was logged by what it was and left out of the state kept above (so a
+	 * second call retries exactly it); the caller must not announce a partial apply. */
+	return first_err;
 }
 
 int device_apply_uapi_set(struct device *dev, const struct config *c)

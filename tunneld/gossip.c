@@ -212,13 +212,13 @@ static void on_request(struct evhttp_request *req, void *arg)
 		reply_text(req, 403, "Forbidden", NULL, 0);
 		return;
 	}
-	if (g->rs->revoked || !g->rs->has_roster) {
+	if (g->rs->revoked || !g->rs->has_roster || !g->rs->text) {
 		reply_text(req, 503, "Service Unavailable", NULL, 0);
 		return;
 	}
 	if (cmd == EVHTTP_REQ_GET && strcmp(uri, "/v1/serial") == 0) {
 		n = snprintf(serial, sizeof(serial), "%llu\n",
-		    (unsigned long long)g->rs->running.serial);
+		    (unsigned long long)g->rs->text_serial);
 		reply_text(req, 200, "OK", serial, (size_t)n);
 	} else if (cmd == EVHTTP_REQ_GET && strcmp(uri, "/v1/roster") == 0) {
 		reply_text(req, 200, "OK", g->rs->text, g->rs->text_len);

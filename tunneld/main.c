@@ -147,6 +147,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	}
 	if (device_apply_file_config(&state.dev, &c) == 0)
 		log_info("%s: configuration reloaded from %s", state.dev.ifname, state.config_path);
+	else
+		log_error("%s: configuration from %s applied only in part (see above); SIGHUP "
+		    "retries", state.dev.ifname, state.config_path);
 	config_free(&c);
 }
 

@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,13 +27,39 @@ enum roster_offer_result roster_sync_check(const struct roster *running,
     struct roster *out, uint8_t trusted[KEY_LEN], char *why, size_t whylen)
 {
 	struct roster_errors errs = { 0 };
+	struct roster hdr;
 	char reason[256];
+	size_t body_len = 0;
 	enum roster_offer_result res = ROSTER_OFFER_INVALID;
 
 	roster_init(out);
-	/* Cheap checks first: size, parse, network, serial; the signature last. */
+	roster_init(&hdr);
+	/* Cheapest first: size, the header lines, network and serial; then the signature over
+	 * the raw body (one hash); only a signed, newer roster from our admin is parsed. */
 	if (len > ROSTER_MAX_BYTES) {
 		snprintf(why, whylen, "larger than %d bytes", ROSTER_MAX_BYTES);
+		goto out;
+	}
+	if (!roster_header_scan(text, len, source, &hdr, &body_len, reason, sizeof(reason))) {
+		if (strncmp(reason, "not signed", 10) == 0)
+			snprintf(why, whylen, "%s", reason);
+		else
+			snprintf(why, whylen, "does not parse: %s", reason);
+		goto out;
+	}
+	if (running && strcmp(hdr.network, running->network) != 0) {
+		snprintf(why, whylen, "network '%s' is not ours ('%s')", hdr.network,
+		    running->network);
+		goto out;
+	}
+	if (running && hdr.serial <= running->serial) {
+		snprintf(why, whylen, "serial %llu is not newer than the running %llu",
+		    (unsigned long long)hdr.serial, (unsigned long long)running->serial);
+		res = ROSTER_OFFER_NOT_NEWER;
+		goto out;
+	}
+	if (!roster_verify_raw(&hdr, text, body_len, pinned, trusted, reason, sizeof(reason))) {
+		snprintf(why, whylen, "signature: %s", reason);
 		goto out;
 	}
 	if (!roster_parse(text, len, source, out, &errs)) {
@@ -43,28 +71,17 @@ enum roster_offer_result roster_sync_check(const struct roster *running,
 			    errs.count ? errs.msgs[0] : "unknown error");
 		goto out;
 	}
-	if (!out->has_signature) {
-		snprintf(why, whylen, "not signed");
-		goto out;
-	}
-	if (running && strcmp(out->network, running->network) != 0) {
-		snprintf(why, whylen, "network '%s' is not ours ('%s')", out->network,
-		    running->network);
-		goto out;
-	}
-	if (running && out->serial <= running->serial) {
-		snprintf(why, whylen, "serial %llu is not newer than the running %llu",
-		    (unsigned long long)out->serial, (unsigned long long)running->serial);
-		res = ROSTER_OFFER_NOT_NEWER;
-		goto out;
-	}
-	if (!roster_verify(out, pinned, trusted, reason, sizeof(reason))) {
-		snprintf(why, whylen, "signature: %s", reason);
-		res = ROSTER_OFFER_INVALID;
+	/* The parser reads the same header lines; this only guards the two readers' agreement. */
+	if (!out->has_signature || out->serial != hdr.serial ||
+	    strcmp(out->network, hdr.network) != 0 ||
+	    sodium_memcmp(out->admin_key, hdr.admin_key, KEY_LEN) != 0 ||
+	    out->n_endorsements != hdr.n_endorsements) {
+		snprintf(why, whylen, "signature: the parsed header differs from the signed one");
 		goto out;
 	}
 	res = ROSTER_OFFER_ACCEPTED;
 out:
+	roster_free(&hdr);
 	roster_errors_free(&errs);
 	if (res != ROSTER_OFFER_ACCEPTED)
 		roster_free(out);
@@ -239,30 +256,6 @@ out:
 	return ret;
 }
 
-/* The admin key pinned after an endorsed rotation: base64 + newline, written atomically. */
-static int admin_key_save(const char *path, const uint8_t key[KEY_LEN])
-{
-	char tmp[PATH_MAX + 8], b64[KEY_B64_LEN + 1];
-	int fd, ret = 0;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	key_to_base64(b64, key);
-	b64[KEY_B64_LEN] = '\n';
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, b64, KEY_B64_LEN + 1) != KEY_B64_LEN + 1 || fsync(fd) < 0)
-		ret = errno ? -errno : -EIO;
-	if (close(fd) < 0 && !ret)
-		ret = -errno;
-	if (!ret && rename(tmp, path) < 0)
-		ret = -errno;
-	if (ret)
-		unlink(tmp);
-	return ret;
-}
-
 /* ---- applying ---- */
 
 struct rekey_ctx {
@@ -359,7 +352,70 @@ out:
 	return ret;
 }
 
-/* Takes over cand (and a copy of its text) as the running roster and applies it. */
+/* ---- persisting, off the event loop ---- */
+
+/* The persister thread: writes each roster text it is handed with roster_text_save (temp
+ * file, fsync, rename, fsync of the directory), so a SIGKILL at any point leaves the old or
+ * the new roster on disk.  Ownership: a job's buffer belongs to the mailbox (under lock)
+ * from persist_queue until the thread takes it, then to the thread, which frees it. */
+static void *persist_main(void *arg)
+{
+	struct roster_sync *rs = arg;
+	char *job;
+	size_t len;
+	uint64_t serial, one = 1;
+	int ret;
+
+	pthread_mutex_lock(&rs->persist_lock);
+	for (;;) {
+		while (!rs->persist_job && !rs->persist_stop)
+			pthread_cond_wait(&rs->persist_cond, &rs->persist_lock);
+		if (!rs->persist_job)
+			break;		/* stopping, nothing left to write */
+		job = rs->persist_job;
+		len = rs->persist_job_len;
+		serial = rs->persist_job_serial;
+		rs->persist_job = NULL;
+		pthread_mutex_unlock(&rs->persist_lock);
+		ret = roster_text_save(job, len, rs->path, 0644);
+		free(job);
+		pthread_mutex_lock(&rs->persist_lock);
+		rs->persist_done_serial = serial;
+		rs->persist_done_err = ret;
+		rs->persist_done = true;
+		/* Wakes the loop (persist_done_cb); an eventfd write cannot fail but for overflow. */
+		if (write(rs->persist_efd, &one, sizeof(one)) < 0)
+			continue;
+	}
+	pthread_mutex_unlock(&rs->persist_lock);
+	return NULL;
+}
+
+/* Hands a copy of text (serial) to the persister, replacing a job it has not started: only
+ * the newest roster matters.  0 or -ENOMEM. */
+static int persist_queue(struct roster_sync *rs, const char *text, size_t len, uint64_t serial)
+{
+	char *copy = malloc(len ? len : 1), *old;
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, text, len);
+	pthread_mutex_lock(&rs->persist_lock);
+	old = rs->persist_job;
+	rs->persist_job = copy;
+	rs->persist_job_len = len;
+	rs->persist_job_serial = serial;
+	pthread_cond_signal(&rs->persist_cond);
+	pthread_mutex_unlock(&rs->persist_lock);
+	free(old);
+	return 0;
+}
+
+static void retry_arm(struct roster_sync *rs);
+
+/* Installs cand (and a copy of its text) as the running roster, applies it and, once every
+ * part of it applied, serves and announces it.  A failed apply is logged by what failed,
+ * retried with backoff (retry_arm), and the roster is neither served nor announced. */
 static int install(struct roster_sync *rs, struct roster *cand, const char *text, size_t len)
 {
 	struct roster old = rs->running;
@@ -373,67 +429,208 @@ static int install(struct roster_sync *rs, struct roster *cand, const char *text
 	}
 	memcpy(copy, text, len);
 	copy[len] = '\0';
-	free(rs->text);
-	rs->text = copy;
-	rs->text_len = len;
+	free(rs->pending_text);
+	rs->pending_text = copy;
+	rs->pending_text_len = len;
 	rs->running = *cand;
 	roster_init(cand);
 	rs->has_roster = true;
+	rs->retries = 0;
 	ret = apply(rs, had ? &old : NULL);
 	if (had)
 		roster_free(&old);
-	return ret;
+	if (ret < 0) {
+		log_errno(LOG_LEVEL_ERROR, ret, "%s: roster serial %llu applied only in part: not "
+		    "announced, retrying", rs->dev->ifname, (unsigned long long)rs->running.serial);
+		retry_arm(rs);
+		return ret;
+	}
+	if (rs->ev_retry)
+		event_del(rs->ev_retry);
+	/* Fully applied: from now on this is what we serve and announce. */
+	free(rs->text);
+	rs->text = rs->pending_text;
+	rs->text_len = rs->pending_text_len;
+	rs->text_serial = rs->running.serial;
+	rs->pending_text = NULL;
+	if (rs->on_accepted)
+		rs->on_accepted(rs->on_accepted_ctx, rs);
+	return 0;
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct roster_sync *rs = arg;
+	int ret;
+
+	(void)fd;
+	(void)what;
+	if (!rs->has_roster || !rs->pending_text)
+		return;
+	rs->retries++;
+	ret = apply(rs, NULL);
+	if (ret < 0) {
+		log_errno(LOG_LEVEL_WARN, ret, "%s: roster serial %llu: apply attempt %u failed",
+		    rs->dev->ifname, (unsigned long long)rs->running.serial, rs->retries + 1);
+		retry_arm(rs);
+		return;
+	}
+	log_info("%s: roster serial %llu fully applied (attempt %u)", rs->dev->ifname,
+	    (unsigned long long)rs->running.serial, rs->retries + 1);
+	free(rs->text);
+	rs->text = rs->pending_text;
+	rs->text_len = rs->pending_text_len;
+	rs->text_serial = rs->running.serial;
+	rs->pending_text = NULL;
+	if (rs->on_accepted)
+		rs->on_accepted(rs->on_accepted_ctx, rs);
+}
+
+/* 1, 2, 4 ... ROSTER_RETRY_MAX seconds between attempts. */
+static void retry_arm(struct roster_sync *rs)
+{
+	struct timeval tv = { 1, 0 };
+
+	for (unsigned i = 0; i < rs->retries && tv.tv_sec < ROSTER_RETRY_MAX; i++)
+		tv.tv_sec *= 2;
+	if (tv.tv_sec > ROSTER_RETRY_MAX)
+		tv.tv_sec = ROSTER_RETRY_MAX;
+	if (!rs->ev_retry)
+		rs->ev_retry = evtimer_new(rs->dev->base, on_retry, rs);
+	if (!rs->ev_retry || evtimer_add(rs->ev_retry, &tv) < 0)
+		log_error("%s: roster: cannot schedule the apply retry", rs->dev->ifname);
+}
+
+/* The persister finished a job: the queued roster, once on disk, is installed. */
+static void on_persisted(evutil_socket_t fd, short what, void *arg)
+{
+	struct roster_sync *rs = arg;
+	uint64_t n, serial = 0;
+	bool done;
+	int err = 0;
+
+	(void)what;
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&rs->persist_lock);
+	done = rs->persist_done;
+	if (done) {
+		serial = rs->persist_done_serial;
+		err = rs->persist_done_err;
+		rs->persist_done = false;
+	}
+	pthread_mutex_unlock(&rs->persist_lock);
+	if (!done || !rs->has_queued || rs->queued.serial != serial)
+		return;		/* a newer roster is queued behind it: that one is installed */
+	rs->has_queued = false;
+	if (err < 0) {
+		log_errno(LOG_LEVEL_ERROR, err, "%s: roster serial %llu not applied: cannot "
+		    "persist it to %s", rs->dev->ifname, (unsigned long long)serial, rs->path);
+		roster_free(&rs->queued);
+		free(rs->queued_text);
+		rs->queued_text = NULL;
+		return;
+	}
+	install(rs, &rs->queued, rs->queued_text, rs->queued_text_len);
+	free(rs->queued_text);
+	rs->queued_text = NULL;
 }
 
 enum roster_offer_result roster_sync_offer(struct roster_sync *rs, const char *text, size_t len,
     const char *source, char *why, size_t whylen)
 {
 	struct device *dev = rs->dev;
+	const struct roster *newest = rs->has_queued ? &rs->queued :
+	    rs->has_roster ? &rs->running : NULL;
 	uint8_t trusted[KEY_LEN];
 	struct roster cand;
 	enum roster_offer_result res;
+	char *copy = NULL;
 	int ret;
 
-	res = roster_sync_check(rs->has_roster ? &rs->running : NULL, rs->pinned, text, len,
-	    source, &cand, trusted, why, whylen);
+	res = roster_sync_check(newest, rs->pinned, text, len, source, &cand, trusted, why,
+	    whylen);
 	if (res == ROSTER_OFFER_NOT_NEWER) {
 		log_debug("%s: roster from %s ignored: %s", dev->ifname, source, why);
 		goto out;
 	}
 	if (res != ROSTER_OFFER_ACCEPTED) {
 		log_warn("%s: roster from %s rejected: %s; keeping serial %llu", dev->ifname, source,
-		    why, (unsigned long long)(rs->has_roster ? rs->running.serial : 0));
+		    why, (unsigned long long)(newest ? newest->serial : 0));
 		goto out;
 	}
-	/* Persisted before applied: a crash never runs a roster that is not on disk. */
-	if (sodium_memcmp(trusted, rs->pinned, KEY_LEN) != 0) {
-		ret = admin_key_save(rs->admin_path, trusted);
-		if (ret < 0) {
-			snprintf(why, whylen, "cannot pin the new admin key in %s: %s",
-			    rs->admin_path, strerror(-ret));
-			goto failed;
-		}
-		memcpy(rs->pinned, trusted, KEY_LEN);
-		log_info("%s: roster: now trusting the endorsed admin key (pinned in %s)",
-		    dev->ifname, rs->admin_path);
-	}
-	ret = roster_save(&cand, rs->path, 0644);
+	/* Persisted (by the persister thread) before applied: a crash never runs a roster that
+	 * is not on disk, and the loop never waits for the disk. */
+	copy = malloc(len + 1);
+	ret = copy ? persist_queue(rs, text, len, cand.serial) : -ENOMEM;
 	if (ret < 0) {
-		snprintf(why, whylen, "cannot persist to %s: %s", rs->path, strerror(-ret));
+		snprintf(why, whylen, "cannot queue it for %s: %s", rs->path, strerror(-ret));
 		goto failed;
+	}
+	if (sodium_memcmp(trusted, rs->pinned, KEY_LEN) != 0) {
+		memcpy(rs->pinned, trusted, KEY_LEN);
+		log_info("%s: roster: now trusting the endorsed admin key", dev->ifname);
 	}
 	log_info("%s: roster accepted: serial %llu, network %s, %zu nodes, from %s", dev->ifname,
 	    (unsigned long long)cand.serial, cand.network, cand.n_nodes, source);
-	install(rs, &cand, text, len);
-	if (rs->on_accepted)
-		rs->on_accepted(rs->on_accepted_ctx, rs);
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	if (rs->has_queued)
+		roster_free(&rs->queued);
+	free(rs->queued_text);
+	rs->queued = cand;
+	rs->queued_text = copy;
+	rs->queued_text_len = len;
+	rs->has_queued = true;
 	goto out;
 failed:
 	log_error("%s: roster from %s not applied: %s", dev->ifname, source, why);
+	free(copy);
 	roster_free(&cand);
 	res = ROSTER_OFFER_FAILED;
 out:
 	return res;
+}
+
+/* Claims Roster.new by renaming it to a private name first, so that a file dropped there
+ * after this instant is a new candidate for the next event, never deleted unread.  A claimed
+ * file whose writer has not finished (scp writes in place; roster_text_unfinished) is put
+ * back under Roster.new unless a newer one took its place, and its writer's close brings it
+ * back (IN_CLOSE_WRITE).  1: *text holds a claimed candidate; 0: nothing to take; -errno. */
+static int claim_new(struct roster_sync *rs, char **text, size_t *len)
+{
+	int ret, round;
+
+	for (round = 0; round < 2; round++) {
+		/* A claim left by a crash, or whose writer closed while we held it, goes first. */
+		if (access(rs->claim_path, F_OK) < 0 && rename(rs->new_path, rs->claim_path) < 0)
+			return errno == ENOENT ? 0 : -errno;
+		ret = read_file(rs->claim_path, text, len);
+		if (ret == 0 && roster_text_unfinished(*text, *len)) {
+			free(*text);
+			*text = NULL;
+			if (link(rs->claim_path, rs->new_path) == 0) {
+				unlink(rs->claim_path);
+				log_info("%s: %s is incomplete (%s): left in place until its writer "
+				    "finishes", rs->dev->ifname, rs->new_path, *len ? "no signature "
+				    "line at its end yet" : "empty");
+				return 0;
+			}
+			if (errno != EEXIST)
+				return -errno;
+			/* A newer candidate is there already: this one is superseded. */
+			log_warn("%s: an incomplete candidate was replaced by a newer %s",
+			    rs->dev->ifname, rs->new_path);
+			unlink(rs->claim_path);
+			continue;
+		}
+		/* Consumed either way: a rejected candidate is not retried forever. */
+		if (unlink(rs->claim_path) < 0 && errno != ENOENT)
+			log_errno(LOG_LEVEL_WARN, errno, "%s: cannot remove %s", rs->dev->ifname,
+			    rs->claim_path);
+		return ret < 0 ? ret : 1;
+	}
+	return 0;
 }
 
 void roster_sync_check_new(struct roster_sync *rs)
@@ -442,13 +639,9 @@ void roster_sync_check_new(struct roster_sync *rs)
 	size_t len = 0;
 	int ret;
 
-	ret = read_file(rs->new_path, &text, &len);
-	if (ret == -ENOENT)
+	ret = claim_new(rs, &text, &len);
+	if (ret == 0)
 		return;
-	/* Consumed either way: a rejected candidate is not retried forever. */
-	if (unlink(rs->new_path) < 0 && errno != ENOENT)
-		log_errno(LOG_LEVEL_WARN, errno, "%s: cannot remove %s", rs->dev->ifname,
-		    rs->new_path);
 	if (ret < 0) {
 		log_errno(LOG_LEVEL_WARN, ret, "%s: roster from %s rejected: cannot read it",
 		    rs->dev->ifname, rs->new_path);
@@ -466,17 +659,24 @@ static void on_inotify(evutil_socket_t fd, short what, void *arg)
 {
 	struct roster_sync *rs = arg;
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	const char *base = strrchr(rs->new_path, '/');
+	const char *base = strrchr(rs->new_path, '/'), *claim = strrchr(rs->claim_path, '/');
 	const struct inotify_event *ev;
 	bool hit = false;
 	ssize_t n;
 
 	(void)what;
 	base = base ? base + 1 : rs->new_path;
+	claim = claim ? claim + 1 : rs->claim_path;
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		for (char *p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
 			ev = (const struct inotify_event *)p;
-			if (ev->len && strcmp(ev->name, base) == 0)
+			if (!ev->len)
+				continue;
+			if (strcmp(ev->name, base) == 0)
+				hit = true;
+			/* A writer that closed while we held its file under the claim name; our
+			 * own renames to that name (IN_MOVED_TO) are no news. */
+			else if (strcmp(ev->name, claim) == 0 && (ev->mask & IN_CLOSE_WRITE))
 				hit = true;
 		}
 	}
@@ -488,6 +688,7 @@ static int watch(struct roster_sync *rs)
 {
 	char dir[PATH_MAX];
 	char *slash;
+	int ret;
 
 	snprintf(dir, sizeof(dir), "%s", rs->new_path);
 	slash = strrchr(dir, '/');
@@ -498,12 +699,16 @@ static int watch(struct roster_sync *rs)
 	else
 		snprintf(dir, sizeof(dir), ".");
 	rs->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (rs->inotify_fd < 0)
-		return -errno;
+	if (rs->inotify_fd < 0) {
+		ret = -errno;
+		log_errno(LOG_LEVEL_ERROR, -ret, "roster: cannot watch %s (inotify)", dir);
+		return ret;
+	}
 	/* scp writes in place (close after write); mv and our own tools rename into place. */
 	if (inotify_add_watch(rs->inotify_fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
-		log_errno(LOG_LEVEL_ERROR, errno, "roster: cannot watch %s", dir);
-		return -errno;
+		ret = -errno;
+		log_errno(LOG_LEVEL_ERROR, -ret, "roster: cannot watch %s", dir);
+		return ret;
 	}
 	rs->ev_inotify = event_new(rs->dev->base, rs->inotify_fd, EV_READ | EV_PERSIST,
 	    on_inotify, rs);
@@ -517,32 +722,45 @@ static bool path_plus(char dst[PATH_MAX], const char *path, const char *suffix)
 	return snprintf(dst, PATH_MAX, "%s%s", path, suffix) < PATH_MAX;
 }
 
+/* dir/.BASE.new.claim: a name only tunneld uses, in Roster.new's directory (rename is
+ * atomic only within one filesystem). */
+static bool claim_name(char dst[PATH_MAX], const char *new_path)
+{
+	const char *slash = strrchr(new_path, '/');
+	int dlen = slash ? (int)(slash - new_path + 1) : 0;
+
+	return snprintf(dst, PATH_MAX, "%.*s.%s.claim", dlen, new_path,
+	    slash ? slash + 1 : new_path) < PATH_MAX;
+}
+
 int roster_sync_init(struct roster_sync *rs, struct device *dev, const struct config *cfg)
 {
-	uint8_t pinned[KEY_LEN];
-	char err[512];
+	char legacy[PATH_MAX];
+	int ret;
 
 	memset(rs, 0, sizeof(*rs));
 	rs->dev = dev;
 	rs->inotify_fd = -1;
+	rs->persist_efd = -1;
 	roster_init(&rs->running);
+	roster_init(&rs->queued);
 	config_init(&rs->base);
 	if (!path_plus(rs->path, cfg->roster_path, "") ||
 	    !path_plus(rs->new_path, cfg->roster_path, ".new") ||
-	    !path_plus(rs->admin_path, cfg->roster_path, ".admin") ||
+	    !claim_name(rs->claim_path, rs->new_path) ||
+	    !path_plus(legacy, cfg->roster_path, ".admin") ||
 	    !path_plus(rs->key_path, cfg->private_key_file, "") ||
 	    !path_plus(rs->next_key_path, cfg->private_key_file, ".next"))
 		return -ENAMETOOLONG;
 	if (!cfg->private_key_file[0])
 		rs->next_key_path[0] = '\0';
+	/* The trust anchor is the configured AdminKey only.  A later admin key is pinned by
+	 * verifying the persisted roster's endorsement chain from it (roster_sync_start), never
+	 * by a file anyone who can write the roster directory could drop. */
 	memcpy(rs->pinned, cfg->admin_key, KEY_LEN);
-	/* An admin rotation we followed earlier pinned its key here. */
-	if (access(rs->admin_path, F_OK) == 0) {
-		if (key_file_read(rs->admin_path, false, pinned, err, sizeof(err)) == 0)
-			memcpy(rs->pinned, pinned, KEY_LEN);
-		else
-			log_warn("%s: roster: ignoring %s", dev->ifname, err);
-	}
+	if (access(legacy, F_OK) == 0)
+		log_info("%s: roster: ignoring %s: the admin key is derived from the verified "
+		    "roster, not from a file", dev->ifname, legacy);
 	rs->base.has_private_key = cfg->has_private_key;
 	memcpy(rs->base.private_key, cfg->private_key, WG_KEY_LEN);
 	rs->base.has_listen_port = cfg->has_listen_port;
@@ -552,6 +770,26 @@ int roster_sync_init(struct roster_sync *rs, struct device *dev, const struct co
 	rs->base.has_mtu = cfg->has_mtu;
 	rs->base.mtu = cfg->mtu;
 	rs->base.replace_peers = true;
+	pthread_mutex_init(&rs->persist_lock, NULL);
+	pthread_cond_init(&rs->persist_cond, NULL);
+	rs->persist_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (rs->persist_efd < 0) {
+		ret = -errno;
+		log_errno(LOG_LEVEL_ERROR, -ret, "%s: roster: cannot create an eventfd",
+		    dev->ifname);
+		return ret;
+	}
+	ret = pthread_create(&rs->persist_thread, NULL, persist_main, rs);
+	if (ret != 0) {
+		log_errno(LOG_LEVEL_ERROR, ret, "%s: roster: cannot start the persister thread",
+		    dev->ifname);
+		return -ret;
+	}
+	rs->persist_running = true;
+	rs->ev_persisted = event_new(dev->base, rs->persist_efd, EV_READ | EV_PERSIST,
+	    on_persisted, rs);
+	if (!rs->ev_persisted || event_add(rs->ev_persisted, NULL) < 0)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -573,8 +811,12 @@ int roster_sync_start(struct roster_sync *rs)
 		log_info("%s: no roster yet at %s: waiting for %s or a peer", dev->ifname, rs->path,
 		    rs->new_path);
 	} else if (ret < 0) {
-		log_errno(LOG_LEVEL_ERROR, ret, "%s: cannot read the roster %s", dev->ifname,
+		/* The pinned admin key is derived from this file: running without it would fall
+		 * back to AdminKey, a silent downgrade of trust after an admin rotation. */
+		log_errno(LOG_LEVEL_ERROR, -ret, "%s: cannot read the persisted roster %s (the "
+		    "admin key to trust is derived from it): refusing to start", dev->ifname,
 		    rs->path);
+		goto out;
 	} else if (roster_sync_check(NULL, rs->pinned, text, len, rs->path, &cand, trusted, why,
 	    sizeof(why)) != ROSTER_OFFER_ACCEPTED) {
 		log_error("%s: persisted roster %s rejected: %s; running without peers",
@@ -586,20 +828,41 @@ int roster_sync_start(struct roster_sync *rs)
 		    rs->path);
 		install(rs, &cand, text, len);
 	}
-	free(text);
 	roster_sync_check_new(rs);
-	return watch(rs);
+	ret = watch(rs);
+out:
+	free(text);
+	return ret;
 }
 
 void roster_sync_free(struct roster_sync *rs)
 {
+	if (rs->persist_running) {
+		/* A roster already accepted is still written: the persister drains its job. */
+		pthread_mutex_lock(&rs->persist_lock);
+		rs->persist_stop = true;
+		pthread_cond_signal(&rs->persist_cond);
+		pthread_mutex_unlock(&rs->persist_lock);
+		pthread_join(rs->persist_thread, NULL);
+	}
+	free(rs->persist_job);
+	if (rs->ev_persisted)
+		event_free(rs->ev_persisted);
+	if (rs->persist_efd >= 0)
+		close(rs->persist_efd);
+	if (rs->ev_retry)
+		event_free(rs->ev_retry);
 	if (rs->ev_inotify)
 		event_free(rs->ev_inotify);
 	if (rs->inotify_fd >= 0)
 		close(rs->inotify_fd);
 	roster_free(&rs->running);
+	roster_free(&rs->queued);
+	free(rs->queued_text);
+	free(rs->pending_text);
 	free(rs->text);
 	config_free(&rs->base);
 	sodium_memzero(rs, sizeof(*rs));
 	rs->inotify_fd = -1;
+	rs->persist_efd = -1;
 }

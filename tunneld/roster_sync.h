@@ -4,12 +4,18 @@
  * SIGHUP, or a gossip POST/pull) is accepted only if it parses completely and canonically,
  * the network is the running one, the signature verifies against the pinned admin key (or an
  * endorsement chain from it) and the serial is strictly higher.  Otherwise it is rejected with
- * the reason logged and nothing changes.  An accepted roster is persisted atomically
- * (roster_save) before it is applied as a diff through device_apply_file_config. */
+ * the reason logged and nothing changes.  An accepted roster is persisted atomically by a
+ * persister thread (the event loop never waits for the disk) and, once on disk, applied as a
+ * diff through device_apply_file_config; only a fully applied roster is served and announced
+ * (an apply that failed in part is retried with backoff).
+ *
+ * Trust: the pinned key starts as the configured AdminKey and follows only endorsement chains
+ * verified from it (at start, the persisted roster's); no file is trusted on its own. */
 #ifndef TUNNELD_ROSTER_SYNC_H
 #define TUNNELD_ROSTER_SYNC_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,35 +27,61 @@ struct device;
 struct event;
 struct roster_sync;
 
-/* Called after a roster was accepted and applied (gossip announces it). */
+/* Called after a roster was accepted, persisted and fully applied (gossip announces it). */
 typedef void roster_sync_accepted_fn(void *ctx, struct roster_sync *rs);
 
 enum roster_offer_result {
 	ROSTER_OFFER_ACCEPTED,
 	ROSTER_OFFER_NOT_NEWER,		/* valid but serial <= running: harmless, nothing to do */
 	ROSTER_OFFER_INVALID,		/* unparsable, bad signature, other network, ... */
-	ROSTER_OFFER_FAILED,		/* valid and newer but could not be persisted */
+	ROSTER_OFFER_FAILED,		/* valid and newer but could not be queued */
 };
+
+enum { ROSTER_RETRY_MAX = 60 };		/* seconds: longest wait between apply attempts */
 
 struct roster_sync {
 	struct device *dev;
 	char path[PATH_MAX];		/* Roster: the persisted, running roster */
 	char new_path[PATH_MAX];	/* Roster + ".new": candidates dropped here */
-	char admin_path[PATH_MAX];	/* Roster + ".admin": admin key pinned after a rotation */
+	char claim_path[PATH_MAX];	/* dir/.BASE.new.claim: Roster.new once claimed */
 	char key_path[PATH_MAX];	/* PrivateKeyFile */
 	char next_key_path[PATH_MAX];	/* PrivateKeyFile + ".next": a rotation key waiting */
-	uint8_t pinned[KEY_LEN];	/* trust anchor (AdminKey, or the one in admin_path) */
+	uint8_t pinned[KEY_LEN];	/* trust anchor: AdminKey, or a key endorsed from it */
 	struct config base;		/* ListenPort, FwMark, MTU from the config file (no peers) */
 	bool has_roster;
-	struct roster running;
-	char *text;			/* running roster, canonical signed text (gossip serves it) */
-	size_t text_len;
+	struct roster running;		/* installed (applied, maybe only in part) */
+	char *text;			/* the last fully applied roster's signed text: what gossip */
+	size_t text_len;		/* serves and announces */
+	uint64_t text_serial;
+	char *pending_text;		/* running's text while its apply is incomplete */
+	size_t pending_text_len;
+	unsigned retries;		/* failed apply attempts of running so far */
+	struct event *ev_retry;
+	bool has_queued;		/* accepted, handed to the persister, not yet installed */
+	struct roster queued;
+	char *queued_text;
+	size_t queued_text_len;
 	bool revoked;			/* no node with our key in the running roster */
 	const struct roster_node *self;	/* borrowed from running; NULL when revoked/none */
 	int inotify_fd;
 	struct event *ev_inotify;
 	roster_sync_accepted_fn *on_accepted;
 	void *on_accepted_ctx;
+	/* The persister thread; persist_job (owned by the mailbox until the thread takes it)
+	 * and the persist_done fields are guarded by persist_lock. */
+	pthread_t persist_thread;
+	bool persist_running;
+	pthread_mutex_t persist_lock;
+	pthread_cond_t persist_cond;
+	char *persist_job;
+	size_t persist_job_len;
+	uint64_t persist_job_serial;
+	bool persist_stop;
+	bool persist_done;
+	uint64_t persist_done_serial;
+	int persist_done_err;
+	int persist_efd;		/* eventfd: the thread wakes the loop */
+	struct event *ev_persisted;
 };
 
 /* Pure: checks a candidate against the running roster (NULL: none yet, any network) and the
@@ -74,15 +106,19 @@ bool roster_sync_to_config(const struct roster *r, const struct roster_node *sel
 
 /* Sets up from the parsed config file (roster mode).  Nothing is applied yet. */
 int roster_sync_init(struct roster_sync *rs, struct device *dev, const struct config *cfg);
-/* Loads the persisted roster (if any) and applies it, then picks up Roster.new, and starts
- * watching for it (inotify).  A missing or invalid persisted roster leaves the interface
- * without peers, waiting for one.  0 or a negative errno (only for system failures). */
+/* Loads the persisted roster (if any), pins the admin key its verified chain leads to, and
+ * applies it; then picks up Roster.new and starts watching for it (inotify).  A missing or
+ * invalid persisted roster leaves the interface without peers, waiting for one; one that
+ * exists but cannot be read is fatal (logged).  0 or a negative errno. */
 int roster_sync_start(struct roster_sync *rs);
 /* Offers a candidate (source names it in logs: "Roster.new", "gossip from 100.64.0.3", ...).
- * why receives the reason when not accepted. */
+ * why receives the reason when not accepted.  ACCEPTED means queued: it is installed once
+ * persisted.  Candidates are judged against the newest accepted roster. */
 enum roster_offer_result roster_sync_offer(struct roster_sync *rs, const char *text, size_t len,
     const char *source, char *why, size_t whylen);
-/* Reads Roster.new if present, offers it and removes it.  SIGHUP and inotify call this. */
+/* Claims Roster.new if present (renamed to claim_path first, so a newer file is never
+ * deleted unread; an unfinished one is left for its writer), offers it and removes it.
+ * SIGHUP and inotify call this. */
 void roster_sync_check_new(struct roster_sync *rs);
 void roster_sync_free(struct roster_sync *rs);
 

@@ -19,7 +19,10 @@ enum {
 	ROSTER_NAME_MAX = 63,		/* node, group, engineer and network names */
 	ROSTER_SIG_LEN = 64,		/* Ed25519 */
 	ROSTER_ADMIN_SECRET_LEN = 64,	/* Ed25519 secret key (seed || public) */
-	ROSTER_MAX_BYTES = 64 << 20,	/* refuse larger files outright */
+	/* Refuse larger files outright: a 10,000-node roster with 200 engineers weighs about
+	 * 2.2 MB (tests/bench/roster_gen.c), so 8 MiB leaves room for growth while bounding what a
+	 * peer can make a node hash and buffer (docs/roster.md, "Size"). */
+	ROSTER_MAX_BYTES = 8 << 20,
 	ROSTER_LINE_MAX = 16384,	/* longest line (an ssh-rsa 16384-bit key is ~2.8 KiB) */
 	ROSTER_SSH_BLOB_MAX = 8192,	/* largest decoded SSH key blob */
 	ROSTER_ERRORS_MAX = 1000,	/* messages kept per parse; one more says "too many errors" */
@@ -144,6 +147,26 @@ bool roster_endorse(struct roster *r, const uint8_t old_secret[ROSTER_ADMIN_SECR
  * key", ...). */
 bool roster_verify(const struct roster *r, const uint8_t pinned[KEY_LEN], uint8_t trusted[KEY_LEN],
     char *why, size_t whylen);
+
+/* Reads only what the signature check needs from a signed roster text, without parsing the
+ * rest: the header lines (version, network, serial, admin, endorse: into hdr, which the caller
+ * frees with roster_free) and the last line, the signature (hdr->signature).  *body_len is
+ * the length of the signed body (everything before the signature line).  Cost: the header
+ * lines plus one scan for the last line.  false with why ("FILE:LINE: message", or "not
+ * signed") if the text is not a signed roster as far as these lines tell. */
+bool roster_header_scan(const char *text, size_t len, const char *filename, struct roster *hdr,
+    size_t *body_len, char *why, size_t whylen);
+/* Verifies the signature of hdr (from roster_header_scan) over the raw body bytes and the
+ * admin key's chain from pinned, as roster_verify does, before any full parse: one SHA-512
+ * of the body and a few Ed25519 checks.  trusted as roster_verify. */
+bool roster_verify_raw(const struct roster *hdr, const char *body, size_t body_len,
+    const uint8_t pinned[KEY_LEN], uint8_t trusted[KEY_LEN], char *why, size_t whylen);
+/* Whether text may be a signed roster whose writer has not finished: empty, or a prefix of
+ * a roster ("warren-roster ...") that does not yet end in a complete signature line. */
+bool roster_text_unfinished(const char *text, size_t len);
+/* Writes text atomically as roster_save does (temp file, fsync, rename, fsync of the
+ * directory).  0 or -errno. */
+int roster_text_save(const char *text, size_t len, const char *path, unsigned mode);
 
 /* Lookups (borrowed pointers, valid until the roster changes). */
 struct roster_node *roster_node_find(const struct roster *r, const char *name);

@@ -202,14 +202,25 @@ static int write_all(int fd, const char *p, size_t n)
 
 int roster_save(struct roster *r, const char *path, unsigned mode)
 {
-	char *text = NULL, *tmp = NULL, *dir = NULL, *slash;
-	bool created = false;
 	size_t len;
+	char *text = roster_serialize(r, r->has_signature, &len);
+	int ret;
+
+	if (!text)
+		return -ENOMEM;
+	ret = roster_text_save(text, len, path, mode);
+	free(text);
+	return ret;
+}
+
+int roster_text_save(const char *text, size_t len, const char *path, unsigned mode)
+{
+	char *tmp = NULL, *dir = NULL, *slash;
+	bool created = false;
 	int fd = -1, dfd = -1, ret;
 
-	text = roster_serialize(r, r->has_signature, &len);
 	dir = strdup(path);
-	if (!text || !dir || asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
+	if (!dir || asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
 		tmp = NULL;
 		ret = -ENOMEM;
 		goto out;
@@ -255,6 +266,5 @@ out:
 		unlink(tmp);
 	free(tmp);
 	free(dir);
-	free(text);
 	return ret;
 }

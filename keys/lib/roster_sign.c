@@ -242,3 +242,204 @@ out:
 	sodium_memzero(b64, sizeof(b64));
 	return ret;
 }
+
+/* ---- verifying the raw text before the parse ---- */
+
+enum { SIG_LINE_LEN = 10 + ADMIN_B64_LEN };	/* "signature " + base64 of 64 bytes */
+
+struct scan {
+	const char *text, *end, *file;
+	const char *p;			/* next line */
+	unsigned line;
+	char *why;
+	size_t whylen;
+};
+
+/* The next line (without its newline) in *s and *n; false at the end or for a line too long
+ * for a header. */
+static bool next_line(struct scan *sc, const char **s, size_t *n)
+{
+	size_t left = (size_t)(sc->end - sc->p);
+	const char *nl = memchr(sc->p, '\n', left < ROSTER_LINE_MAX + 1 ? left :
+	    ROSTER_LINE_MAX + 1);
+
+	if (!nl)
+		return false;
+	*s = sc->p;
+	*n = (size_t)(nl - sc->p);
+	sc->p = nl + 1;
+	sc->line++;
+	return true;
+}
+
+/* "WORD value": the value, copied NUL-terminated into out (at most outlen - 1 bytes). */
+static bool field(const char *s, size_t n, const char *word, char *out, size_t outlen)
+{
+	size_t w = strlen(word);
+
+	if (n <= w + 1 || memcmp(s, word, w) != 0 || s[w] != ' ' || n - w - 1 >= outlen)
+		return false;
+	memcpy(out, s + w + 1, n - w - 1);
+	out[n - w - 1] = '\0';
+	return true;
+}
+
+static bool scan_err(struct scan *sc, const char *msg)
+{
+	snprintf(sc->why, sc->whylen, "%s:%u: %s", sc->file, sc->line, msg);
+	return false;
+}
+
+static bool b64_exact(uint8_t *out, size_t outlen, const char *s, size_t slen)
+{
+	size_t n = 0;
+
+	return roster_b64_decode(out, outlen, &n, s, slen) && n == outlen;
+}
+
+/* "endorse OLD NEW SIG" into a new link of hdr. */
+static bool endorse_line(struct roster *hdr, const char *v)
+{
+	struct roster_endorsement *e;
+	const char *sp1 = strchr(v, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+
+	if (!sp1 || !sp2 || strchr(sp2 + 1, ' '))
+		return false;
+	e = realloc(hdr->endorsements, (hdr->n_endorsements + 1) * sizeof(*e));
+	if (!e)
+		return false;
+	hdr->endorsements = e;
+	e = &e[hdr->n_endorsements];
+	if (!b64_exact(e->old_key, KEY_LEN, v, (size_t)(sp1 - v)) ||
+	    !b64_exact(e->new_key, KEY_LEN, sp1 + 1, (size_t)(sp2 - sp1 - 1)) ||
+	    !b64_exact(e->sig, ROSTER_SIG_LEN, sp2 + 1, strlen(sp2 + 1)))
+		return false;
+	hdr->n_endorsements++;
+	return true;
+}
+
+/* The header in its fixed order (docs/roster.md, "Header"); the lines this check does not
+ * need (cidr, cidr6, issued) are only recognised: the full parse judges them. */
+static bool scan_header(struct scan *sc, struct roster *hdr)
+{
+	char v[ROSTER_LINE_MAX + 1];
+	const char *s;
+	size_t n;
+
+	if (!next_line(sc, &s, &n) || n < 14 || memcmp(s, "warren-roster ", 14) != 0) {
+		sc->line = 1;
+		return scan_err(sc, "not a warren roster (expected 'warren-roster 1' on the first "
+		    "line)");
+	}
+	if (n != 15 || s[14] != '1')
+		return scan_err(sc, "unsupported roster version");
+	hdr->version = ROSTER_VERSION;
+	if (!next_line(sc, &s, &n) || !field(s, n, "network", v, sizeof(hdr->network)) ||
+	    !roster_name_valid(v))
+		return scan_err(sc, "expected 'network NAME'");
+	memcpy(hdr->network, v, strlen(v) + 1);
+	if (!next_line(sc, &s, &n) || !field(s, n, "cidr", v, sizeof(v)))
+		return scan_err(sc, "expected 'cidr PREFIX'");
+	if (!next_line(sc, &s, &n))
+		return scan_err(sc, "expected 'serial N'");
+	if (field(s, n, "cidr6", v, sizeof(v)) && !next_line(sc, &s, &n))
+		return scan_err(sc, "expected 'serial N'");
+	if (!field(s, n, "serial", v, sizeof(v)) || !roster_u64_parse(&hdr->serial, v, UINT64_MAX))
+		return scan_err(sc, "expected 'serial N'");
+	if (!next_line(sc, &s, &n) || !field(s, n, "issued", v, sizeof(v)))
+		return scan_err(sc, "expected 'issued TIME'");
+	if (!next_line(sc, &s, &n) || !field(s, n, "admin", v, sizeof(v)) ||
+	    !b64_exact(hdr->admin_key, KEY_LEN, v, strlen(v)))
+		return scan_err(sc, "expected 'admin KEY'");
+	for (;;) {
+		const char *mark = sc->p;
+		unsigned line = sc->line;
+
+		if (!next_line(sc, &s, &n) || !field(s, n, "endorse", v, sizeof(v))) {
+			sc->p = mark;	/* the first line after the header */
+			sc->line = line;
+			return true;
+		}
+		if (!endorse_line(hdr, v))
+			return scan_err(sc, "expected 'endorse OLD NEW SIGNATURE'");
+	}
+}
+
+bool roster_header_scan(const char *text, size_t len, const char *filename, struct roster *hdr,
+    size_t *body_len, char *why, size_t whylen)
+{
+	struct scan sc = { text, text + len, filename, text, 0, why, whylen };
+	const char *last;
+
+	roster_init(hdr);
+	if (len > ROSTER_MAX_BYTES) {
+		snprintf(why, whylen, "%s: larger than %d bytes", filename, ROSTER_MAX_BYTES);
+		goto fail;
+	}
+	if (!scan_header(&sc, hdr))
+		goto fail;
+	if (len == 0 || text[len - 1] != '\n') {
+		snprintf(why, whylen, "%s: truncated file (no newline at the end)", filename);
+		goto fail;
+	}
+	last = memrchr(text, '\n', len - 1);
+	last = last ? last + 1 : text;
+	if ((size_t)(text + len - last) < 11 || memcmp(last, "signature ", 10) != 0) {
+		snprintf(why, whylen, "not signed (the last line is not 'signature SIG')");
+		goto fail;
+	}
+	if ((size_t)(text + len - last) != SIG_LINE_LEN + 1 ||
+	    !b64_exact(hdr->signature, ROSTER_SIG_LEN, last + 10, ADMIN_B64_LEN)) {
+		snprintf(why, whylen, "%s: last line: the signature is not 88 characters of base64",
+		    filename);
+		goto fail;
+	}
+	hdr->has_signature = true;
+	*body_len = (size_t)(last - text);
+	return true;
+fail:
+	roster_free(hdr);
+	return false;
+}
+
+bool roster_verify_raw(const struct roster *hdr, const char *body, size_t body_len,
+    const uint8_t pinned[KEY_LEN], uint8_t trusted[KEY_LEN], char *why, size_t whylen)
+{
+	uint8_t msg[SIG_MSG_LEN];
+
+	if (!hdr->has_signature) {
+		snprintf(why, whylen, "roster is not signed");
+		return false;
+	}
+	if (hdr->version != ROSTER_VERSION) {
+		snprintf(why, whylen, "unsupported roster version %u", hdr->version);
+		return false;
+	}
+	roster_sig_message(msg, hdr->version, body, body_len);
+	if (crypto_sign_verify_detached(hdr->signature, msg, sizeof(msg), hdr->admin_key) != 0) {
+		snprintf(why, whylen, "bad signature");
+		return false;
+	}
+	if (!key_eq(hdr->admin_key, pinned) && !chain_valid(hdr, pinned, why, whylen))
+		return false;
+	if (trusted)
+		memcpy(trusted, hdr->admin_key, KEY_LEN);
+	return true;
+}
+
+bool roster_text_unfinished(const char *text, size_t len)
+{
+	static const char magic[] = "warren-roster ";
+	size_t m = sizeof(magic) - 1;
+	const char *last;
+
+	if (len == 0)
+		return true;
+	if (memcmp(text, magic, len < m ? len : m) != 0)
+		return false;
+	if (text[len - 1] != '\n')
+		return true;
+	last = memrchr(text, '\n', len - 1);
+	last = last ? last + 1 : text;
+	return (size_t)(text + len - last) != SIG_LINE_LEN + 1 || memcmp(last, "signature ", 10);
+}

@@ -325,7 +325,7 @@ static void test_limits(void **state)
 	assert_non_null(big);
 	assert_false(roster_parse(big, (size_t)ROSTER_MAX_BYTES + 1, "t", &r, &errs));
 	assert_int_equal(errs.count, 1);
-	assert_string_equal(errs.msgs[0], "t:1: roster larger than 67108864 bytes");
+	assert_string_equal(errs.msgs[0], "t:1: roster larger than 8388608 bytes");
 	roster_errors_free(&errs);
 	free(big);
 

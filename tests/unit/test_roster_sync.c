@@ -154,7 +154,8 @@ static void test_check_rules(void **state)
 		int by;			/* signing admin key */
 		bool endorse;		/* roster carries endorsement 0 -> 1 */
 		int mangle;		/* 0 none, 1 truncate, 2 garbage, 3 flip a body byte, 4 unsigned,
-					 * 5 too large */
+					 * 5 too large, 6 a body the parser refuses and
+					 * the signature does not cover */
 		enum roster_offer_result want;
 		const char *why;	/* substring of the reason */
 		int trusted;		/* admin key pinned after acceptance */
@@ -173,6 +174,9 @@ static void test_check_rules(void **state)
 		/* 12 */ { "prod", 8, 0, false, 5, ROSTER_OFFER_INVALID, "larger", 0 },
 		/* 13: a huge serial is fine */
 		{ "prod", UINT64_MAX, 0, false, 0, ROSTER_OFFER_ACCEPTED, "", 0 },
+		/* 14: the signature is checked over the raw bytes before the parse, so an
+		 * unsigned body costs a hash, never a parse: refused for its signature. */
+		{ "prod", 8, 0, false, 6, ROSTER_OFFER_INVALID, "signature: bad signature", 0 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		enum roster_offer_result got;
@@ -199,6 +203,15 @@ static void test_check_rules(void **state)
 			break;
 		case 5:
 			len = (size_t)ROSTER_MAX_BYTES + 1;	/* refused before reading */
+			break;
+		case 6:
+			/* b's endpoint port 51821 -> 61821 and its group line made invalid. */
+			p = strstr(t, ":51821");
+			assert_non_null(p);
+			p[1] = '6';
+			p = strstr(t, "\tkey ");
+			assert_non_null(p);
+			p[1] = 'K';
 			break;
 		}
 		memset(trusted, 0, sizeof(trusted));
