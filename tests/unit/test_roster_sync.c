@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include <arpa/inet.h>
 #include <cmocka.h>
@@ -19,6 +22,7 @@
 #include "keys/lib/key.h"
 #include "keys/lib/roster.h"
 #include "tunneld/config.h"
+#include "tunneld/device.h"
 #include "tunneld/roster_sync.h"
 
 /* Three admin keys: 0 is the pinned one, 1 is endorsed by 0, 2 is a stranger. */
@@ -251,6 +255,140 @@ static void test_check_first(void **state)
 	free(t);
 }
 
+/* ---- Roster.new is claimed atomically ---- */
+
+/* When armed, the next unlink() first moves hook_src over hook_dst: a newer candidate landing
+ * in the instant between tunneld reading Roster.new and removing what it read. */
+static char hook_src[PATH_MAX], hook_dst[PATH_MAX];
+static bool hook_armed;
+
+int unlink(const char *path)
+{
+	if (hook_armed) {
+		hook_armed = false;
+		assert_int_equal(rename(hook_src, hook_dst), 0);
+	}
+	return unlinkat(AT_FDCWD, path, 0);
+}
+
+static void write_file(const char *path, const char *text, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+
+	if (!f)
+		return NULL;
+	buf = calloc(1, 1 << 16);
+	assert_non_null(buf);
+	*len = fread(buf, 1, (1 << 16) - 1, f);
+	fclose(f);
+	return buf;
+}
+
+struct claim_env {
+	char dir[64], roster[PATH_MAX], new_path[PATH_MAX];
+	struct event_base *base;
+	struct device dev;
+	struct roster_sync rs;
+};
+
+static void claim_setup(struct claim_env *e)
+{
+	struct config cfg;
+
+	memset(e, 0, sizeof(*e));
+	snprintf(e->dir, sizeof(e->dir), "/tmp/test_roster_claim.XXXXXX");
+	assert_non_null(mkdtemp(e->dir));
+	snprintf(e->roster, sizeof(e->roster), "%s/roster", e->dir);
+	snprintf(e->new_path, sizeof(e->new_path), "%s/roster.new", e->dir);
+	e->base = event_base_new();
+	assert_non_null(e->base);
+	e->dev.base = e->base;
+	snprintf(e->dev.ifname, sizeof(e->dev.ifname), "t0");
+	config_init(&cfg);
+	snprintf(cfg.roster_path, sizeof(cfg.roster_path), "%s", e->roster);
+	cfg.has_admin_key = true;
+	memcpy(cfg.admin_key, admin_pub[0], KEY_LEN);
+	assert_int_equal(roster_sync_init(&e->rs, &e->dev, &cfg), 0);
+	config_free(&cfg);
+}
+
+static void claim_teardown(struct claim_env *e)
+{
+	char cmd[128];
+
+	roster_sync_free(&e->rs);
+	event_base_free(e->base);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A newer Roster.new that replaces the one being read is never deleted unread. */
+static void test_claim_replaced_between_read_and_unlink(void **state)
+{
+	struct claim_env e;
+	char *stranger, *newer, *got;
+	size_t slen, nlen, glen = 0;
+
+	(void)state;
+	claim_setup(&e);
+	stranger = make("prod", 8, 2, false, &slen);	/* rejected: unknown admin key */
+	newer = make("prod", 9, 0, false, &nlen);
+	write_file(e.new_path, stranger, slen);
+	snprintf(hook_src, sizeof(hook_src), "%s/newer", e.dir);
+	snprintf(hook_dst, sizeof(hook_dst), "%s", e.new_path);
+	write_file(hook_src, newer, nlen);
+	hook_armed = true;
+	roster_sync_check_new(&e.rs);
+	hook_armed = false;
+	got = slurp(e.new_path, &glen);
+	if (!got)
+		fail_msg("the newer Roster.new was deleted unread");
+	assert_int_equal(glen, nlen);
+	assert_memory_equal(got, newer, nlen);
+	free(got);
+	free(stranger);
+	free(newer);
+	claim_teardown(&e);
+}
+
+/* A Roster.new still being written in place (scp) is left for its writer, not consumed. */
+static void test_claim_unfinished_left_in_place(void **state)
+{
+	struct claim_env e;
+	char *t, *got;
+	size_t len, glen = 0;
+
+	(void)state;
+	claim_setup(&e);
+	t = make("prod", 9, 0, false, &len);
+	for (size_t cut = 0; cut < len; cut += len / 3) {
+		write_file(e.new_path, t, cut);
+		roster_sync_check_new(&e.rs);
+		got = slurp(e.new_path, &glen);
+		if (!got)
+			fail_msg("a Roster.new of %zu of %zu bytes was consumed", cut, len);
+		assert_int_equal(glen, cut);
+		free(got);
+	}
+	/* A finished file, even a rejected one, is consumed. */
+	t[len - 2] = t[len - 2] == 'A' ? 'B' : 'A';
+	write_file(e.new_path, t, len);
+	roster_sync_check_new(&e.rs);
+	assert_int_equal(access(e.new_path, F_OK), -1);
+	free(t);
+	claim_teardown(&e);
+}
+
 static void test_find_self(void **state)
 {
 	struct roster r;
@@ -459,6 +597,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_check_rules),
 		cmocka_unit_test(test_check_first),
+		cmocka_unit_test(test_claim_replaced_between_read_and_unlink),
+		cmocka_unit_test(test_claim_unfinished_left_in_place),
 		cmocka_unit_test(test_find_self),
 		cmocka_unit_test(test_to_config),
 		cmocka_unit_test(test_config_roster_mode),
