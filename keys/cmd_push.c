@@ -1,5 +1,7 @@
-/* keys push: copies roster.signed to nodes with scp, one host after the other, never through a
- * shell.  A node's tunneld picks the file up at Roster + ".new" and gossips it on. */
+/* keys push: copies roster.signed to nodes, one host after the other, never through a local
+ * shell: scp to a temporary name beside the target, then `ssh host mv` renames it into place,
+ * so the node's tunneld (which picks the file up at Roster + ".new" and gossips it on) never
+ * sees a half-written file. */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -11,8 +13,9 @@
 
 #define PUSH_REMOTE_PATH "/var/lib/warren/roster.new"
 
-/* Fixed part of the scp command line: program, -q, two -o pairs, "--", source, target, NULL. */
-enum { SCP_FIXED_ARGS = 10 };
+/* Fixed part of the scp/ssh command line: program, -q, two -o pairs, "--", host or source,
+ * and up to six words of the remote command or the target, NULL. */
+enum { SCP_FIXED_ARGS = 14 };
 
 static int usage_error(void)
 {
@@ -91,6 +94,26 @@ static int run(char *const argv[])
 	return 128 + WTERMSIG(status);
 }
 
+/* program -q -o BatchMode=yes -o ConnectTimeout=10 [-o OPT]... -- into cmd; returns the
+ * next free index. */
+static size_t ssh_argv(char **cmd, const char *prog, const char **ssh_opts, size_t n_opts)
+{
+	size_t k = 0;
+
+	cmd[k++] = (char *)prog;
+	cmd[k++] = (char *)"-q";
+	cmd[k++] = (char *)"-o";
+	cmd[k++] = (char *)"BatchMode=yes";	/* never wait for a password prompt */
+	cmd[k++] = (char *)"-o";
+	cmd[k++] = (char *)"ConnectTimeout=10";
+	for (size_t i = 0; i < n_opts; i++) {
+		cmd[k++] = (char *)"-o";
+		cmd[k++] = (char *)ssh_opts[i];
+	}
+	cmd[k++] = (char *)"--";
+	return k;
+}
+
 int cmd_push(int argc, char *argv[])
 {
 	static const struct option opts[] = {
@@ -99,7 +122,8 @@ int cmd_push(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char path[CLI_PATH_MAX], local[PATH_MAX], target[1400];
+	char path[CLI_PATH_MAX], local[PATH_MAX], target[1400], tmp[1100];
+	const char *slash, *what;
 	const char *remote = PUSH_REMOTE_PATH;
 	const char **ssh_opts = NULL;
 	char **cmd = NULL;
@@ -167,24 +191,33 @@ int cmd_push(int argc, char *argv[])
 		goto out;
 	}
 
-	k = 0;
-	cmd[k++] = (char *)"scp";
-	cmd[k++] = (char *)"-q";
-	cmd[k++] = (char *)"-o";
-	cmd[k++] = (char *)"BatchMode=yes";	/* never wait for a password prompt */
-	cmd[k++] = (char *)"-o";
-	cmd[k++] = (char *)"ConnectTimeout=10";
-	for (i = 0; i < n_opts; i++) {
-		cmd[k++] = (char *)"-o";
-		cmd[k++] = (char *)ssh_opts[i];
-	}
-	cmd[k++] = (char *)"--";
-	cmd[k++] = local;
-	cmd[k + 1] = NULL;
+	/* The temporary name: same directory (rename is atomic only there), dot-prefixed so
+	 * nothing watching for the target's name takes it, unique per push. */
+	slash = strrchr(remote, '/');
+	snprintf(tmp, sizeof(tmp), "%.*s.%s.push-%ld", (int)(slash - remote + 1), remote,
+	    slash + 1, (long)getpid());
 	for (i = (size_t)optind; i < (size_t)argc; i++) {
-		snprintf(target, sizeof(target), "%s:%s", argv[i], remote);
-		cmd[k] = target;
+		k = ssh_argv(cmd, "scp", ssh_opts, n_opts);
+		snprintf(target, sizeof(target), "%s:%s", argv[i], tmp);
+		cmd[k++] = local;
+		cmd[k++] = target;
+		cmd[k] = NULL;
 		st = run(cmd);
+		what = "scp";
+		if (st == 0) {
+			/* The remote side runs this through its shell: plain characters only
+			 * (remote_path_valid), so nothing in it is interpreted. */
+			k = ssh_argv(cmd, "ssh", ssh_opts, n_opts);
+			cmd[k++] = argv[i];
+			cmd[k++] = (char *)"mv";
+			cmd[k++] = (char *)"-f";
+			cmd[k++] = (char *)"--";
+			cmd[k++] = tmp;
+			cmd[k++] = (char *)remote;
+			cmd[k] = NULL;
+			st = run(cmd);
+			what = "ssh mv";
+		}
 		if (st == 0) {
 			printf("%s: ok (serial %llu)\n", argv[i], (unsigned long long)r.serial);
 			continue;
@@ -193,7 +226,7 @@ int cmd_push(int argc, char *argv[])
 		if (st < 0)
 			fprintf(stderr, "%s: %s: failed: %s\n", cli_prog, argv[i], strerror(-st));
 		else
-			fprintf(stderr, "%s: %s: failed (scp exit %d)\n", cli_prog, argv[i], st);
+			fprintf(stderr, "%s: %s: failed (%s exit %d)\n", cli_prog, argv[i], what, st);
 	}
 	fflush(stdout);
 	if (failed) {

@@ -214,36 +214,57 @@ check "status --json is JSON" json_ok
 check "status --json: serial" test "$(jget 'd["serial"]')" = 5
 expect_exit 1 "status of a missing roster" "$KEYS" status --node --roster missing
 
-# 10. push through a fake scp that records its arguments (one line per call) and fails for
-# hosts named fail*.
+# 10. push through a fake scp and ssh that record their arguments (one line per call), act on
+# a fake remote filesystem ($tmp/remote/HOST/...) and fail for hosts named fail*.  The copy goes
+# to a temporary name beside the target and is renamed into place: the node never sees a
+# half-written Roster.new.
 mkdir bin
 cat >bin/scp <<'EOF'
 #!/bin/sh
 printf '%s\n' "$*" >>"$SCP_LOG"
-for a; do last=$a; done
+for a; do src=$last; last=$a; done
 case $last in fail*) exit 1 ;; esac
-exit 0
+host=${last%%:*} path=${last#*:}
+mkdir -p "$REMOTE_ROOT/$host$(dirname "$path")" && cp "$src" "$REMOTE_ROOT/$host$path"
 EOF
-chmod +x bin/scp
-export SCP_LOG=$tmp/scp.log
+cat >bin/ssh <<'EOF'
+#!/bin/sh
+printf '%s\n' "$*" >>"$SSH_LOG"
+while [ "$1" != -- ]; do shift; done
+host=$2; shift 2
+[ "$1 $2 $3" = "mv -f --" ] || exit 99
+exec mv -f -- "$REMOTE_ROOT/$host$4" "$REMOTE_ROOT/$host$5"
+EOF
+chmod +x bin/scp bin/ssh
+export SCP_LOG=$tmp/scp.log SSH_LOG=$tmp/ssh.log REMOTE_ROOT=$tmp/remote
+: >scp.log
+: >ssh.log
 expect_exit 0 "push two hosts" env PATH="$tmp/bin:$PATH" "$KEYS" -C adm push n1 root@n2
 check "push: two scp runs" test "$(wc -l <scp.log)" = 2
-check "push: BatchMode and target" grep -qxe "-q -o BatchMode=yes -o ConnectTimeout=10 -- $tmp/adm/roster.signed n1:/var/lib/warren/roster.new" scp.log
-check "push: user@host" grep -q ' root@n2:/var/lib/warren/roster.new$' scp.log
+check "push: BatchMode, a temporary target beside the real one" grep -qxe "-q -o BatchMode=yes -o ConnectTimeout=10 -- $tmp/adm/roster.signed n1:/var/lib/warren/\.roster\.new\.push-[0-9]*" scp.log
+check "push: user@host" grep -q ' root@n2:/var/lib/warren/\.roster\.new\.push-[0-9]*$' scp.log
+check "push: renamed into place with ssh mv" grep -qxe "-q -o BatchMode=yes -o ConnectTimeout=10 -- n1 mv -f -- /var/lib/warren/\.roster\.new\.push-[0-9]* /var/lib/warren/roster\.new" ssh.log
+check "push: the node holds exactly the signed roster" cmp -s adm/roster.signed remote/n1/var/lib/warren/roster.new
+check "push: no temporary left" test "$(ls -A remote/n1/var/lib/warren)" = roster.new
 check "push: reports each host" test "$(grep -c ': ok' out)" = 2
 : >scp.log
+: >ssh.log
 expect_exit 0 "push with options" env PATH="$tmp/bin:$PATH" "$KEYS" -C adm push n1 \
 	--remote-path /srv/roster.new --ssh-option Port=2222
-check "push: options passed" grep -q -- '-o Port=2222 -- .* n1:/srv/roster.new$' scp.log
+check "push: options passed" grep -q -- '-o Port=2222 -- .* n1:/srv/\.roster\.new\.push-[0-9]*$' scp.log
+check "push: options passed to ssh" grep -q -- '-o Port=2222 -- n1 mv -f -- /srv/' ssh.log
 : >scp.log
+: >ssh.log
 expect_exit 1 "push: one host fails" env PATH="$tmp/bin:$PATH" "$KEYS" -C adm push n1 fail1 n3
 check "push: every host tried" test "$(wc -l <scp.log)" = 3
 check "push: failure named" grep -q 'fail1: failed' err
+check "push: no rename for the failed copy" test "$(wc -l <ssh.log)" = 2
 : >scp.log
+: >ssh.log
 expect_exit 1 "push: host looking like an option" env PATH="$tmp/bin:$PATH" "$KEYS" -C adm push -- -oProxyCommand=x
 expect_exit 1 "push: bad remote path" env PATH="$tmp/bin:$PATH" "$KEYS" -C adm push n1 --remote-path 'x;rm'
 expect_exit 1 "push: bad ssh option" env PATH="$tmp/bin:$PATH" "$KEYS" -C adm push n1 --ssh-option 'ProxyCommand=sh -c x'
-check "push: nothing run for bad arguments" test ! -s scp.log
+check "push: nothing run for bad arguments" test ! -s scp.log -a ! -s ssh.log
 
 # 11. Usage errors exit 2 with the usage on stderr; --help exits 0.
 usage_error() {
