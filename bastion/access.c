@@ -16,20 +16,15 @@
 int access_open(struct access *a, const char *path, const uint8_t admin_key[KEY_LEN])
 {
 	char dir[PATH_MAX];
-	uint8_t rotated[KEY_LEN];
-	char err[256];
 
 	memset(a, 0, sizeof(*a));
 	roster_init(&a->r);
 	a->inotify_fd = -1;
-	if (snprintf(a->path, sizeof(a->path), "%s", path) >= (int)sizeof(a->path) ||
-	    snprintf(a->admin_path, sizeof(a->admin_path), "%s.admin", path) >=
-	    (int)sizeof(a->admin_path))
+	if (snprintf(a->path, sizeof(a->path), "%s", path) >= (int)sizeof(a->path))
 		return -ENAMETOOLONG;
+	/* The configured AdminKey is the only anchor: a rotated admin key is followed through
+	 * the roster's verified endorsement chain (access_reload), never read from a file. */
 	memcpy(a->pinned, admin_key, KEY_LEN);
-	/* tunneld records a rotated admin key next to the roster: trust follows it. */
-	if (key_file_read(a->admin_path, false, rotated, err, sizeof(err)) == 0)
-		memcpy(a->pinned, rotated, KEY_LEN);
 	snprintf(dir, sizeof(dir), "%s", path);
 	a->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (a->inotify_fd < 0)
@@ -72,9 +67,8 @@ bool access_watch_drain(struct access *a)
 			break;
 		for (off = 0; off + sizeof(*ie) <= (size_t)n; off += sizeof(*ie) + ie->len) {
 			ie = (const struct inotify_event *)(buf + off);
-			if (ie->len && (strcmp(ie->name, base) == 0 ||
-			    strncmp(ie->name, base, strlen(base)) == 0))
-				hit = true;	/* the roster, or its ".admin" companion */
+			if (ie->len && strcmp(ie->name, base) == 0)
+				hit = true;
 		}
 	}
 	return hit;
@@ -84,15 +78,11 @@ bool access_reload(struct access *a, char *why, size_t whylen)
 {
 	struct roster_errors errs = { 0 };
 	struct roster cand;
-	uint8_t trusted[KEY_LEN], rotated[KEY_LEN];
-	char err[256];
+	uint8_t trusted[KEY_LEN];
 	bool ok = false;
 
 	why[0] = '\0';
 	roster_init(&cand);
-	if (key_file_read(a->admin_path, false, rotated, err, sizeof(err)) == 0 &&
-	    !a->has_roster)
-		memcpy(a->pinned, rotated, KEY_LEN);
 	if (!roster_load(a->path, &cand, &errs)) {
 		snprintf(why, whylen, "%s", errs.count ? errs.msgs[0] : "cannot read the roster");
 		goto out;

@@ -14,8 +14,7 @@
 
 struct access {
 	char path[PATH_MAX];		/* Roster */
-	char admin_path[PATH_MAX];	/* Roster + ".admin": the key tunneld pinned after a rotation */
-	uint8_t pinned[KEY_LEN];
+	uint8_t pinned[KEY_LEN];	/* AdminKey, then the key the verified chain leads to */
 	bool has_roster;
 	struct roster r;
 	int inotify_fd;			/* -1 if none */

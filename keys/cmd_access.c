@@ -13,28 +13,17 @@
 #define NODE_ROSTER_PATH "/var/lib/warren/roster"
 enum { SSH_PORT = 22, BASTION_HOST_MAX = 255 };
 
-/* The admin key to verify against: --admin-key, else ROSTER.admin (what tunneld pinned after
- * an admin rotation).  Without either there is no trust anchor: refuse. */
-static bool pinned_key(const char *arg, const char *roster_path, uint8_t key[KEY_LEN])
+/* The admin key to verify against: --admin-key (the node's AdminKey), the trust anchor.  A
+ * later admin key is trusted only through the roster's endorsement chain from it
+ * (roster_verify); a key file beside the roster is not trusted: anyone who can write the
+ * roster directory could drop one. */
+static bool pinned_key(const char *arg, uint8_t key[KEY_LEN])
 {
-	char path[CLI_PATH_MAX], err[256];
-
 	if (arg)
 		return cli_key_arg("--admin-key", arg, key);
-	if (snprintf(path, sizeof(path), "%s.admin", roster_path) >= (int)sizeof(path)) {
-		fprintf(stderr, "%s: roster path too long\n", cli_prog);
-		return false;
-	}
-	if (access(path, F_OK) != 0) {
-		fprintf(stderr, "%s: no pinned admin key: pass --admin-key (the node's AdminKey)\n",
-		    cli_prog);
-		return false;
-	}
-	if (key_file_read(path, false, key, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s: %s\n", cli_prog, err);
-		return false;
-	}
-	return true;
+	fprintf(stderr, "%s: no trust anchor: pass --admin-key (the node's AdminKey, base64 or a "
+	    "file)\n", cli_prog);
+	return false;
 }
 
 /* Loads and verifies the node's roster; prints why not. */
@@ -46,7 +35,7 @@ static bool roster_load_verified(struct roster *r, const char *path, const char 
 	bool ok = false;
 	size_t i;
 
-	if (!pinned_key(admin_arg, path, pinned))
+	if (!pinned_key(admin_arg, pinned))
 		return false;
 	if (!roster_load(path, r, &errs)) {
 		for (i = 0; i < errs.count; i++)

@@ -91,10 +91,23 @@ check "tampered: says why" grep -q "signature" err
 expect_exit 1 "wrong admin key" "$KEYS" authorized-keys alice --roster roster --admin-key "$("$KEYS" genkey | "$KEYS" pubkey)" --node web-1
 expect_exit 1 "no admin key" "$KEYS" authorized-keys alice --roster roster --node web-1
 check "no admin key: says so" grep -q "admin-key" err
-#    ... unless tunneld pinned one next to the roster.
+#    A key file next to the roster is no trust anchor: whoever can write the roster directory
+#    plants an admin key there and a roster of their own, even at a lower serial.
+(umask 077 && mkdir evil && "$KEYS" -C evil init --network prod --cidr 100.64.0.0/16 >/dev/null)
+(umask 077 && "$KEYS" -C evil enroll web-1 --pubkey "$("$KEYS" genkey | "$KEYS" pubkey)" \
+	--address 100.64.0.9 >/dev/null)
+ssh-keygen -q -t ed25519 -N '' -C mallory@evil -f mallory >/dev/null
+"$KEYS" -C evil engineer add mallory --ssh-key mallory.pub --allow web-1:22 >/dev/null
+"$KEYS" -C evil publish >/dev/null
+cp evil/roster.signed planted
+"$KEYS" -C evil admin-pubkey >planted.admin
+expect_exit 1 "planted admin key next to the roster, no --admin-key" "$KEYS" authorized-keys mallory --roster planted --node web-1
+check "planted: no keys" test ! -s out
+check "planted: says there is no trust anchor" grep -q "admin-key" err
+expect_exit 1 "planted roster, real --admin-key" "$KEYS" authorized-keys mallory --roster planted --admin-key "$admin" --node web-1
+check "planted, real key: no keys" test ! -s out
 echo "$admin" >roster.admin
-expect_exit 0 "pinned key next to the roster" "$KEYS" authorized-keys alice --roster roster --node web-1
-check "pinned: alice's key" test "$(cat out)" = "$alice alice@laptop"
+expect_exit 1 "even the real key next to the roster is not an anchor" "$KEYS" authorized-keys alice --roster roster --node web-1
 # 8. Revocation: remove alice, publish: her key is gone.
 expect_exit 0 "remove alice" k engineer remove alice
 expect_exit 0 "publish again" k publish
