@@ -282,8 +282,9 @@ route_change(struct netlink *nl, uint16_t type, int ifindex, int family, const v
 	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
 	mnl_attr_put_u32(nlh, RTA_TABLE, RT_TABLE_MAIN);
 	ret = transact(nl, nlh, NULL, NULL);
-	if (type == RTM_NEWROUTE && ret == -EEXIST)
-		ret = 0;
+	/* EEXIST is not success: the callers add only routes they do not hold, so an existing
+	 * one is someone else's (another interface, a blackhole) and traffic would not reach
+	 * the tunnel.  Reported, so the apply is known to be incomplete and retried. */
 	if (type == RTM_DELROUTE && (ret == -ESRCH || ret == -ENOENT))
 		ret = 0;
 	return ret;
