@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -793,6 +794,34 @@ int roster_sync_init(struct roster_sync *rs, struct device *dev, const struct co
 	return 0;
 }
 
+/* Removes the temporary files (Roster.tmp.XXXXXX) a persist cut short by a crash left:
+ * nothing else writes those names, and no persist runs yet. */
+static void temps_remove(struct roster_sync *rs)
+{
+	char dir[PATH_MAX], prefix[NAME_MAX + 8];
+	const char *slash = strrchr(rs->path, '/');
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - rs->path + 1) : 1,
+	    slash ? rs->path : ".");
+	if (snprintf(prefix, sizeof(prefix), "%.*s.tmp.", NAME_MAX,
+	    slash ? slash + 1 : rs->path) >= (int)sizeof(prefix))
+		return;
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0 ||
+		    strlen(de->d_name) != strlen(prefix) + 6)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			log_info("%s: removed %s%s, left by an interrupted persist",
+			    rs->dev->ifname, dir, de->d_name);
+	}
+	closedir(d);
+}
+
 int roster_sync_start(struct roster_sync *rs)
 {
 	struct device *dev = rs->dev;
@@ -806,6 +835,7 @@ int roster_sync_start(struct roster_sync *rs)
 	ret = device_apply_file_config(dev, &rs->base);
 	if (ret < 0)
 		return ret;
+	temps_remove(rs);
 	ret = read_file(rs->path, &text, &len);
 	if (ret == -ENOENT) {
 		log_info("%s: no roster yet at %s: waiting for %s or a peer", dev->ifname, rs->path,

@@ -6,7 +6,7 @@
  *   roster_gen time FILE                             parse + verify (pinned = its own admin
  *                                                    key) in-process; prints "PARSE_MS VERIFY_MS"
  *
- * Generated nodes: g00000..., a real X25519 key pair each (the private half is thrown away),
+ * Generated nodes: gNNNNN numbered from BASE's node count, a real X25519 key pair each (the private half is thrown away),
  * addresses from 100.64.1.0 up (the enrolled nodes live in 100.64.0.0/24), one endpoint. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -44,7 +44,9 @@ static bool add_nodes(struct roster *r, unsigned long total)
 	unsigned long i;
 	bool ok = false;
 
-	for (i = 0; r->n_nodes < total; i++) {
+	/* Numbered from the node count, so a roster generated from a generated one (a series of
+	 * growing rosters) adds fresh names and addresses. */
+	for (i = r->n_nodes; r->n_nodes < total; i++) {
 		struct roster_node *n;
 		unsigned a = 256 + (unsigned)i;	/* 100.64.1.0 onwards */
 
