@@ -1,7 +1,7 @@
 /* Writes the engine seeds of tests/fuzz/corpus: real messages of every type from two engines
  * with the fuzz targets' fixed keys, rngs and clock, and short programs for
- * fuzz_engine_session.  Usage: gen_corpus DIR (creates DIR/fuzz_engine_receive/ and
- * DIR/fuzz_engine_session/).  Deterministic: the same files on every run. */
+ * fuzz_engine_session, and signed rosters for fuzz_roster_offer.  Usage: gen_corpus DIR
+ * (creates DIR/fuzz_engine_receive/, DIR/fuzz_engine_session/, DIR/fuzz_roster_offer/).  Deterministic: the same files on every run. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,7 +16,9 @@
 #include "keys/lib/key.h"
 #include "tunneld/engine.h"
 #include "tunneld/messages.h"
+#include "keys/lib/roster.h"
 #include "tests/support/det_rng.h"
+#include "tests/support/fuzz_roster.h"
 
 #define SEC	1000000000ULL
 
@@ -178,6 +180,48 @@ static void session_seeds(const uint8_t *init, const uint8_t *resp)
 	put("fuzz_engine_session", "handshakes-under-load", p.b, p.n);
 }
 
+/* fuzz_roster_offer: a mode byte and a roster by the fixed keys of fuzz_roster.h. */
+static void roster_seed(const char *name, unsigned mode, uint64_t serial, bool endorse,
+    bool sign)
+{
+	uint8_t sec_a[ROSTER_ADMIN_SECRET_LEN], pub_a[KEY_LEN];
+	uint8_t sec_b[ROSTER_ADMIN_SECRET_LEN], pub_b[KEY_LEN];
+	struct roster r;
+	char *text, *seed;
+	size_t len;
+
+	fuzz_roster_keys(sec_a, pub_a, sec_b, pub_b);
+	if (!fuzz_roster_build(&r, serial, endorse ? pub_b : pub_a))
+		die("out of memory");
+	if (endorse && !roster_endorse(&r, sec_a, pub_b))
+		die("cannot endorse");
+	if (sign)
+		roster_sign(&r, sec_a);
+	text = roster_serialize(&r, sign, &len);
+	seed = malloc(len + 1);
+	if (!text || !seed)
+		die("out of memory");
+	seed[0] = (char)mode;
+	memcpy(seed + 1, text, len);
+	put("fuzz_roster_offer", name, seed, len + 1);
+	free(text);
+	free(seed);
+	roster_free(&r);
+	sodium_memzero(sec_a, sizeof(sec_a));
+	sodium_memzero(sec_b, sizeof(sec_b));
+}
+
+static void roster_seeds(void)
+{
+	roster_seed("signed-a", 0, 6, false, true);
+	roster_seed("signed-a-running", FUZZ_ROSTER_RUNNING, 6, false, true);
+	roster_seed("unsigned", 0, 6, false, false);
+	roster_seed("sign-a", FUZZ_ROSTER_SIGN_A, 6, false, false);
+	roster_seed("sign-a-running", FUZZ_ROSTER_SIGN_A | FUZZ_ROSTER_RUNNING, 6, false, false);
+	roster_seed("sign-a-not-newer", FUZZ_ROSTER_SIGN_A | FUZZ_ROSTER_RUNNING, 3, false, false);
+	roster_seed("sign-b-endorsed", FUZZ_ROSTER_SIGN_B | FUZZ_ROSTER_RUNNING, 7, true, false);
+}
+
 int main(int argc, char **argv)
 {
 	uint8_t priv_a[WG_KEY_LEN], priv_b[WG_KEY_LEN], pub_a[WG_KEY_LEN], pub_b[WG_KEY_LEN];
@@ -194,6 +238,7 @@ int main(int argc, char **argv)
 	if (argc != 2 || !key_lib_init())
 		die("usage: gen_corpus DIR");
 	dir = argv[1];
+	roster_seeds();
 	memset(priv_a, 0x11, sizeof(priv_a));
 	memset(priv_b, 0x22, sizeof(priv_b));
 	sa.in4.sin_family = sb.in4.sin_family = AF_INET;
