@@ -11,6 +11,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -252,6 +253,47 @@ static void test_check_first(void **state)
 	roster_free(&out);
 	assert_int_equal(roster_sync_check(NULL, admin_pub[2], t, len, "t", &out, trusted, why,
 	    sizeof(why)), ROSTER_OFFER_INVALID);
+	free(t);
+}
+
+/* A body of ROSTER_MAX_BYTES under a signature that does not match costs one hash: refused
+ * for its signature with no parse (a parse of it would fail on its junk nodes).  Prints both
+ * times: the check, and what a parse of the same bytes costs. */
+static void test_check_max_size_unsigned(void **state)
+{
+	struct roster_errors errs = { 0 };
+	struct roster out;
+	struct timespec t0, t1, t2;
+	uint8_t trusted[KEY_LEN];
+	char why[512], *t, *big, *sig;
+	size_t len, head, pos, n;
+
+	(void)state;
+	t = make("prod", 9, 0, false, &len);
+	sig = strstr(t, "signature ");
+	assert_non_null(sig);
+	head = (size_t)(strstr(t, "node ") - t);
+	big = malloc(ROSTER_MAX_BYTES);
+	assert_non_null(big);
+	memcpy(big, t, head);
+	pos = head;
+	for (n = 0; pos + 200 < (size_t)ROSTER_MAX_BYTES; n++)
+		pos += (size_t)sprintf(big + pos, "node n%07zu\n\tkey AQEBAQEBAQEBAQEBAQEBAQEBAQEB"
+		    "AQEBAQEBAQEBAQE=\n\taddress 100.64.%zu.%zu\n", n, (n >> 8) & 0xff, n & 0xff);
+	memcpy(big + pos, sig, len - (size_t)(sig - t));
+	pos += len - (size_t)(sig - t);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(roster_sync_check(NULL, admin_pub[0], big, pos, "big", &out, trusted,
+	    why, sizeof(why)), ROSTER_OFFER_INVALID);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_non_null(strstr(why, "signature: bad signature"));
+	assert_false(roster_parse(big, pos, "big", &out, &errs));
+	clock_gettime(CLOCK_MONOTONIC, &t2);
+	print_message("# %zu-byte body, bad signature: refused in %.1f ms (a parse of it: %.1f ms)\n",
+	    pos, (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+	    (double)(t2.tv_sec - t1.tv_sec) * 1e3 + (double)(t2.tv_nsec - t1.tv_nsec) / 1e6);
+	roster_errors_free(&errs);
+	free(big);
 	free(t);
 }
 
@@ -597,6 +639,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_check_rules),
 		cmocka_unit_test(test_check_first),
+		cmocka_unit_test(test_check_max_size_unsigned),
 		cmocka_unit_test(test_claim_replaced_between_read_and_unlink),
 		cmocka_unit_test(test_claim_unfinished_left_in_place),
 		cmocka_unit_test(test_find_self),
