@@ -414,6 +414,18 @@ static int persist_queue(struct roster_sync *rs, const char *text, size_t len, u
 
 static void retry_arm(struct roster_sync *rs);
 
+/* The running roster is fully applied: from now on it is what we serve and announce. */
+static void applied(struct roster_sync *rs)
+{
+	free(rs->text);
+	rs->text = rs->pending_text;
+	rs->text_len = rs->pending_text_len;
+	rs->text_serial = rs->running.serial;
+	rs->pending_text = NULL;
+	if (rs->on_accepted)
+		rs->on_accepted(rs->on_accepted_ctx, rs);
+}
+
 /* Installs cand (and a copy of its text) as the running roster, applies it and, once every
  * part of it applied, serves and announces it.  A failed apply is logged by what failed,
  * retried with backoff (retry_arm), and the roster is neither served nor announced. */
@@ -448,14 +460,7 @@ static int install(struct roster_sync *rs, struct roster *cand, const char *text
 	}
 	if (rs->ev_retry)
 		event_del(rs->ev_retry);
-	/* Fully applied: from now on this is what we serve and announce. */
-	free(rs->text);
-	rs->text = rs->pending_text;
-	rs->text_len = rs->pending_text_len;
-	rs->text_serial = rs->running.serial;
-	rs->pending_text = NULL;
-	if (rs->on_accepted)
-		rs->on_accepted(rs->on_accepted_ctx, rs);
+	applied(rs);
 	return 0;
 }
 
@@ -478,13 +483,7 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 	}
 	log_info("%s: roster serial %llu fully applied (attempt %u)", rs->dev->ifname,
 	    (unsigned long long)rs->running.serial, rs->retries + 1);
-	free(rs->text);
-	rs->text = rs->pending_text;
-	rs->text_len = rs->pending_text_len;
-	rs->text_serial = rs->running.serial;
-	rs->pending_text = NULL;
-	if (rs->on_accepted)
-		rs->on_accepted(rs->on_accepted_ctx, rs);
+	applied(rs);
 }
 
 /* 1, 2, 4 ... ROSTER_RETRY_MAX seconds between attempts. */

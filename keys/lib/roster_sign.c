@@ -136,37 +136,19 @@ static bool chain_valid(const struct roster *r, const uint8_t pinned[KEY_LEN], c
 bool roster_verify(const struct roster *r, const uint8_t pinned[KEY_LEN], uint8_t trusted[KEY_LEN],
     char *why, size_t whylen)
 {
-	uint8_t msg[SIG_MSG_LEN];
 	size_t len;
 	char *body;
 	bool ok;
 
-	if (!r->has_signature) {
-		snprintf(why, whylen, "roster is not signed");
-		return false;
-	}
-	if (r->version != ROSTER_VERSION) {
-		snprintf(why, whylen, "unsupported roster version %u", r->version);
-		return false;
-	}
 	/* The parser accepts only canonical text, so re-serializing gives back the signed bytes. */
 	body = roster_text_write(r, false, &len);
 	if (!body) {
 		snprintf(why, whylen, "out of memory");
 		return false;
 	}
-	roster_sig_message(msg, r->version, body, len);
+	ok = roster_verify_raw(r, body, len, pinned, trusted, why, whylen);
 	free(body);
-	ok = crypto_sign_verify_detached(r->signature, msg, sizeof(msg), r->admin_key) == 0;
-	if (!ok) {
-		snprintf(why, whylen, "bad signature");
-		return false;
-	}
-	if (!key_eq(r->admin_key, pinned) && !chain_valid(r, pinned, why, whylen))
-		return false;
-	if (trusted)
-		memcpy(trusted, r->admin_key, KEY_LEN);
-	return true;
+	return ok;
 }
 
 int roster_admin_key_generate(uint8_t secret[ROSTER_ADMIN_SECRET_LEN], uint8_t pub[KEY_LEN])
