@@ -742,6 +742,8 @@ int roster_sync_init(struct roster_sync *rs, struct device *dev, const struct co
 	rs->dev = dev;
 	rs->inotify_fd = -1;
 	rs->persist_efd = -1;
+	pthread_mutex_init(&rs->persist_lock, NULL);
+	pthread_cond_init(&rs->persist_cond, NULL);
 	roster_init(&rs->running);
 	roster_init(&rs->queued);
 	config_init(&rs->base);
@@ -770,8 +772,6 @@ int roster_sync_init(struct roster_sync *rs, struct device *dev, const struct co
 	rs->base.has_mtu = cfg->has_mtu;
 	rs->base.mtu = cfg->mtu;
 	rs->base.replace_peers = true;
-	pthread_mutex_init(&rs->persist_lock, NULL);
-	pthread_cond_init(&rs->persist_cond, NULL);
 	rs->persist_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (rs->persist_efd < 0) {
 		ret = -errno;
@@ -875,6 +875,8 @@ void roster_sync_free(struct roster_sync *rs)
 		pthread_join(rs->persist_thread, NULL);
 	}
 	free(rs->persist_job);
+	pthread_mutex_destroy(&rs->persist_lock);
+	pthread_cond_destroy(&rs->persist_cond);
 	if (rs->ev_persisted)
 		event_free(rs->ev_persisted);
 	if (rs->persist_efd >= 0)
