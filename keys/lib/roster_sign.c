@@ -287,11 +287,16 @@ static bool endorse_line(struct roster *hdr, const char *v)
 
 	if (!sp1 || !sp2 || strchr(sp2 + 1, ' '))
 		return false;
-	e = realloc(hdr->endorsements, (hdr->n_endorsements + 1) * sizeof(*e));
-	if (!e)
-		return false;
-	hdr->endorsements = e;
-	e = &e[hdr->n_endorsements];
+	/* Grown by doubling (at 1, 2, 4, ...): an unverified header may hold tens of thousands
+	 * of lines, and one realloc each would be quadratic. */
+	if ((hdr->n_endorsements & (hdr->n_endorsements - 1)) == 0) {
+		e = realloc(hdr->endorsements, (hdr->n_endorsements ? 2 * hdr->n_endorsements : 1) *
+		    sizeof(*e));
+		if (!e)
+			return false;
+		hdr->endorsements = e;
+	}
+	e = &hdr->endorsements[hdr->n_endorsements];
 	if (!b64_exact(e->old_key, KEY_LEN, v, (size_t)(sp1 - v)) ||
 	    !b64_exact(e->new_key, KEY_LEN, sp1 + 1, (size_t)(sp2 - sp1 - 1)) ||
 	    !b64_exact(e->sig, ROSTER_SIG_LEN, sp2 + 1, strlen(sp2 + 1)))
