@@ -50,7 +50,7 @@ static const struct command commands[] = {
 	    "Shows the serial, network and issue time of a node's persisted roster" },
 	{ "admin-pubkey", cmd_admin_pubkey, "", "Prints the admin public key" },
 	{ "authorized-keys", cmd_authorized_keys,
-	    "USER [--roster PATH] [--admin-key KEY] [--node NAME] [--key-file PATH]",
+	    "USER --admin-key KEY [--roster PATH] [--node NAME] [--key-file PATH]",
 	    "Prints the SSH keys allowed to log in to this node as USER (sshd "
 	    "AuthorizedKeysCommand)" },
 	{ "ssh-config", cmd_ssh_config, "ENGINEER --bastion HOST[:PORT] [--user USER] "
