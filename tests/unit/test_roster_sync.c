@@ -1,7 +1,9 @@
-/* tunneld's roster mode, the pure parts: the accept/reject rules for a candidate roster
- * (parse, network, serial, signature or endorsement chain), finding ourselves in a roster,
- * and the roster -> struct config conversion; plus the roster-mode keys of the config file.
- * Rosters are built and signed here with libkeys. */
+/* tunneld's roster mode: the accept/reject rules for a candidate roster (size, network,
+ * serial, the signature over the raw bytes before any parse, endorsement chain, parse),
+ * claiming Roster.new (a newer file dropped while one is read is never deleted unread; an
+ * unfinished one is left for its writer), finding ourselves in a roster, and the roster ->
+ * struct config conversion; plus the roster-mode keys of the config file.  Rosters are
+ * built and signed here with libkeys. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
