@@ -250,6 +250,56 @@ netlink_addr_del(struct netlink *nl, int ifindex, int family, const void *addr,
 	return addr_change(nl, RTM_DELADDR, ifindex, family, addr, prefixlen);
 }
 
+struct route_match {
+	uint8_t dst_len;
+	int oif;		/* 0: none (a blackhole, a multipath route) */
+	bool found;
+};
+
+static int
+route_match_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	struct route_match *m = data;
+	const struct nlattr *attr;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE || mnl_nlmsg_get_payload_len(nlh) < sizeof(*rtm))
+		return MNL_CB_OK;
+	m->found = true;
+	m->dst_len = rtm->rtm_dst_len;
+	m->oif = 0;
+	if (rtm->rtm_type != RTN_UNICAST)
+		return MNL_CB_OK;
+	mnl_attr_for_each(attr, nlh, sizeof(*rtm)) {
+		if (mnl_attr_get_type(attr) == RTA_OIF &&
+		    mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
+			m->oif = (int)mnl_attr_get_u32(attr);
+	}
+	return MNL_CB_OK;
+}
+
+/* Whether the main-table route to net/prefixlen is a unicast route via ifindex: the kernel's
+ * own entry for that prefix (RTM_F_FIB_MATCH), not the result of a lookup. */
+static bool
+route_is_ours(struct netlink *nl, int ifindex, int family, const uint8_t *net, size_t len,
+    uint8_t prefixlen)
+{
+	struct route_match m = { 0 };
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+
+	nlh = request(nl, RTM_GETROUTE, 0);
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (uint8_t)family;
+	rtm->rtm_dst_len = (uint8_t)(len * 8);
+	rtm->rtm_flags = RTM_F_FIB_MATCH;
+	mnl_attr_put(nlh, RTA_DST, len, net);
+	mnl_attr_put_u32(nlh, RTA_TABLE, RT_TABLE_MAIN);
+	if (transact(nl, nlh, route_match_cb, &m) < 0 || !m.found)
+		return false;
+	return m.dst_len == prefixlen && m.oif == ifindex;
+}
+
 static int
 route_change(struct netlink *nl, uint16_t type, int ifindex, int family, const void *dst,
     uint8_t prefixlen)
@@ -282,9 +332,12 @@ route_change(struct netlink *nl, uint16_t type, int ifindex, int family, const v
 	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
 	mnl_attr_put_u32(nlh, RTA_TABLE, RT_TABLE_MAIN);
 	ret = transact(nl, nlh, NULL, NULL);
-	/* EEXIST is not success: the callers add only routes they do not hold, so an existing
-	 * one is someone else's (another interface, a blackhole) and traffic would not reach
-	 * the tunnel.  Reported, so the apply is known to be incomplete and retried. */
+	/* An existing route is success only if it is ours; one via another interface or a
+	 * blackhole would keep the traffic out of the tunnel, so EEXIST is reported and the
+	 * apply known to be incomplete (and retried). */
+	if (type == RTM_NEWROUTE && ret == -EEXIST && route_is_ours(nl, ifindex, family, net,
+	    len, prefixlen))
+		ret = 0;
 	if (type == RTM_DELROUTE && (ret == -ESRCH || ret == -ENOENT))
 		ret = 0;
 	return ret;

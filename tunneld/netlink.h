@@ -18,7 +18,8 @@ int netlink_link_set_mtu(struct netlink *nl, int ifindex, unsigned mtu);
  * and router solicitations into it would only be dropped. */
 int netlink_link_set_ipv6_addr_gen_none(struct netlink *nl, int ifindex);
 /* family AF_INET (addr 4 bytes) or AF_INET6 (16 bytes), network order.  Adding an address or
- * route that exists already returns 0; deleting one that is gone returns 0. */
+ * route that exists already returns 0 (a route only if it is ours: one to the same prefix via
+ * another interface or a blackhole is -EEXIST); deleting one that is gone returns 0. */
 int netlink_addr_add(struct netlink *nl, int ifindex, int family, const void *addr,
     uint8_t prefixlen);
 int netlink_addr_del(struct netlink *nl, int ifindex, int family, const void *addr,

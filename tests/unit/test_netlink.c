@@ -305,6 +305,16 @@ test_netlink_roundtrip(void **state)
 		assert_int_equal(count(&d, routes[i].family, a, routes[i].plen, idx, NULL), 0);
 	}
 
+	/* 5b: a route to the prefix that is not ours (a blackhole, as another service may hold)
+	 * is a failure, not "exists already": traffic would not reach the tunnel. */
+	pton(AF_INET, "100.65.0.0", a);
+	assert_int_equal(system("ip route add blackhole 100.65.0.0/16"), 0);
+	assert_int_equal(netlink_route_add(nl, idx, AF_INET, a, 16), -EEXIST);
+	assert_int_equal(system("ip route del blackhole 100.65.0.0/16"), 0);
+	assert_int_equal(netlink_route_add(nl, idx, AF_INET, a, 16), 0);
+	assert_int_equal(netlink_route_add(nl, idx, AF_INET, a, 16), 0);	/* ours: fine */
+	assert_int_equal(netlink_route_del(nl, idx, AF_INET, a, 16), 0);
+
 	/* 6: delete addresses likewise. */
 	for (round = 0; round < 2; round++)
 		for (i = 0; i < NITEMS; i++) {
