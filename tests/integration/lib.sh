@@ -606,6 +606,19 @@ rnode_start() {
 	fi
 }
 
+# roster_two_up: keys init, nodes a (1) and b (2) enrolled, the first roster published,
+# provisioned and both started in roster mode; checks that b reaches a through the tunnel.
+roster_two_up() {
+	local n
+	roster_admin_init
+	rnode_add a 1
+	rnode_add b 2
+	for n in a b; do rnode_enroll "$n"; done
+	roster_publish
+	for n in a b; do rnode_provision "$n"; rnode_start "$n"; done
+	check "ping b -> a" ping_ok b "${OV4[a]}"
+}
+
 # all_at_serial S NODE...: every NODE has persisted serial S.
 all_at_serial() {
 	local s=$1 n; shift

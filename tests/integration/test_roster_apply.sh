@@ -7,14 +7,8 @@
 # into the tunnel and the serial spreads.
 . "$(dirname "$0")/lib.sh"
 
-roster_admin_init
-rnode_add a 1
-rnode_add b 2
-for n in a b; do rnode_enroll "$n"; done
-roster_publish
+roster_two_up
 old=$SERIAL
-for n in a b; do rnode_provision "$n"; rnode_start "$n"; done
-check "ping b -> a" ping_ok b "${OV4[a]}"
 logged_since() { log_since a "$1" | grep -Eq -- "$2"; }
 
 ip -n "${NS[a]}" route add blackhole 100.65.0.0/24

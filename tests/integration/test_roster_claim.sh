@@ -5,13 +5,7 @@
 # a temporary name renamed into place, is accepted at once.
 . "$(dirname "$0")/lib.sh"
 
-roster_admin_init
-rnode_add a 1
-rnode_add b 2
-for n in a b; do rnode_enroll "$n"; done
-roster_publish
-for n in a b; do rnode_provision "$n"; rnode_start "$n"; done
-check "ping b -> a" ping_ok b "${OV4[a]}"
+roster_two_up
 
 keys_admin enroll c --pubkey "$(wg genkey | wg pubkey)" --address 100.64.0.3 \
 	>>"$T/keys.out" 2>>"$T/keys.err"

@@ -10,13 +10,7 @@
 #  3. A persisted roster that exists but cannot be read is fatal at start, with its cause.
 . "$(dirname "$0")/lib.sh"
 
-roster_admin_init
-rnode_add a 1
-rnode_add b 2
-for n in a b; do rnode_enroll "$n"; done
-roster_publish
-for n in a b; do rnode_provision "$n"; rnode_start "$n"; done
-check "ping b -> a" ping_ok b "${OV4[a]}"
+roster_two_up
 logged_since() { log_since a "$1" | grep -Eq -- "$2"; }
 
 # 1. Rotation.
