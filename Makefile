@@ -83,7 +83,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBTUNNELD) $(LIBBASTION) $(LIBK
 # apt-get runs only when something is missing.
 DEPS := build-essential pkg-config libsodium-dev libb2-dev libevent-dev libmnl-dev libssh-dev \
         libssl-dev libcmocka-dev iproute2 iputils-ping iperf3 wireguard-go wireguard-tools \
-        openssh-client openssh-server procps psmisc coreutils netcat-openbsd clang \
+        openssh-client openssh-server procps psmisc coreutils netcat-openbsd clang time \
         systemd libcap2-bin util-linux nftables rsync curl
 deps:
 	$(Q)missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \

@@ -79,16 +79,46 @@ static int alloc_buffers(struct device *dev)
 	return 0;
 }
 
+/* Packet buffers hold plaintext traffic, so they are wiped before the memory goes back to the
+ * kernel, but only the pages that were ever touched (resident): wiping the whole reservation
+ * faulted in all of it (266 MiB peak RSS and 1.7 s to stop, for a 256 MiB staging pool that
+ * is almost never used).  A page never touched holds nothing to wipe. */
+static void unmap_wiped(uint8_t *mem, size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = (len + page - 1) / page, i, j;
+	unsigned char vec[256];
+
+	for (i = 0; i < n; i += sizeof(vec)) {
+		size_t chunk = n - i < sizeof(vec) ? n - i : sizeof(vec);
+
+		if (mincore(mem + i * page, chunk * page, vec) < 0) {
+			/* Cannot tell: wipe it all rather than leave plaintext behind. */
+			memset(vec, 1, chunk);
+		}
+		for (j = 0; j < chunk; j++)
+			if (vec[j] & 1)
+				sodium_memzero(mem + (i + j) * page,
+				    (i + j + 1) * page <= len ? page : len - (i + j) * page);
+	}
+	munmap(mem, len);
+}
+
 static void free_buffers(struct device *dev)
 {
+	size_t i;
+
 	if (dev->rx_bufs)
-		munmap(dev->rx_bufs, dev->buf_size * DEVICE_BATCH);
+		unmap_wiped(dev->rx_bufs, dev->buf_size * DEVICE_BATCH);
 	if (dev->tx_bufs)
-		munmap(dev->tx_bufs, dev->buf_size * DEVICE_BATCH);
+		unmap_wiped(dev->tx_bufs, dev->buf_size * DEVICE_BATCH);
 	if (dev->staged_mem) {
-		/* Staged packets are plaintext traffic: wipe before returning the memory. */
-		sodium_memzero(dev->staged_mem, dev->buf_size * MAX_STAGED_TOTAL);
-		munmap(dev->staged_mem, dev->buf_size * MAX_STAGED_TOTAL);
+		/* Every peer is gone, so every slot was released (and wiped, see peer.c); a slot
+		 * still holding plaintext would be a leak of a queue, wiped here all the same. */
+		for (i = 0; dev->staged_pool_base && i < MAX_STAGED_TOTAL; i++)
+			if (dev->staged_pool_base[i].len)
+				sodium_memzero(dev->staged_pool_base[i].data + WG_DATA_HEADROOM,
+				    dev->staged_pool_base[i].len);
+		unmap_wiped(dev->staged_mem, dev->buf_size * MAX_STAGED_TOTAL);
 	}
 	free(dev->staged_pool_base);
 }

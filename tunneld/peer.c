@@ -173,6 +173,9 @@ void peer_stage(struct peer *p, const uint8_t *pkt, size_t len)
 			p->staged_tail = NULL;
 		p->staged_count--;
 		dev->stats.staged_dropped++;
+		/* The copy below overwrites the head of the old plaintext: wipe the rest. */
+		if (s->len > len)
+			sodium_memzero(s->data + WG_DATA_HEADROOM + len, s->len - len);
 	} else {
 		s = dev->staged_pool;
 		if (!s) {
@@ -193,8 +196,14 @@ void peer_stage(struct peer *p, const uint8_t *pkt, size_t len)
 	p->staged_count++;
 }
 
+/* A slot goes back to the pool holding no plaintext: len is the plaintext it still holds (0
+ * once encrypted in place), so only those bytes are wiped and idle slots are never touched. */
 static void staged_release(struct device *dev, struct staged_packet *s)
 {
+	if (s->len) {
+		sodium_memzero(s->data + WG_DATA_HEADROOM, s->len);
+		s->len = 0;
+	}
 	s->next = dev->staged_pool;
 	dev->staged_pool = s;
 	dev->staged_in_use--;
@@ -245,6 +254,7 @@ void peer_flush_staged(struct peer *p, uint64_t now_ns)
 		if (wg_peer_encrypt(p->wg, s->data + WG_DATA_HEADROOM, s->len, now_ns, &msg_len) !=
 		    WG_SEND_OK)
 			break;	/* the session went away again: keep the rest staged */
+		s->len = 0;	/* encrypted in place: the slot holds no plaintext any more */
 		peer_send_datagram(p, s->data, msg_len);
 		p->staged_head = s->next;
 		if (!p->staged_head)
