@@ -21,7 +21,7 @@
 _Static_assert((int)KEY_LEN == (int)WG_KEY_LEN, "libkeys and the engine agree on key size");
 
 /* Longest line a config file or UAPI request may carry; a key line is 60 bytes. */
-enum { LINE_MAX_LEN = 4096, UAPI_LINE_MAX = 512 };
+enum { LINE_MAX_LEN = 4096 };
 /* Messages quote at most this much of an offending token. */
 enum { QUOTE_MAX = 80 };
 /* Runs of this many base64 characters in a quoted token look like a key and are hidden, so
@@ -966,15 +966,9 @@ out:
  * values carry no spaces.  The first error ends the request, as in wireguard-go.
  */
 
-struct uapi {
-	struct config *c;
-	struct config_errors *errs;
-	unsigned line;
-	const char *key;
-};
 
 __attribute__((format(printf, 3, 4)))
-static int uerr(struct uapi *u, int err, const char *fmt, ...)
+static int uerr(struct config_uapi *u, int err, const char *fmt, ...)
 {
 	char *m = NULL;
 	va_list ap;
@@ -988,7 +982,7 @@ static int uerr(struct uapi *u, int err, const char *fmt, ...)
 	return err;
 }
 
-static int u_true(struct uapi *u, const char *value, bool *flag)
+static int u_true(struct config_uapi *u, const char *value, bool *flag)
 {
 	char q[QUOTE_MAX + 16];
 
@@ -998,7 +992,7 @@ static int u_true(struct uapi *u, const char *value, bool *flag)
 	return 0;
 }
 
-static int u_number(struct uapi *u, const char *value, unsigned long max, unsigned long *v)
+static int u_number(struct config_uapi *u, const char *value, unsigned long max, unsigned long *v)
 {
 	char q[QUOTE_MAX + 16];
 
@@ -1008,14 +1002,14 @@ static int u_number(struct uapi *u, const char *value, unsigned long max, unsign
 	return 0;
 }
 
-static int u_hexkey(struct uapi *u, const char *value, uint8_t key[KEY_LEN])
+static int u_hexkey(struct config_uapi *u, const char *value, uint8_t key[KEY_LEN])
 {
 	if (!key_from_hex(key, value))
 		return uerr(u, EINVAL, "%s is not 64 hex digits", u->key);
 	return 0;
 }
 
-static int u_private_key(struct uapi *u, const char *value)
+static int u_private_key(struct config_uapi *u, const char *value)
 {
 	int ret = u_hexkey(u, value, u->c->private_key);
 
@@ -1023,7 +1017,7 @@ static int u_private_key(struct uapi *u, const char *value)
 	return ret;
 }
 
-static int u_listen_port(struct uapi *u, const char *value)
+static int u_listen_port(struct config_uapi *u, const char *value)
 {
 	unsigned long v;
 	int ret = u_number(u, value, 65535, &v);
@@ -1033,7 +1027,7 @@ static int u_listen_port(struct uapi *u, const char *value)
 	return ret;
 }
 
-static int u_fwmark(struct uapi *u, const char *value)
+static int u_fwmark(struct config_uapi *u, const char *value)
 {
 	unsigned long v;
 	int ret = u_number(u, value, UINT32_MAX, &v);
@@ -1043,12 +1037,12 @@ static int u_fwmark(struct uapi *u, const char *value)
 	return ret;
 }
 
-static int u_replace_peers(struct uapi *u, const char *value)
+static int u_replace_peers(struct config_uapi *u, const char *value)
 {
 	return u_true(u, value, &u->c->replace_peers);
 }
 
-static int u_public_key(struct uapi *u, const char *value)
+static int u_public_key(struct config_uapi *u, const char *value)
 {
 	struct config_peer *peers;
 	uint8_t key[KEY_LEN];
@@ -1067,22 +1061,22 @@ static int u_public_key(struct uapi *u, const char *value)
 	return 0;
 }
 
-static struct config_peer *u_peer(struct uapi *u)
+static struct config_peer *u_peer(struct config_uapi *u)
 {
 	return &u->c->peers[u->c->n_peers - 1];
 }
 
-static int u_remove(struct uapi *u, const char *value)
+static int u_remove(struct config_uapi *u, const char *value)
 {
 	return u_true(u, value, &u_peer(u)->remove);
 }
 
-static int u_update_only(struct uapi *u, const char *value)
+static int u_update_only(struct config_uapi *u, const char *value)
 {
 	return u_true(u, value, &u_peer(u)->update_only);
 }
 
-static int u_preshared_key(struct uapi *u, const char *value)
+static int u_preshared_key(struct config_uapi *u, const char *value)
 {
 	int ret = u_hexkey(u, value, u_peer(u)->preshared_key);
 
@@ -1090,7 +1084,7 @@ static int u_preshared_key(struct uapi *u, const char *value)
 	return ret;
 }
 
-static int u_endpoint(struct uapi *u, const char *value)
+static int u_endpoint(struct config_uapi *u, const char *value)
 {
 	struct config_peer *peer = u_peer(u);
 	char host[256], port[8], q[QUOTE_MAX + 16], err[256];
@@ -1109,7 +1103,7 @@ static int u_endpoint(struct uapi *u, const char *value)
 	return 0;
 }
 
-static int u_keepalive(struct uapi *u, const char *value)
+static int u_keepalive(struct config_uapi *u, const char *value)
 {
 	unsigned long v;
 	int ret = u_number(u, value, 65535, &v);
@@ -1121,12 +1115,12 @@ static int u_keepalive(struct uapi *u, const char *value)
 	return ret;
 }
 
-static int u_replace_allowed_ips(struct uapi *u, const char *value)
+static int u_replace_allowed_ips(struct config_uapi *u, const char *value)
 {
 	return u_true(u, value, &u_peer(u)->replace_allowed_ips);
 }
 
-static int u_allowed_ip(struct uapi *u, const char *value)
+static int u_allowed_ip(struct config_uapi *u, const char *value)
 {
 	struct config_peer *peer = u_peer(u);
 	struct config_prefix x;
@@ -1139,7 +1133,7 @@ static int u_allowed_ip(struct uapi *u, const char *value)
 	return 0;
 }
 
-static int u_protocol_version(struct uapi *u, const char *value)
+static int u_protocol_version(struct config_uapi *u, const char *value)
 {
 	char q[QUOTE_MAX + 16];
 
@@ -1151,7 +1145,7 @@ static int u_protocol_version(struct uapi *u, const char *value)
 
 struct uapi_key {
 	const char *name;
-	int (*fn)(struct uapi *u, const char *value);
+	int (*fn)(struct config_uapi *u, const char *value);
 };
 
 static const struct uapi_key uapi_device_keys[] = {
@@ -1174,7 +1168,7 @@ static const struct uapi_key uapi_peer_keys[] = {
 	{ "protocol_version", u_protocol_version },
 };
 
-static int uapi_line(struct uapi *u, char *line)
+static int uapi_line(struct config_uapi *u, char *line)
 {
 	const struct uapi_key *table;
 	char q[QUOTE_MAX + 16];
@@ -1198,36 +1192,55 @@ static int uapi_line(struct uapi *u, char *line)
 	return table[i].fn(u, eq + 1);
 }
 
+void config_uapi_begin(struct config_uapi *u, struct config *out, struct config_errors *errs)
+{
+	memset(u, 0, sizeof(*u));
+	u->c = out;
+	u->errs = errs;
+	config_init(out);
+}
+
+int config_uapi_feed(struct config_uapi *u, const char *s, size_t n)
+{
+	char line[CONFIG_UAPI_LINE_MAX];
+
+	u->line++;
+	/* After the first error the rest of the request is read but not parsed (wireguard-go). */
+	if (u->err)
+		return u->err;
+	if (n == 0 || n >= sizeof(line) || memchr(s, '\0', n)) {
+		u->err = uerr(u, EINVAL, n ? "line too long or not text" : "empty line");
+		return u->err;
+	}
+	memcpy(line, s, n);
+	line[n] = '\0';
+	u->err = uapi_line(u, line);
+	sodium_memzero(line, sizeof(line));
+	return u->err;
+}
+
+int config_uapi_end(struct config_uapi *u)
+{
+	if (u->err)
+		config_free(u->c);
+	return u->err;
+}
+
 int config_parse_uapi_set(const char *body, size_t len, struct config *out,
     struct config_errors *errs)
 {
-	struct uapi u = { .c = out, .errs = errs };
-	char line[UAPI_LINE_MAX];
+	struct config_uapi u;
 	const char *s = body, *end = body + len, *nl;
 	size_t n;
-	int ret = 0;
 
-	config_init(out);
-	while (s < end) {
-		u.line++;
+	config_uapi_begin(&u, out, errs);
+	while (s < end && !u.err) {
 		nl = memchr(s, '\n', (size_t)(end - s));
 		n = (size_t)((nl ? nl : end) - s);
 		if (n == 0)
 			break;		/* the blank line ends the request */
-		if (n >= sizeof(line) || memchr(s, '\0', n)) {
-			ret = uerr(&u, EINVAL, "line too long or not text");
-			goto out;
-		}
-		memcpy(line, s, n);
-		line[n] = '\0';
-		ret = uapi_line(&u, line);
-		if (ret)
-			goto out;
+		config_uapi_feed(&u, s, n);
 		s += n + (nl ? 1 : 0);
 	}
-out:
-	sodium_memzero(line, sizeof(line));
-	if (ret)
-		config_free(out);
-	return ret;
+	return config_uapi_end(&u);
 }

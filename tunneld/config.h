@@ -89,6 +89,24 @@ void config_errors_free(struct config_errors *errs);
 bool config_parse_file(const char *path, struct config *out, struct config_errors *errs,
     struct config_errors *warn);
 
+/* The UAPI set parser, fed one line at a time as the bytes arrive, so that a request is never
+ * held or rescanned whole.  Lines are at most CONFIG_UAPI_LINE_MAX - 1 bytes. */
+enum { CONFIG_UAPI_LINE_MAX = 512 };
+struct config_uapi {
+	struct config *c;		/* borrowed: the config being filled */
+	struct config_errors *errs;	/* borrowed */
+	unsigned line;			/* lines fed so far, for messages ("line N: ...") */
+	const char *key;
+	int err;			/* the first error (positive errno), 0 if none */
+};
+/* Starts a request: out is initialized (config_init) and filled by the lines fed. */
+void config_uapi_begin(struct config_uapi *u, struct config *out, struct config_errors *errs);
+/* Parses one line of len bytes, without its '\n' (the blank line that ends a request is not
+ * fed).  After the first error, later lines are counted and ignored.  Returns u->err. */
+int config_uapi_feed(struct config_uapi *u, const char *line, size_t len);
+/* Ends the request.  Returns 0, or the first error as a positive errno with out emptied. */
+int config_uapi_end(struct config_uapi *u);
+
 /* Parses the body of a UAPI set request (the lines after "set=1", up to but excluding the
  * blank line).  Keys are hex, as the UAPI defines.  Returns 0 or a positive errno value to
  * report as "errno=N" (EINVAL for a malformed line or an unknown key, as wireguard-go), with the reason

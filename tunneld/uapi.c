@@ -12,6 +12,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "log.h"
 #include "uapi.h"
 
@@ -21,30 +23,82 @@ struct uapi_server {
 	int listen_fd;
 	int inotify_fd;
 	struct event *ev_listen;
+	struct event *ev_listen_retry;	/* accept() ran out of fds: listen again later */
 	struct event *ev_inotify;
 	struct uapi_client *clients;
 	unsigned n_clients;
+	uint64_t n_accepted;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+/* Where a connection is in its request: requests are read line by line as the bytes arrive,
+ * so nothing is held or scanned twice but the current (partial) line. */
+enum client_state {
+	AWAIT_OP,	/* the first line: get=1 or set=1 */
+	IN_GET,		/* get=1 read, waiting for the blank line */
+	IN_SET,		/* set=1 read, lines go to the parser */
+	IN_SKIP,	/* the request is refused: read to its blank line, answer skip_err */
 };
 
 struct uapi_client {
 	struct uapi_server *server;
 	struct bufferevent *bev;
+	struct event *deadline;
 	struct uapi_client *next;
+	uint64_t serial;		/* order of arrival: the oldest is evicted when full */
+	enum client_state state;
+	struct uapi_framer framer;
+	size_t request_bytes;		/* bytes of the current request so far */
+	bool answering;			/* an answer is being written: reading is paused */
+	int skip_err;
+	struct config cfg;		/* IN_SET: what the lines so far set */
+	struct config_errors errs;
+	struct config_uapi parser;
 };
+
+/* Removes n bytes from the front of buf, wiping them first: requests carry private and
+ * preshared keys, and evbuffer frees its chunks as they are. */
+static void drain_wiped(struct evbuffer *buf, size_t n)
+{
+	struct evbuffer_iovec vec[8];
+	size_t done;
+	int i, got;
+
+	while (n > 0) {
+		got = evbuffer_peek(buf, (ev_ssize_t)n, NULL, vec, 8);
+		if (got <= 0)
+			break;
+		done = 0;
+		for (i = 0; i < got && i < 8 && done < n; i++) {
+			size_t k = vec[i].iov_len < n - done ? vec[i].iov_len : n - done;
+
+			sodium_memzero(vec[i].iov_base, k);
+			done += k;
+		}
+		evbuffer_drain(buf, done);
+		n -= done;
+	}
+}
 
 static void client_free(struct uapi_client *c)
 {
+	struct uapi_server *s = c->server;
 	struct uapi_client **pp;
 
-	for (pp = &c->server->clients; *pp; pp = &(*pp)->next) {
+	for (pp = &s->clients; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
 			break;
 		}
 	}
-	c->server->n_clients--;
+	s->n_clients--;
+	if (c->deadline)
+		event_free(c->deadline);
+	drain_wiped(bufferevent_get_input(c->bev), evbuffer_get_length(bufferevent_get_input(c->bev)));
 	bufferevent_free(c->bev);
+	config_free(&c->cfg);
+	config_errors_free(&c->errs);
+	sodium_memzero(c, sizeof(*c));
 	free(c);
 }
 
@@ -58,110 +112,282 @@ static void emit_evbuffer(void *ctx, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void handle_get(struct uapi_client *c, struct evbuffer *out)
+/* Queues "errno=-err" (negative, as wireguard-go answers and wg(8) expects) after body, and
+ * pauses reading until the answer is written: one request at a time, so a client that sends
+ * requests without reading answers cannot grow the output buffer. */
+static void answer(struct uapi_client *c, int err)
 {
-	device_uapi_get(c->server->dev, emit_evbuffer, out);
-	evbuffer_add_printf(out, "errno=0\n\n");
-}
+	struct evbuffer *out = bufferevent_get_output(c->bev);
 
-static void handle_set(struct uapi_client *c, const char *body, size_t len, struct evbuffer *out)
-{
-	struct config cfg;
-	struct config_errors errs = { 0 };
-	int err;
-
-	config_init(&cfg);
-	err = config_parse_uapi_set(body, len, &cfg, &errs);
-	if (err) {
-		for (size_t i = 0; i < errs.count; i++)
-			log_warn("%s: uapi set: %s", c->server->dev->ifname, errs.msgs[i]);
-	} else {
-		err = device_apply_uapi_set(c->server->dev, &cfg);
-	}
-	config_errors_free(&errs);
-	config_free(&cfg);
-	/* Negative, as wireguard-go answers and wg(8) expects. */
 	evbuffer_add_printf(out, "errno=%d\n\n", -err);
+	c->state = AWAIT_OP;
+	c->request_bytes = 0;
+	c->answering = true;
+	bufferevent_disable(c->bev, EV_READ);
 }
 
-/* Handles every complete request (terminated by an empty line) in the input buffer. */
+static void handle_get(struct uapi_client *c)
+{
+	device_uapi_get(c->server->dev, emit_evbuffer, bufferevent_get_output(c->bev));
+	answer(c, 0);
+}
+
+static void handle_set_end(struct uapi_client *c)
+{
+	int err = config_uapi_end(&c->parser);
+
+	if (err) {
+		for (size_t i = 0; i < c->errs.count; i++)
+			log_warn("%s: uapi set: %s", c->server->dev->ifname, c->errs.msgs[i]);
+	} else {
+		err = device_apply_uapi_set(c->server->dev, &c->cfg);
+	}
+	config_errors_free(&c->errs);
+	config_free(&c->cfg);
+	answer(c, err);
+}
+
+/* Refuses the rest of the current request: its lines are read and dropped, and the blank line
+ * that ends it gets errno=-err. */
+static void skip_request(struct uapi_client *c, int err)
+{
+	if (c->state == IN_SET) {
+		config_free(&c->cfg);
+		config_errors_free(&c->errs);
+	}
+	c->state = IN_SKIP;
+	c->skip_err = err;
+}
+
+/* One line of a request (len bytes, without its '\n'; len 0 is the blank line). */
+static void handle_line(struct uapi_client *c, const char *line, size_t len)
+{
+	switch (c->state) {
+	case AWAIT_OP:
+		if (len == 5 && memcmp(line, "get=1", 5) == 0) {
+			c->state = IN_GET;
+		} else if (len == 5 && memcmp(line, "set=1", 5) == 0) {
+			config_uapi_begin(&c->parser, &c->cfg, &c->errs);
+			c->state = IN_SET;
+		} else if (len == 0) {
+			/* Not a request this protocol knows: answer as wireguard-go does. */
+			answer(c, EINVAL);
+		} else {
+			skip_request(c, EINVAL);
+		}
+		break;
+	case IN_GET:
+		if (len == 0)
+			handle_get(c);
+		else
+			skip_request(c, EINVAL);
+		break;
+	case IN_SET:
+		if (len == 0)
+			handle_set_end(c);
+		else
+			config_uapi_feed(&c->parser, line, len);
+		break;
+	case IN_SKIP:
+		if (len == 0)
+			answer(c, c->skip_err);
+		break;
+	}
+}
+
+/* Counts n request bytes against the cap; a request over it is refused (EMSGSIZE) and read
+ * to its end without being parsed or kept. */
+static void count_request(struct uapi_client *c, size_t n)
+{
+	c->request_bytes += n;
+	if (c->request_bytes > UAPI_MAX_REQUEST && c->state != IN_SKIP) {
+		log_warn("%s: uapi request larger than %u bytes: refused", c->server->dev->ifname,
+		    (unsigned)UAPI_MAX_REQUEST);
+		skip_request(c, EMSGSIZE);
+	}
+}
+
+/* A line longer than any valid one: the parser names the error, or the request is refused. */
+static void handle_long_line(struct uapi_client *c, const char *line)
+{
+	if (c->state == IN_SET)
+		config_uapi_feed(&c->parser, line, CONFIG_UAPI_LINE_MAX);
+	else if (c->state != IN_SKIP)
+		skip_request(c, EINVAL);
+}
+
+enum uapi_frame uapi_frame_next(struct uapi_framer *f, struct evbuffer *in,
+    char line[static CONFIG_UAPI_LINE_MAX], size_t *len, size_t *taken)
+{
+	struct evbuffer_ptr p;
+	size_t have, n;
+
+	*taken = 0;
+	for (;;) {
+		have = evbuffer_get_length(in);
+		if (f->scanned >= have || evbuffer_ptr_set(in, &p, f->scanned, EVBUFFER_PTR_SET) < 0)
+			return UAPI_FRAME_NONE;
+		p = evbuffer_search_eol(in, &p, NULL, EVBUFFER_EOL_LF);
+		if (p.pos < 0) {
+			f->scanned = have;
+			if (!f->in_long_line && have < CONFIG_UAPI_LINE_MAX)
+				return UAPI_FRAME_NONE;	/* wait for the rest of the line */
+			/* Too long to be valid: reported once, then dropped as it arrives. */
+			*taken += have;
+			f->scanned = 0;
+			if (f->in_long_line) {
+				drain_wiped(in, have);
+				return UAPI_FRAME_NONE;
+			}
+			f->in_long_line = true;
+			evbuffer_copyout(in, line, CONFIG_UAPI_LINE_MAX);
+			drain_wiped(in, have);
+			return UAPI_FRAME_LONG;
+		}
+		n = (size_t)p.pos;
+		*taken += n + 1;
+		f->scanned = 0;
+		if (f->in_long_line) {
+			f->in_long_line = false;	/* its end: reported already */
+			drain_wiped(in, n + 1);
+			continue;
+		}
+		evbuffer_copyout(in, line, n < CONFIG_UAPI_LINE_MAX ? n : CONFIG_UAPI_LINE_MAX);
+		drain_wiped(in, n + 1);
+		*len = n;
+		return n < CONFIG_UAPI_LINE_MAX ? UAPI_FRAME_LINE : UAPI_FRAME_LONG;
+	}
+}
+
+/* Takes every complete line from the input, one request at a time. */
 static void client_read(struct bufferevent *bev, void *arg)
 {
 	struct uapi_client *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	struct evbuffer *out = bufferevent_get_output(bev);
-	struct evbuffer_ptr end;
-	size_t len;
-	char *req;
+	char line[CONFIG_UAPI_LINE_MAX];
+	enum uapi_frame r = UAPI_FRAME_LINE;
+	size_t n, taken;
 
-	for (;;) {
-		end = evbuffer_search(in, "\n\n", 2, NULL);
-		if (end.pos < 0) {
-			if (evbuffer_get_length(in) > UAPI_MAX_REQUEST) {
-				log_warn("%s: uapi request too large, closing",
-				    c->server->dev->ifname);
-				client_free(c);
-			}
-			return;
-		}
-		len = (size_t)end.pos + 2;
-		req = (char *)evbuffer_pullup(in, (ssize_t)len);
-		if (!req) {
-			client_free(c);
-			return;
-		}
-		if (len >= 7 && memcmp(req, "get=1\n\n", 7) == 0 && len == 7) {
-			handle_get(c, out);
-		} else if (len >= 6 && memcmp(req, "set=1\n", 6) == 0) {
-			/* The body excludes the terminating empty line. */
-			handle_set(c, req + 6, len - 7, out);
-		} else {
-			/* Not a request this protocol knows: answer as wireguard-go does. */
-			evbuffer_add_printf(out, "errno=%d\n\n", -EINVAL);
-		}
-		/* The request may hold keys: wipe it before releasing. */
-		memset(req, 0, len);
-		evbuffer_drain(in, len);
+	while (!c->answering && r != UAPI_FRAME_NONE) {
+		r = uapi_frame_next(&c->framer, in, line, &n, &taken);
+		count_request(c, taken);
+		if (r == UAPI_FRAME_LONG)
+			handle_long_line(c, line);
+		else if (r == UAPI_FRAME_LINE)
+			handle_line(c, line, n);
 	}
+	sodium_memzero(line, sizeof(line));
+}
+
+/* The answer is written: read the next request (it may be waiting in the input already). */
+static void client_written(struct bufferevent *bev, void *arg)
+{
+	struct uapi_client *c = arg;
+
+	if (!c->answering)
+		return;
+	c->answering = false;
+	bufferevent_enable(bev, EV_READ);
+	client_read(bev, c);
 }
 
 static void client_event(struct bufferevent *bev, short what, void *arg)
 {
+	struct uapi_client *c = arg;
+
 	(void)bev;
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-		client_free(arg);
+	if (what & BEV_EVENT_TIMEOUT)
+		log_debug("%s: uapi client idle for %d s: closed", c->server->dev->ifname,
+		    UAPI_IDLE_TIMEOUT);
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		client_free(c);
+}
+
+static void client_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct uapi_client *c = arg;
+
+	(void)fd;
+	(void)what;
+	log_debug("%s: uapi client still connected after %d s: closed", c->server->dev->ifname,
+	    UAPI_DEADLINE);
+	client_free(c);
+}
+
+/* All slots are taken: the connection that has been open longest gives way.  A real request
+ * takes milliseconds, so the oldest is the stuck or slow one; a newcomer is served at once,
+ * while the deadlines bound what the slots can hold when there is no newcomer. */
+static void evict_oldest(struct uapi_server *s)
+{
+	struct uapi_client *c, *oldest = s->clients;
+
+	for (c = s->clients; c; c = c->next)
+		if (c->serial < oldest->serial)
+			oldest = c;
+	log_debug("%s: uapi: %u clients connected: closing the oldest", s->dev->ifname,
+	    s->n_clients);
+	client_free(oldest);
+}
+
+static void listen_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct uapi_server *s = arg;
+
+	(void)fd;
+	(void)what;
+	event_add(s->ev_listen, NULL);
 }
 
 static void on_accept(evutil_socket_t fd, short what, void *arg)
 {
+	static const struct timeval idle = { UAPI_IDLE_TIMEOUT, 0 };
+	static const struct timeval deadline = { UAPI_DEADLINE, 0 };
+	static const struct timeval retry = { 1, 0 };
 	struct uapi_server *s = arg;
 	struct uapi_client *c;
 	int cfd;
 
 	(void)what;
 	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (cfd < 0)
-		return;
-	if (s->n_clients >= UAPI_MAX_CLIENTS) {
-		close(cfd);
+	if (cfd < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			/* The connection stays queued and the socket readable: listening on would
+			 * spin.  Pause, as the pending client can wait a second. */
+			log_errno(LOG_LEVEL_WARN, errno, "%s: uapi accept", s->dev->ifname);
+			event_del(s->ev_listen);
+			event_add(s->ev_listen_retry, &retry);
+		}
 		return;
 	}
+	if (s->n_clients >= UAPI_MAX_CLIENTS)
+		evict_oldest(s);
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(cfd);
 		return;
 	}
 	c->server = s;
+	c->serial = s->n_accepted++;
+	config_init(&c->cfg);
 	c->bev = bufferevent_socket_new(s->dev->base, cfd, BEV_OPT_CLOSE_ON_FREE);
-	if (!c->bev) {
-		close(cfd);
+	c->deadline = evtimer_new(s->dev->base, client_deadline, c);
+	if (!c->bev || !c->deadline || evtimer_add(c->deadline, &deadline) < 0) {
+		if (c->deadline)
+			event_free(c->deadline);
+		if (c->bev)
+			bufferevent_free(c->bev);
+		else
+			close(cfd);
 		free(c);
 		return;
 	}
 	s->n_clients++;
 	c->next = s->clients;
 	s->clients = c;
-	bufferevent_setcb(c->bev, client_read, NULL, client_event, c);
+	bufferevent_setcb(c->bev, client_read, client_written, client_event, c);
+	/* Reading stops while a partial line this long waits for its '\n' (bounded input). */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, UAPI_READ_CHUNK);
+	bufferevent_set_timeouts(c->bev, &idle, &idle);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
@@ -239,7 +465,8 @@ int uapi_server_start(struct uapi_server **out, struct device *dev,
 		goto fail;
 	}
 	s->ev_listen = event_new(dev->base, s->listen_fd, EV_READ | EV_PERSIST, on_accept, s);
-	if (!s->ev_listen || event_add(s->ev_listen, NULL) < 0) {
+	s->ev_listen_retry = evtimer_new(dev->base, listen_retry, s);
+	if (!s->ev_listen || !s->ev_listen_retry || event_add(s->ev_listen, NULL) < 0) {
 		ret = -ENOMEM;
 		goto fail;
 	}
@@ -267,6 +494,8 @@ void uapi_server_stop(struct uapi_server *s)
 		event_free(s->ev_inotify);
 	if (s->inotify_fd >= 0)
 		close(s->inotify_fd);
+	if (s->ev_listen_retry)
+		event_free(s->ev_listen_retry);
 	if (s->ev_listen)
 		event_free(s->ev_listen);
 	if (s->listen_fd >= 0) {

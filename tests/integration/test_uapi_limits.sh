@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The control socket cannot stall the packet path or lock the operator out: an 8 MiB set=1 is
+# framed line by line as it arrives (it used to be rescanned whole on every read: 10 s of loop
+# time, pings stalled); idle and slow clients are closed (idle timeout, total deadline) and never
+# keep `wg show` out (64 idle clients used to lock it out for good); a request over the size cap
+# is refused with an errno and changes nothing.  tunneld only (the limits are tunneld's).
+. "$(dirname "$0")/lib.sh"
+
+[ "$IMPL" = tunneld ] || skip "checks tunneld's control-socket limits (IMPL=$IMPL)"
+need_tunneld
+node_add a 1
+node_add b 2
+node_peer a b
+node_peer b a
+node_start a
+node_start b
+ifb=${IFN[b]}
+sock=/var/run/wireguard/$ifb.sock
+check "tunnel up: ping a -> b" ping_ok a "${OV4[b]}"
+
+# uapi_send FILE: sends FILE to b's socket, prints the first reply line.
+uapi_send() {
+	timeout -k 2 60 ip netns exec "${NS[b]}" nc -N -U "$sock" <"$1" 2>/dev/null | head -n 1 || true
+}
+
+# max_gap_ms FILE: the largest gap between consecutive replies in `ping -D` output.
+max_gap_ms() {
+	awk -F'[][]' '/bytes from/ { t = $2 * 1000; if (n++ && t - p > m) m = t - p; p = t }
+		END { printf "%d\n", (n > 1 ? m : 999999) }' "$1"
+}
+
+# 1. An 8 MiB set=1 (valid: one existing peer, then 440,000 no-op lines) while pings flow.
+big=$T/big.req
+{
+	printf 'set=1\npublic_key=%s\nupdate_only=true\n' "$(printf '%s' "${PUB[a]}" | base64 -d | od -An -tx1 -v | tr -d ' \n')"
+	yes protocol_version=1 | head -n 441500
+	printf '\n'
+} >"$big"
+log "request: $(stat -c %s "$big") bytes"
+ip netns exec "${NS[a]}" timeout -k 2 30 ping -n -D -i 0.05 -c 160 -W 1 "${OV4[b]}" >"$T/ping.out" 2>&1 &
+PING_PID=$!; BG_PIDS+=("$PING_PID")
+sleep 1
+t0=$(now_ms)
+reply=$(uapi_send "$big")
+set_ms=$(( $(now_ms) - t0 ))
+wait "$PING_PID" 2>/dev/null || true
+assert_eq "8 MiB set=1 is accepted" "errno=0" "$reply"
+assert_le "8 MiB set=1 answered within (ms)" 3000 "$set_ms"
+gap=$(max_gap_ms "$T/ping.out")
+assert_le "largest gap between ping replies through b during the set (ms)" 1000 "$gap"
+assert_eq "b still has peer a after the no-op set" "${PUB[a]}" "$(nsx b wg show "$ifb" peers)"
+
+# crowd N CMD: N clients in b's namespace running CMD (sh), in the background; waits until
+# they hold every client slot (the server's ends of the socket, as ss counts them).
+server_ends() { ip netns exec "${NS[b]}" ss -Hx src "$sock" | wc -l; }
+crowd() {
+	local i
+	for i in $(seq "$1"); do
+		ip netns exec "${NS[b]}" timeout -k 1 40 bash -c "$2" >/dev/null 2>&1 &
+		BG_PIDS+=($!)
+	done
+	wait_until 10 bash -c "[ \$(ip netns exec ${NS[b]} ss -Hx src $sock | wc -l) -ge 32 ]" || true
+}
+
+# show_answers WHAT: wg show on b lists peer a within 3 s while every slot is taken.
+show_answers() {
+	local rc=0 out t0 ms
+	assert_ge "$1: client slots taken" 32 "$(server_ends)"
+	t0=$(now_ms)
+	out=$(timeout -k 1 15 ip netns exec "${NS[b]}" wg show "$ifb" peers 2>&1) || rc=$?
+	ms=$(( $(now_ms) - t0 ))
+	assert_eq "$1: wg show lists peer a (exit $rc)" "${PUB[a]}" "$out"
+	assert_le "$1: wg show answered within (ms)" 3000 "$ms"
+}
+
+# 2. 64 idle clients (connected, never a byte, never reading): wg show still answers, at once.
+crowd 64 "sleep 30 | nc -U '$sock'"
+show_answers "64 idle clients"
+
+# 3. An idle client is closed after the idle timeout (2 s), not held forever.
+t0=$(now_ms)
+# (nc without -N sends nothing on stdin's end and exits when the server closes.)
+ip netns exec "${NS[b]}" timeout -k 1 20 nc -U "$sock" </dev/null >/dev/null 2>&1 || true
+idle_ms=$(( $(now_ms) - t0 ))
+assert_le "an idle client is closed by the server within (ms)" 6000 "$idle_ms"
+assert_ge "... after the idle timeout, not before (ms)" 1500 "$idle_ms"
+
+# 4. A client that trickles a byte every 0.5 s (never idle) is closed at the total deadline
+# (10 s), and wg show is answered meanwhile although every slot is taken by such clients.
+trickle() { printf 'set=1\n'; for _ in $(seq 60); do printf 'x'; sleep 0.5; done; }
+export -f trickle
+crowd 40 "trickle | nc -U '$sock'"
+show_answers "40 trickling clients"
+t0=$(now_ms)
+ip netns exec "${NS[b]}" timeout -k 1 40 bash -c "trickle | nc -U '$sock'" >/dev/null 2>&1 || true
+trickle_ms=$(( $(now_ms) - t0 ))
+assert_le "a trickling client is closed at the deadline, within (ms)" 14000 "$trickle_ms"
+assert_ge "... and not before its idle timeout could have (ms)" 5000 "$trickle_ms"
+
+# 5. A request over the 16 MiB cap is refused with errno=-EMSGSIZE and changes nothing.
+{
+	printf 'set=1\nreplace_peers=true\n'
+	yes protocol_version=1 | head -n 900000
+	printf '\n'
+} >"$T/huge.req"
+reply=$(uapi_send "$T/huge.req")
+assert_eq "a 17 MiB request answers errno=-90 (EMSGSIZE)" "errno=-90" "$reply"
+assert_eq "b still has peer a after the refused request" "${PUB[a]}" "$(nsx b wg show "$ifb" peers)"
+check "b still reaches a" ping_ok b "${OV4[a]}"
+finish
