@@ -37,13 +37,15 @@ LIBKEYS      := $(BUILD)/libkeys.a
 LIBTUNNELD   := $(BUILD)/libtunneld.a
 LIBBASTION   := $(BUILD)/libbastion.a
 BINS         := $(BUILD)/tunneld $(BUILD)/keys $(BUILD)/bastion
+# Tools the integration tests run (tests/support/NAME.c, a main each, no library).
+TOOL_BINS    := $(BUILD)/tests/udp_impair
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 # Test objects are not intermediates to delete after linking.
 .SECONDARY: $(call obj,$(UNIT_SRC))
 
 .PHONY: all deps test unit integration demo bench clean install
-all: $(BINS)
+all: $(BINS) $(TOOL_BINS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -97,7 +99,12 @@ deps:
 unit: $(UNIT_BINS)
 	$(Q)fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
-integration: $(BINS)
+$(TOOL_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/support/%.o
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+integration: $(BINS) $(TOOL_BINS)
 	$(Q)BUILD=$(BUILD) tests/integration/run-all.sh
 
 test: deps

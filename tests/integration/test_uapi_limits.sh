@@ -40,12 +40,16 @@ log "request: $(stat -c %s "$big") bytes"
 ip netns exec "${NS[a]}" timeout -k 2 30 ping -n -D -i 0.05 -c 160 -W 1 "${OV4[b]}" >"$T/ping.out" 2>&1 &
 PING_PID=$!; BG_PIDS+=("$PING_PID")
 sleep 1
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%d\n", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"; }
+cpu0=$(cpu_ms "${PID[b]}")
 t0=$(now_ms)
 reply=$(uapi_send "$big")
 set_ms=$(( $(now_ms) - t0 ))
+set_cpu=$(( $(cpu_ms "${PID[b]}") - cpu0 ))
 wait "$PING_PID" 2>/dev/null || true
 assert_eq "8 MiB set=1 is accepted" "errno=0" "$reply"
 assert_le "8 MiB set=1 answered within (ms)" 3000 "$set_ms"
+assert_le "event-loop CPU b spent on the 8 MiB set=1 (ms)" 1000 "$set_cpu"
 gap=$(max_gap_ms "$T/ping.out")
 assert_le "largest gap between ping replies through b during the set (ms)" 1000 "$gap"
 assert_eq "b still has peer a after the no-op set" "${PUB[a]}" "$(nsx b wg show "$ifb" peers)"
