@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The control socket cannot stall the packet path or lock the operator out: an 8 MiB set=1 is
-# framed line by line as it arrives (it used to be rescanned whole on every read: 10 s of loop
-# time, pings stalled); idle and slow clients are closed (idle timeout, total deadline) and never
+# framed line by line as it arrives (it used to be rescanned whole on every read: 6-10 s of
+# event-loop CPU); idle and slow clients are closed (idle timeout, total deadline) and never
 # keep `wg show` out (64 idle clients used to lock it out for good); a request over the size cap
 # is refused with an errno and changes nothing.  tunneld only (the limits are tunneld's).
 . "$(dirname "$0")/lib.sh"
