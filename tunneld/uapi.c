@@ -102,14 +102,59 @@ static void client_free(struct uapi_client *c)
 	free(c);
 }
 
+/* The get answer holds the private and preshared keys, and evbuffer frees its chunks as they
+ * are (and copies them as it grows): the answer is built in memory of our own, wiped whenever
+ * it moves and after libevent has written it (evbuffer_add_reference's cleanup). */
+struct secret_buf {
+	char *p;
+	size_t len;
+	size_t cap;
+	bool failed;
+};
+
 __attribute__((format(printf, 2, 3)))
-static void emit_evbuffer(void *ctx, const char *fmt, ...)
+static void emit_secret(void *ctx, const char *fmt, ...)
 {
+	struct secret_buf *b = ctx;
+	size_t cap;
+	char *p;
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(ctx, fmt, ap);
+	n = vsnprintf(b->p ? b->p + b->len : NULL, b->cap - b->len, fmt, ap);
 	va_end(ap);
+	if (n < 0 || b->failed) {
+		b->failed = true;
+		return;
+	}
+	if ((size_t)n >= b->cap - b->len) {
+		for (cap = b->cap ? b->cap : 4096; cap - b->len <= (size_t)n; cap *= 2)
+			;
+		p = malloc(cap);
+		if (!p) {
+			b->failed = true;
+			return;
+		}
+		if (b->p) {
+			memcpy(p, b->p, b->len);
+			sodium_memzero(b->p, b->cap);
+			free(b->p);
+		}
+		b->p = p;
+		b->cap = cap;
+		va_start(ap, fmt);
+		vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+	}
+	b->len += (size_t)n;
+}
+
+static void secret_free(const void *data, size_t len, void *cap)
+{
+	(void)len;
+	sodium_memzero((void *)data, (size_t)(uintptr_t)cap);
+	free((void *)data);
 }
 
 /* Queues "errno=-err" (negative, as wireguard-go answers and wg(8) expects) after body, and
@@ -128,7 +173,16 @@ static void answer(struct uapi_client *c, int err)
 
 static void handle_get(struct uapi_client *c)
 {
-	device_uapi_get(c->server->dev, emit_evbuffer, bufferevent_get_output(c->bev));
+	struct secret_buf b = { 0 };
+
+	device_uapi_get(c->server->dev, emit_secret, &b);
+	if (b.failed || (b.len && evbuffer_add_reference(bufferevent_get_output(c->bev), b.p,
+	    b.len, secret_free, (void *)(uintptr_t)b.cap) < 0)) {
+		if (b.p)
+			secret_free(b.p, b.len, (void *)(uintptr_t)b.cap);
+		answer(c, ENOMEM);
+		return;
+	}
 	answer(c, 0);
 }
 

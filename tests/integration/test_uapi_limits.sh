@@ -111,4 +111,19 @@ reply=$(uapi_send "$T/huge.req")
 assert_eq "a 17 MiB request answers errno=-90 (EMSGSIZE)" "errno=-90" "$reply"
 assert_eq "b still has peer a after the refused request" "${PUB[a]}" "$(nsx b wg show "$ifb" peers)"
 check "b still reaches a" ping_ok b "${OV4[a]}"
+
+# 6. A large answer (3,000 peers, ~700 KiB, built apart from libevent so that its keys can be
+# wiped) arrives whole, and the peers go again with one set.
+{
+	printf 'set=1\n'
+	head -c $((3000 * 32)) /dev/urandom | od -An -tx1 -v | tr -d ' \n' | fold -w 64 |
+		awk '{ printf "public_key=%s\nallowed_ip=100.65.%d.%d/32\n", $0, int(NR / 250), NR % 250 }'
+	printf '\n'
+} >"$T/many.req"
+assert_eq "3,000 peers added in one set" "errno=0" "$(uapi_send "$T/many.req")"
+assert_eq "wg show dump lists them all (and a)" 3002 "$(nsx b wg show "$ifb" dump | wc -l)"
+printf 'set=1\nreplace_peers=true\npublic_key=%s\nallowed_ip=%s/32\n\n' \
+	"$(printf '%s' "${PUB[a]}" | base64 -d | od -An -tx1 -v | tr -d ' \n')" "${OV4[a]}" >"$T/one.req"
+assert_eq "replace_peers back to a alone" "errno=0" "$(uapi_send "$T/one.req")"
+assert_eq "b lists peer a alone again" "${PUB[a]}" "$(nsx b wg show "$ifb" peers)"
 finish
