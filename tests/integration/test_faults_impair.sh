@@ -54,20 +54,21 @@ relay_start() {
 	RELAY_PID=$!; BG_PIDS+=("$RELAY_PID")
 	sleep 0.2
 }
-# relay_stop: prints the relay's counters line.
+# relay_stop: stops the relay and waits for it (not in a subshell: wait needs its parent);
+# RELAY_LINE gets its counters line.
 relay_stop() {
 	kill -TERM "$RELAY_PID" 2>/dev/null || true
 	wait "$RELAY_PID" 2>/dev/null || true
 	RELAY_PID=
-	cat "$T/relay.out"
+	RELAY_LINE=$(cat "$T/relay.out")
 }
 # counter NAME LINE: a counter from the relay's line ("lost 123," -> 123).
 counter() { printf '%s' "$2" | sed -n "s/.*[ ,]$1 \([0-9]*\).*/\1/p"; }
 
 relay_start -s 1
 check "through the relay (no impairment): ping a -> b" ping_ok a "${OV4[b]}"
-line=$(relay_stop)
-assert_ge "the relay carried the pings" 6 "$(counter out "$line")"
+relay_stop
+assert_ge "the relay carried the pings" 6 "$(counter out "$RELAY_LINE")"
 
 # min_rtt_ms: the smallest round trip of 5 pings a -> b through the tunnel (ms, integer).
 min_rtt_ms() {
@@ -79,16 +80,16 @@ min_rtt_ms() {
 # shows it happened.  With RTT_MIN set, the round trip through it must be at least that (ms).
 scenario() {
 	local name=$1 counter_name=$2; shift 2
-	local t0 line rtt
+	local t0 rtt
 	relay_start "$@"
 	t0=$(now_ms)
 	xfer_start a b "${OV4[b]}" "$MIB"
 	xfer_finish
 	[ -z "${RTT_MIN:-}" ] || rtt=$(min_rtt_ms)
-	line=$(relay_stop)
+	relay_stop
 	[ -z "${RTT_MIN:-}" ] || assert_ge "$name: round trip through the relay (ms)" "$RTT_MIN" "$rtt"
-	log "$name: $(( $(now_ms) - t0 )) ms; $line"
-	assert_ge "$name: the relay did impair ($counter_name)" 100 "$(counter "$counter_name" "$line")"
+	log "$name: $(( $(now_ms) - t0 )) ms; $RELAY_LINE"
+	assert_ge "$name: the relay did impair ($counter_name)" 100 "$(counter "$counter_name" "$RELAY_LINE")"
 }
 
 scenario "5% loss" lost -s 11 -l 5
@@ -98,5 +99,5 @@ scenario "5% duplication" duplicated -s 13 -u 5
 RTT_MIN=160 scenario "100 ms +- 20 ms delay" out -s 14 -d 100 -j 20
 relay_start -s 2
 check "ping b -> a through a clean relay afterwards" ping_ok b "${OV4[a]}"
-relay_stop >/dev/null
+relay_stop
 finish
