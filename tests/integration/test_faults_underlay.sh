@@ -7,6 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 DOWN_S=${UNDERLAY_DOWN_S:-30}
+SIDE=${UNDERLAY_SIDE:-a}	# whose link goes down: a (the sender) or b
 node_add a 1
 node_add b 2
 node_peer a b
@@ -27,13 +28,13 @@ xfer_start a b "${OV4[b]}" 100 0.05
 base=$(rx_mib)
 wait_until 30 bash -c "[ \$(( \$(ip netns exec ${NS[b]} cat /sys/class/net/${IFN[b]}/statistics/rx_bytes) >> 20 )) -ge $((base + 20)) ]" ||
 	fail "the transfer did not get 20 MiB through before the outage"
-ip -n "${NS[a]}" link set ul0 down
-log "a's underlay down at $(( $(rx_mib) - base )) MiB received, for $DOWN_S s"
+ip -n "${NS[$SIDE]}" link set ul0 down
+log "$SIDE's underlay down at $(( $(rx_mib) - base )) MiB received, for $DOWN_S s"
 sleep 2
 during0=$(if_stat b rx_bytes)
 sleep $((DOWN_S - 2))
 during1=$(if_stat b rx_bytes)
-ip -n "${NS[a]}" link set ul0 up
+ip -n "${NS[$SIDE]}" link set ul0 up
 t_up=$(now_ms)
 assert_le "nothing crossed while the underlay was down (bytes)" 0 $((during1 - during0))
 wait_until 30 bash -c "[ \$(ip netns exec ${NS[b]} cat /sys/class/net/${IFN[b]}/statistics/rx_bytes) -gt $during1 ]" ||
