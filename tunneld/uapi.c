@@ -404,13 +404,18 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (cfd < 0) {
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-			/* The connection stays queued and the socket readable: listening on would
-			 * spin.  Pause, as the pending client can wait a second. */
-			log_errno(LOG_LEVEL_WARN, errno, "%s: uapi accept", s->dev->ifname);
-			event_del(s->ev_listen);
-			event_add(s->ev_listen_retry, &retry);
+		if (errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM)
+			return;
+		/* The connection stays queued and the socket readable: listening on as if nothing
+		 * happened would spin the loop.  Our own oldest client gives its fd to the
+		 * newcomer (the socket fires again at once); with none, pause for a second. */
+		if (s->clients) {
+			evict_oldest(s);
+			return;
 		}
+		log_errno(LOG_LEVEL_WARN, errno, "%s: uapi accept: pausing for 1 s", s->dev->ifname);
+		event_del(s->ev_listen);
+		event_add(s->ev_listen_retry, &retry);
 		return;
 	}
 	if (s->n_clients >= UAPI_MAX_CLIENTS)

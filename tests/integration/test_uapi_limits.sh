@@ -54,8 +54,8 @@ gap=$(max_gap_ms "$T/ping.out")
 assert_le "largest gap between ping replies through b during the set (ms)" 1000 "$gap"
 assert_eq "b still has peer a after the no-op set" "${PUB[a]}" "$(nsx b wg show "$ifb" peers)"
 
-# crowd N CMD: N clients in b's namespace running CMD (sh), in the background; waits until
-# they hold every client slot (the server's ends of the socket, as ss counts them).
+# crowd N CMD [SLOTS]: N clients in b's namespace running CMD (bash), in the background; waits
+# until they hold SLOTS (32, all) client slots (the server's ends of the socket, as ss counts).
 server_ends() { ip netns exec "${NS[b]}" ss -Hx src "$sock" | wc -l; }
 crowd() {
 	local i
@@ -63,13 +63,13 @@ crowd() {
 		ip netns exec "${NS[b]}" timeout -k 1 40 bash -c "$2" >/dev/null 2>&1 &
 		BG_PIDS+=($!)
 	done
-	wait_until 10 bash -c "[ \$(ip netns exec ${NS[b]} ss -Hx src $sock | wc -l) -ge 32 ]" || true
+	wait_until 10 bash -c "[ \$(ip netns exec ${NS[b]} ss -Hx src $sock | wc -l) -ge ${3:-32} ]" || true
 }
 
-# show_answers WHAT: wg show on b lists peer a within 3 s while every slot is taken.
+# show_answers WHAT [SLOTS]: wg show on b lists peer a within 3 s while SLOTS (32) are taken.
 show_answers() {
 	local rc=0 out t0 ms
-	assert_ge "$1: client slots taken" 32 "$(server_ends)"
+	assert_ge "$1: client slots taken" "${2:-32}" "$(server_ends)"
 	t0=$(now_ms)
 	out=$(timeout -k 1 15 ip netns exec "${NS[b]}" wg show "$ifb" peers 2>&1) || rc=$?
 	ms=$(( $(now_ms) - t0 ))
@@ -126,4 +126,19 @@ printf 'set=1\nreplace_peers=true\npublic_key=%s\nallowed_ip=%s/32\n\n' \
 	"$(printf '%s' "${PUB[a]}" | base64 -d | od -An -tx1 -v | tr -d ' \n')" "${OV4[a]}" >"$T/one.req"
 assert_eq "replace_peers back to a alone" "errno=0" "$(uapi_send "$T/one.req")"
 assert_eq "b lists peer a alone again" "${PUB[a]}" "$(nsx b wg show "$ifb" peers)"
+
+# 7. Out of file descriptors (b's limit lowered to what it holds + 4): accept() fails with
+# EMFILE while the connection stays queued.  The daemon must neither spin on it (level-
+# triggered: it used to take 100% CPU) nor lock wg out: its own oldest client gives way.
+wait_until 30 bash -c "[ \$(ip netns exec ${NS[b]} ss -Hx src $sock | wc -l) -eq 0 ]" ||
+	fail "earlier clients still connected: $(server_ends)"
+nofile=$(prlimit --pid "${PID[b]}" --nofile -o SOFT,HARD --noheadings | awk '{ print $1 ":" $2 }')
+nfd=$(ls "/proc/${PID[b]}/fd" | wc -l)
+prlimit --pid "${PID[b]}" --nofile=$((nfd + 4)):"${nofile#*:}"
+crowd 12 "sleep 30 | nc -U '$sock'" 4
+cpu0=$(cpu_ms "${PID[b]}")
+sleep 1.5
+assert_le "CPU b spent in 1.5 s with accept() out of fds (ms)" 300 $(( $(cpu_ms "${PID[b]}") - cpu0 ))
+show_answers "out of fds, 12 idle clients" 4
+prlimit --pid "${PID[b]}" --nofile="$nofile"
 finish
