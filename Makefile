@@ -81,6 +81,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBTUNNELD) $(LIBBASTION) $(LIBK
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs libssh) -lcmocka
 
+# The forged-handshake flooder of the flood test and benchmark (tests/bench/flood.c).
+$(BUILD)/flood: tests/bench/flood.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS)
+
 # Installs every package the build, the tests, the demo and the benchmarks need.  Idempotent:
 # apt-get runs only when something is missing.
 DEPS := build-essential pkg-config libsodium-dev libb2-dev libevent-dev libmnl-dev libssh-dev \
@@ -104,7 +110,7 @@ $(TOOL_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/support/%.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
-integration: $(BINS) $(TOOL_BINS)
+integration: $(BINS) $(TOOL_BINS) $(BUILD)/flood
 	$(Q)BUILD=$(BUILD) tests/integration/run-all.sh
 
 test: deps
@@ -120,7 +126,7 @@ demo: deps
 	$(Q)BUILD=$(BUILD) tests/demo_bastion.sh
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/flood
 	$(Q)BUILD=$(BUILD) tests/bench/bench.sh
 
 PREFIX  ?= /usr/local

@@ -38,7 +38,9 @@ struct peer {
 	struct wg_peer *wg;
 	struct peer *next;
 	struct peer *prev;
-	union wg_sockaddr endpoint;	/* sa_family AF_UNSPEC: none yet */
+	/* Where the peer is (addr.sa.sa_family AF_UNSPEC: not known yet) and the local address
+	 * it last reached us at, which our datagrams to it leave from. */
+	struct udp_endpoint endpoint;
 	union wg_sockaddr configured_endpoint;	/* as last configured, to tell roaming from a change */
 	char endpoint_host[256];	/* a name from the config, re-resolved when silent; "" if none */
 	char endpoint_port[8];
@@ -109,6 +111,7 @@ struct device {
 	unsigned staged_in_use;
 	struct udp_send_batch send4;
 	struct udp_send_batch send6;
+	struct udp_recv_batch recv;
 	struct device_stats stats;
 	bool closing;
 	void (*on_fatal)(struct device *dev, const char *why);

@@ -186,7 +186,7 @@ static void set_endpoint(struct peer *p, const struct config_peer *cp, uint64_t 
 	snprintf(p->endpoint_port, sizeof(p->endpoint_port), "%s", cp->endpoint_port);
 	p->last_resolve_ns = now;
 	p->configured_endpoint = cp->endpoint;
-	peer_set_endpoint(p, &cp->endpoint);
+	peer_set_endpoint_addr(p, &cp->endpoint);
 }
 
 static bool sockaddr_equal(const union wg_sockaddr *a, const union wg_sockaddr *b)
@@ -465,12 +465,12 @@ void device_uapi_get(struct device *dev, device_emit_fn *emit, void *ctx)
 		hex(h, key);
 		emit(ctx, "preshared_key=%s\n", h);
 		emit(ctx, "protocol_version=1\n");
-		if (p->endpoint.sa.sa_family == AF_INET) {
-			inet_ntop(AF_INET, &p->endpoint.in4.sin_addr, a, sizeof(a));
-			emit(ctx, "endpoint=%s:%u\n", a, ntohs(p->endpoint.in4.sin_port));
-		} else if (p->endpoint.sa.sa_family == AF_INET6) {
-			inet_ntop(AF_INET6, &p->endpoint.in6.sin6_addr, a, sizeof(a));
-			emit(ctx, "endpoint=[%s]:%u\n", a, ntohs(p->endpoint.in6.sin6_port));
+		if (p->endpoint.addr.sa.sa_family == AF_INET) {
+			inet_ntop(AF_INET, &p->endpoint.addr.in4.sin_addr, a, sizeof(a));
+			emit(ctx, "endpoint=%s:%u\n", a, ntohs(p->endpoint.addr.in4.sin_port));
+		} else if (p->endpoint.addr.sa.sa_family == AF_INET6) {
+			inet_ntop(AF_INET6, &p->endpoint.addr.in6.sin6_addr, a, sizeof(a));
+			emit(ctx, "endpoint=[%s]:%u\n", a, ntohs(p->endpoint.addr.in6.sin6_port));
 		}
 		hs = wg_peer_last_handshake_wall_ns(p->wg);
 		emit(ctx, "last_handshake_time_sec=%llu\n", (unsigned long long)(hs / 1000000000ULL));

@@ -38,7 +38,7 @@ struct peer *peer_create(struct device *dev, const uint8_t public_key[WG_KEY_LEN
 		return NULL;
 	p->dev = dev;
 	p->armed_deadline = UINT64_MAX;
-	p->endpoint.sa.sa_family = AF_UNSPEC;
+	p->endpoint.addr.sa.sa_family = AF_UNSPEC;
 	p->timer = evtimer_new(dev->base, peer_timer_fired, p);
 	if (!p->timer)
 		goto fail;
@@ -226,7 +226,7 @@ void peer_send_datagram(struct peer *p, const void *data, size_t len)
 {
 	int ret;
 
-	if (p->endpoint.sa.sa_family == AF_UNSPEC)
+	if (p->endpoint.addr.sa.sa_family == AF_UNSPEC)
 		return;
 	ret = udp_send_one(&p->dev->udp, &p->endpoint, data, len);
 	if (ret < 0) {
@@ -265,9 +265,14 @@ void peer_flush_staged(struct peer *p, uint64_t now_ns)
 	peer_touch(p);
 }
 
-void peer_set_endpoint(struct peer *p, const union wg_sockaddr *ep)
+void peer_set_endpoint(struct peer *p, const struct udp_endpoint *ep)
 {
 	p->endpoint = *ep;
+}
+
+void peer_set_endpoint_addr(struct peer *p, const union wg_sockaddr *addr)
+{
+	udp_endpoint_set(&p->endpoint, addr);
 }
 
 void peer_touch(struct peer *p)
@@ -358,10 +363,10 @@ void peer_resolved(void *ctx, const uint8_t key[WG_KEY_LEN], int err,
 		log_warn("%s: peer endpoint %.100s: %.160s", p->dev->ifname, p->endpoint_host, msg);
 		return;
 	}
-	if (memcmp(ep, &p->endpoint, sizeof(*ep)) != 0) {
+	if (memcmp(ep, &p->endpoint.addr, sizeof(*ep)) != 0) {
 		log_info("%s: peer endpoint %.100s resolved to a new address", p->dev->ifname,
 		    p->endpoint_host);
-		peer_set_endpoint(p, ep);
+		peer_set_endpoint_addr(p, ep);
 	}
 }
 

@@ -40,7 +40,11 @@ void peer_drop_staged(struct peer *p);
 void peer_flush_staged(struct peer *p, uint64_t now_ns);
 /* Sends one datagram to the peer's endpoint now, counting it. */
 void peer_send_datagram(struct peer *p, const void *data, size_t len);
-void peer_set_endpoint(struct peer *p, const union wg_sockaddr *ep);
+/* The endpoint of an authenticated packet: the peer's address and the local address it came
+ * to (roaming, and the sticky source of our answers). */
+void peer_set_endpoint(struct peer *p, const struct udp_endpoint *ep);
+/* A configured or resolved address: the kernel chooses the source until the peer is heard. */
+void peer_set_endpoint_addr(struct peer *p, const union wg_sockaddr *addr);
 
 /* Looks endpoint_host up now, in the background (the answer sets the endpoint). */
 void peer_resolve_now(struct peer *p, uint64_t now_ns);

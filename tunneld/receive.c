@@ -39,7 +39,7 @@ static void deliver(struct device *dev, struct peer *p, const uint8_t *pkt, size
 		log_debug("write to %s: %s", dev->ifname, strerror(errno));
 }
 
-static void receive_one(struct device *dev, const union wg_sockaddr *from, uint8_t *buf,
+static void receive_one(struct device *dev, struct udp_endpoint *from, uint8_t *buf,
     size_t len, uint64_t now, uint64_t wall)
 {
 	uint8_t out[WG_CONTROL_MAX_LEN];
@@ -48,14 +48,16 @@ static void receive_one(struct device *dev, const union wg_sockaddr *from, uint8
 	struct peer *p;
 
 	memset(&rx, 0, sizeof(rx));
-	kind = wg_engine_receive(dev->engine, from, buf, len, now, wall, out, sizeof(out), &rx);
+	kind = wg_engine_receive(dev->engine, &from->addr, buf, len, now, wall, out, sizeof(out), &rx);
 	p = rx.peer ? wg_peer_ctx(rx.peer) : NULL;
 	if (kind == WG_RX_DROP) {
 		dev->stats.rx_invalid++;
 		log_debug("dropped %zu-byte datagram: %s", len, rx.why ? rx.why : "invalid");
 	}
 	/* An authenticated packet counts (endpoint, session confirmation) even when its inner
-	 * packet is then dropped as malformed. */
+	 * packet is then dropped as malformed.  The endpoint includes the local address the
+	 * packet came to, so that what we send back (the response below included) leaves from
+	 * it. */
 	if (p) {
 		p->rx_bytes += len;
 		p->last_rx_ns = now;
@@ -63,6 +65,7 @@ static void receive_one(struct device *dev, const union wg_sockaddr *from, uint8
 			peer_set_endpoint(p, from);
 		peer_touch(p);
 	}
+	/* Cookie replies, which have no peer, also answer from the address they were sent to. */
 	if (rx.out_len > 0) {
 		if (p)
 			peer_send_datagram(p, out, rx.out_len);
@@ -77,34 +80,22 @@ static void receive_one(struct device *dev, const union wg_sockaddr *from, uint8
 
 void device_udp_readable(struct device *dev, int fd)
 {
-	struct mmsghdr msgs[DEVICE_BATCH];
-	struct iovec iov[DEVICE_BATCH];
-	union wg_sockaddr from[DEVICE_BATCH];
+	struct udp_recv_batch *b = &dev->recv;
 	unsigned round, i;
 	uint64_t now, wall;
 	int n;
 
-	for (i = 0; i < DEVICE_BATCH; i++) {
-		iov[i].iov_base = dev->rx_bufs + (size_t)i * dev->buf_size;
-		iov[i].iov_len = dev->buf_size;
-	}
 	for (round = 0; round < 4; round++) {
-		for (i = 0; i < DEVICE_BATCH; i++) {
-			memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
-			msgs[i].msg_hdr.msg_name = &from[i];
-			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
-			msgs[i].msg_hdr.msg_iov = &iov[i];
-			msgs[i].msg_hdr.msg_iovlen = 1;
-		}
-		n = recvmmsg(fd, msgs, DEVICE_BATCH, MSG_DONTWAIT, NULL);
+		n = udp_recv_batch(b, fd, dev->rx_bufs, dev->buf_size);
 		if (n <= 0)
 			break;
 		now = clock_now_ns();
 		wall = clock_wall_ns();
 		for (i = 0; i < (unsigned)n; i++) {
-			if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+			if (b->msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
 				continue;
-			receive_one(dev, &from[i], iov[i].iov_base, msgs[i].msg_len, now, wall);
+			receive_one(dev, &b->from[i], b->iov[i].iov_base, b->msgs[i].msg_len, now,
+			    wall);
 		}
 		device_rearm_touched(dev);
 		if (n < DEVICE_BATCH)

@@ -41,7 +41,7 @@ static void route_one(struct device *dev, uint8_t *buf, size_t len, uint64_t now
 		dev->stats.tun_no_route++;
 		return;
 	}
-	if (p->endpoint.sa.sa_family == AF_UNSPEC) {
+	if (p->endpoint.addr.sa.sa_family == AF_UNSPEC) {
 		dev->stats.tun_no_endpoint++;
 		return;
 	}
@@ -58,7 +58,7 @@ static void route_one(struct device *dev, uint8_t *buf, size_t len, uint64_t now
 		return;
 	}
 	p->tx_bytes += msg_len;
-	fd = udp_fd_for(&dev->udp, &p->endpoint);
+	fd = udp_fd_for(&dev->udp, &p->endpoint.addr);
 	udp_send_batch_add(family_batch(dev, &p->endpoint), fd, &p->endpoint, buf, msg_len);
 }
 

@@ -4,9 +4,10 @@
 
 #include "device.h"
 
-static inline struct udp_send_batch *family_batch(struct device *dev, const union wg_sockaddr *to)
+static inline struct udp_send_batch *family_batch(struct device *dev,
+    const struct udp_endpoint *to)
 {
-	return to->sa.sa_family == AF_INET6 ? &dev->send6 : &dev->send4;
+	return to->addr.sa.sa_family == AF_INET6 ? &dev->send6 : &dev->send4;
 }
 
 /* Called when the TUN fd is readable. */

@@ -214,6 +214,8 @@ key_gen() {
 
 # node_peer NODE PEER [OPTS]: NODE's config lists PEER.  OPTS, space-separated:
 #   noendpoint   no Endpoint line (NODE learns it from PEER's packets)
+#   endpoint=H   Endpoint = H:PEER's port instead of PEER's first underlay address
+#                (H may be [v6]), e.g. a second address of a multi-homed PEER
 #   keepalive=N  PersistentKeepalive
 #   psk=KEY      PresharedKey
 node_peer() {
@@ -231,7 +233,11 @@ conf_write() {
 			o=" ${PEER_OPT[$n:$p]} "
 			printf '\n[Peer]\nPublicKey = %s\n' "${PUB[$p]}"
 			printf 'AllowedIPs = %s/32, %s/128\n' "${OV4[$p]}" "${OV6[$p]}"
-			case $o in *" noendpoint "*) ;; *) printf 'Endpoint = %s:%s\n' "${UL[$p]}" "${PORT[$p]}" ;; esac
+			case $o in
+			*" noendpoint "*) ;;
+			*" endpoint="*) o2=${o#* endpoint=}; printf 'Endpoint = %s:%s\n' "${o2%% *}" "${PORT[$p]}" ;;
+			*) printf 'Endpoint = %s:%s\n' "${UL[$p]}" "${PORT[$p]}" ;;
+			esac
 			case $o in *" keepalive="*) o2=${o#* keepalive=}; printf 'PersistentKeepalive = %s\n' "${o2%% *}" ;; esac
 			case $o in *" psk="*) o2=${o#* psk=}; printf 'PresharedKey = %s\n' "${o2%% *}" ;; esac
 		done
