@@ -94,4 +94,7 @@ ROUNDS=$ROUNDS bash "$(dirname "$0")/bench_roster.sh" </dev/null || true
 echo
 # The bastion vs OpenSSH's sshd as jump host: connect time, one jump's throughput, 500 jumps.
 ROUNDS=$ROUNDS bash "$(dirname "$0")/bench_bastion.sh" </dev/null || true
+echo
+# A legitimate transfer under a forged-handshake flood (100,000 initiations in 10 s).
+ROUNDS=$ROUNDS bash "$(dirname "$0")/bench_flood.sh" </dev/null || true
 exit 0
