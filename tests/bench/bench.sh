@@ -43,16 +43,6 @@ target() {
 	esac
 }
 
-# Gbit/s received by the server, from iperf3's JSON; "n/a" if the run failed.
-tput() {
-	local json
-	json=$(ip netns exec "${NS[$1]}" timeout -k 2 $((SECS + 20)) iperf3 -c "$2" -p 5201 -t "$SECS" -J 2>/dev/null) || true
-	# "end": { ... "sum_received": { ... "bits_per_second": N ... } }, pretty-printed; no jq needed.
-	printf '%s\n' "$json" | awk '/"sum_received"/ { s = 1 }
-		s && /"bits_per_second"/ { gsub(/[^0-9.eE+-]/, "", $2); printf "%.3f\n", $2 / 1e9; exit }' \
-		| grep . || echo n/a
-}
-
 # Median rtt in ms of PINGS pings at 10 ms intervals.
 rtt() {
 	ip netns exec "${NS[$1]}" timeout -k 2 $((PINGS / 50 + 20)) ping -n -c "$PINGS" -i 0.01 -W 1 "$2" 2>/dev/null |
@@ -60,17 +50,12 @@ rtt() {
 		awk '{ v[NR] = $1 } END { if (NR) printf "%.3f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; else print "n/a" }'
 }
 
-median3() {
-	printf '%s\n' "$@" | grep -v '^n/a$' | sort -g |
-		awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "n/a" }'
-}
-
 declare -A G L
 for r in $(seq "$ROUNDS"); do
 	for p in "${paths[@]}"; do
 		read -r node addr <<<"$(target "$p")"
 		ip netns exec "${NS[$node]}" timeout 10 ping -n -q -c 3 -i 0.2 -w 5 "$addr" >/dev/null 2>&1 || true
-		G[$p:$r]=$(tput "$node" "$addr")
+		G[$p:$r]=$(iperf_gbps "$node" "$addr" "$SECS")
 		L[$p:$r]=$(rtt "$node" "$addr")
 		printf 'round %d  %-13s %8s Gbit/s  %8s ms median rtt\n' "$r" "$p" "${G[$p:$r]}" "${L[$p:$r]}"
 	done
@@ -83,7 +68,7 @@ printf '%-14s %18s %20s   %s\n' path "TCP Gbit/s" "ping rtt ms" "(rounds: Gbit/s
 for p in veth tunneld wireguard-go; do
 	gs=() ls=()
 	for r in $(seq "$ROUNDS"); do gs+=("${G[$p:$r]:-n/a}"); ls+=("${L[$p:$r]:-n/a}"); done
-	printf '%-14s %18s %20s   %s | %s\n' "$p" "$(median3 "${gs[@]}")" "$(median3 "${ls[@]}")" \
+	printf '%-14s %18s %20s   %s | %s\n' "$p" "$(median "${gs[@]}")" "$(median "${ls[@]}")" \
 		"${gs[*]}" "${ls[*]}"
 done
 echo "single-stream iperf3 -t $SECS, $PINGS pings at -i 0.01; medians of $ROUNDS interleaved rounds"

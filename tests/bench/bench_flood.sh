@@ -34,22 +34,10 @@ BG_PIDS+=($!)
 wait_until 10 listening b 5201 || echo "bench_flood: iperf3 server in b not up"
 ip netns exec "${NS[a]}" timeout 10 ping -n -q -c 3 -i 0.2 -w 5 "${OV4[b]}" >/dev/null 2>&1 || true
 
-# Gbit/s received by the server; "n/a" if the run failed.
-tput() {
-	local json
-	json=$(ip netns exec "${NS[a]}" timeout -k 2 $((SECS + 20)) iperf3 -c "${OV4[b]}" -p 5201 -t "$SECS" -J 2>/dev/null) || true
-	printf '%s\n' "$json" | awk '/"sum_received"/ { s = 1 }
-		s && /"bits_per_second"/ { gsub(/[^0-9.eE+-]/, "", $2); printf "%.3f\n", $2 / 1e9; exit }' \
-		| grep . || echo n/a
-}
+tput() { iperf_gbps a "${OV4[b]}" "$SECS"; }
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/${PID[b]}/stat"; }
 status_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/${PID[b]}/status"; }
-
-median() {
-	printf '%s\n' "$@" | grep -v '^n/a$' | sort -g |
-		awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "n/a" }'
-}
 
 declare -A G RATE CPU RSS REPLIES
 hz=$(getconf CLK_TCK)

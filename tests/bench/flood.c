@@ -6,8 +6,8 @@
  *
  *   flood [--cookie] [--port P] HOST PORT PUBKEY COUNT SECONDS
  *
- * Sends COUNT initiations to HOST:PORT, paced evenly over SECONDS, and stops at whichever
- * limit comes first.  It never answers anything.  With --cookie it is the stronger attacker
+ * Sends COUNT initiations to HOST:PORT, paced evenly over (95% of) SECONDS, and stops at
+ * whichever limit comes first.  It never answers anything.  With --cookie it is the stronger attacker
  * that reads the victim's cookie replies and puts a valid mac2 on what it sends next (all from
  * one source address and port, the one the cookie is bound to).  --port binds the source port.
  * Prints one line: key=value counters (sent, seconds, rate, cookie replies, cookies used).
@@ -119,7 +119,7 @@ int main(int argc, char **argv)
 	struct sockaddr_storage to;
 	socklen_t to_len;
 	unsigned long port, count, seconds, src_port = 0, sent = 0, replies = 0, opened = 0;
-	uint64_t t0, deadline, due, elapsed;
+	uint64_t t0, deadline, pace_ns, due, elapsed;
 	bool use_cookie = false, have_cookie = false;
 	size_t pub_len;
 	int fd, i, n, argi = 1;
@@ -197,14 +197,17 @@ int main(int argc, char **argv)
 
 	t0 = now_ns();
 	deadline = t0 + (uint64_t)seconds * 1000000000ULL;
+	/* Paced to have sent everything at 95% of the time, so that a busy scheduler near the end
+	 * does not cut the count short; the deadline still holds. */
+	pace_ns = (uint64_t)seconds * 950000000ULL;
 	while (sent < count) {
 		uint64_t t = now_ns();
 		unsigned long want;
 
 		if (t >= deadline)
 			break;
-		/* Paced: by now, count * elapsed / seconds initiations should have gone. */
-		due = (uint64_t)count * (t - t0) / ((uint64_t)seconds * 1000000000ULL) + 1;
+		/* By now, count * elapsed / pace initiations should have gone. */
+		due = (uint64_t)count * (t - t0) / pace_ns + 1;
 		if (sent >= due) {
 			read_cookies(fd, cookie_key, use_cookie ? cookie : NULL, &have_cookie,
 			    &replies, &opened);

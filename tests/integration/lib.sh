@@ -440,6 +440,25 @@ xfer_finish() {
 # xfer FROM TO ADDR MBYTES: synchronous transfer + check.
 xfer() { xfer_start "$@" && xfer_finish; }
 
+# ---------------------------------------------------------------- measurements (benchmarks)
+
+# iperf_gbps NODE ADDR SECS: Gbit/s a single-stream iperf3 from NODE to ADDR:5201 delivered, from
+# the server's side of iperf3's JSON; "n/a" if the run failed.
+iperf_gbps() {
+	local json
+	json=$(ip netns exec "${NS[$1]}" timeout -k 2 $(($3 + 20)) iperf3 -c "$2" -p 5201 -t "$3" -J 2>/dev/null) || true
+	# "end": { ... "sum_received": { ... "bits_per_second": N ... } }, pretty-printed; no jq needed.
+	printf '%s\n' "$json" | awk '/"sum_received"/ { s = 1 }
+		s && /"bits_per_second"/ { gsub(/[^0-9.eE+-]/, "", $2); printf "%.3f\n", $2 / 1e9; exit }' \
+		| grep . || echo n/a
+}
+
+# median VALUE...: the median (the lower one of an even count), "n/a" values left out.
+median() {
+	printf '%s\n' "$@" | grep -v '^n/a$' | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "n/a" }'
+}
+
 # ---------------------------------------------------------------- dump format
 
 # dump_valid NODE: `wg show IFACE dump` is tab-separated as wg(8) documents: the interface line
