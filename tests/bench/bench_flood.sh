@@ -87,7 +87,7 @@ for mode in unloaded mac1 cookie; do
 		"$(median $(for r in $(seq "$ROUNDS"); do echo "${RSS[$mode:$r]}"; done))" \
 		"$(median $(for r in $(seq "$ROUNDS"); do echo "${REPLIES[$mode:$r]:-n/a}"; done))"
 done
-echo "b peak RSS (VmHWM) over the whole run: $(status_kb VmHWM) kB"
+echo "b peak RSS (VmHWM) over the whole run: $(status_kb VmHWM) kB; cookie replies as the attacker received them"
 echo "target: the legitimate transfer keeps >= 50% of its unloaded throughput; medians of $ROUNDS interleaved rounds"
 echo "reproduce: BUILD=build ROUNDS=$ROUNDS SECS=$SECS FLOOD_COUNT=$FLOOD_COUNT FLOOD_SECS=$FLOOD_SECS tests/bench/bench_flood.sh"
 exit 0

@@ -12,7 +12,8 @@
 # responder replies from the address a sent to.  Then the firewall goes, the sticky source
 # address is deleted from the responder while the tunnel runs, and traffic must continue from
 # the remaining address (the send fails with EINVAL, the source is forgotten and the datagram
-# resent without it), a learning the new endpoint by roaming.
+# resent without it), a learning the new endpoint by roaming.  Under IMPL=wireguard-go the
+# first part shows the reference behaviour.
 . "$(dirname "$0")/lib.sh"
 command -v nft >/dev/null || { fail "nft not installed (make deps)"; finish; }
 
@@ -65,7 +66,9 @@ drops=$(ip netns exec "${NS[a]}" nft list chain inet warren_test_fw input |
 	sed -n 's/.*counter packets \([0-9]*\) .*drop.*/\1/p')
 assert_eq "datagrams from an unexpected source address dropped by a's firewall" 0 "$drops"
 
-# The sticky source disappears while the tunnel runs.
+# The sticky source disappears while the tunnel runs.  (wireguard-go keeps sending from the
+# vanished address until its 15 s re-handshake, see test_roaming: this part is tunneld's.)
+[ "$IMPL" = tunneld ] || finish
 ip netns exec "${NS[a]}" nft delete table inet warren_test_fw
 ip -n "${NS[b]}" addr del "$B2/24" dev ul0
 ip -n "${NS[c]}" addr del "$C62/64" dev ul0
