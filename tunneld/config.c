@@ -252,8 +252,13 @@ static int resolve(const char *host, const char *port, int flags, union wg_socka
 
 	r = getaddrinfo(host, port, &hints, &res);
 	if (r != 0) {
-		snprintf(err, errlen, "%s", r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
-		ret = r == EAI_SYSTEM ? -errno : r == EAI_AGAIN ? -EAGAIN :
+		int e = errno;
+		char buf[128];
+
+		/* Runs on the resolver's threads too: strerror_r, not strerror's shared buffer. */
+		snprintf(err, errlen, "%s", r == EAI_SYSTEM ? strerror_r(e, buf, sizeof(buf)) :
+		    gai_strerror(r));
+		ret = r == EAI_SYSTEM ? -e : r == EAI_AGAIN ? -EAGAIN :
 		    r == EAI_MEMORY ? -ENOMEM : -ENOENT;
 		goto out;
 	}
@@ -277,7 +282,46 @@ out:
 int config_resolve_endpoint(const char *host, const char *port, union wg_sockaddr *ep,
     char *err, size_t errlen)
 {
+	return resolve(host, port, AI_NUMERICHOST | AI_NUMERICSERV, ep, err, errlen);
+}
+
+int config_lookup_endpoint(const char *host, const char *port, union wg_sockaddr *ep,
+    char *err, size_t errlen)
+{
 	return resolve(host, port, AI_NUMERICSERV, ep, err, errlen);
+}
+
+bool config_host_name_valid(const char *host)
+{
+	size_t len = strlen(host), label = 0;
+	bool all_digits = true;
+
+	/* RFC 1123 host names (plus '_', seen in practice): labels of 1..63 characters, at most
+	 * 253 in all, one trailing dot allowed.  A last label of digits only is a mistyped
+	 * address ("10.0.0"), not a name. */
+	if (len > 0 && host[len - 1] == '.')
+		len--;
+	if (len == 0 || len > 253)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = host[i];
+
+		if (ch == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+			all_digits = true;
+			continue;
+		}
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+			return false;
+		if (ch < '0' || ch > '9')
+			all_digits = false;
+		if (++label > 63)
+			return false;
+	}
+	return label > 0 && !all_digits;
 }
 
 static bool prefix_append(struct config_prefix **arr, size_t *n, const struct config_prefix *x)
@@ -614,13 +658,21 @@ static bool peer_endpoint(struct parser *p, char *value)
 		perr(p, "invalid Endpoint '%s': %s", quote(q, value), why);
 		return false;
 	}
+	/* Addresses now; names by the device's resolver, off the event loop (resolver.h), at
+	 * start as on SIGHUP. */
 	if (config_resolve_endpoint(peer->endpoint_host, peer->endpoint_port, &peer->endpoint,
-	    err, sizeof(err)) < 0) {
-		perr(p, "cannot resolve Endpoint host '%s': %s", quote(q, peer->endpoint_host),
-		    err);
+	    err, sizeof(err)) == 0) {
+		peer->has_endpoint = true;
+		peer->endpoint_unresolved = false;
+		return true;
+	}
+	if (!config_host_name_valid(peer->endpoint_host)) {
+		perr(p, "invalid Endpoint host '%s': neither an IP address nor a host name",
+		    quote(q, peer->endpoint_host));
 		return false;
 	}
-	peer->has_endpoint = true;
+	peer->has_endpoint = false;
+	peer->endpoint_unresolved = true;
 	return true;
 }
 

@@ -27,8 +27,8 @@ struct config_peer {
 	union wg_sockaddr endpoint;		/* resolved */
 	char endpoint_host[256];		/* as written, for re-resolution ("" for UAPI) */
 	char endpoint_port[8];
-	/* endpoint_host is a name the device resolves in the background (roster mode: a large
-	 * roster must not stall the event loop on DNS); has_endpoint is false meanwhile. */
+	/* endpoint_host is a name the device resolves in the background (resolver.h: DNS never
+	 * stalls the event loop, at start or on reload); has_endpoint is false meanwhile. */
 	bool endpoint_unresolved;
 	bool has_persistent_keepalive;
 	uint16_t persistent_keepalive;		/* seconds, 0 = off */
@@ -82,8 +82,9 @@ void config_errors_free(struct config_errors *errs);
  * file's directory), AdminKey (Ed25519, base64) and GossipPort (default 7946, 0 = off);
  * then PrivateKeyFile is
  * required, and [Peer] sections and Address are errors.  [Peer]: PublicKey,
- * PresharedKey, PresharedKeyFile, AllowedIPs, Endpoint (host:port, [v6]:port, names resolved),
- * PersistentKeepalive.  Keys are case-insensitive, '#' starts a comment.  Every error is
+ * PresharedKey, PresharedKeyFile, AllowedIPs, Endpoint (address:port, [v6]:port or
+ * name:port; names are only checked here and looked up later by the device, off the event
+ * loop), PersistentKeepalive.  Keys are case-insensitive, '#' starts a comment.  Every error is
  * collected as "FILE:LINE: message" quoting the bad token; returns true only if there were none,
  * and leaves out empty (config_init) otherwise. */
 bool config_parse_file(const char *path, struct config *out, struct config_errors *errs,
@@ -114,10 +115,16 @@ int config_uapi_end(struct config_uapi *u);
 int config_parse_uapi_set(const char *body, size_t len, struct config *out,
     struct config_errors *errs);
 
-/* Resolves host:port (numeric or a name; IPv6 in brackets) into ep.  Returns 0 or a negative
- * errno; err gets the resolver's message.  Used again when a silent peer's name is
- * re-resolved. */
+/* Converts a numeric host (IPv4 or IPv6 literal, no brackets) and a numeric port into ep,
+ * without any lookup.  Returns 0 or a negative errno; err gets the reason. */
 int config_resolve_endpoint(const char *host, const char *port, union wg_sockaddr *ep,
     char *err, size_t errlen);
+/* Looks host (a name or a literal) up with getaddrinfo: blocks for as long as DNS takes, so it
+ * is called only from the resolver's worker threads (resolver.h), never on the event loop.
+ * Returns 0 or a negative errno; err gets the resolver's message. */
+int config_lookup_endpoint(const char *host, const char *port, union wg_sockaddr *ep,
+    char *err, size_t errlen);
+/* true if host is syntactically a host name (RFC 1123 labels; not an address). */
+bool config_host_name_valid(const char *host);
 
 #endif

@@ -53,7 +53,10 @@ struct peer {
 	uint64_t armed_deadline;	/* UINT64_MAX: not armed */
 	uint64_t last_resolve_ns;
 	uint64_t last_rx_ns;		/* latest authenticated packet from the peer; 0 = never */
-	bool resolving;			/* a lookup of endpoint_host is in flight */
+	/* Tag of the lookup of endpoint_host whose answer the peer still wants; 0: none.  An
+	 * answer with another tag is stale (the name changed, or a newer lookup was asked for)
+	 * and is dropped. */
+	uint64_t resolve_tag;
 	/* This peer's prefixes in the allowed-IPs trie, kept here so that listing, routing and
 	 * removal cost O(own prefixes), not a walk of the whole trie. */
 	struct config_prefix *allowed_ips;
@@ -93,6 +96,7 @@ struct device {
 	unsigned mtu;
 	struct netlink *nl;
 	struct resolver *resolver;
+	uint64_t resolve_seq;		/* last lookup tag handed out, device-wide */
 	struct config_prefix *addresses;	/* applied (manage_network) */
 	size_t n_addresses;
 	struct config_prefix *routes;		/* applied (manage_network) */

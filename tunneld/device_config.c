@@ -63,7 +63,8 @@ static int sync_prefixes(struct device *dev, struct config_prefix **cur, size_t 
 		free(done);
 		return -ENOMEM;
 	}
-	memcpy(sorted, want, n_want * sizeof(*want));
+	if (n_want)	/* want may be NULL when empty: memcpy(dst, NULL, 0) is undefined */
+		memcpy(sorted, want, n_want * sizeof(*want));
 	if (n_want > 1)
 		qsort(sorted, n_want, sizeof(*sorted), prefix_cmp);
 	for (i = 0; i < n_want; i++) {
@@ -86,7 +87,7 @@ static int sync_prefixes(struct device *dev, struct config_prefix **cur, size_t 
 		if (done[k])
 			continue;
 		done[k] = true;
-		if (!bsearch(&want[i], *cur, *n_cur, sizeof(**cur), prefix_cmp)) {
+		if (!*n_cur || !bsearch(&want[i], *cur, *n_cur, sizeof(**cur), prefix_cmp)) {
 			ret = add(dev->nl, dev->ifindex, want[i].family, want[i].addr, want[i].cidr);
 			if (ret < 0) {
 				log_errno(LOG_LEVEL_ERROR, ret, "%s: cannot add %s %s", dev->ifname,
@@ -186,6 +187,7 @@ static void set_endpoint(struct peer *p, const struct config_peer *cp, uint64_t 
 	snprintf(p->endpoint_port, sizeof(p->endpoint_port), "%s", cp->endpoint_port);
 	p->last_resolve_ns = now;
 	p->configured_endpoint = cp->endpoint;
+	peer_resolve_cancel(p);		/* an answer for an earlier name must not override this */
 	peer_set_endpoint_addr(p, &cp->endpoint);
 }
 
@@ -296,8 +298,11 @@ int device_apply_file_config(struct device *dev, const struct config *c)
 			if (fresh || !sockaddr_equal(&cp->endpoint, &p->configured_endpoint))
 				set_endpoint(p, cp, now);
 		} else if (cp->endpoint_unresolved) {
+			/* A new name, or one that never resolved and is not being looked up:
+			 * a reload is the operator's way to retry it. */
 			if (fresh || strcmp(p->endpoint_host, cp->endpoint_host) != 0 ||
-			    strcmp(p->endpoint_port, cp->endpoint_port) != 0) {
+			    strcmp(p->endpoint_port, cp->endpoint_port) != 0 ||
+			    (p->endpoint.addr.sa.sa_family == AF_UNSPEC && !p->resolve_tag)) {
 				snprintf(p->endpoint_host, sizeof(p->endpoint_host), "%s",
 				    cp->endpoint_host);
 				snprintf(p->endpoint_port, sizeof(p->endpoint_port), "%s",
@@ -305,9 +310,11 @@ int device_apply_file_config(struct device *dev, const struct config *c)
 				p->configured_endpoint.sa.sa_family = AF_UNSPEC;
 				peer_resolve_now(p, now);
 			}
-		} else if (!fresh && p->configured_endpoint.sa.sa_family != AF_UNSPEC) {
+		} else if (!fresh && (p->configured_endpoint.sa.sa_family != AF_UNSPEC ||
+		    p->endpoint_host[0])) {
 			p->configured_endpoint.sa.sa_family = AF_UNSPEC;
 			p->endpoint_host[0] = '\0';
+			peer_resolve_cancel(p);
 		}
 		if (wg_peer_persistent_keepalive(p->wg) != cp->persistent_keepalive)
 			wg_peer_set_persistent_keepalive(p->wg, cp->persistent_keepalive, now);

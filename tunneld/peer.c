@@ -320,51 +320,69 @@ void device_rearm_touched(struct device *dev)
 	}
 }
 
+/* Asks the resolver for endpoint_host; the answer counts only while resolve_tag still holds
+ * the tag handed out here.  Tags are device-wide, so a peer removed and added again never
+ * takes an answer meant for its former self. */
+static void submit(struct peer *p, uint64_t now_ns)
+{
+	uint64_t tag = ++p->dev->resolve_seq;
+
+	if (!resolver_submit(p->dev->resolver, wg_peer_public_key(p->wg), p->endpoint_host,
+	    p->endpoint_port, tag)) {
+		log_warn("%s: peer endpoint %.100s: lookup queue full, retried later",
+		    p->dev->ifname, p->endpoint_host);
+		return;
+	}
+	p->resolve_tag = tag;
+	p->last_resolve_ns = now_ns;
+}
+
 /* A peer that has not answered for a while may have moved: look its name up again (as wg's
  * reresolve-dns does), at most every ENDPOINT_RERESOLVE_INTERVAL, off the event loop. */
 static void maybe_reresolve(struct peer *p, uint64_t now_ns)
 {
 	const uint64_t silent = (uint64_t)(KEEPALIVE_TIMEOUT + REKEY_TIMEOUT) * 1000000000ULL;
 
-	if (!p->endpoint_host[0] || p->resolving || !p->dev->resolver)
+	if (!p->endpoint_host[0] || p->resolve_tag || !p->dev->resolver)
 		return;
 	if (p->last_rx_ns && now_ns - p->last_rx_ns < silent)
 		return;
 	if (p->last_resolve_ns && now_ns - p->last_resolve_ns <
 	    (uint64_t)ENDPOINT_RERESOLVE_INTERVAL * 1000000000ULL)
 		return;
-	if (!resolver_submit(p->dev->resolver, wg_peer_public_key(p->wg), p->endpoint_host,
-	    p->endpoint_port))
-		return;
-	p->resolving = true;
-	p->last_resolve_ns = now_ns;
+	submit(p, now_ns);
 }
 
 void peer_resolve_now(struct peer *p, uint64_t now_ns)
 {
-	if (!p->endpoint_host[0] || p->resolving || !p->dev->resolver)
+	p->resolve_tag = 0;	/* whatever is in flight is for an older name */
+	if (!p->endpoint_host[0] || !p->dev->resolver)
 		return;
-	if (!resolver_submit(p->dev->resolver, wg_peer_public_key(p->wg), p->endpoint_host,
-	    p->endpoint_port))
-		return;
-	p->resolving = true;
-	p->last_resolve_ns = now_ns;
+	submit(p, now_ns);
 }
 
-void peer_resolved(void *ctx, const uint8_t key[WG_KEY_LEN], int err,
+void peer_resolve_cancel(struct peer *p)
+{
+	p->resolve_tag = 0;
+}
+
+void peer_resolved(void *ctx, const uint8_t key[WG_KEY_LEN], uint64_t tag, int err,
     const union wg_sockaddr *ep, const char *msg)
 {
-	struct peer *p = peer_find(ctx, key);
+	struct device *dev = ctx;
+	struct peer *p = peer_find(dev, key);
 
-	if (!p)
-		return;		/* removed meanwhile */
-	p->resolving = false;
+	if (!p || tag != p->resolve_tag) {
+		log_debug("%s: stale endpoint lookup answer dropped", dev->ifname);
+		return;		/* removed, or the name changed since */
+	}
+	p->resolve_tag = 0;
 	if (err < 0) {
-		log_warn("%s: peer endpoint %.100s: %.160s", p->dev->ifname, p->endpoint_host, msg);
+		log_warn("%s: peer endpoint %.100s: %.160s", dev->ifname, p->endpoint_host, msg);
 		return;
 	}
 	if (memcmp(ep, &p->endpoint.addr, sizeof(*ep)) != 0) {
-		log_info("%s: peer endpoint %.100s resolved to a new address", p->dev->ifname,
+		log_info("%s: peer endpoint %.100s resolved to a new address", dev->ifname,
 		    p->endpoint_host);
 		peer_set_endpoint_addr(p, ep);
 	}

@@ -46,10 +46,14 @@ void peer_set_endpoint(struct peer *p, const struct udp_endpoint *ep);
 /* A configured or resolved address: the kernel chooses the source until the peer is heard. */
 void peer_set_endpoint_addr(struct peer *p, const union wg_sockaddr *addr);
 
-/* Looks endpoint_host up now, in the background (the answer sets the endpoint). */
+/* Looks endpoint_host:endpoint_port up now, in the background; the answer sets the endpoint.
+ * Any lookup still in flight for the peer is superseded: its answer will be dropped. */
 void peer_resolve_now(struct peer *p, uint64_t now_ns);
-/* resolver_done_fn for the device's resolver (ctx is the device). */
-void peer_resolved(void *ctx, const uint8_t key[WG_KEY_LEN], int err,
+/* Drops interest in the lookup in flight (the endpoint was set otherwise). */
+void peer_resolve_cancel(struct peer *p);
+/* resolver_done_fn for the device's resolver (ctx is the device).  Applies the answer only if
+ * it is for the peer's latest lookup (tag). */
+void peer_resolved(void *ctx, const uint8_t key[WG_KEY_LEN], uint64_t tag, int err,
     const union wg_sockaddr *ep, const char *msg);
 
 /* Marks the peer for a timer re-arm at the end of the current batch. */
