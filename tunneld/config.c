@@ -341,7 +341,7 @@ static bool prefix_append(struct config_prefix **arr, size_t *n, const struct co
 
 enum section { SEC_NONE, SEC_INTERFACE, SEC_PEER, SEC_SKIP };
 /* Largest keyword table; seen[] tracks the line of each single-valued key per section. */
-enum { MAX_KEYWORDS = 16 };
+enum { MAX_KEYWORDS = 24 };
 
 struct parser {
 	const char *path;
@@ -502,6 +502,22 @@ static bool iface_gossip_port(struct parser *p, char *value)
 	p->c->has_gossip_port = true;
 	p->c->gossip_port = (uint16_t)v;
 	p->gossip_line = p->line;
+	return true;
+}
+
+static bool iface_user(struct parser *p, char *value)
+{
+	char q[QUOTE_MAX + 16];
+	size_t len = strlen(value);
+
+	/* Checked for shape here; getpwnam at start says whether it exists. */
+	if (len == 0 || len >= sizeof(p->c->user) || value[0] == '-' ||
+	    strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+	    len) {
+		perr(p, "User '%s' is not a user name", quote(q, value));
+		return false;
+	}
+	memcpy(p->c->user, value, len + 1);
 	return true;
 }
 
@@ -715,6 +731,7 @@ static const struct keyword interface_keys[] = {
 	{ "Roster", iface_roster, false },
 	{ "AdminKey", iface_admin_key, false },
 	{ "GossipPort", iface_gossip_port, false },
+	{ "User", iface_user, false },
 };
 
 static const struct keyword peer_keys[] = {

@@ -62,6 +62,7 @@ struct config {
 	uint8_t admin_key[WG_KEY_LEN];		/* AdminKey: the pinned Ed25519 trust anchor */
 	bool has_gossip_port;
 	uint16_t gossip_port;			/* GossipPort; 0 = off; default 7946 */
+	char user[33];				/* User to run as once up; "" = stay */
 };
 
 /* Error messages collected while parsing, each complete ("wg0.conf:12: ..."). */
@@ -76,7 +77,8 @@ void config_free(struct config *c);
 void config_errors_free(struct config_errors *errs);
 
 /* Parses a wg-quick style file.  [Interface]: PrivateKey, PrivateKeyFile (0600, refused if group
- * or others may read it), ListenPort, FwMark, Address (repeatable, comma lists, v4 and v6), MTU;
+ * or others may read it), ListenPort, FwMark, Address (repeatable, comma lists, v4 and v6), MTU,
+ * User (the account to run as once up, see privilege.h; only its shape is checked here);
  * wg-quick-only keys (DNS, Table, PreUp, PostUp, PreDown, PostDown, SaveConfig) are accepted and
  * ignored with a warning in warn (may be NULL).  Roster mode: Roster (path, relative to the
  * file's directory), AdminKey (Ed25519, base64) and GossipPort (default 7946, 0 = off);

@@ -1,7 +1,7 @@
 /* tunneld: the warren node daemon.  Two forms:
- *   tunneld -c FILE [-i IFACE] [-v]   foreground, configured from a wg-quick style file
- *   tunneld [-f] [-v] IFACE           as wireguard-go: empty interface configured over the UAPI
- *                                     socket, backgrounds once ready unless -f */
+ *   tunneld -c FILE [-i IFACE] [-u USER] [-v]   foreground, configured from a wg-quick file
+ *   tunneld [-f] [-u USER] [-v] IFACE           as wireguard-go: empty interface configured over
+ *                                               the UAPI socket, backgrounds once ready unless -f */
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -41,8 +41,8 @@ static struct daemon_state state;
 static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
-	    "Usage: %s -c FILE [-i IFACE] [-v]\n"
-	    "       %s [-f] [-v] IFACE\n"
+	    "Usage: %s -c FILE [-i IFACE] [-u USER] [-v]\n"
+	    "       %s [-f] [-u USER] [-v] IFACE\n"
 	    "\n"
 	    "The warren node daemon: a WireGuard-compatible tunnel over a TUN interface.\n"
 	    "\n"
@@ -54,6 +54,9 @@ static void usage(FILE *f, const char *prog)
 	    "                       the signed roster; SIGHUP picks up ROSTER.new\n"
 	    "  -i, --interface NAME interface name (default: FILE's base name without .conf)\n"
 	    "  -f, --foreground     without -c: stay in the foreground (as wireguard-go -f)\n"
+	    "  -u, --user USER      once up, run as USER keeping only CAP_NET_ADMIN (and\n"
+	    "                       CAP_NET_BIND_SERVICE for a ListenPort below 1024); overrides\n"
+	    "                       the file's User =\n"
 	    "  -v, --verbose        debug logging\n"
 	    "  -h, --help           this text\n"
 	    "      --version        print the version\n"
@@ -223,12 +226,16 @@ int main(int argc, char *argv[])
 		{ "config", required_argument, NULL, 'c' },
 		{ "interface", required_argument, NULL, 'i' },
 		{ "foreground", no_argument, NULL, 'f' },
+		{ "user", required_argument, NULL, 'u' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config_path = NULL, *ifname_arg = NULL, *env;
+	const char *config_path = NULL, *ifname_arg = NULL, *user_arg = NULL, *env;
+	struct privilege_user user;
+	bool have_user = false, keep_bind;
+	char err[256], sock[sizeof(UAPI_SOCKET_DIR) + IFNAMSIZ + 8];
 	enum log_level level = LOG_LEVEL_INFO;
 	bool foreground = false;
 	char ifname[IFNAMSIZ];
@@ -238,11 +245,12 @@ int main(int argc, char *argv[])
 	int opt, ready_fd = -1, ret;
 
 	config_init(&cfg);
-	while ((opt = getopt_long(argc, argv, "c:i:fvh", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:i:fu:vh", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config_path = optarg; break;
 		case 'i': ifname_arg = optarg; break;
 		case 'f': foreground = true; break;
+		case 'u': user_arg = optarg; break;
 		case 'v': level = LOG_LEVEL_DEBUG; break;
 		case 'h': usage(stdout, argv[0]); return 0;
 		case 'V': printf("tunneld %s\n", TUNNELD_VERSION); return 0;
@@ -294,6 +302,21 @@ int main(int argc, char *argv[])
 		config_free(&cfg);
 		return 1;
 	}
+	/* The user, looked up before anything changes: a typo must not leave us running as root. */
+	if (!user_arg && cfg.user[0])
+		user_arg = cfg.user;
+	if (user_arg) {
+		if (!privilege_user_lookup(user_arg, &user, err, sizeof(err))) {
+			log_error("%s", err);
+			config_free(&cfg);
+			return 1;
+		}
+		have_user = true;
+	}
+	/* CAP_NET_BIND_SERVICE only for a configured port below 1024; over the UAPI, wg(8) may
+	 * set any port later, as with wireguard-go. */
+	keep_bind = !config_path || (cfg.has_listen_port && cfg.listen_port > 0 &&
+	    cfg.listen_port < 1024);
 	if (!foreground && daemonize(&ready_fd) < 0) {
 		log_errno(LOG_LEVEL_ERROR, errno, "cannot fork");
 		return 1;
@@ -342,7 +365,13 @@ int main(int argc, char *argv[])
 			goto out;
 		}
 	}
-	if (privilege_drop() < 0) {
+	snprintf(sock, sizeof(sock), "%s/%s.sock", UAPI_SOCKET_DIR, ifname);
+	if (have_user && getuid() == 0 &&
+	    privilege_socket_share(UAPI_SOCKET_DIR, sock, &user) < 0) {
+		ret = 1;
+		goto out;
+	}
+	if (privilege_drop(have_user ? &user : NULL, keep_bind) < 0) {
 		ret = 1;
 		goto out;
 	}

@@ -170,6 +170,9 @@ static const struct {
 		   "2: invalid PrivateKey (not base64 of 32 bytes; value not shown)" },
 	/* 43 */ { IFACE "Foo\x01\x1b = 1\n", "3: unknown key 'Foo?" "?' in [Interface]" },
 	/* 44 */ { "", "1: no [Interface] section" },
+	/* 45 */ { IFACE "User = -root\n", "3: User '-root' is not a user name" },
+	/* 46 */ { IFACE "User = a b\n", "3: User 'a b' is not a user name" },
+	/* 47 */ { IFACE "User = tunneld\nUser = nobody\n", "4: duplicate 'User' (first at line 3)" },
 };
 
 static void test_bad_files(void **state)
