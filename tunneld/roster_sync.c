@@ -392,6 +392,28 @@ static void *persist_main(void *arg)
 	return NULL;
 }
 
+/* Starts the persister thread from the event loop, never before: privilege_drop runs just
+ * before the loop and capset, the bounding set and no_new_privs act on the calling thread
+ * only, so a thread started earlier would keep every privilege (privilege.h).  A job queued
+ * meanwhile waits in the mailbox. */
+static void persister_start(evutil_socket_t fd, short what, void *arg)
+{
+	struct roster_sync *rs = arg;
+	int ret;
+
+	(void)fd;
+	(void)what;
+	ret = pthread_create(&rs->persist_thread, NULL, persist_main, rs);
+	if (ret != 0) {
+		log_errno(LOG_LEVEL_ERROR, ret, "%s: roster: cannot start the persister thread",
+		    rs->dev->ifname);
+		if (rs->dev->on_fatal)
+			rs->dev->on_fatal(rs->dev, "no roster persister");
+		return;
+	}
+	rs->persist_running = true;
+}
+
 /* Hands a copy of text (serial) to the persister, replacing a job it has not started: only
  * the newest roster matters.  0 or -ENOMEM. */
 static int persist_queue(struct roster_sync *rs, const char *text, size_t len, uint64_t serial)
@@ -779,13 +801,10 @@ int roster_sync_init(struct roster_sync *rs, struct device *dev, const struct co
 		    dev->ifname);
 		return ret;
 	}
-	ret = pthread_create(&rs->persist_thread, NULL, persist_main, rs);
-	if (ret != 0) {
-		log_errno(LOG_LEVEL_ERROR, ret, "%s: roster: cannot start the persister thread",
-		    dev->ifname);
-		return -ret;
-	}
-	rs->persist_running = true;
+	/* The thread starts at the loop's first turn, after privilege_drop (see persister_start). */
+	if (event_base_once(dev->base, -1, EV_TIMEOUT, persister_start, rs,
+	    &(struct timeval){ 0, 0 }) < 0)
+		return -ENOMEM;
 	rs->ev_persisted = event_new(dev->base, rs->persist_efd, EV_READ | EV_PERSIST,
 	    on_persisted, rs);
 	if (!rs->ev_persisted || event_add(rs->ev_persisted, NULL) < 0)
@@ -873,6 +892,11 @@ void roster_sync_free(struct roster_sync *rs)
 		pthread_cond_signal(&rs->persist_cond);
 		pthread_mutex_unlock(&rs->persist_lock);
 		pthread_join(rs->persist_thread, NULL);
+	} else if (rs->persist_job && roster_text_save(rs->persist_job, rs->persist_job_len,
+	    rs->path, 0644) < 0) {
+		/* Stopped before the loop's first turn started the persister: write it here. */
+		log_error("%s: roster: serial %llu accepted but not persisted",
+		    rs->dev->ifname, (unsigned long long)rs->persist_job_serial);
 	}
 	free(rs->persist_job);
 	pthread_mutex_destroy(&rs->persist_lock);

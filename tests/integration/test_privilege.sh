@@ -61,6 +61,10 @@ check_dropped() {
 	assert_eq "$what: CapInh" 0000000000000000 "$(cap_field "$pid" CapInh)"
 	assert_eq "$what: CapAmb" 0000000000000000 "$(cap_field "$pid" CapAmb)"
 	assert_eq "$what: NoNewPrivs" 1 "$(cap_field "$pid" NoNewPrivs)"
+	# capset, the bounding set and no_new_privs are per thread: every thread must match.
+	assert_eq "$what: every thread ($(ls "/proc/$pid/task" | wc -l)) holds the same" \
+		"CapBnd:$caps CapEff:$caps CapPrm:$caps NoNewPrivs:1 Uid:$RUN_UID" \
+		"$(cat /proc/"$pid"/task/*/status | awk '$1 ~ /^(Uid|CapEff|CapPrm|CapBnd|NoNewPrivs):$/ { print $1 $2 }' | sort -u | paste -sd' ')"
 }
 
 # 1. Config mode: a (port 51821, User =) and b (port 853, -u).
@@ -149,6 +153,7 @@ check "r (as $RUN_USER) persisted the dropped roster, serial $SERIAL" \
 check "r lists s from the dropped roster" wait_until 5 has_peer r "${PUB[s]}"
 check "Roster.new was claimed" wait_until 5 test ! -e "${ROSTER_PATH[r]}.new"
 assert_eq "the persisted roster is owned by $RUN_USER" "$RUN_UID" "$(stat -c %u "${ROSTER_PATH[r]}")"
+check_dropped "r after a persist (persister thread running)" "${PID[r]}" "$CAP_ADMIN"
 
 # A key rotation: the .next key (the user's, 0600), then the roster with the new key.
 new_priv=$(wg genkey)
