@@ -1,7 +1,8 @@
 /* tunneld: the warren node daemon.  Two forms:
  *   tunneld -c FILE [-i IFACE] [-u USER] [-v]   foreground, configured from a wg-quick file
- *   tunneld [-f] [-u USER] [-v] IFACE           as wireguard-go: empty interface configured over
- *                                               the UAPI socket, backgrounds once ready unless -f */
+ *   tunneld [-f] [-u USER] [-v] IFACE           as wireguard-go: empty interface configured
+ *                                               over the UAPI socket, backgrounds once ready
+ *                                               unless -f */
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>

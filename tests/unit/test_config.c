@@ -389,7 +389,7 @@ static void test_good_names(void **state)
 	    "AllowedIPs = fd12:3456:789a::ffff/45, 10.255.255.255/13\n";
 	struct config_errors errs = { 0 };
 	struct config c;
-	char path[128];
+	char path[128], label[65];
 
 	(void)state;
 	write_file(path, "names.conf", content, 0600);
@@ -417,7 +417,11 @@ static void test_good_names(void **state)
 	assert_false(config_host_name_valid("a..b"));
 	assert_false(config_host_name_valid("a b"));
 	assert_false(config_host_name_valid("a/b"));
-	assert_false(config_host_name_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+	memset(label, 'a', 64);
+	label[64] = '\0';
+	assert_false(config_host_name_valid(label));	/* a label of 64 */
+	label[63] = '\0';
+	assert_true(config_host_name_valid(label));
 }
 
 /* 5. PrivateKeyFile: 0644 refused naming the file, 0600 accepted, relative to the config. */
