@@ -4,7 +4,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS    := libsodium libb2 libevent libmnl libcrypto
+PKGS    := libsodium libb2 libevent libmnl libnftnl libcrypto
 V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
 
@@ -89,8 +89,8 @@ $(BUILD)/flood: tests/bench/flood.c
 
 # Installs every package the build, the tests, the demo and the benchmarks need.  Idempotent:
 # apt-get runs only when something is missing.
-DEPS := build-essential pkg-config libsodium-dev libb2-dev libevent-dev libmnl-dev libssh-dev \
-        libssl-dev libcmocka-dev iproute2 iputils-ping iperf3 wireguard-go wireguard-tools \
+DEPS := build-essential pkg-config libsodium-dev libb2-dev libevent-dev libmnl-dev libnftnl-dev \
+        libssh-dev libssl-dev libcmocka-dev iproute2 iputils-ping iperf3 wireguard-go wireguard-tools \
         openssh-client openssh-server procps psmisc coreutils netcat-openbsd clang time \
         systemd systemd-container libcap2-bin util-linux nftables rsync curl
 deps:

@@ -587,6 +587,23 @@ static bool iface_mtu(struct parser *p, char *value)
 	return true;
 }
 
+/* On by default (an opt-out): the table is what keeps the underlay away from the overlay
+ * addresses, so turning it off has to be written down. */
+static bool iface_overlay_firewall(struct parser *p, char *value)
+{
+	char q[QUOTE_MAX + 16];
+
+	if (strcasecmp(value, "on") == 0) {
+		p->c->no_overlay_firewall = false;
+	} else if (strcasecmp(value, "off") == 0) {
+		p->c->no_overlay_firewall = true;
+	} else {
+		perr(p, "OverlayFirewall '%s' is not 'on' or 'off'", quote(q, value));
+		return false;
+	}
+	return true;
+}
+
 static bool wg_quick_only(struct parser *p, char *value)
 {
 	(void)value;
@@ -732,6 +749,7 @@ static const struct keyword interface_keys[] = {
 	{ "AdminKey", iface_admin_key, false },
 	{ "GossipPort", iface_gossip_port, false },
 	{ "User", iface_user, false },
+	{ "OverlayFirewall", iface_overlay_firewall, false },
 };
 
 static const struct keyword peer_keys[] = {

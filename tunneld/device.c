@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "device.h"
+#include "firewall.h"
 #include "log.h"
 #include "netlink.h"
 #include "peer.h"
@@ -235,6 +236,8 @@ void device_destroy(struct device *dev)
 			netlink_addr_del(dev->nl, dev->ifindex, dev->addresses[i].family,
 			    dev->addresses[i].addr, dev->addresses[i].cidr);
 	}
+	/* After the addresses: they were never reachable unguarded. */
+	firewall_close(dev->fw);
 	free(dev->routes);
 	free(dev->addresses);
 	if (dev->ev_tun)

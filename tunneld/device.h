@@ -15,6 +15,7 @@
 
 struct event;
 struct event_base;
+struct firewall;
 struct netlink;
 struct resolver;
 
@@ -95,6 +96,7 @@ struct device {
 	uint32_t fwmark;
 	unsigned mtu;
 	struct netlink *nl;
+	struct firewall *fw;		/* overlay firewall (manage_network, unless turned off) */
 	struct resolver *resolver;
 	uint64_t resolve_seq;		/* last lookup tag handed out, device-wide */
 	struct config_prefix *addresses;	/* applied (manage_network) */

@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "device.h"
+#include "firewall.h"
 #include "log.h"
 #include "netlink.h"
 #include "peer.h"
@@ -157,6 +158,46 @@ static int sync_routes(struct device *dev)
 	ret = sync_prefixes(dev, &dev->routes, &dev->n_routes, want, n, "route",
 	    netlink_route_add, netlink_route_del);
 	free(want);
+	return ret;
+}
+
+/* The overlay firewall follows the addresses.  Before they change it guards the applied and
+ * the wanted ones together, so that no address is ever on the interface unguarded; after,
+ * it guards what was applied.  Turned on or off here too (SIGHUP). */
+static int guard_addresses(struct device *dev, const struct config *c, bool after)
+{
+	struct config_prefix *both;
+	size_t n = 0;
+	int ret;
+
+	if (c->no_overlay_firewall) {
+		if (dev->fw)
+			log_info("%s: overlay firewall off: table %s removed", dev->ifname,
+			    firewall_table_name(dev->fw));
+		firewall_close(dev->fw);
+		dev->fw = NULL;
+		return 0;
+	}
+	if (!dev->fw) {
+		ret = firewall_open(&dev->fw, dev->ifname, dev->ifindex);
+		if (ret < 0) {
+			log_errno(LOG_LEVEL_ERROR, ret, "%s: cannot install the overlay firewall "
+			    "(nftables table inet warren-%s; OverlayFirewall = off runs without it)",
+			    dev->ifname, dev->ifname);
+			return ret;
+		}
+	}
+	if (after)
+		return firewall_set_addresses(dev->fw, dev->addresses, dev->n_addresses);
+	if (!(both = calloc(dev->n_addresses + c->n_addresses + 1, sizeof(*both))))
+		return -ENOMEM;
+	memcpy(both, dev->addresses, dev->n_addresses * sizeof(*both));
+	n = dev->n_addresses;
+	if (c->n_addresses)
+		memcpy(both + n, c->addresses, c->n_addresses * sizeof(*both));
+	n += c->n_addresses;
+	ret = firewall_set_addresses(dev->fw, both, n);
+	free(both);
 	return ret;
 }
 
@@ -341,10 +382,26 @@ int device_apply_file_config(struct device *dev, const struct config *c)
 				wg_engine_set_mtu(dev->engine, mtu);
 			}
 		}
-		ret = sync_prefixes(dev, &dev->addresses, &dev->n_addresses, c->addresses,
-		    c->n_addresses, "address", netlink_addr_add, netlink_addr_del);
-		if (ret < 0 && !first_err)
-			first_err = ret;
+		/* Unguarded addresses are not added: a failure keeps the applied ones. */
+		ret = guard_addresses(dev, c, false);
+		if (ret < 0) {
+			log_errno(LOG_LEVEL_ERROR, ret, "%s: overlay firewall not updated, "
+			    "addresses left as they were", dev->ifname);
+			if (!first_err)
+				first_err = ret;
+		} else {
+			ret = sync_prefixes(dev, &dev->addresses, &dev->n_addresses, c->addresses,
+			    c->n_addresses, "address", netlink_addr_add, netlink_addr_del);
+			if (ret < 0 && !first_err)
+				first_err = ret;
+			ret = guard_addresses(dev, c, true);
+			if (ret < 0) {
+				log_errno(LOG_LEVEL_ERROR, ret, "%s: overlay firewall not updated",
+				    dev->ifname);
+				if (!first_err)
+					first_err = ret;
+			}
+		}
 		ret = netlink_link_set_up(dev->nl, dev->ifindex, true);
 		if (ret < 0) {
 			log_errno(LOG_LEVEL_ERROR, ret, "%s: cannot bring the link up", dev->ifname);

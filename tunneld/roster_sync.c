@@ -178,6 +178,7 @@ bool roster_sync_to_config(const struct roster *r, const struct roster_node *sel
 	out->fwmark = base->fwmark;
 	out->has_mtu = base->has_mtu;
 	out->mtu = base->mtu;
+	out->no_overlay_firewall = base->no_overlay_firewall;
 	out->replace_peers = true;
 	/* Revoked: no addresses, no peers, no traffic. */
 	if (!r || !self)
@@ -793,6 +794,7 @@ int roster_sync_init(struct roster_sync *rs, struct device *dev, const struct co
 	rs->base.fwmark = cfg->fwmark;
 	rs->base.has_mtu = cfg->has_mtu;
 	rs->base.mtu = cfg->mtu;
+	rs->base.no_overlay_firewall = cfg->no_overlay_firewall;
 	rs->base.replace_peers = true;
 	rs->persist_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (rs->persist_efd < 0) {

@@ -29,7 +29,7 @@ chmod 0700 "$T"
 N_PASS=0
 N_FAIL=0
 NAMESPACES=()
-declare -A NS IFN PRIV PUB UL PORT OV4 OV6 NUM NODE_IMPL PID PEERS PEER_OPT
+declare -A NS IFN PRIV PUB UL PORT OV4 OV6 NUM NODE_IMPL PID PEERS PEER_OPT IFACE_EXTRA
 BG_PIDS=()
 
 # ---------------------------------------------------------------- reporting
@@ -223,12 +223,14 @@ node_peer() {
 	PEER_OPT[$1:$2]=${3:-}
 }
 
-# Writes NODE's wg-quick style file (what tunneld -c reads) to $T/IFACE.conf.
+# Writes NODE's wg-quick style file (what tunneld -c reads) to $T/IFACE.conf.  IFACE_EXTRA[NODE]:
+# more [Interface] lines (newline-terminated).
 conf_write() {
 	local n=$1 p o f=$T/${IFN[$1]}.conf
 	{
 		printf '[Interface]\nPrivateKey = %s\nListenPort = %s\n' "${PRIV[$n]}" "${PORT[$n]}"
 		printf 'Address = %s/32, %s/128\nMTU = 1420\n' "${OV4[$n]}" "${OV6[$n]}"
+		printf '%s' "${IFACE_EXTRA[$n]:-}"
 		for p in ${PEERS[$n]}; do
 			o=" ${PEER_OPT[$n:$p]} "
 			printf '\n[Peer]\nPublicKey = %s\n' "${PUB[$p]}"
