@@ -74,8 +74,8 @@ struct parser {
 
 	struct key_rec *keys;
 	size_t n_keys;
-	struct addr_rec *addrs, *subnets;
-	size_t n_addrs, n_subnets;
+	struct addr_rec *addrs, *subnets, *endpoints;	/* endpoints: literal addresses only */
+	size_t n_addrs, n_subnets, n_endpoints;
 	struct ssh_rec *ssh;
 	size_t n_ssh;
 	struct target_rec *targets;
@@ -469,6 +469,8 @@ static bool f_endpoint(struct parser *p)
 {
 	struct roster_node *n = cur_node(p);
 	struct roster_endpoint e, *slot;
+	struct roster_prefix ep = { 0 };
+	struct addr_rec *a;
 
 	if (!roster_endpoint_parse(&e, p->tok[1])) {
 		perr(p, "bad endpoint '%s' (HOST:PORT, [IPv6]:PORT; lowercase names, port 1-65535)",
@@ -479,6 +481,25 @@ static bool f_endpoint(struct parser *p)
 	if (!slot)
 		return false;
 	*slot = e;
+	/* A literal address must stay outside every prefix the nodes route into the tunnel
+	 * (check_endpoints); a name cannot be checked here. */
+	if (inet_pton(AF_INET, e.host, ep.addr) == 1)
+		ep.family = AF_INET, ep.cidr = 32;
+	else if (inet_pton(AF_INET6, e.host, ep.addr) == 1)
+		ep.family = AF_INET6, ep.cidr = 128;
+	else
+		return true;
+	if (roster_prefix_overlaps(&ep, &p->r->cidr4) ||
+	    (p->r->has_cidr6 && roster_prefix_overlaps(&ep, &p->r->cidr6))) {
+		perr(p, "endpoint %s is inside the overlay cidr: every node would route the "
+		    "tunnel's own packets to it into the tunnel", p->tok[1]);
+		return false;
+	}
+	if (!(a = push(p, &p->endpoints, &p->n_endpoints, sizeof(*p->endpoints))))
+		return false;
+	a->p = ep;
+	a->line = p->line;
+	a->owner = p->r->n_nodes - 1;
 	return true;
 }
 
@@ -1017,6 +1038,41 @@ static void check_subnets(struct parser *p)
 	}
 }
 
+/* Every node routes every other node's subnets into the tunnel, so an endpoint inside a
+ * subnet would have its encrypted packets sent into the tunnel they carry: that node is cut
+ * off.  check_subnets sorted the subnets; those that do not overlap (anything else is an error
+ * already) are disjoint, so the only one that can hold an address is the last one starting at
+ * or below it: a binary search, not a scan, per endpoint. */
+static void check_endpoints(struct parser *p)
+{
+	char s[INET6_ADDRSTRLEN + 8], e[INET6_ADDRSTRLEN];
+	const struct addr_rec *ep, *sub;
+	size_t i, lo, hi, mid;
+
+	for (i = 0; i < p->n_endpoints; i++) {
+		ep = &p->endpoints[i];
+		lo = 0;
+		hi = p->n_subnets;	/* the answer is lo - 1: subnets[0, lo) start at or below */
+		while (lo < hi) {
+			mid = lo + (hi - lo) / 2;
+			if (addr_rec_cmp(&p->subnets[mid], ep) <= 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == 0)
+			continue;
+		sub = &p->subnets[lo - 1];
+		if (!roster_prefix_overlaps(&sub->p, &ep->p))
+			continue;
+		roster_prefix_format(s, sizeof(s), &sub->p);
+		roster_address_format(e, sizeof(e), ep->p.family, ep->p.addr);
+		errat(p, sub->line, "subnet %s of node '%s' contains endpoint %s of node '%s' "
+		    "(line %u): the nodes would route that endpoint's tunnel packets into the tunnel",
+		    s, p->r->nodes[sub->owner].name, e, p->r->nodes[ep->owner].name, ep->line);
+	}
+}
+
 static void check_ssh(struct parser *p)
 {
 	size_t i;
@@ -1056,6 +1112,7 @@ static void parser_free(struct parser *p)
 	free(p->keys);
 	free(p->addrs);
 	free(p->subnets);
+	free(p->endpoints);
 	free(p->ssh);
 	free(p->targets);
 	free(p->groups);
@@ -1109,6 +1166,7 @@ bool roster_parse(const char *text, size_t len, const char *filename, struct ros
 	check_keys(p);
 	check_addrs(p);
 	check_subnets(p);
+	check_endpoints(p);
 	check_ssh(p);
 	check_targets(p);
 done:

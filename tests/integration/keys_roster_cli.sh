@@ -86,6 +86,15 @@ unchanged "bad public key" k enroll web-3 --pubkey not-a-key
 unchanged "bad endpoint" k enroll web-3 --pubkey "$(pubkey)" --endpoint 192.0.2.9
 unchanged "subnet host bits" k enroll web-3 --pubkey "$(pubkey)" --subnet 10.30.0.1/16
 unchanged "subnet overlaps" k enroll web-3 --pubkey "$(pubkey)" --subnet 10.20.128.0/24
+# A subnet holding a node's endpoint would route that node's tunnel packets into the tunnel.
+unchanged "subnet contains web-1's endpoint" k enroll web-3 --pubkey "$(pubkey)" --subnet 192.0.2.0/25
+check "subnet contains an endpoint: names both" grep -q \
+	"subnet 192.0.2.0/25 of node 'web-3' contains endpoint 192.0.2.1 of node 'web-1'" err
+unchanged "endpoint inside db-1's subnet" k enroll web-3 --pubkey "$(pubkey)" --endpoint 10.20.9.9:51820
+check "endpoint inside a subnet: names both" grep -q \
+	"subnet 10.20.0.0/16 of node 'db-1' contains endpoint 10.20.9.9 of node 'web-3'" err
+unchanged "endpoint inside the overlay" k enroll web-3 --pubkey "$(pubkey)" --endpoint 100.64.9.9:51820
+check "endpoint inside the overlay: message" grep -q "endpoint 100.64.9.9:51820 is inside the overlay cidr" err
 unchanged "bad node name" k enroll Web_3 --pubkey "$(pubkey)"
 
 # 4. list / show / diff, text and JSON.

@@ -230,6 +230,17 @@ static const struct {
 	/* 58 */ { "\tkey " K2, "\t\tkey " K2, "t:19: expected exactly one tab before a field" },
 	/* 59 */ { "network prod\n", "\tnetwork prod\n", "t:2: indented line outside a node or engineer" },
 	/* 60 */ { "serial 7\n", "serial 7 8\n", "t:5: 'serial' takes 1 value, not 2" },
+	/* 61 */ { "endpoint web-1.example.com:51820", "endpoint 10.20.0.7:51820",
+		   "t:12: subnet 10.20.0.0/16 of node 'db-1' contains endpoint 10.20.0.7 of node "
+		   "'web-1' (line 21): the nodes would route that endpoint's tunnel packets into "
+		   "the tunnel" },
+	/* 62 */ { "[2001:db8::3]:51820", "[fd00:9999::3]:51820",
+		   "t:13: subnet fd00:9999::/48 of node 'db-1' contains endpoint fd00:9999::3 of "
+		   "node 'db-1' (line 15)" },
+	/* 63 */ { "endpoint 192.0.2.3:51820", "endpoint 100.64.7.7:51820",
+		   "t:14: endpoint 100.64.7.7:51820 is inside the overlay cidr" },
+	/* 64 */ { "[2001:db8::3]:51820", "[fd00:1234::77]:51820",
+		   "t:15: endpoint [fd00:1234::77]:51820 is inside the overlay cidr" },
 };
 
 static void test_errors(void **state)
