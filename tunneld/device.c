@@ -39,6 +39,15 @@ void device_sync_mtu(struct device *dev)
 	wg_engine_set_mtu(dev->engine, dev->mtu);
 }
 
+uint32_t device_route_table(const char *ifname)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (const char *c = ifname; *c; c++)
+		h = (h ^ (uint8_t)*c) * 16777619u;
+	return 0x77720000u | ((h ^ (h >> 16)) & 0xffffu);
+}
+
 static void on_mtu_poll(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -166,6 +175,8 @@ int device_create(struct device *dev, struct event_base *base, const char *ifnam
 		return ret;
 	}
 	dev->ifindex = ret;
+	if (manage_network)
+		dev->route_table = device_route_table(dev->ifname);
 	/* Best effort: fails harmlessly where IPv6 is disabled. */
 	netlink_link_set_ipv6_addr_gen_none(dev->nl, dev->ifindex);
 	if (manage_network) {
@@ -230,8 +241,12 @@ void device_destroy(struct device *dev)
 		peer_destroy(dev->peers_head);
 	if (dev->nl && dev->manage_network) {
 		for (i = 0; i < dev->n_routes; i++)
-			netlink_route_del(dev->nl, dev->ifindex, dev->routes[i].family,
-			    dev->routes[i].addr, dev->routes[i].cidr);
+			netlink_route_del(dev->nl, dev->ifindex, dev->route_table,
+			    dev->routes[i].family, dev->routes[i].addr, dev->routes[i].cidr);
+		if (dev->rule_mark) {
+			netlink_rule_del(dev->nl, AF_INET, dev->rule_mark, dev->route_table);
+			netlink_rule_del(dev->nl, AF_INET6, dev->rule_mark, dev->route_table);
+		}
 		for (i = 0; i < dev->n_addresses; i++)
 			netlink_addr_del(dev->nl, dev->ifindex, dev->addresses[i].family,
 			    dev->addresses[i].addr, dev->addresses[i].cidr);

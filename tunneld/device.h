@@ -93,7 +93,9 @@ struct device {
 	struct udp udp;
 	bool has_listen_port;
 	uint16_t listen_port;		/* as configured (0: random) */
-	uint32_t fwmark;
+	uint32_t fwmark;		/* on the UDP sockets; managing routes, never 0 */
+	uint32_t route_table;		/* manage_network: our routing table (device_route_table) */
+	uint32_t rule_mark;		/* mark in our installed policy rules; 0: none yet */
 	unsigned mtu;
 	struct netlink *nl;
 	struct firewall *fw;		/* overlay firewall (manage_network, unless turned off) */
@@ -129,6 +131,9 @@ int device_create(struct device *dev, struct event_base *base, const char *ifnam
     bool manage_network);
 /* (Re)binds the UDP sockets to port (0: random).  Returns 0 or a negative errno. */
 int device_bind(struct device *dev, uint16_t port);
+/* The routing table a config-file interface routes into, and its default UDP mark: one
+ * number per interface name (so a restart finds what a crashed run left), 0x7772xxxx. */
+uint32_t device_route_table(const char *ifname);
 /* Reads the interface MTU and hands it to the engine (padding stops at the MTU). */
 void device_sync_mtu(struct device *dev);
 /* Removes peers, routes and addresses we added, closes everything, wipes keys. */

@@ -44,10 +44,11 @@ static const char *prefix_str(const struct config_prefix *p, char *buf, size_t l
  * adding what is new through add/del, the additions in want's own order (the first address of
  * a subnet becomes the primary one).  Sorted sets and binary search: a large roster costs
  * O(n log n), not O(n^2).  Failures are logged and leave that entry out. */
+typedef int prefix_fn(struct device *dev, const struct config_prefix *x);
+
 static int sync_prefixes(struct device *dev, struct config_prefix **cur, size_t *n_cur,
-    const struct config_prefix *want, size_t n_want, const char *what,
-    int (*add)(struct netlink *, int, int, const void *, uint8_t),
-    int (*del)(struct netlink *, int, int, const void *, uint8_t))
+    const struct config_prefix *want, size_t n_want, const char *what, prefix_fn *add,
+    prefix_fn *del)
 {
 	struct config_prefix *sorted, *next;
 	bool *done;
@@ -75,7 +76,7 @@ static int sync_prefixes(struct device *dev, struct config_prefix **cur, size_t 
 	for (i = 0; i < *n_cur; i++) {
 		if (bsearch(&(*cur)[i], sorted, n_sorted, sizeof(*sorted), prefix_cmp))
 			continue;
-		ret = del(dev->nl, dev->ifindex, (*cur)[i].family, (*cur)[i].addr, (*cur)[i].cidr);
+		ret = del(dev, &(*cur)[i]);
 		if (ret < 0)
 			log_errno(LOG_LEVEL_WARN, ret, "%s: cannot remove %s %s", dev->ifname, what,
 			    prefix_str(&(*cur)[i], buf, sizeof(buf)));
@@ -89,7 +90,7 @@ static int sync_prefixes(struct device *dev, struct config_prefix **cur, size_t 
 			continue;
 		done[k] = true;
 		if (!*n_cur || !bsearch(&want[i], *cur, *n_cur, sizeof(**cur), prefix_cmp)) {
-			ret = add(dev->nl, dev->ifindex, want[i].family, want[i].addr, want[i].cidr);
+			ret = add(dev, &want[i]);
 			if (ret < 0) {
 				log_errno(LOG_LEVEL_ERROR, ret, "%s: cannot add %s %s", dev->ifname,
 				    what, prefix_str(&want[i], buf, sizeof(buf)));
@@ -112,6 +113,28 @@ static int sync_prefixes(struct device *dev, struct config_prefix **cur, size_t 
 	return first_err;
 }
 
+static int addr_add(struct device *dev, const struct config_prefix *x)
+{
+	return netlink_addr_add(dev->nl, dev->ifindex, x->family, x->addr, x->cidr);
+}
+
+static int addr_del(struct device *dev, const struct config_prefix *x)
+{
+	return netlink_addr_del(dev->nl, dev->ifindex, x->family, x->addr, x->cidr);
+}
+
+static int route_add(struct device *dev, const struct config_prefix *x)
+{
+	return netlink_route_add(dev->nl, dev->ifindex, dev->route_table, x->family, x->addr,
+	    x->cidr);
+}
+
+static int route_del(struct device *dev, const struct config_prefix *x)
+{
+	return netlink_route_del(dev->nl, dev->ifindex, dev->route_table, x->family, x->addr,
+	    x->cidr);
+}
+
 /* true if an interface address's own prefix already routes x to the interface. */
 static bool covered_by_address(const struct device *dev, const struct config_prefix *x)
 {
@@ -130,13 +153,28 @@ static bool covered_by_address(const struct device *dev, const struct config_pre
 	return false;
 }
 
-/* Routes follow the peers' allowed IPs in config-file mode, except a default route (that
- * needs policy routing to keep the underlay out of the tunnel: wg-quick's job) and prefixes
- * an interface address already routes here (in roster mode, every peer's overlay address). */
+/* An address's prefix as a route: host bits cleared. */
+static struct config_prefix address_network(const struct config_prefix *a)
+{
+	struct config_prefix x = *a;
+
+	for (size_t i = 0; i < addr_len(a->family); i++) {
+		if (x.cidr >= 8 * (i + 1))
+			continue;
+		x.addr[i] &= x.cidr <= 8 * i ? 0 : (uint8_t)(0xff << (8 - (x.cidr - 8 * i)));
+	}
+	return x;
+}
+
+/* Routes (config-file mode) go into the device's own table, consulted before main by every
+ * packet but tunneld's own UDP (sync_route_policy): the interface addresses' prefixes (added
+ * without a main-table prefix route) and the peers' allowed IPs, except a default route (a full
+ * tunnel is wg-quick's job) and prefixes an address already routes here (in roster mode, every
+ * peer's overlay address).  So no route here can carry a peer's endpoint into the tunnel. */
 static int sync_routes(struct device *dev)
 {
 	struct config_prefix *want = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap = dev->n_addresses;
 	struct peer *p;
 	int ret;
 
@@ -146,6 +184,10 @@ static int sync_routes(struct device *dev)
 		cap += p->n_allowed_ips;
 	if (cap && !(want = calloc(cap, sizeof(*want))))
 		return -ENOMEM;
+	for (size_t i = 0; i < dev->n_addresses; i++) {
+		if (dev->addresses[i].cidr < 8 * addr_len(dev->addresses[i].family))
+			want[n++] = address_network(&dev->addresses[i]);
+	}
 	for (p = dev->peers_head; p; p = p->next) {
 		for (size_t i = 0; i < p->n_allowed_ips; i++) {
 			const struct config_prefix *x = &p->allowed_ips[i];
@@ -155,10 +197,50 @@ static int sync_routes(struct device *dev)
 			want[n++] = *x;
 		}
 	}
-	ret = sync_prefixes(dev, &dev->routes, &dev->n_routes, want, n, "route",
-	    netlink_route_add, netlink_route_del);
+	ret = sync_prefixes(dev, &dev->routes, &dev->n_routes, want, n, "route", route_add,
+	    route_del);
 	free(want);
 	return ret;
+}
+
+/* tunneld marks its UDP sockets (FwMark, or the device's table id) and installs, per family,
+ * `not fwmark MARK lookup TABLE` (wg-quick's rule for full tunnels): every other packet sees
+ * the tunnel's routes first; the encrypted packets never do, so they cannot be routed into
+ * the tunnel they carry, whatever the allowed IPs or wherever a peer roams.  Rules left by a
+ * crashed run (any mark) are removed first; a new mark's rule goes in before the old one goes.
+ * Returns 0 or the first negative errno (logged). */
+static int sync_route_policy(struct device *dev)
+{
+	static const int families[2] = { AF_INET, AF_INET6 };
+	int ret, first_err = 0;
+
+	if (!dev->manage_network || (dev->rule_mark && dev->rule_mark == dev->fwmark))
+		return 0;
+	for (int i = 0; i < 2; i++) {
+		const char *fam = families[i] == AF_INET ? "IPv4" : "IPv6";
+
+		if (!dev->rule_mark) {
+			ret = netlink_rule_flush(dev->nl, families[i], dev->route_table);
+			if (ret < 0)
+				log_errno(LOG_LEVEL_WARN, ret, "%s: cannot remove stale %s policy "
+				    "rules to table %u", dev->ifname, fam, dev->route_table);
+		}
+		ret = netlink_rule_add(dev->nl, families[i], dev->fwmark, dev->route_table);
+		if (ret < 0) {
+			/* Without IPv6 there are no IPv6 routes to keep packets out of either. */
+			log_errno(families[i] == AF_INET6 && ret == -EAFNOSUPPORT ? LOG_LEVEL_WARN :
+			    LOG_LEVEL_ERROR, ret, "%s: cannot add the %s policy rule 'not fwmark "
+			    "0x%x lookup %u'", dev->ifname, fam, dev->fwmark, dev->route_table);
+			if (!first_err && !(families[i] == AF_INET6 && ret == -EAFNOSUPPORT))
+				first_err = ret;
+			continue;
+		}
+		if (dev->rule_mark)
+			netlink_rule_del(dev->nl, families[i], dev->rule_mark, dev->route_table);
+	}
+	if (!first_err)
+		dev->rule_mark = dev->fwmark;
+	return first_err;
 }
 
 /* The overlay firewall follows the addresses.  Before they change it guards the applied and
@@ -277,6 +359,7 @@ int device_apply_file_config(struct device *dev, const struct config *c)
 	struct peer *p, *next;
 	unsigned mtu = c->has_mtu ? c->mtu : DEFAULT_MTU;
 	uint16_t port = c->has_listen_port ? c->listen_port : 0;
+	uint32_t mark;
 	int ret, first_err = 0;
 
 	bool bound = dev->udp.fd4 >= 0 || dev->udp.fd6 >= 0;
@@ -293,16 +376,23 @@ int device_apply_file_config(struct device *dev, const struct config *c)
 	}
 	dev->has_listen_port = c->has_listen_port;
 	dev->listen_port = port;
-	if ((c->has_fwmark ? c->fwmark : 0) != dev->fwmark) {
-		ret = udp_set_fwmark(&dev->udp, c->has_fwmark ? c->fwmark : 0);
+	/* Managing routes, the UDP sockets are always marked (sync_route_policy). */
+	mark = c->has_fwmark ? c->fwmark : 0;
+	if (!mark && dev->manage_network)
+		mark = dev->route_table;
+	if (mark != dev->fwmark) {
+		ret = udp_set_fwmark(&dev->udp, mark);
 		if (ret < 0) {
 			log_errno(LOG_LEVEL_ERROR, -ret, "%s: cannot set fwmark 0x%x", dev->ifname,
-			    c->has_fwmark ? c->fwmark : 0);
+			    mark);
 			first_err = ret;
 		} else {
-			dev->fwmark = c->has_fwmark ? c->fwmark : 0;
+			dev->fwmark = mark;
 		}
 	}
+	ret = sync_route_policy(dev);
+	if (ret < 0 && !first_err)
+		first_err = ret;
 	if (c->has_private_key)
 		set_private_key(dev, c->private_key);
 
@@ -391,7 +481,7 @@ int device_apply_file_config(struct device *dev, const struct config *c)
 				first_err = ret;
 		} else {
 			ret = sync_prefixes(dev, &dev->addresses, &dev->n_addresses, c->addresses,
-			    c->n_addresses, "address", netlink_addr_add, netlink_addr_del);
+			    c->n_addresses, "address", addr_add, addr_del);
 			if (ret < 0 && !first_err)
 				first_err = ret;
 			ret = guard_addresses(dev, c, true);
@@ -435,9 +525,13 @@ int device_apply_uapi_set(struct device *dev, const struct config *c)
 		dev->has_listen_port = true;
 		dev->listen_port = c->listen_port;
 	}
-	if (c->has_fwmark && c->fwmark != dev->fwmark) {
+	if (c->has_fwmark && c->fwmark != dev->fwmark &&
+	    !(dev->manage_network && !c->fwmark)) {	/* managing routes, a mark is kept */
 		dev->fwmark = c->fwmark;
 		ret = udp_set_fwmark(&dev->udp, c->fwmark);
+		if (ret < 0)
+			return -ret;
+		ret = sync_route_policy(dev);
 		if (ret < 0)
 			return -ret;
 	}

@@ -3,6 +3,7 @@
  * number and port id, so a stale or foreign message is an error rather than a false ACK. */
 #include <errno.h>
 #include <libmnl/libmnl.h>
+#include <linux/fib_rules.h>
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
@@ -224,9 +225,12 @@ addr_change(struct netlink *nl, uint16_t type, int ifindex, int family, const vo
 		 * DAD would hold the address "tentative" (unusable) for a second or more. */
 		ifa->ifa_flags = IFA_F_NODAD;
 		mnl_attr_put(nlh, IFA_ADDRESS, len, addr);
-		if (type == RTM_NEWADDR)
-			mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
 	}
+	/* No prefix route in the main table: the device routes the prefix in its own table
+	 * (device_config.c), where the policy rule keeps tunneld's own packets out of it. */
+	if (type == RTM_NEWADDR)
+		mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NOPREFIXROUTE |
+		    (family == AF_INET6 ? IFA_F_NODAD : 0));
 	ret = transact(nl, nlh, NULL, NULL);
 	/* Idempotent: adding what exists or deleting what is gone is success. */
 	if (type == RTM_NEWADDR && ret == -EEXIST)
@@ -278,11 +282,11 @@ route_match_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* Whether the main-table route to net/prefixlen is a unicast route via ifindex: the kernel's
- * own entry for that prefix (RTM_F_FIB_MATCH), not the result of a lookup. */
+/* Whether table's route to net/prefixlen is a unicast route via ifindex: the kernel's own
+ * entry for that prefix (RTM_F_FIB_MATCH), not the result of a lookup. */
 static bool
-route_is_ours(struct netlink *nl, int ifindex, int family, const uint8_t *net, size_t len,
-    uint8_t prefixlen)
+route_is_ours(struct netlink *nl, int ifindex, uint32_t table, int family, const uint8_t *net,
+    size_t len, uint8_t prefixlen)
 {
 	struct route_match m = { 0 };
 	struct nlmsghdr *nlh;
@@ -294,15 +298,15 @@ route_is_ours(struct netlink *nl, int ifindex, int family, const uint8_t *net, s
 	rtm->rtm_dst_len = (uint8_t)(len * 8);
 	rtm->rtm_flags = RTM_F_FIB_MATCH;
 	mnl_attr_put(nlh, RTA_DST, len, net);
-	mnl_attr_put_u32(nlh, RTA_TABLE, RT_TABLE_MAIN);
+	mnl_attr_put_u32(nlh, RTA_TABLE, table);
 	if (transact(nl, nlh, route_match_cb, &m) < 0 || !m.found)
 		return false;
 	return m.dst_len == prefixlen && m.oif == ifindex;
 }
 
 static int
-route_change(struct netlink *nl, uint16_t type, int ifindex, int family, const void *dst,
-    uint8_t prefixlen)
+route_change(struct netlink *nl, uint16_t type, int ifindex, uint32_t table, int family,
+    const void *dst, uint8_t prefixlen)
 {
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
@@ -310,7 +314,8 @@ route_change(struct netlink *nl, uint16_t type, int ifindex, int family, const v
 	size_t len, i;
 	int ret;
 
-	if (ifindex <= 0 || !dst || !family_len(family, &len) || prefixlen > len * 8)
+	if (ifindex <= 0 || !dst || !family_len(family, &len) || prefixlen > len * 8 ||
+	    table == RT_TABLE_UNSPEC)
 		return -EINVAL;
 	/* The kernel refuses a destination with host bits set; mask them as allowedips does. */
 	memcpy(net, dst, len);
@@ -324,19 +329,20 @@ route_change(struct netlink *nl, uint16_t type, int ifindex, int family, const v
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = (uint8_t)family;
 	rtm->rtm_dst_len = prefixlen;
-	rtm->rtm_table = RT_TABLE_MAIN;
+	/* Table ids past 255 travel in RTA_TABLE only. */
+	rtm->rtm_table = table < 256 ? (uint8_t)table : RT_TABLE_UNSPEC;
 	rtm->rtm_protocol = RTPROT_STATIC;
 	rtm->rtm_scope = RT_SCOPE_LINK;	/* directly on the tunnel, no gateway */
 	rtm->rtm_type = RTN_UNICAST;
 	mnl_attr_put(nlh, RTA_DST, len, net);
 	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
-	mnl_attr_put_u32(nlh, RTA_TABLE, RT_TABLE_MAIN);
+	mnl_attr_put_u32(nlh, RTA_TABLE, table);
 	ret = transact(nl, nlh, NULL, NULL);
 	/* An existing route is success only if it is ours; one via another interface or a
 	 * blackhole would keep the traffic out of the tunnel, so EEXIST is reported and the
 	 * apply known to be incomplete (and retried). */
-	if (type == RTM_NEWROUTE && ret == -EEXIST && route_is_ours(nl, ifindex, family, net,
-	    len, prefixlen))
+	if (type == RTM_NEWROUTE && ret == -EEXIST && route_is_ours(nl, ifindex, table, family,
+	    net, len, prefixlen))
 		ret = 0;
 	if (type == RTM_DELROUTE && (ret == -ESRCH || ret == -ENOENT))
 		ret = 0;
@@ -344,15 +350,74 @@ route_change(struct netlink *nl, uint16_t type, int ifindex, int family, const v
 }
 
 int
-netlink_route_add(struct netlink *nl, int ifindex, int family, const void *dst,
+netlink_route_add(struct netlink *nl, int ifindex, uint32_t table, int family, const void *dst,
     uint8_t prefixlen)
 {
-	return route_change(nl, RTM_NEWROUTE, ifindex, family, dst, prefixlen);
+	return route_change(nl, RTM_NEWROUTE, ifindex, table, family, dst, prefixlen);
 }
 
 int
-netlink_route_del(struct netlink *nl, int ifindex, int family, const void *dst,
+netlink_route_del(struct netlink *nl, int ifindex, uint32_t table, int family, const void *dst,
     uint8_t prefixlen)
 {
-	return route_change(nl, RTM_DELROUTE, ifindex, family, dst, prefixlen);
+	return route_change(nl, RTM_DELROUTE, ifindex, table, family, dst, prefixlen);
+}
+
+/* mark 0 (delete only): any mark, as `ip rule del table T pref P` */
+static int
+rule_change(struct netlink *nl, uint16_t type, int family, uint32_t mark, uint32_t table)
+{
+	struct nlmsghdr *nlh;
+	struct fib_rule_hdr *frh;
+	int ret;
+
+	if ((family != AF_INET && family != AF_INET6) || table == RT_TABLE_UNSPEC ||
+	    (type == RTM_NEWRULE && !mark))
+		return -EINVAL;
+	nlh = request(nl, type, type == RTM_NEWRULE ? NLM_F_CREATE | NLM_F_EXCL : 0);
+	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	frh->family = (uint8_t)family;
+	frh->action = FR_ACT_TO_TBL;
+	frh->table = table < 256 ? (uint8_t)table : RT_TABLE_UNSPEC;
+	mnl_attr_put_u32(nlh, FRA_TABLE, table);
+	mnl_attr_put_u32(nlh, FRA_PRIORITY, NETLINK_RULE_PRIORITY);
+	if (mark) {
+		frh->flags = FIB_RULE_INVERT;
+		mnl_attr_put_u32(nlh, FRA_FWMARK, mark);
+		mnl_attr_put_u32(nlh, FRA_FWMASK, UINT32_MAX);
+	}
+	ret = transact(nl, nlh, NULL, NULL);
+	if (type == RTM_NEWRULE && ret == -EEXIST)
+		ret = 0;
+	return ret;
+}
+
+int
+netlink_rule_add(struct netlink *nl, int family, uint32_t mark, uint32_t table)
+{
+	return rule_change(nl, RTM_NEWRULE, family, mark, table);
+}
+
+int
+netlink_rule_del(struct netlink *nl, int family, uint32_t mark, uint32_t table)
+{
+	int ret = rule_change(nl, RTM_DELRULE, family, mark, table);
+
+	return ret == -ENOENT || ret == -ESRCH ? 0 : ret;
+}
+
+int
+netlink_rule_flush(struct netlink *nl, int family, uint32_t table)
+{
+	int ret = 0;
+
+	/* One rule per request; a namespace does not hold this many of ours. */
+	for (int i = 0; i < NETLINK_RULE_FLUSH_MAX; i++) {
+		ret = rule_change(nl, RTM_DELRULE, family, 0, table);
+		if (ret == -ENOENT || ret == -ESRCH)
+			return 0;
+		if (ret < 0)
+			return ret;
+	}
+	return -ELOOP;
 }

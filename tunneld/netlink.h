@@ -24,10 +24,28 @@ int netlink_addr_add(struct netlink *nl, int ifindex, int family, const void *ad
     uint8_t prefixlen);
 int netlink_addr_del(struct netlink *nl, int ifindex, int family, const void *addr,
     uint8_t prefixlen);
-/* Routes in the main table via the interface (scope link, protocol RTPROT_STATIC). */
-int netlink_route_add(struct netlink *nl, int ifindex, int family, const void *dst,
-    uint8_t prefixlen);
-int netlink_route_del(struct netlink *nl, int ifindex, int family, const void *dst,
-    uint8_t prefixlen);
+/* Routes in routing table `table` (RT_TABLE_MAIN or a table id of our own, never
+ * RT_TABLE_UNSPEC) via the interface (scope link, protocol RTPROT_STATIC). */
+int netlink_route_add(struct netlink *nl, int ifindex, uint32_t table, int family,
+    const void *dst, uint8_t prefixlen);
+int netlink_route_del(struct netlink *nl, int ifindex, uint32_t table, int family,
+    const void *dst, uint8_t prefixlen);
+
+enum {
+	/* Our policy rules' priority: after local (0), before main (32766), so that the
+	 * tunnel's table is consulted first, as wg-quick's `not fwmark` rule is. */
+	NETLINK_RULE_PRIORITY = 32765,
+	NETLINK_RULE_FLUSH_MAX = 1024,
+};
+
+/* The policy rule `not fwmark MARK lookup TABLE` (priority NETLINK_RULE_PRIORITY, family
+ * AF_INET or AF_INET6): every packet but those marked MARK (mark != 0) consults TABLE before
+ * the main table.  Adding a rule that exists returns 0; deleting one that is gone returns 0
+ * (mark 0 deletes one rule to TABLE whatever its mark). */
+int netlink_rule_add(struct netlink *nl, int family, uint32_t mark, uint32_t table);
+int netlink_rule_del(struct netlink *nl, int family, uint32_t mark, uint32_t table);
+/* Deletes every rule of priority NETLINK_RULE_PRIORITY to TABLE (what a crashed run left,
+ * whatever its mark).  Returns 0, -ELOOP past NETLINK_RULE_FLUSH_MAX, or a negative errno. */
+int netlink_rule_flush(struct netlink *nl, int family, uint32_t table);
 
 #endif

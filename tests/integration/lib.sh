@@ -218,6 +218,7 @@ key_gen() {
 #                (H may be [v6]), e.g. a second address of a multi-homed PEER
 #   keepalive=N  PersistentKeepalive
 #   psk=KEY      PresharedKey
+#   allowed=P,Q  more AllowedIPs (comma-separated, no spaces)
 node_peer() {
 	PEERS[$1]="${PEERS[$1]} $2"
 	PEER_OPT[$1:$2]=${3:-}
@@ -235,6 +236,7 @@ conf_write() {
 			o=" ${PEER_OPT[$n:$p]} "
 			printf '\n[Peer]\nPublicKey = %s\n' "${PUB[$p]}"
 			printf 'AllowedIPs = %s/32, %s/128\n' "${OV4[$p]}" "${OV6[$p]}"
+			case $o in *" allowed="*) o2=${o#* allowed=}; printf 'AllowedIPs = %s\n' "${o2%% *}" ;; esac
 			case $o in
 			*" noendpoint "*) ;;
 			*" endpoint="*) o2=${o#* endpoint=}; printf 'Endpoint = %s:%s\n' "${o2%% *}" "${PORT[$p]}" ;;

@@ -39,6 +39,7 @@ struct found {
 
 struct dump {
 	uint16_t type;		/* RTM_NEWADDR or RTM_NEWROUTE */
+	uint32_t table;		/* routes: only this table's */
 	int n;
 	struct found f[64];
 };
@@ -94,7 +95,7 @@ dump_cb(const struct nlmsghdr *nlh, void *data)
 
 		mnl_attr_parse(nlh, sizeof(*rtm), dump_attr_cb, tb);
 		table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
-		if (table != RT_TABLE_MAIN || !tb[RTA_DST] || !tb[RTA_OIF])
+		if (table != d->table || !tb[RTA_DST] || !tb[RTA_OIF])
 			return MNL_CB_OK;
 		f->family = rtm->rtm_family;
 		f->plen = rtm->rtm_dst_len;
@@ -108,7 +109,7 @@ dump_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 static void
-dump(uint16_t get, struct dump *d)
+dump_table(uint16_t get, uint32_t table, struct dump *d)
 {
 	char buf[32768];
 	struct mnl_socket *s = mnl_socket_open(NETLINK_ROUTE);
@@ -129,6 +130,7 @@ dump(uint16_t get, struct dump *d)
 	g = mnl_nlmsg_put_extra_header(nlh, sizeof(struct rtmsg));	/* rtmsg >= ifaddrmsg */
 	g->rtgen_family = AF_UNSPEC;
 	d->type = get == RTM_GETADDR ? RTM_NEWADDR : RTM_NEWROUTE;
+	d->table = table;
 	d->n = 0;
 	assert_true(mnl_socket_sendto(s, nlh, nlh->nlmsg_len) >= 0);
 	do {
@@ -138,6 +140,32 @@ dump(uint16_t get, struct dump *d)
 	} while (ret > MNL_CB_STOP);
 	assert_int_equal(ret, MNL_CB_STOP);
 	mnl_socket_close(s);
+}
+
+static void
+dump(uint16_t get, struct dump *d)
+{
+	dump_table(get, RT_TABLE_MAIN, d);
+}
+
+/* Lines of `ip -FAMILY rule show` (iproute2: a reader independent of the code under test)
+ * that contain what. */
+static int
+rules_matching(int family, const char *what)
+{
+	char cmd[64], *line = NULL;
+	size_t cap = 0;
+	int n = 0;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ip -%d rule show", family == AF_INET ? 4 : 6);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	while (getline(&line, &cap, f) > 0)
+		n += strstr(line, what) != NULL;
+	free(line);
+	pclose(f);
+	return n;
 }
 
 /* How many entries match family/addr/plen on ifindex; *out receives the last one. */
@@ -189,12 +217,47 @@ static const struct {
 };
 
 #define NITEMS 2
+#define TEST_TABLE 0x77720001u
+#define TEST_RULE "not from all fwmark 0x2a lookup 2003959809"
+#define TEST_RULE7 "not from all fwmark 0x7 lookup 2003959809"
 
 static void
 pton(int family, const char *s, uint8_t out[16])
 {
 	memset(out, 0, 16);
 	assert_int_equal(inet_pton(family, s, out), 1);
+}
+
+/* Policy rules: added once however often asked, deleted by mark, and flushed whatever the
+ * mark (what a crashed run left). */
+static void
+test_netlink_rules(void **state)
+{
+	static const int fams[2] = { AF_INET, AF_INET6 };
+	struct netlink *nl;
+
+	(void)state;
+	assert_int_equal(netlink_open(&nl), 0);
+	for (int i = 0; i < 2; i++) {
+		int f = fams[i];
+
+		assert_int_equal(netlink_rule_add(nl, f, 42, TEST_TABLE), 0);
+		assert_int_equal(netlink_rule_add(nl, f, 42, TEST_TABLE), 0);
+		assert_int_equal(rules_matching(f, TEST_RULE), 1);
+		assert_int_equal(rules_matching(f, "32765:"), 1);
+		assert_int_equal(netlink_rule_del(nl, f, 42, TEST_TABLE), 0);
+		assert_int_equal(netlink_rule_del(nl, f, 42, TEST_TABLE), 0);
+		assert_int_equal(rules_matching(f, TEST_RULE), 0);
+
+		assert_int_equal(netlink_rule_add(nl, f, 42, TEST_TABLE), 0);
+		assert_int_equal(netlink_rule_add(nl, f, 7, TEST_TABLE), 0);
+		assert_int_equal(rules_matching(f, "lookup 2003959809"), 2);
+		assert_int_equal(netlink_rule_flush(nl, f, TEST_TABLE), 0);
+		assert_int_equal(rules_matching(f, "lookup 2003959809"), 0);
+		assert_int_equal(rules_matching(f, TEST_RULE7), 0);
+		assert_int_equal(rules_matching(f, "lookup main"), 1);
+	}
+	netlink_close(nl);
 }
 
 static void
@@ -274,14 +337,27 @@ test_netlink_roundtrip(void **state)
 			assert_true(f.flags & IFA_F_NODAD);
 	}
 
-	/* 4: routes, twice. */
+	/* 3b: the addresses put no prefix route into main (the device routes them itself). */
+	dump(RTM_GETROUTE, &d);
+	pton(AF_INET, "100.64.0.0", a);
+	assert_int_equal(count(&d, AF_INET, a, 24, idx, NULL), 0);
+	pton(AF_INET6, "fd00::", a);
+	assert_int_equal(count(&d, AF_INET6, a, 64, idx, NULL), 0);
+
+	/* 4: routes, twice, in a table past 255 (the id travels in RTA_TABLE only). */
 	for (round = 0; round < 2; round++)
 		for (i = 0; i < NITEMS; i++) {
 			pton(routes[i].family, routes[i].addr, a);
-			if (netlink_route_add(nl, idx, routes[i].family, a, routes[i].plen) != 0)
+			if (netlink_route_add(nl, idx, TEST_TABLE, routes[i].family, a,
+			    routes[i].plen) != 0)
 				fail_msg("round %d: add route %s", round + 1, routes[i].addr);
 		}
 	dump(RTM_GETROUTE, &d);
+	for (i = 0; i < NITEMS; i++) {
+		pton(routes[i].family, routes[i].addr, a);
+		assert_int_equal(count(&d, routes[i].family, a, routes[i].plen, idx, NULL), 0);
+	}
+	dump_table(RTM_GETROUTE, TEST_TABLE, &d);
 	for (i = 0; i < NITEMS; i++) {
 		pton(routes[i].family, routes[i].addr, a);
 		if (count(&d, routes[i].family, a, routes[i].plen, idx, &f) != 1)
@@ -296,10 +372,11 @@ test_netlink_roundtrip(void **state)
 	for (round = 0; round < 2; round++)
 		for (i = 0; i < NITEMS; i++) {
 			pton(routes[i].family, routes[i].addr, a);
-			if (netlink_route_del(nl, idx, routes[i].family, a, routes[i].plen) != 0)
+			if (netlink_route_del(nl, idx, TEST_TABLE, routes[i].family, a,
+			    routes[i].plen) != 0)
 				fail_msg("round %d: delete route %s", round + 1, routes[i].addr);
 		}
-	dump(RTM_GETROUTE, &d);
+	dump_table(RTM_GETROUTE, TEST_TABLE, &d);
 	for (i = 0; i < NITEMS; i++) {
 		pton(routes[i].family, routes[i].addr, a);
 		assert_int_equal(count(&d, routes[i].family, a, routes[i].plen, idx, NULL), 0);
@@ -330,8 +407,11 @@ test_netlink_roundtrip(void **state)
 
 	/* 7: bad arguments are refused before reaching the kernel. */
 	assert_int_equal(netlink_addr_add(nl, idx, AF_INET, a, 33), -EINVAL);
-	assert_int_equal(netlink_route_add(nl, idx, 12345, a, 8), -EINVAL);
-	assert_int_equal(netlink_route_add(nl, 0, AF_INET, a, 8), -EINVAL);
+	assert_int_equal(netlink_route_add(nl, idx, TEST_TABLE, 12345, a, 8), -EINVAL);
+	assert_int_equal(netlink_route_add(nl, 0, TEST_TABLE, AF_INET, a, 8), -EINVAL);
+	assert_int_equal(netlink_route_add(nl, idx, RT_TABLE_UNSPEC, AF_INET, a, 8), -EINVAL);
+	assert_int_equal(netlink_rule_add(nl, AF_INET, 0, TEST_TABLE), -EINVAL);
+	assert_int_equal(netlink_rule_add(nl, AF_PACKET, 42, TEST_TABLE), -EINVAL);
 	/* A kernel error comes back as -errno: no such interface. */
 	pton(AF_INET, "100.66.0.1", a);
 	assert_int_equal(netlink_addr_add(nl, 999999, AF_INET, a, 24), -ENODEV);
@@ -351,6 +431,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tun_open),
 		cmocka_unit_test(test_netlink_roundtrip),
+		cmocka_unit_test(test_netlink_rules),
 	};
 
 	if (geteuid() != 0) {
