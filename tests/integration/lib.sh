@@ -478,7 +478,8 @@ dump_valid() {
 		if ($1 != priv) bad("private key is not the configured one")
 		if ($2 != pub) bad("public key is not the configured one")
 		if ($3 !~ /^[0-9]+$/) bad("listen-port not a number")
-		if ($4 != "off" && $4 !~ /^[0-9]+$/) bad("fwmark neither off nor a number")
+		# wg(8) prints a mark in hex (0x...), none as "off"
+		if ($4 != "off" && $4 !~ /^0x[0-9a-f]+$/) bad("fwmark neither off nor 0xHEX")
 		next
 	}
 	{

@@ -81,7 +81,7 @@ PID[a]=$!
 check "PrivateKeyFile mode 0600 accepted: $ifa (name from the file) up, socket answers" \
 	wait_until 10 node_ready a
 assert_eq "private key loaded from the file" "${PRIV[a]}" "$(nsx a wg show "$ifa" private-key 2>&1)"
-check "routes to peer b's AllowedIPs installed" bash -c "ip -n ${NS[a]} route show ${OV4[b]} | grep -q $ifa"
+check "routes to peer b's AllowedIPs installed" bash -c "ip -n ${NS[a]} route show table all ${OV4[b]} | grep -q $ifa"
 rc=0
 kill -TERM "${PID[a]}"
 if wait_until 10 bash -c "! kill -0 ${PID[a]}"; then wait "${PID[a]}" || rc=$?; else rc=timeout; fi

@@ -22,7 +22,7 @@ nsx b wg set "$ifb" peer "${PUB[a]}" allowed-ips "${OV4[a]}/32,${OV6[a]}/128" \
 check "wg set added a: ping a -> b" ping_ok a "${OV4[b]}"
 check "ping b -> a v6" ping_ok b "${OV6[a]}"
 check "b routes a's allowed IPs (route follows wg set)" \
-	bash -c "ip -n ${NS[b]} route show ${OV4[a]} dev $ifb | grep -q ."
+	bash -c "ip -n ${NS[b]} route show table all ${OV4[a]} dev $ifb | grep -q ."
 
 nsx b wg set "$ifb" peer "${PUB[a]}" allowed-ips "${OV4[a]}/32,${OV6[a]}/128,10.99.0.0/16" \
 	persistent-keepalive 25
@@ -30,7 +30,7 @@ assert_eq "allowed ips replaced" "10.99.0.0/16 ${OV4[a]}/32 ${OV6[a]}/128" \
 	"$(nsx b wg show "$ifb" allowed-ips | cut -f2 | tr ' ' '\n' | sort | xargs)"
 assert_eq "persistent keepalive" 25 "$(peer_field b a 8)"
 check "route for the new allowed IP 10.99.0.0/16" \
-	bash -c "ip -n ${NS[b]} route show 10.99.0.0/16 dev $ifb | grep -q ."
+	bash -c "ip -n ${NS[b]} route show table all 10.99.0.0/16 dev $ifb | grep -q ."
 
 # showconf -> setconf into a fresh UAPI-only tunneld reproduces the configuration.
 conf=$(nsx b wg showconf "$ifb")
@@ -91,6 +91,6 @@ nsx b wg set "$ifb" peer "${PUB[a]}" remove
 assert_eq "peer removed" "" "$(nsx b wg show "$ifb" peers)"
 assert_eq "a's packets no longer get through: replies" 0 "$(ping_replies a "${OV4[b]}" 2)"
 check "route for a's allowed IPs removed with the peer" \
-	bash -c "! ip -n ${NS[b]} route show ${OV4[a]} dev $ifb | grep -q ."
+	bash -c "! ip -n ${NS[b]} route show table all ${OV4[a]} dev $ifb | grep -q ."
 
 finish
