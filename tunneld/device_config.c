@@ -203,6 +203,31 @@ static int sync_routes(struct device *dev)
 	return ret;
 }
 
+/* Removing an interface's last IPv4 address makes the kernel drop every IPv4 route through
+ * it, in every table, behind our back; so after the addresses changed, the applied routes are
+ * added again (one that is still there: success).  One that cannot be is logged and left out
+ * of the applied set, so that the next apply adds it.  Returns 0 or the first -errno. */
+static int reassert_routes(struct device *dev)
+{
+	char buf[64];
+	size_t i, n = 0;
+	int ret, first_err = 0;
+
+	for (i = 0; i < dev->n_routes; i++) {
+		ret = route_add(dev, &dev->routes[i]);
+		if (ret < 0) {
+			log_errno(LOG_LEVEL_ERROR, ret, "%s: cannot restore route %s", dev->ifname,
+			    prefix_str(&dev->routes[i], buf, sizeof(buf)));
+			if (!first_err)
+				first_err = ret;
+			continue;
+		}
+		dev->routes[n++] = dev->routes[i];
+	}
+	dev->n_routes = n;
+	return first_err;
+}
+
 /* tunneld marks its UDP sockets (FwMark, or the device's table id) and installs, per family,
  * `not fwmark MARK lookup TABLE` (wg-quick's rule for full tunnels): every other packet sees
  * the tunnel's routes first; the encrypted packets never do, so they cannot be routed into
@@ -273,7 +298,9 @@ static int guard_addresses(struct device *dev, const struct config *c, bool afte
 		return firewall_set_addresses(dev->fw, dev->addresses, dev->n_addresses);
 	if (!(both = calloc(dev->n_addresses + c->n_addresses + 1, sizeof(*both))))
 		return -ENOMEM;
-	memcpy(both, dev->addresses, dev->n_addresses * sizeof(*both));
+	/* memcpy from NULL is undefined even for 0 bytes. */
+	if (dev->n_addresses)
+		memcpy(both, dev->addresses, dev->n_addresses * sizeof(*both));
 	n = dev->n_addresses;
 	if (c->n_addresses)
 		memcpy(both + n, c->addresses, c->n_addresses * sizeof(*both));
@@ -360,6 +387,7 @@ int device_apply_file_config(struct device *dev, const struct config *c)
 	unsigned mtu = c->has_mtu ? c->mtu : DEFAULT_MTU;
 	uint16_t port = c->has_listen_port ? c->listen_port : 0;
 	uint32_t mark;
+	bool addresses_changed = false;
 	int ret, first_err = 0;
 
 	bool bound = dev->udp.fd4 >= 0 || dev->udp.fd6 >= 0;
@@ -480,10 +508,21 @@ int device_apply_file_config(struct device *dev, const struct config *c)
 			if (!first_err)
 				first_err = ret;
 		} else {
+			size_t n_before = dev->n_addresses;
+			struct config_prefix *before = n_before ?
+			    malloc(n_before * sizeof(*before)) : NULL;
+
+			if (before)
+				memcpy(before, dev->addresses, n_before * sizeof(*before));
 			ret = sync_prefixes(dev, &dev->addresses, &dev->n_addresses, c->addresses,
 			    c->n_addresses, "address", addr_add, addr_del);
 			if (ret < 0 && !first_err)
 				first_err = ret;
+			/* Sorted sets: equal exactly when byte-equal.  Unknown (no memory):
+			 * changed. */
+			addresses_changed = n_before != dev->n_addresses || (n_before && (!before ||
+			    memcmp(before, dev->addresses, n_before * sizeof(*before)) != 0));
+			free(before);
 			ret = guard_addresses(dev, c, true);
 			if (ret < 0) {
 				log_errno(LOG_LEVEL_ERROR, ret, "%s: overlay firewall not updated",
@@ -501,6 +540,11 @@ int device_apply_file_config(struct device *dev, const struct config *c)
 		ret = sync_routes(dev);
 		if (ret < 0 && !first_err)
 			first_err = ret;
+		if (addresses_changed) {
+			ret = reassert_routes(dev);
+			if (ret < 0 && !first_err)
+				first_err = ret;
+		}
 	}
 	device_rearm_touched(dev);
 	/* Whatever failed was logged by what it was and left out of the state kept above (so a

@@ -173,6 +173,10 @@ static const struct {
 	/* 45 */ { IFACE "User = -root\n", "3: User '-root' is not a user name" },
 	/* 46 */ { IFACE "User = a b\n", "3: User 'a b' is not a user name" },
 	/* 47 */ { IFACE "User = tunneld\nUser = nobody\n", "4: duplicate 'User' (first at line 3)" },
+	/* 48 */ { IFACE "OverlayFirewall = maybe\n",
+		   "3: OverlayFirewall 'maybe' is not 'on' or 'off'" },
+	/* 49 */ { IFACE "OverlayFirewall = off\nOverlayFirewall = on\n",
+		   "4: duplicate 'OverlayFirewall' (first at line 3)" },
 };
 
 static void test_bad_files(void **state)
@@ -284,6 +288,34 @@ static void check_key(const uint8_t key[WG_KEY_LEN], const char *b64)
 }
 
 /* 3. A good file with everything, parsed field by field. */
+/* OverlayFirewall: on by default, "off" (any case) opts out, "on" is the default spelled out. */
+static void test_overlay_firewall_key(void **state)
+{
+	static const struct {
+		const char *line;
+		bool off;
+	} cases[] = {
+		{ "", false }, { "OverlayFirewall = on\n", false },
+		{ "OverlayFirewall = off\n", true }, { "overlayfirewall = OFF\n", true },
+	};
+	struct config_errors errs = { 0 }, warn = { 0 };
+	struct config c;
+	char path[128], content[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(content, sizeof(content), IFACE "%s", cases[i].line);
+		write_file(path, "fw.conf", content, 0600);
+		if (!config_parse_file(path, &c, &errs, &warn))
+			dump(&errs);
+		assert_int_equal(errs.count, 0);
+		assert_int_equal(c.no_overlay_firewall, cases[i].off);
+		config_free(&c);
+		config_errors_free(&errs);
+		config_errors_free(&warn);
+	}
+}
+
 static void test_good_file(void **state)
 {
 	static const char content[] =
@@ -326,6 +358,7 @@ static void test_good_file(void **state)
 	assert_int_equal(c.listen_port, 51820);
 	assert_true(c.has_fwmark);
 	assert_int_equal(c.fwmark, 16);
+	assert_false(c.no_overlay_firewall);	/* on unless turned off */
 	assert_true(c.has_mtu);
 	assert_int_equal(c.mtu, 1420);
 	assert_true(c.replace_peers);
@@ -657,6 +690,7 @@ int main(void)
 		cmocka_unit_test(test_many_errors),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_good_file),
+		cmocka_unit_test(test_overlay_firewall_key),
 		cmocka_unit_test(test_good_names),
 		cmocka_unit_test(test_private_key_file),
 		cmocka_unit_test(test_inline_key_permissions),
