@@ -24,8 +24,11 @@ ip -n "$X" addr add 192.0.2.99/24 dev ul0
 ip -n "$X" link set ul0 up
 ip -n "$X" route add 100.64.0.0/16 via "${UL[a]}"
 
-reaches() { timeout -k 2 8 ip netns exec "$1" nc -n -z -w 4 "$2" "$3" >/dev/null 2>&1; }
-blocked() { ! reaches "$@"; }
+# reaches FROM_NS ADDR PORT [SECONDS]: a TCP connection is accepted within SECONDS (4).
+reaches() { timeout -k 2 10 ip netns exec "$1" nc -n -z -w "${4:-4}" "$2" "$3" >/dev/null 2>&1; }
+# blocked FROM_NS ADDR PORT: no connection within 2 s (a dropped SYN gets no answer at all;
+# every blocked check is paired with one that reaches the same service another way).
+blocked() { ! reaches "$1" "$2" "$3" 2; }
 listing() { ip netns exec "${NS[a]}" nft list table inet "$TABLE" 2>&1 || true; }
 
 ip netns exec "${NS[a]}" timeout -k 2 200 nc -4 -n -l -k 2222 >/dev/null 2>&1 &

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -174,6 +175,26 @@ static void test_firewall_stale_and_owned(void **state)
 	expect_listing(NULL, (const char *[]){ "table", NULL });
 }
 
+/* What one update costs (a roster apply rewrites the table twice): printed, not asserted. */
+static void test_firewall_update_time(void **state)
+{
+	struct firewall *fw;
+	struct config_prefix a[2] = { prefix("100.64.3.7", 16), prefix("fd00:64::7", 64) };
+	struct timespec t0, t1;
+	enum { ROUNDS = 200 };
+
+	(void)state;
+	assert_int_equal(firewall_open(&fw, ifname, (int)if_nametoindex(ifname)), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < ROUNDS; i++)
+		assert_int_equal(firewall_set_addresses(fw, a, 2), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("# firewall_set_addresses (2 addresses, one transaction): %.1f us each\n",
+	    ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) /
+	    ROUNDS / 1e3);
+	firewall_close(fw);
+}
+
 static void test_firewall_bad_arguments(void **state)
 {
 	struct firewall *fw;
@@ -193,6 +214,7 @@ int main(void)
 		cmocka_unit_test(test_firewall_open_empty),
 		cmocka_unit_test(test_firewall_addresses),
 		cmocka_unit_test(test_firewall_stale_and_owned),
+		cmocka_unit_test(test_firewall_update_time),
 		cmocka_unit_test(test_firewall_bad_arguments),
 	};
 
