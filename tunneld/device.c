@@ -45,7 +45,7 @@ uint32_t device_route_table(const char *ifname)
 
 	for (const char *c = ifname; *c; c++)
 		h = (h ^ (uint8_t)*c) * 16777619u;
-	return 0x77720000u | ((h ^ (h >> 16)) & 0xffffu);
+	return 0x77000000u | ((h ^ (h >> 24)) & 0xffffffu);
 }
 
 static void on_mtu_poll(evutil_socket_t fd, short what, void *arg)

@@ -132,7 +132,8 @@ int device_create(struct device *dev, struct event_base *base, const char *ifnam
 /* (Re)binds the UDP sockets to port (0: random).  Returns 0 or a negative errno. */
 int device_bind(struct device *dev, uint16_t port);
 /* The routing table a config-file interface routes into, and its default UDP mark: one
- * number per interface name (so a restart finds what a crashed run left), 0x7772xxxx. */
+ * number per interface name (so a restart finds what a crashed run left), 0x77xxxxxx: two
+ * names share one with odds of 1 in 2^24. */
 uint32_t device_route_table(const char *ifname);
 /* Reads the interface MTU and hands it to the engine (padding stops at the MTU). */
 void device_sync_mtu(struct device *dev);
