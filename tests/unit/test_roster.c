@@ -1,6 +1,7 @@
 /* libkeys roster format: canonical round trip (hand-written and 1,000 seeded random rosters),
  * every parse error with its exact "FILE:LINE: message", SSH keys (types, blobs, OpenSSH
  * fingerprints as `ssh-keygen -lf` prints them), and a 10,000-node parse + verify timing. */
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -535,6 +536,129 @@ static void test_random_round_trip(void **state)
 	}
 }
 
+/* 5b. The endpoint rule against a naive reference: 300 seeded rosters whose nodes route random
+ * disjoint subnets and list random literal endpoints, some inside a subnet or the overlay.  The
+ * parser (a binary search per endpoint) must report exactly one error per endpoint that the
+ * reference (every endpoint against every prefix) finds inside something. */
+/* Bit by bit, deliberately naive. */
+static bool naive_contains(const struct roster_prefix *p, const struct roster_prefix *ep)
+{
+	if (p->family != ep->family)
+		return false;
+	for (unsigned b = 0; b < p->cidr; b++)
+		if (((p->addr[b / 8] >> (7 - b % 8)) & 1) != ((ep->addr[b / 8] >> (7 - b % 8)) & 1))
+			return false;
+	return true;
+}
+
+static bool naive_inside(const struct roster *r, const struct roster_prefix *ep)
+{
+	if (naive_contains(&r->cidr4, ep) || (r->has_cidr6 && naive_contains(&r->cidr6, ep)))
+		return true;
+	for (size_t i = 0; i < r->n_nodes; i++)
+		for (size_t j = 0; j < r->nodes[i].n_subnets; j++)
+			if (naive_contains(&r->nodes[i].subnets[j], ep))
+				return true;
+	return false;
+}
+
+static void test_endpoint_rule_differential(void **state)
+{
+	struct roster_errors errs = { 0 };
+	struct roster r, back;
+	size_t i, j, k, want, n_bad = 0;
+	char *text, s[96];
+
+	(void)state;
+	rng_state = 0xe9d901c7ULL;
+	for (i = 0; i < 300; i++) {
+		random_roster(&r, 1 + rnd() % 8, 0);
+		want = 0;
+		for (j = 0; j < r.n_nodes; j++) {
+			struct roster_node *n = &r.nodes[j];
+
+			/* One IPv4 subnet 10.j.0.0/L (L 16..24), one IPv6 fd01:j+1::/L (L 32..64):
+			 * disjoint across nodes. */
+			free(n->subnets);
+			n->subnets = xcalloc(2, sizeof(*n->subnets));
+			snprintf(s, sizeof(s), "10.%zu.0.0/%u", j, (unsigned)(16 + rnd() % 9));
+			assert_true(roster_prefix_parse(&n->subnets[0], s));
+			snprintf(s, sizeof(s), "fd01:%zx::/%u", j + 1, (unsigned)(32 + rnd() % 33));
+			assert_true(roster_prefix_parse(&n->subnets[1], s));
+			n->n_subnets = 2;
+			free(n->endpoints);
+			n->n_endpoints = rnd() % 3;
+			n->endpoints = xcalloc(n->n_endpoints, sizeof(*n->endpoints));
+			for (k = 0; k < n->n_endpoints; k++) {
+				switch (rnd() % 8) {
+				case 0:
+					snprintf(s, sizeof(s), "10.%u.%u.%u:51820",
+					    (unsigned)(rnd() % (r.n_nodes + 2)),
+					    (unsigned)(rnd() % 256), (unsigned)(rnd() % 256));
+					break;
+				case 1: {
+					/* fd01:a::x, written as inet_ntop does (canonical). */
+					uint8_t a6[16] = { 0xfd, 0x01 };
+					char t[INET6_ADDRSTRLEN];
+					unsigned a = (unsigned)(rnd() % (r.n_nodes + 2));
+					unsigned x = (unsigned)(rnd() % 65535 + 1);
+
+					a6[2] = (uint8_t)(a >> 8), a6[3] = (uint8_t)a;
+					a6[14] = (uint8_t)(x >> 8), a6[15] = (uint8_t)x;
+					assert_non_null(inet_ntop(AF_INET6, a6, t, sizeof(t)));
+					snprintf(s, sizeof(s), "[%s]:51820", t);
+					break;
+				}
+				case 2:
+					snprintf(s, sizeof(s), "100.%u.0.%u:51820",
+					    (unsigned)(63 + rnd() % 3), (unsigned)(rnd() % 250 + 1));
+					break;
+				case 3:
+					snprintf(s, sizeof(s), "h%zu.example.net:51820", k);
+					break;
+				default:
+					snprintf(s, sizeof(s), "192.0.2.%u:51820",
+					    (unsigned)(rnd() % 256));
+					break;
+				}
+				assert_true(roster_endpoint_parse(&n->endpoints[k], s));
+			}
+		}
+		/* The reference, once every node has its subnets. */
+		for (j = 0; j < r.n_nodes; j++) {
+			for (k = 0; k < r.nodes[j].n_endpoints; k++) {
+				const char *host = r.nodes[j].endpoints[k].host;
+				struct roster_prefix ep = { 0 };
+
+				if (inet_pton(AF_INET, host, ep.addr) == 1)
+					ep.family = AF_INET, ep.cidr = 32;
+				else if (inet_pton(AF_INET6, host, ep.addr) == 1)
+					ep.family = AF_INET6, ep.cidr = 128;
+				else
+					continue;
+				want += naive_inside(&r, &ep);
+			}
+		}
+		text = roster_serialize(&r, false, &j);
+		assert_non_null(text);
+		if (roster_parse(text, j, "rand", &back, &errs) != (want == 0) ||
+		    errs.count != want) {
+			print_error("roster %zu: %zu endpoints inside, parser reported %zu errors%s%s\n%s",
+			    i, want, errs.count, errs.count ? ", first: " : "",
+			    errs.count ? errs.msgs[0] : "", text);
+			fail();
+		}
+		n_bad += want != 0;
+		roster_errors_free(&errs);
+		free(text);
+		roster_free(&r);
+		roster_free(&back);
+	}
+	/* Both verdicts were exercised. */
+	print_message("# endpoint rule: %zu of 300 rosters refused, as the reference says\n", n_bad);
+	assert_true(n_bad >= 30 && n_bad <= 270);
+}
+
 /* 6. SSH keys: accepted types and blob checks; fingerprints equal `ssh-keygen -lf`. */
 static const struct {
 	const char *line;
@@ -686,6 +810,7 @@ int main(void)
 		cmocka_unit_test(test_errors_collected),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_random_round_trip),
+		cmocka_unit_test(test_endpoint_rule_differential),
 		cmocka_unit_test(test_ssh_keys),
 		cmocka_unit_test(test_token_parsers),
 		cmocka_unit_test(test_large),
