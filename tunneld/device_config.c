@@ -203,28 +203,74 @@ static int sync_routes(struct device *dev)
 	return ret;
 }
 
+struct route_set {
+	struct config_prefix *v;
+	size_t n, cap;
+	bool oom;
+};
+
+static void route_seen(void *ctx, int family, const uint8_t *dst, uint8_t prefixlen)
+{
+	struct route_set *set = ctx;
+	struct config_prefix *grown;
+
+	if (set->n == set->cap) {
+		size_t cap = set->cap ? 2 * set->cap : 64;
+
+		if (!(grown = realloc(set->v, cap * sizeof(*grown)))) {
+			set->oom = true;
+			return;
+		}
+		set->v = grown;
+		set->cap = cap;
+	}
+	memset(&set->v[set->n], 0, sizeof(set->v[set->n]));
+	set->v[set->n].family = family;
+	memcpy(set->v[set->n].addr, dst, addr_len(family));
+	set->v[set->n].cidr = prefixlen;
+	set->n++;
+}
+
 /* Removing an interface's last IPv4 address makes the kernel drop every IPv4 route through
- * it, in every table, behind our back; so after the addresses changed, the applied routes are
- * added again (one that is still there: success).  One that cannot be is logged and left out
- * of the applied set, so that the next apply adds it.  Returns 0 or the first -errno. */
+ * it, in every table, behind our back; so after the addresses changed, the applied routes
+ * that the table no longer holds (one dump, a binary search each) are added again.  One that
+ * cannot be is logged and left out of the applied set, so that the next apply adds it.
+ * Returns 0 or the first negative errno. */
 static int reassert_routes(struct device *dev)
 {
+	struct route_set present = { 0 };
 	char buf[64];
 	size_t i, n = 0;
 	int ret, first_err = 0;
 
+	if (!dev->n_routes)
+		return 0;
+	ret = netlink_route_walk(dev->nl, dev->route_table, dev->ifindex, route_seen, &present);
+	if (ret < 0 || present.oom) {
+		ret = ret < 0 ? ret : -ENOMEM;
+		log_errno(LOG_LEVEL_ERROR, ret, "%s: cannot list the routes of table %u",
+		    dev->ifname, dev->route_table);
+		free(present.v);
+		return ret;
+	}
+	if (present.n > 1)
+		qsort(present.v, present.n, sizeof(*present.v), prefix_cmp);
 	for (i = 0; i < dev->n_routes; i++) {
-		ret = route_add(dev, &dev->routes[i]);
-		if (ret < 0) {
-			log_errno(LOG_LEVEL_ERROR, ret, "%s: cannot restore route %s", dev->ifname,
-			    prefix_str(&dev->routes[i], buf, sizeof(buf)));
-			if (!first_err)
-				first_err = ret;
-			continue;
+		if (!present.n || !bsearch(&dev->routes[i], present.v, present.n,
+		    sizeof(*present.v), prefix_cmp)) {
+			ret = route_add(dev, &dev->routes[i]);
+			if (ret < 0) {
+				log_errno(LOG_LEVEL_ERROR, ret, "%s: cannot restore route %s",
+				    dev->ifname, prefix_str(&dev->routes[i], buf, sizeof(buf)));
+				if (!first_err)
+					first_err = ret;
+				continue;
+			}
 		}
 		dev->routes[n++] = dev->routes[i];
 	}
 	dev->n_routes = n;
+	free(present.v);
 	return first_err;
 }
 

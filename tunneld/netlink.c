@@ -282,8 +282,10 @@ route_match_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* Whether table's route to net/prefixlen is a unicast route via ifindex: the kernel's own
- * entry for that prefix (RTM_F_FIB_MATCH), not the result of a lookup. */
+/* Whether the route to net/prefixlen is a unicast route via ifindex: the kernel's own entry
+ * for that prefix (RTM_F_FIB_MATCH), not the result of a lookup.  The kernel finds it through
+ * the policy rules (RTA_TABLE only labels the answer), so for our own table it is found once
+ * our `not fwmark` rule is in place (device_config.c adds it before any route). */
 static bool
 route_is_ours(struct netlink *nl, int ifindex, uint32_t table, int family, const uint8_t *net,
     size_t len, uint8_t prefixlen)
@@ -346,6 +348,76 @@ route_change(struct netlink *nl, uint16_t type, int ifindex, uint32_t table, int
 		ret = 0;
 	if (type == RTM_DELROUTE && (ret == -ESRCH || ret == -ENOENT))
 		ret = 0;
+	return ret;
+}
+
+struct route_walk {
+	uint32_t table;
+	int ifindex;
+	netlink_route_fn *fn;
+	void *ctx;
+};
+
+static int
+route_walk_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	struct route_walk *w = data;
+	const struct nlattr *attr, *dst = NULL;
+	uint32_t table = 0, oif = 0;
+	size_t len;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE || mnl_nlmsg_get_payload_len(nlh) < sizeof(*rtm) ||
+	    rtm->rtm_type != RTN_UNICAST || !family_len(rtm->rtm_family, &len))
+		return MNL_CB_OK;
+	table = rtm->rtm_table;
+	mnl_attr_for_each(attr, nlh, sizeof(*rtm)) {
+		switch (mnl_attr_get_type(attr)) {
+		case RTA_TABLE:
+			if (mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
+				table = mnl_attr_get_u32(attr);
+			break;
+		case RTA_OIF:
+			if (mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
+				oif = mnl_attr_get_u32(attr);
+			break;
+		case RTA_DST:
+			if (mnl_attr_get_payload_len(attr) == len)
+				dst = attr;
+			break;
+		}
+	}
+	/* Filtered here too: without strict checking the kernel dumps every table. */
+	if (table == w->table && oif == (uint32_t)w->ifindex && dst)
+		w->fn(w->ctx, rtm->rtm_family, mnl_attr_get_payload(dst), rtm->rtm_dst_len);
+	return MNL_CB_OK;
+}
+
+int
+netlink_route_walk(struct netlink *nl, uint32_t table, int ifindex, netlink_route_fn *fn,
+    void *ctx)
+{
+	struct route_walk w = { table, ifindex, fn, ctx };
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+	int fd = mnl_socket_get_fd(nl->sock), on = 1, off = 0, ret;
+
+	if (ifindex <= 0 || table == RT_TABLE_UNSPEC || !fn)
+		return -EINVAL;
+	/* Strict checking makes the kernel dump only our table, not (say) a full BGP table in
+	 * main; where it is missing (before 4.20) the callback filters.  Only for this request:
+	 * it also makes the kernel stricter about the others' headers. */
+	setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &on, sizeof(on));
+	nlh = mnl_nlmsg_put_header(nl->buf);
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = ++nl->seq;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = AF_UNSPEC;
+	rtm->rtm_table = table < 256 ? (uint8_t)table : RT_TABLE_UNSPEC;
+	mnl_attr_put_u32(nlh, RTA_TABLE, table);
+	ret = transact(nl, nlh, route_walk_cb, &w);
+	setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &off, sizeof(off));
 	return ret;
 }
 

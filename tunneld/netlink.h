@@ -30,6 +30,11 @@ int netlink_route_add(struct netlink *nl, int ifindex, uint32_t table, int famil
     const void *dst, uint8_t prefixlen);
 int netlink_route_del(struct netlink *nl, int ifindex, uint32_t table, int family,
     const void *dst, uint8_t prefixlen);
+/* Calls fn for every unicast route in table via ifindex (dst: 4 or 16 bytes, borrowed for the
+ * call).  Returns 0 or a negative errno. */
+typedef void netlink_route_fn(void *ctx, int family, const uint8_t *dst, uint8_t prefixlen);
+int netlink_route_walk(struct netlink *nl, uint32_t table, int ifindex, netlink_route_fn *fn,
+    void *ctx);
 
 enum {
 	/* Our policy rules' priority: after local (0), before main (32766), so that the

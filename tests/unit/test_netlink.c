@@ -228,6 +228,66 @@ pton(int family, const char *s, uint8_t out[16])
 	assert_int_equal(inet_pton(family, s, out), 1);
 }
 
+struct walked {
+	int n;
+	int v4, v6;
+};
+
+static void
+walked_one(void *ctx, int family, const uint8_t *dst, uint8_t plen)
+{
+	struct walked *w = ctx;
+	uint8_t a[16];
+
+	w->n++;
+	pton(AF_INET, "100.65.0.0", a);
+	if (family == AF_INET && plen == 16 && !memcmp(dst, a, 4))
+		w->v4++;
+	pton(AF_INET6, "fd01::", a);
+	if (family == AF_INET6 && plen == 64 && !memcmp(dst, a, 16))
+		w->v6++;
+}
+
+/* Walking a table lists exactly its routes via the interface: not main's, not another
+ * table's, not another interface's. */
+static void
+test_netlink_route_walk(void **state)
+{
+	struct netlink *nl;
+	struct walked w = { 0 };
+	char name[IFNAMSIZ], cmd[160];
+	uint8_t a[16];
+	int fd, idx;
+
+	(void)state;
+	fd = tun_open("wtest2", name);
+	assert_true(fd >= 0);
+	assert_int_equal(netlink_open(&nl), 0);
+	idx = netlink_link_index(nl, name);
+	assert_true(idx > 0);
+	assert_int_equal(netlink_link_set_up(nl, idx, true), 0);
+	for (int i = 0; i < NITEMS; i++) {
+		pton(routes[i].family, routes[i].addr, a);
+		assert_int_equal(netlink_route_add(nl, idx, TEST_TABLE, routes[i].family, a,
+		    routes[i].plen), 0);
+		assert_int_equal(netlink_route_add(nl, idx, RT_TABLE_MAIN, routes[i].family, a,
+		    routes[i].plen), 0);
+	}
+	snprintf(cmd, sizeof(cmd), "ip route add 100.99.0.0/16 dev %s table 7 && "
+	    "ip route add blackhole 100.98.0.0/16 table 2003959809", name);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(netlink_route_walk(nl, TEST_TABLE, idx, walked_one, &w), 0);
+	assert_int_equal(w.n, 2);
+	assert_int_equal(w.v4, 1);
+	assert_int_equal(w.v6, 1);
+	assert_int_equal(netlink_route_walk(nl, TEST_TABLE, 0, walked_one, &w), -EINVAL);
+	/* The socket answers ordinary requests as before (strict checking was for the walk). */
+	assert_int_equal(netlink_link_index(nl, name), idx);
+	netlink_close(nl);
+	close(fd);
+	assert_int_equal(system("ip route flush table 2003959809 && ip route flush table 7"), 0);
+}
+
 /* Policy rules: added once however often asked, deleted by mark, and flushed whatever the
  * mark (what a crashed run left). */
 static void
@@ -344,7 +404,11 @@ test_netlink_roundtrip(void **state)
 	pton(AF_INET6, "fd00::", a);
 	assert_int_equal(count(&d, AF_INET6, a, 64, idx, NULL), 0);
 
-	/* 4: routes, twice, in a table past 255 (the id travels in RTA_TABLE only). */
+	/* 4: routes, twice, in a table past 255 (the id travels in RTA_TABLE only).  Adding one
+	 * that exists asks the kernel for "the" route, found through the policy rules: ours
+	 * sends lookups to the table, as in tunneld, where the rule always precedes the routes. */
+	assert_int_equal(netlink_rule_add(nl, AF_INET, 42, TEST_TABLE), 0);
+	assert_int_equal(netlink_rule_add(nl, AF_INET6, 42, TEST_TABLE), 0);
 	for (round = 0; round < 2; round++)
 		for (i = 0; i < NITEMS; i++) {
 			pton(routes[i].family, routes[i].addr, a);
@@ -385,12 +449,15 @@ test_netlink_roundtrip(void **state)
 	/* 5b: a route to the prefix that is not ours (a blackhole, as another service may hold)
 	 * is a failure, not "exists already": traffic would not reach the tunnel. */
 	pton(AF_INET, "100.65.0.0", a);
-	assert_int_equal(system("ip route add blackhole 100.65.0.0/16"), 0);
-	assert_int_equal(netlink_route_add(nl, idx, AF_INET, a, 16), -EEXIST);
-	assert_int_equal(system("ip route del blackhole 100.65.0.0/16"), 0);
-	assert_int_equal(netlink_route_add(nl, idx, AF_INET, a, 16), 0);
-	assert_int_equal(netlink_route_add(nl, idx, AF_INET, a, 16), 0);	/* ours: fine */
-	assert_int_equal(netlink_route_del(nl, idx, AF_INET, a, 16), 0);
+	assert_int_equal(system("ip route add blackhole 100.65.0.0/16 table 2003959809"), 0);
+	assert_int_equal(netlink_route_add(nl, idx, TEST_TABLE, AF_INET, a, 16), -EEXIST);
+	assert_int_equal(system("ip route del blackhole 100.65.0.0/16 table 2003959809"), 0);
+	assert_int_equal(netlink_route_add(nl, idx, TEST_TABLE, AF_INET, a, 16), 0);
+	/* ours: fine, in our table (main has no such route) */
+	assert_int_equal(netlink_route_add(nl, idx, TEST_TABLE, AF_INET, a, 16), 0);
+	assert_int_equal(netlink_route_del(nl, idx, TEST_TABLE, AF_INET, a, 16), 0);
+	assert_int_equal(netlink_rule_del(nl, AF_INET, 42, TEST_TABLE), 0);
+	assert_int_equal(netlink_rule_del(nl, AF_INET6, 42, TEST_TABLE), 0);
 
 	/* 6: delete addresses likewise. */
 	for (round = 0; round < 2; round++)
@@ -432,6 +499,7 @@ main(void)
 		cmocka_unit_test(test_tun_open),
 		cmocka_unit_test(test_netlink_roundtrip),
 		cmocka_unit_test(test_netlink_rules),
+		cmocka_unit_test(test_netlink_route_walk),
 	};
 
 	if (geteuid() != 0) {
