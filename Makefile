@@ -38,7 +38,7 @@ LIBTUNNELD   := $(BUILD)/libtunneld.a
 LIBBASTION   := $(BUILD)/libbastion.a
 BINS         := $(BUILD)/tunneld $(BUILD)/keys $(BUILD)/bastion
 # Tools the integration tests run (tests/support/NAME.c, a main each, no library).
-TOOL_BINS    := $(BUILD)/tests/udp_impair
+TOOL_BINS    := $(BUILD)/tests/udp_impair $(BUILD)/tests/gossip_flood
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 # Test objects are not intermediates to delete after linking.

@@ -4,9 +4,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,15 +20,28 @@
 #include <sodium.h>
 
 #include "device.h"
+#include "gossip_serve.h"
 #include "log.h"
 
-/* One outgoing request, on the gossip object's list until its callback runs. */
+/* One outgoing request, on the gossip object's list until its callback runs or its deadline
+ * passes. */
 struct call {
 	struct gossip *g;
 	struct evhttp_connection *conn;
+	struct event *deadline;
 	struct call *next, *prev;
 	bool serial_probe;		/* GET /v1/serial: pull the roster if higher */
 	char addr[INET6_ADDRSTRLEN];
+};
+
+/* One admitted inbound connection, on the gossip object's list until libevent closes it or
+ * its deadline passes. */
+struct conn {
+	struct gossip *g;
+	struct evhttp_connection *evcon;
+	struct event *deadline;
+	struct conn *next, *prev;
+	struct sockaddr_storage from;
 };
 
 struct gossip {
@@ -38,42 +54,28 @@ struct gossip {
 	struct event *timer;
 	struct call *calls;		/* in flight */
 	unsigned inflight;
+	/* Accepted by libevent, not yet admitted (see on_accepted). */
+	struct bufferevent *fresh[GOSSIP_ACCEPT_BATCH];
+	unsigned n_fresh;
+	struct event *admit_ev;
+	struct conn *conns;		/* admitted */
+	unsigned n_conns;
+	bool paused;			/* listeners off after an accept error */
+	struct event *resume_ev;
+	int reserve_fd;			/* given up to shed connections when out of fds */
+	struct gossip *next_instance;
 };
 
-/* ---- addresses ---- */
+/* libevent hands a listener's error callback the evhttp, not us: found here. */
+static struct gossip *instances;
 
-static bool node_has_addr(const struct roster_node *n, const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET)
-		return n->has_addr4 && memcmp(n->addr4,
-		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4) == 0;
-	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+/* ---- listening ---- */
 
-		/* A v4 node's address as seen on a dual-stack socket. */
-		if (IN6_IS_ADDR_V4MAPPED(a))
-			return n->has_addr4 && memcmp(n->addr4, a->s6_addr + 12, 4) == 0;
-		return n->has_addr6 && memcmp(n->addr6, a->s6_addr, 16) == 0;
-	}
-	return false;
-}
-
-/* The roster node (not us) whose overlay address is sa, or NULL. */
-static const struct roster_node *source_node(struct gossip *g, const struct sockaddr *sa)
-{
-	const struct roster *r = &g->rs->running;
-
-	if (!g->rs->has_roster || !sa)
-		return NULL;
-	for (size_t i = 0; i < r->n_nodes; i++) {
-		if (&r->nodes[i] != g->rs->self && node_has_addr(&r->nodes[i], sa))
-			return &r->nodes[i];
-	}
-	return NULL;
-}
+static void on_accept_error(struct evconnlistener *lev, void *arg);
 
 static int listen_on(struct gossip *g, int family, const uint8_t *addr)
 {
+	struct evconnlistener *lev;
 	union wg_sockaddr sa;
 	socklen_t len;
 	int fd, one = 1, ret;
@@ -110,6 +112,10 @@ static int listen_on(struct gossip *g, int family, const uint8_t *addr)
 		close(fd);
 		return -ENOMEM;
 	}
+	lev = evhttp_bound_socket_get_listener(g->bound[family == AF_INET6]);
+	evconnlistener_set_error_cb(lev, on_accept_error);
+	if (g->paused || g->n_fresh >= GOSSIP_ACCEPT_BATCH - 1)
+		evconnlistener_disable(lev);
 	memcpy(g->bound_addr[family == AF_INET6], addr, family == AF_INET ? 4 : 16);
 	return 0;
 }
@@ -145,49 +151,237 @@ static void rebind(struct gossip *g)
 	}
 }
 
-/* ---- server ---- */
+/* ---- server: admission at accept ----
+ *
+ * libevent 2.1's evhttp accepts by itself and has no hook that sees the new socket before it
+ * reads (evhttp_get_request is internal).  Its bufferevent callback runs inside the accept, before
+ * the socket is set on the bufferevent: on_accepted creates the bufferevent and queues it, and
+ * admit(), made active right then, runs in the same loop pass, after the accept batch and before
+ * the loop polls again, so before any byte of these connections is read.  It finds the
+ * connection through the bufferevent's callback argument (evhttp's own connection object,
+ * set by evhttp_connection_base_bufferevent_new) and either keeps it, with a close callback
+ * and a deadline, or frees it unread: the peer sees a reset, no answer, and nothing of its body
+ * was buffered. */
 
-static void reply_text(struct evhttp_request *req, int code, const char *reason,
-    const char *text, size_t len)
+static void listeners_enable(struct gossip *g, bool on)
 {
-	struct evbuffer *b = evbuffer_new();
+	for (int i = 0; i < 2; i++) {
+		struct evconnlistener *lev;
 
-	if (b && text)
-		evbuffer_add(b, text, len);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	    "text/plain; charset=utf-8");
-	evhttp_send_reply(req, code, reason, b);
-	if (b)
-		evbuffer_free(b);
+		if (!g->bound[i])
+			continue;
+		lev = evhttp_bound_socket_get_listener(g->bound[i]);
+		if (on)
+			evconnlistener_enable(lev);
+		else
+			evconnlistener_disable(lev);
+	}
 }
 
-static void serve_post(struct gossip *g, struct evhttp_request *req, const char *from)
+static void conn_unlink(struct conn *c)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t len = evbuffer_get_length(in);
-	char why[512], source[INET6_ADDRSTRLEN + 32];
-	const char *body;
+	struct gossip *g = c->g;
 
-	if (len > ROSTER_MAX_BYTES) {
-		reply_text(req, 413, "Payload Too Large", NULL, 0);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		g->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	g->n_conns--;
+}
+
+/* libevent closes the connection (answered, timed out, failed, freed by us): forget it. */
+static void on_conn_close(struct evhttp_connection *evcon, void *arg)
+{
+	struct conn *c = arg;
+
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	conn_unlink(c);
+	event_free(c->deadline);
+	free(c);
+}
+
+/* The total deadline: a request still not answered GOSSIP_DEADLINE seconds after accept is
+ * dropped however steadily its bytes trickle in (evhttp's own timeout is per read). */
+static void on_conn_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	char from[48];
+
+	(void)fd;
+	(void)what;
+	gossip_addr_format((const struct sockaddr *)&c->from, from);
+	log_debug_rl("%s: gossip: closing the connection from %s: no answer within %d s",
+	    c->g->rs->dev->ifname, from, GOSSIP_DEADLINE);
+	evhttp_connection_free(c->evcon);	/* calls on_conn_close, which frees c */
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr *b)
+{
+	if (a->ss_family != b->sa_family)
+		return false;
+	if (b->sa_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)(const void *)a)->sin_addr,
+		    &((const struct sockaddr_in *)(const void *)b)->sin_addr, 4) == 0;
+	return b->sa_family == AF_INET6 &&
+	    memcmp(&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr,
+	    &((const struct sockaddr_in6 *)(const void *)b)->sin6_addr, 16) == 0;
+}
+
+static void admit_one(struct gossip *g, struct bufferevent *bev)
+{
+	const struct timeval deadline = { GOSSIP_DEADLINE, 0 };
+	struct evhttp_connection *evcon;
+	const struct sockaddr *sa;
+	enum gossip_admit verdict;
+	unsigned from_source = 0;
+	struct conn *c = NULL;
+	void *arg = NULL;
+	char from[48];
+
+	bufferevent_getcb(bev, NULL, NULL, NULL, &arg);
+	evcon = arg;
+	if (!evcon)
+		return;		/* libevent gave up on it already */
+	sa = evhttp_connection_get_addr(evcon);
+	if (!sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)) {
+		evhttp_connection_free(evcon);
 		return;
 	}
-	body = (const char *)evbuffer_pullup(in, -1);
-	snprintf(source, sizeof(source), "gossip from %s", from);
-	switch (roster_sync_offer(g->rs, body ? body : "", body ? len : 0, source, why,
-	    sizeof(why))) {
-	case ROSTER_OFFER_ACCEPTED:
-	case ROSTER_OFFER_NOT_NEWER:
-		evhttp_send_reply(req, 204, "No Content", NULL);
+	for (const struct conn *o = g->conns; o; o = o->next)
+		from_source += same_addr(&o->from, sa);
+	verdict = gossip_admit_check(g->rs, sa, from_source, g->n_conns);
+	if (verdict == GOSSIP_ADMIT && (c = calloc(1, sizeof(*c))) &&
+	    (c->deadline = evtimer_new(g->base, on_conn_deadline, c)) &&
+	    evtimer_add(c->deadline, &deadline) == 0) {
+		c->g = g;
+		c->evcon = evcon;
+		memcpy(&c->from, sa, sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) :
+		    sizeof(struct sockaddr_in6));
+		c->next = g->conns;
+		if (g->conns)
+			g->conns->prev = c;
+		g->conns = c;
+		g->n_conns++;
+		evhttp_connection_set_closecb(evcon, on_conn_close, c);
+		return;
+	}
+	if (c) {
+		if (c->deadline)
+			event_free(c->deadline);
+		free(c);
+	}
+	gossip_addr_format(sa, from);
+	switch (verdict) {
+	case GOSSIP_REFUSE_SOURCE:
+		log_warn_rl("%s: gossip: refused %s: not a roster node's overlay address",
+		    g->rs->dev->ifname, from);
 		break;
-	case ROSTER_OFFER_INVALID:
-		strncat(why, "\n", sizeof(why) - strlen(why) - 1);
-		reply_text(req, 400, "Bad Request", why, strlen(why));
+	case GOSSIP_REFUSE_SOURCE_BUSY:
+		log_warn_rl("%s: gossip: refused %s: %d connections from it are open already",
+		    g->rs->dev->ifname, from, GOSSIP_MAX_CONNS_PER_SOURCE);
 		break;
-	case ROSTER_OFFER_FAILED:
-		reply_text(req, 500, "Internal Server Error", NULL, 0);
+	case GOSSIP_REFUSE_BUSY:
+		log_warn_rl("%s: gossip: refused %s: %d connections are open already",
+		    g->rs->dev->ifname, from, GOSSIP_MAX_CONNS);
+		break;
+	case GOSSIP_ADMIT:
+		log_error_rl("%s: gossip: refused %s: out of memory", g->rs->dev->ifname, from);
 		break;
 	}
+	/* Unread: closing now resets the connection, its bytes never reach us. */
+	evhttp_connection_free(evcon);
+}
+
+static void admit(evutil_socket_t fd, short what, void *arg)
+{
+	struct gossip *g = arg;
+	unsigned n = g->n_fresh;
+
+	(void)fd;
+	(void)what;
+	g->n_fresh = 0;
+	for (unsigned i = 0; i < n; i++)
+		admit_one(g, g->fresh[i]);
+	if (n >= GOSSIP_ACCEPT_BATCH - 1 && !g->paused)
+		listeners_enable(g, true);
+}
+
+/* evhttp's bufferevent callback: a connection was just accepted (see above). */
+static struct bufferevent *on_accepted(struct event_base *base, void *arg)
+{
+	struct gossip *g = arg;
+	struct bufferevent *bev;
+
+	/* NULL makes evhttp create its own, unseen by admit(): only when allocation fails, and
+	 * then evhttp's own attempt fails too. */
+	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!bev)
+		return NULL;
+	if (g->n_fresh == 0)
+		event_active(g->admit_ev, EV_TIMEOUT, 0);
+	g->fresh[g->n_fresh++] = bev;
+	/* Full: accept no more in this pass (libevent's accept loop stops when the listener is
+	 * disabled); admit() turns them back on. */
+	if (g->n_fresh >= GOSSIP_ACCEPT_BATCH - 1)
+		listeners_enable(g, false);
+	return bev;
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct gossip *g = arg;
+
+	(void)fd;
+	(void)what;
+	g->paused = false;
+	if (g->n_fresh < GOSSIP_ACCEPT_BATCH - 1)
+		listeners_enable(g, true);
+}
+
+/* accept() failed with something other than EAGAIN/EINTR/ECONNABORTED: typically EMFILE or
+ * ENFILE.  The listening socket stays readable, so libevent would call accept() again at once,
+ * forever, at full CPU (and log each failure).  Instead: give up the reserve descriptor to
+ * accept and close what is waiting (the peers see a reset rather than a hang), stop listening
+ * for GOSSIP_ACCEPT_PAUSE seconds, and say so once (rate-limited). */
+static void on_accept_error(struct evconnlistener *lev, void *arg)
+{
+	const struct timeval pause = { GOSSIP_ACCEPT_PAUSE, 0 };
+	int err = errno, fd, lfd = evconnlistener_get_fd(lev);
+	struct gossip *g;
+	unsigned shed = 0;
+
+	for (g = instances; g && g->http != arg; g = g->next_instance)
+		;
+	if (!g) {
+		evconnlistener_disable(lev);
+		return;
+	}
+	if (g->reserve_fd >= 0) {
+		close(g->reserve_fd);
+		g->reserve_fd = -1;
+	}
+	while (shed < GOSSIP_ACCEPT_BATCH &&
+	    (fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		close(fd);
+		shed++;
+	}
+	g->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	g->paused = true;
+	listeners_enable(g, false);
+	evtimer_add(g->resume_ev, &pause);
+	log_rl_errno(LOG_LEVEL_WARN, err,
+	    "%s: gossip: cannot accept connections (%u dropped); pausing for %d s",
+	    g->rs->dev->ifname, shed, GOSSIP_ACCEPT_PAUSE);
+}
+
+/* ---- server: requests ---- */
+
+static enum roster_offer_result offer(void *ctx, const char *text, size_t len,
+    const char *source, char *why, size_t whylen)
+{
+	return roster_sync_offer(ctx, text, len, source, why, whylen);
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
@@ -195,38 +389,35 @@ static void on_request(struct evhttp_request *req, void *arg)
 	struct gossip *g = arg;
 	struct evhttp_connection *conn = evhttp_request_get_connection(req);
 	const struct sockaddr *sa = conn ? evhttp_connection_get_addr(conn) : NULL;
-	const char *uri = evhttp_request_get_uri(req);
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	char from[INET6_ADDRSTRLEN] = "?", serial[32];
-	int n;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req), *out;
+	struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
+	size_t len = evbuffer_get_length(in);
+	const char *body = NULL;
+	struct gossip_answer ans;
 
-	if (sa && sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, from,
-		    sizeof(from));
-	else if (sa && sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-		    from, sizeof(from));
-	if (!source_node(g, sa)) {
-		log_warn("%s: gossip: refused %s: not a roster node's overlay address",
+	/* evhttp read at most ROSTER_MAX_BYTES; the check is repeated where the body is used. */
+	if (len <= ROSTER_MAX_BYTES)
+		body = len ? (const char *)evbuffer_pullup(in, -1) : "";
+	gossip_request_handle(g->rs, offer, g->rs, sa, evhttp_request_get_command(req),
+	    evhttp_request_get_uri(req), body, len, &ans);
+	if (ans.code == 403) {
+		char from[48];
+
+		gossip_addr_format(sa, from);
+		log_warn_rl("%s: gossip: refused %s: not a roster node's overlay address",
 		    g->rs->dev->ifname, from);
-		reply_text(req, 403, "Forbidden", NULL, 0);
-		return;
 	}
-	if (g->rs->revoked || !g->rs->has_roster || !g->rs->text) {
-		reply_text(req, 503, "Service Unavailable", NULL, 0);
-		return;
-	}
-	if (cmd == EVHTTP_REQ_GET && strcmp(uri, "/v1/serial") == 0) {
-		n = snprintf(serial, sizeof(serial), "%llu\n",
-		    (unsigned long long)g->rs->text_serial);
-		reply_text(req, 200, "OK", serial, (size_t)n);
-	} else if (cmd == EVHTTP_REQ_GET && strcmp(uri, "/v1/roster") == 0) {
-		reply_text(req, 200, "OK", g->rs->text, g->rs->text_len);
-	} else if (cmd == EVHTTP_REQ_POST && strcmp(uri, "/v1/roster") == 0) {
-		serve_post(g, req, from);
-	} else {
-		reply_text(req, 404, "Not Found", NULL, 0);
-	}
+	/* One request per connection, so the deadline is per request. */
+	evhttp_add_header(headers, "Connection", "close");
+	/* Copied: the body may be the running roster's text, which an apply frees, or ans. */
+	out = ans.len ? evbuffer_new() : NULL;
+	if (out)
+		evbuffer_add(out, ans.body, ans.len);
+	if (ans.len)
+		evhttp_add_header(headers, "Content-Type", "text/plain; charset=utf-8");
+	evhttp_send_reply(req, ans.code, ans.reason, out);
+	if (out)
+		evbuffer_free(out);
 }
 
 /* ---- client ---- */
@@ -247,6 +438,23 @@ static void call_unlink(struct call *c)
 static bool request(struct gossip *g, const struct roster_node *n, enum evhttp_cmd_type cmd,
     const char *path, bool serial_probe);
 
+/* The total deadline of an outgoing request: a peer that answers slowly but steadily is cut
+ * off (evhttp's own timeout is per read).  Freeing the connection frees the request without
+ * calling on_response. */
+static void on_call_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct call *c = arg;
+
+	(void)fd;
+	(void)what;
+	log_debug_rl("%s: gossip: %s did not answer within %d s", c->g->rs->dev->ifname,
+	    c->addr, GOSSIP_DEADLINE);
+	call_unlink(c);
+	event_free(c->deadline);
+	evhttp_connection_free(c->conn);
+	free(c);
+}
+
 static void on_response(struct evhttp_request *req, void *arg)
 {
 	struct call *c = arg;
@@ -258,15 +466,17 @@ static void on_response(struct evhttp_request *req, void *arg)
 	int code = req ? evhttp_request_get_response_code(req) : 0;
 
 	call_unlink(c);
+	event_free(c->deadline);
 	if (!req || code == 0) {
-		log_debug("%s: gossip: %s did not answer", g->rs->dev->ifname, c->addr);
+		log_debug_rl("%s: gossip: %s did not answer", g->rs->dev->ifname, c->addr);
 		goto out;
 	}
 	in = evhttp_request_get_input_buffer(req);
 	len = evbuffer_get_length(in);
 	if (code != 200) {
 		if (code != 204)
-			log_debug("%s: gossip: %s answered %d", g->rs->dev->ifname, c->addr, code);
+			log_debug_rl("%s: gossip: %s answered %d", g->rs->dev->ifname, c->addr,
+			    code);
 		goto out;
 	}
 	if (len > ROSTER_MAX_BYTES || !(text = malloc(len + 1)))
@@ -295,7 +505,7 @@ static void on_response(struct evhttp_request *req, void *arg)
 				inet_pton(AF_INET, c->addr,
 				    &((struct sockaddr_in *)(void *)&ss)->sin_addr);
 			}
-			node = source_node(g, (const struct sockaddr *)&ss);
+			node = gossip_source_node(g->rs, (const struct sockaddr *)&ss);
 			if (node)
 				request(g, node, EVHTTP_REQ_GET, "/v1/roster", false);
 		}
@@ -330,6 +540,7 @@ static bool target_addr(struct gossip *g, const struct roster_node *n, char addr
 static bool request(struct gossip *g, const struct roster_node *n, enum evhttp_cmd_type cmd,
     const char *path, bool serial_probe)
 {
+	const struct timeval deadline = { GOSSIP_DEADLINE, 0 };
 	struct evhttp_connection *conn = NULL;
 	struct evhttp_request *req;
 	char local[INET6_ADDRSTRLEN];
@@ -341,14 +552,17 @@ static bool request(struct gossip *g, const struct roster_node *n, enum evhttp_c
 	if (!c)
 		return false;
 	c->serial_probe = serial_probe;
-	if (!target_addr(g, n, c->addr, local))
+	c->deadline = evtimer_new(g->base, on_call_deadline, c);
+	if (!c->deadline || !target_addr(g, n, c->addr, local))
 		goto fail;
 	conn = evhttp_connection_base_new(g->base, NULL, c->addr, g->port);
 	if (!conn)
 		goto fail;
 	evhttp_connection_set_timeout(conn, GOSSIP_TIMEOUT);
 	evhttp_connection_set_retries(conn, 0);
-	evhttp_connection_set_max_body_size(conn, ROSTER_MAX_BYTES);
+	/* Answers: a serial, a short reason, or a roster. */
+	evhttp_connection_set_max_body_size(conn, serial_probe ? GOSSIP_MAX_SERIAL_ANSWER :
+	    cmd == EVHTTP_REQ_POST ? GOSSIP_MAX_POST_ANSWER : ROSTER_MAX_BYTES);
 	evhttp_connection_set_max_headers_size(conn, GOSSIP_MAX_HEADERS);
 	/* From our overlay address: the only source the other side serves. */
 	evhttp_connection_set_local_address(conn, local);
@@ -367,6 +581,11 @@ static bool request(struct gossip *g, const struct roster_node *n, enum evhttp_c
 	if (evhttp_make_request(conn, req, cmd, path) < 0)
 		goto fail;	/* req is freed by libevent on failure */
 	evhttp_connection_free_on_completion(conn);
+	if (evtimer_add(c->deadline, &deadline) < 0) {
+		evhttp_connection_free(conn);	/* frees req without calling back */
+		conn = NULL;
+		goto fail;
+	}
 	c->g = g;
 	c->conn = conn;
 	c->next = g->calls;
@@ -378,6 +597,8 @@ static bool request(struct gossip *g, const struct roster_node *n, enum evhttp_c
 fail:
 	if (conn)
 		evhttp_connection_free(conn);
+	if (c->deadline)
+		event_free(c->deadline);
 	free(c);
 	return false;
 }
@@ -443,14 +664,21 @@ int gossip_start(struct gossip **out, struct roster_sync *rs, uint16_t port)
 	g->rs = rs;
 	g->base = rs->dev->base;
 	g->port = port;
+	g->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	g->next_instance = instances;
+	instances = g;
 	g->http = evhttp_new(g->base);
-	if (!g->http)
+	g->admit_ev = event_new(g->base, -1, 0, admit, g);
+	g->resume_ev = evtimer_new(g->base, on_resume, g);
+	if (!g->http || !g->admit_ev || !g->resume_ev || g->reserve_fd < 0)
 		goto fail;
+	/* evhttp's timeout is per read or write (idle); the whole request has GOSSIP_DEADLINE. */
 	evhttp_set_timeout(g->http, GOSSIP_TIMEOUT);
 	evhttp_set_max_body_size(g->http, ROSTER_MAX_BYTES);
 	evhttp_set_max_headers_size(g->http, GOSSIP_MAX_HEADERS);
 	evhttp_set_allowed_methods(g->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
 	evhttp_set_gencb(g->http, on_request, g);
+	evhttp_set_bevcb(g->http, on_accepted, g);
 	g->timer = event_new(g->base, -1, EV_PERSIST, on_timer, g);
 	if (!g->timer || event_add(g->timer, &every) < 0)
 		goto fail;
@@ -481,11 +709,25 @@ void gossip_stop(struct gossip *g)
 	for (c = g->calls; c; c = next) {
 		next = c->next;
 		evhttp_connection_free(c->conn);
+		event_free(c->deadline);
 		free(c);
 	}
 	if (g->timer)
 		event_free(g->timer);
+	/* Frees every inbound connection, fresh or admitted (on_conn_close frees ours). */
 	if (g->http)
 		evhttp_free(g->http);
+	if (g->admit_ev)
+		event_free(g->admit_ev);
+	if (g->resume_ev)
+		event_free(g->resume_ev);
+	if (g->reserve_fd >= 0)
+		close(g->reserve_fd);
+	for (struct gossip **p = &instances; *p; p = &(*p)->next_instance) {
+		if (*p == g) {
+			*p = g->next_instance;
+			break;
+		}
+	}
 	free(g);
 }

@@ -7,12 +7,19 @@
  *   GET  /v1/roster   the running signed roster
  *   POST /v1/roster   body = a signed roster: 204 accepted or not newer, 400 + reason if invalid
  *
- * Only sources that are a roster node's overlay address are served (403 otherwise).  On
- * accepting a roster the node POSTs it to up to GOSSIP_FANOUT random peers; every
- * GOSSIP_INTERVAL seconds it asks one random peer for its serial and pulls if higher
- * (anti-entropy, so that a node that was down catches up).  Bounded: bodies at most
- * ROSTER_MAX_BYTES, GOSSIP_TIMEOUT seconds per connection, GOSSIP_MAX_INFLIGHT outgoing
- * requests at once.  Never blocks the event loop. */
+ * Only sources that are a roster node's overlay address are served: any other connection is
+ * closed at accept, before a byte of it is read (gossip_serve.h decides).  On accepting a
+ * roster the node POSTs it to up to GOSSIP_FANOUT random peers; every GOSSIP_INTERVAL seconds
+ * it asks one random peer for its serial and pulls if higher (anti-entropy, so that a node that
+ * was down catches up).
+ *
+ * Bounded both ways: inbound, GOSSIP_MAX_CONNS connections (GOSSIP_MAX_CONNS_PER_SOURCE per
+ * address), bodies at most ROSTER_MAX_BYTES, headers GOSSIP_MAX_HEADERS, GOSSIP_TIMEOUT seconds
+ * without progress and GOSSIP_DEADLINE seconds in all per connection (one request each); when
+ * accept() fails (out of descriptors) listening pauses GOSSIP_ACCEPT_PAUSE seconds instead of
+ * spinning.  Outbound, GOSSIP_MAX_INFLIGHT requests, the same timeout and deadline, answers at
+ * most a serial's, a reason's or a roster's size.  Never blocks the event loop; every log line
+ * a peer can trigger is rate-limited. */
 #ifndef TUNNELD_GOSSIP_H
 #define TUNNELD_GOSSIP_H
 
@@ -23,9 +30,14 @@
 enum {
 	GOSSIP_FANOUT = 8,		/* peers told of a newly accepted roster */
 	GOSSIP_INTERVAL = 5,		/* seconds between anti-entropy checks */
-	GOSSIP_TIMEOUT = 5,		/* seconds, per connection (both directions) */
+	GOSSIP_TIMEOUT = 5,		/* seconds without progress, per connection (both ways) */
+	GOSSIP_DEADLINE = 20,		/* seconds from accept (or connect) to the last byte */
 	GOSSIP_MAX_INFLIGHT = 16,	/* outgoing requests at once */
 	GOSSIP_MAX_HEADERS = 8192,	/* bytes of request headers */
+	GOSSIP_MAX_SERIAL_ANSWER = 64,	/* bytes: the body of a GET /v1/serial answer */
+	GOSSIP_MAX_POST_ANSWER = 4096,	/* bytes: the body of a POST answer (a reason) */
+	GOSSIP_ACCEPT_PAUSE = 1,	/* seconds without accepting after accept() failed */
+	GOSSIP_ACCEPT_BATCH = 256,	/* connections accepted in one loop pass, at most */
 };
 
 struct gossip;

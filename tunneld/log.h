@@ -1,22 +1,68 @@
 /* The one logging API of tunneld: levels, an errno variant, stderr (foreground) or syslog
- * (daemonized).  Untrusted strings must be bounded by the caller ("%.100s"). */
+ * (daemonized).  Untrusted strings must be bounded by the caller ("%.100s"); control bytes in a
+ * message are escaped (\xHH) here, so a peer's bytes cannot forge lines or terminal codes.
+ *
+ * Rate limiting: every line an outsider can trigger repeatedly (packet drops, handshakes,
+ * gossip, control requests) goes through the _rl variants.  Each call site has its own budget of
+ * LOG_RATELIMIT_BURST lines per LOG_RATELIMIT_INTERVAL seconds (as the kernel's net_ratelimit);
+ * what is dropped beyond it is counted and reported as one "N similar messages suppressed"
+ * line, naming the call site, the next time that site logs after its interval.  The limiter is
+ * consulted only when the level is enabled, so a debug line costs nothing at info level. */
 #ifndef TUNNELD_LOG_H
 #define TUNNELD_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
+enum {
+	LOG_RATELIMIT_BURST = 10,	/* lines per call site per interval */
+	LOG_RATELIMIT_INTERVAL = 5,	/* seconds */
+};
+
+/* One call site's budget: a zero-initialised static (the _rl macros declare it). */
+struct log_ratelimit {
+	const char *file;
+	int line;
+	uint64_t window_ns;		/* start of the current interval (monotonic) */
+	unsigned printed;		/* in the current interval */
+	unsigned long suppressed;	/* since the last summary */
+};
+
+/* Also routes libevent's own messages here, rate-limited. */
 void log_init(const char *ident, enum log_level level, bool use_syslog);
 enum log_level log_level(void);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends ": strerror(err)" (err is a positive or negative errno). */
 void log_errno(enum log_level level, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* true if the call site rl may log one more line now; logs the summary of what it suppressed
+ * first when a new interval begins.  Thread-safe. */
+bool log_ratelimit_allow(struct log_ratelimit *rl, enum log_level level, const char *file,
+    int line);
 
 #define log_error(...)	log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warn(...)	log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_info(...)	log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_debug(...)	do { if (log_level() >= LOG_LEVEL_DEBUG) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__); } while (0)
+
+/* Rate-limited per call site (see above). */
+#define log_rl(level, ...) do {							\
+	static struct log_ratelimit log_rl_site_;				\
+	if (log_level() >= (level) &&						\
+	    log_ratelimit_allow(&log_rl_site_, (level), __FILE__, __LINE__))	\
+		log_msg((level), __VA_ARGS__);					\
+} while (0)
+#define log_rl_errno(level, err, ...) do {					\
+	static struct log_ratelimit log_rl_site_;				\
+	if (log_level() >= (level) &&						\
+	    log_ratelimit_allow(&log_rl_site_, (level), __FILE__, __LINE__))	\
+		log_errno((level), (err), __VA_ARGS__);				\
+} while (0)
+#define log_error_rl(...)	log_rl(LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_warn_rl(...)	log_rl(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_info_rl(...)	log_rl(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_debug_rl(...)	log_rl(LOG_LEVEL_DEBUG, __VA_ARGS__)
 
 #endif

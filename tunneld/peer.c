@@ -378,7 +378,7 @@ void peer_resolved(void *ctx, const uint8_t key[WG_KEY_LEN], uint64_t tag, int e
 	}
 	p->resolve_tag = 0;
 	if (err < 0) {
-		log_warn("%s: peer endpoint %.100s: %.160s", dev->ifname, p->endpoint_host, msg);
+		log_warn_rl("%s: peer endpoint %.100s: %.160s", dev->ifname, p->endpoint_host, msg);
 		return;
 	}
 	if (memcmp(ep, &p->endpoint.addr, sizeof(*ep)) != 0) {
@@ -410,7 +410,7 @@ static void peer_timer_fired(evutil_socket_t fd, short what, void *arg)
 				maybe_reresolve(p, now);
 			peer_send_datagram(p, buf, len);
 		} else if (act == WG_TICK_GAVE_UP) {
-			log_debug("peer handshake did not complete after %d attempts, giving up",
+			log_debug_rl("peer handshake did not complete after %d attempts, giving up",
 			    MAX_TIMER_HANDSHAKES + 2);
 			peer_drop_staged(p);
 		}

@@ -36,7 +36,7 @@ static void deliver(struct device *dev, struct peer *p, const uint8_t *pkt, size
 		return;
 	}
 	if (write(dev->tun_fd, pkt, len) < 0 && errno != EAGAIN)
-		log_debug("write to %s: %s", dev->ifname, strerror(errno));
+		log_debug_rl("write to %s: %s", dev->ifname, strerror(errno));
 }
 
 static void receive_one(struct device *dev, struct udp_endpoint *from, uint8_t *buf,
@@ -52,7 +52,7 @@ static void receive_one(struct device *dev, struct udp_endpoint *from, uint8_t *
 	p = rx.peer ? wg_peer_ctx(rx.peer) : NULL;
 	if (kind == WG_RX_DROP) {
 		dev->stats.rx_invalid++;
-		log_debug("dropped %zu-byte datagram: %s", len, rx.why ? rx.why : "invalid");
+		log_debug_rl("dropped %zu-byte datagram: %s", len, rx.why ? rx.why : "invalid");
 	}
 	/* An authenticated packet counts (endpoint, session confirmation) even when its inner
 	 * packet is then dropped as malformed.  The endpoint includes the local address the

@@ -574,11 +574,11 @@ enum roster_offer_result roster_sync_offer(struct roster_sync *rs, const char *t
 	res = roster_sync_check(newest, rs->pinned, text, len, source, &cand, trusted, why,
 	    whylen);
 	if (res == ROSTER_OFFER_NOT_NEWER) {
-		log_debug("%s: roster from %s ignored: %s", dev->ifname, source, why);
+		log_debug_rl("%s: roster from %s ignored: %s", dev->ifname, source, why);
 		goto out;
 	}
 	if (res != ROSTER_OFFER_ACCEPTED) {
-		log_warn("%s: roster from %s rejected: %s; keeping serial %llu", dev->ifname, source,
+		log_warn_rl("%s: roster from %s rejected: %s; keeping serial %llu", dev->ifname, source,
 		    why, (unsigned long long)(newest ? newest->serial : 0));
 		goto out;
 	}

@@ -82,7 +82,7 @@ void device_tun_readable(struct device *dev)
 					dev->on_fatal(dev, "the interface was removed");
 					return;
 				}
-				log_errno(LOG_LEVEL_WARN, errno, "read from %s", dev->ifname);
+				log_rl_errno(LOG_LEVEL_WARN, errno, "read from %s", dev->ifname);
 				break;
 			}
 			lens[n] = (size_t)r;

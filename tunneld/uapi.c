@@ -192,7 +192,7 @@ static void handle_set_end(struct uapi_client *c)
 
 	if (err) {
 		for (size_t i = 0; i < c->errs.count; i++)
-			log_warn("%s: uapi set: %s", c->server->dev->ifname, c->errs.msgs[i]);
+			log_warn_rl("%s: uapi set: %s", c->server->dev->ifname, c->errs.msgs[i]);
 	} else {
 		err = device_apply_uapi_set(c->server->dev, &c->cfg);
 	}
@@ -255,7 +255,7 @@ static void count_request(struct uapi_client *c, size_t n)
 {
 	c->request_bytes += n;
 	if (c->request_bytes > UAPI_MAX_REQUEST && c->state != IN_SKIP) {
-		log_warn("%s: uapi request larger than %u bytes: refused", c->server->dev->ifname,
+		log_warn_rl("%s: uapi request larger than %u bytes: refused", c->server->dev->ifname,
 		    (unsigned)UAPI_MAX_REQUEST);
 		skip_request(c, EMSGSIZE);
 	}
@@ -351,7 +351,7 @@ static void client_event(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (what & BEV_EVENT_TIMEOUT)
-		log_debug("%s: uapi client idle for %d s: closed", c->server->dev->ifname,
+		log_debug_rl("%s: uapi client idle for %d s: closed", c->server->dev->ifname,
 		    UAPI_IDLE_TIMEOUT);
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
 		client_free(c);
@@ -363,7 +363,7 @@ static void client_deadline(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_debug("%s: uapi client still connected after %d s: closed", c->server->dev->ifname,
+	log_debug_rl("%s: uapi client still connected after %d s: closed", c->server->dev->ifname,
 	    UAPI_DEADLINE);
 	client_free(c);
 }
@@ -378,7 +378,7 @@ static void evict_oldest(struct uapi_server *s)
 	for (c = s->clients; c; c = c->next)
 		if (c->serial < oldest->serial)
 			oldest = c;
-	log_debug("%s: uapi: %u clients connected: closing the oldest", s->dev->ifname,
+	log_debug_rl("%s: uapi: %u clients connected: closing the oldest", s->dev->ifname,
 	    s->n_clients);
 	client_free(oldest);
 }
@@ -413,7 +413,7 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 			evict_oldest(s);
 			return;
 		}
-		log_errno(LOG_LEVEL_WARN, errno, "%s: uapi accept: pausing for 1 s", s->dev->ifname);
+		log_rl_errno(LOG_LEVEL_WARN, errno, "%s: uapi accept: pausing for 1 s", s->dev->ifname);
 		event_del(s->ev_listen);
 		event_add(s->ev_listen_retry, &retry);
 		return;
