@@ -118,31 +118,36 @@ void log_errno(enum log_level level, int err, const char *fmt, ...)
 	emit(level, buf);
 }
 
+bool log_ratelimit_check(struct log_ratelimit *rl, uint64_t now_ns, unsigned long *suppressed)
+{
+	*suppressed = 0;
+	if (!rl->started || now_ns - rl->window_ns >= (uint64_t)LOG_RATELIMIT_INTERVAL * 1000000000u) {
+		/* A new interval: report what the last ones dropped, then start over. */
+		*suppressed = rl->suppressed;
+		rl->started = true;
+		rl->window_ns = now_ns;
+		rl->printed = 0;
+		rl->suppressed = 0;
+	}
+	if (rl->printed < LOG_RATELIMIT_BURST) {
+		rl->printed++;
+		return true;
+	}
+	rl->suppressed++;
+	return false;
+}
+
 bool log_ratelimit_allow(struct log_ratelimit *rl, enum log_level level, const char *file,
     int line)
 {
 	struct timespec ts;
-	unsigned long suppressed = 0;
-	uint64_t now;
+	unsigned long suppressed;
 	bool ok;
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	pthread_mutex_lock(&ratelimit_lock);
-	if (!rl->file || now - rl->window_ns >= (uint64_t)LOG_RATELIMIT_INTERVAL * 1000000000u) {
-		/* A new interval: report what the last ones dropped, then start over. */
-		suppressed = rl->suppressed;
-		rl->file = file;
-		rl->line = line;
-		rl->window_ns = now;
-		rl->printed = 0;
-		rl->suppressed = 0;
-	}
-	ok = rl->printed < LOG_RATELIMIT_BURST;
-	if (ok)
-		rl->printed++;
-	else
-		rl->suppressed++;
+	ok = log_ratelimit_check(rl, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
+	    &suppressed);
 	pthread_mutex_unlock(&ratelimit_lock);
 	if (suppressed)
 		log_msg(level, "%lu similar messages suppressed (%s:%d)", suppressed, file, line);

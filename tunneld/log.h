@@ -23,8 +23,7 @@ enum {
 
 /* One call site's budget: a zero-initialised static (the _rl macros declare it). */
 struct log_ratelimit {
-	const char *file;
-	int line;
+	bool started;
 	uint64_t window_ns;		/* start of the current interval (monotonic) */
 	unsigned printed;		/* in the current interval */
 	unsigned long suppressed;	/* since the last summary */
@@ -37,10 +36,13 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 /* Appends ": strerror(err)" (err is a positive or negative errno). */
 void log_errno(enum log_level level, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* true if the call site rl may log one more line now; logs the summary of what it suppressed
- * first when a new interval begins.  Thread-safe. */
+/* true if the call site rl (file:line, for the summary) may log one more line now; logs the
+ * summary of what it suppressed first when a new interval begins.  Thread-safe. */
 bool log_ratelimit_allow(struct log_ratelimit *rl, enum log_level level, const char *file,
     int line);
+/* The decision alone, at monotonic time now_ns (nanoseconds): true to log.  *suppressed is
+ * what the site dropped in the intervals before, when this call starts a new one, else 0. */
+bool log_ratelimit_check(struct log_ratelimit *rl, uint64_t now_ns, unsigned long *suppressed);
 
 #define log_error(...)	log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warn(...)	log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
