@@ -9,6 +9,8 @@
 #   2. the same from 100.65.0.1, an address inside the tunnel (b's subnet) that is no roster
 #      node's overlay address: a closes the connection at accept, before reading a byte (no
 #      HTTP answer, almost nothing of the body sent, RSS unchanged);
+#   3. when ROSTER_MAX_BYTES is below 64 MiB, the same body cut to exactly that size (so a
+#      reads all of it): answered 400 for its signature, pings still under 200 ms;
 # then the genuine next roster, handed to c, still reaches a and b by gossip.
 . "$(dirname "$0")/lib.sh"
 
@@ -18,6 +20,13 @@ if [ ! -x "$FLOOD" ]; then
 	exit 1
 fi
 BIG=$((64 << 20))
+# ROSTER_MAX_BYTES, as keys/lib/roster.h writes it ("N << 20").
+CAP_MB=$(sed -n 's/^[[:space:]]*ROSTER_MAX_BYTES = \([0-9]*\) << 20.*/\1/p' "$ROOT/keys/lib/roster.h")
+if [ -z "$CAP_MB" ]; then
+	fail "cannot read ROSTER_MAX_BYTES from keys/lib/roster.h"
+	exit 1
+fi
+CAP=$((CAP_MB << 20))
 RTT_MAX_MS=200
 RSS_GROWTH_MAX_KB=$((48 << 10))
 
@@ -36,7 +45,8 @@ check "b reaches a's gossip service (serial $SERIAL)" wait_until 15 serial_serve
 
 # The hostile body: the running roster's header with a high serial, then well-formed nodes (a
 # fresh key, an address in the network's IPv6 cidr) up to 64 MiB, then a garbage signature.
-python3 - "$ADMIN/roster.signed" "$T/big" "$BIG" <<'PY'
+gen_body() {
+python3 - "$ADMIN/roster.signed" "$1" "$2" <<'PY'
 import base64, os, re, sys
 src, out, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
 head = []
@@ -57,6 +67,8 @@ with open(out, 'w') as f:
         i += 1
     f.write(sig)
 PY
+}
+gen_body "$T/big" "$BIG"
 
 BIG_SIZE=$(stat -c %s "$T/big")
 
@@ -97,6 +109,19 @@ for mode in length chunked; do
 	assert_le "64 MiB body ($mode): growth of a's peak RSS (KiB)" "$RSS_GROWTH_MAX_KB" "$GROWTH"
 	check "a still running" pid_alive "${PID[a]}"
 done
+
+# The largest body a reads: its signature is checked before the parse.
+if [ "$CAP" -lt "$BIG" ]; then
+	gen_body "$T/cap" "$CAP"
+	attack cap "$CAP" -f "$T/cap"
+	assert_eq "a ${CAP_MB} MiB body (ROSTER_MAX_BYTES): answered 400" 400 "$(field status "$T/flood.cap")"
+	assert_le "a ${CAP_MB} MiB body: max RTT of pings through a (ms)" "$RTT_MAX_MS" "${RTT:-999999}"
+	assert_le "a ${CAP_MB} MiB body: growth of a's peak RSS (KiB)" "$RSS_GROWTH_MAX_KB" "$GROWTH"
+	check "a ${CAP_MB} MiB body: the reason is the signature" \
+		grep -q 'roster from gossip from 100.64.0.2 rejected: .*signature' "$T/a.log"
+else
+	log "ROSTER_MAX_BYTES is ${CAP_MB} MiB: the 64 MiB bodies above were the largest"
+fi
 
 # From inside the tunnel but not a roster node: closed at accept.
 mark=$(log_mark a)
