@@ -571,15 +571,27 @@ enum roster_offer_result roster_sync_offer(struct roster_sync *rs, const char *t
 	char *copy = NULL;
 	int ret;
 
+	/* A peer can repeat a gossip offer at will ("gossip from/pull from ADDR", gossip.c): its
+	 * lines are rate-limited.  A file the admin handed over always gets its reason. */
+	bool from_peer = strncmp(source, "gossip ", 7) == 0;
+	unsigned long long serial = newest ? newest->serial : 0;
+
 	res = roster_sync_check(newest, rs->pinned, text, len, source, &cand, trusted, why,
 	    whylen);
 	if (res == ROSTER_OFFER_NOT_NEWER) {
-		log_debug_rl("%s: roster from %s ignored: %s", dev->ifname, source, why);
+		if (from_peer)
+			log_debug_rl("%s: roster from %s ignored: %s", dev->ifname, source, why);
+		else
+			log_debug("%s: roster from %s ignored: %s", dev->ifname, source, why);
 		goto out;
 	}
 	if (res != ROSTER_OFFER_ACCEPTED) {
-		log_warn_rl("%s: roster from %s rejected: %s; keeping serial %llu", dev->ifname, source,
-		    why, (unsigned long long)(newest ? newest->serial : 0));
+		if (from_peer)
+			log_warn_rl("%s: roster from %s rejected: %s; keeping serial %llu",
+			    dev->ifname, source, why, serial);
+		else
+			log_warn("%s: roster from %s rejected: %s; keeping serial %llu",
+			    dev->ifname, source, why, serial);
 		goto out;
 	}
 	/* Persisted (by the persister thread) before applied: a crash never runs a roster that
