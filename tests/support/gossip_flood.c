@@ -11,9 +11,11 @@
  *	Holds up to CONNS connections that each send one byte of a POST every INTERVAL seconds
  *	(slowloris), for SECONDS; a connection the server closed is reopened at the next tick, at
  *	most REOPENS times in all (default 4 * CONNS).  Prints "opened=N established=N
- *	server_closed=N oldest_alive=S longest_closed=S": oldest_alive is the age in seconds of the
- *	oldest connection still open (and still accepting bytes) at the end, longest_closed the
- *	longest life of one the server closed after it had taken bytes. */
+ *	server_closed=N oldest_alive=S longest_closed=S half_open=N": oldest_alive is the age in
+ *	seconds of the oldest connection still open on the server at the end (not closed, every
+ *	byte acknowledged), longest_closed the longest life of one the server closed after it had
+ *	taken bytes, half_open the connections whose bytes the server never acknowledged.  Ages
+ *	count from the first byte sent (the tick after the connection was established). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -23,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -202,7 +206,7 @@ static int run_body(const struct sockaddr_storage *dst, socklen_t dlen,
 
 struct slot {
 	int fd;
-	double opened;		/* when connect() was called */
+	double opened;		/* when the first byte went out: connected by then */
 	size_t pos;		/* bytes of the request sent */
 };
 
@@ -213,7 +217,7 @@ static int run_slow(const struct sockaddr_storage *dst, socklen_t dlen,
 	static const char req[] = "POST /v1/roster HTTP/1.1\r\nHost: v\r\nContent-Length: 100000"
 	    "\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 	struct slot *s = calloc(conns, sizeof(*s));
-	unsigned long opened = 0, established = 0, server_closed = 0, reopens = 0;
+	unsigned long opened = 0, established = 0, server_closed = 0, reopens = 0, half_open = 0;
 	double t0 = now_s(), next = t0, longest_closed = 0, oldest = 0, t;
 	struct rlimit rl;
 	char c;
@@ -246,7 +250,6 @@ static int run_slow(const struct sockaddr_storage *dst, socklen_t dlen,
 				if (opened >= conns)
 					reopens++;
 				x->fd = open_conn(dst, dlen, src, slen);
-				x->opened = t;
 				x->pos = 0;
 				if (x->fd >= 0)
 					opened++;
@@ -259,8 +262,12 @@ static int run_slow(const struct sockaddr_storage *dst, socklen_t dlen,
 			r = send(x->fd, req + x->pos % (sizeof(req) - 1), 1,
 			    MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (r == 1) {
-				if (x->pos++ == 0)
+				/* Ages count from here: a SYN the server's full queue dropped is
+				 * retried for seconds, and the server's deadline starts at accept. */
+				if (x->pos++ == 0) {
 					established++;
+					x->opened = t;
+				}
 				continue;
 			}
 			if (errno == EAGAIN || errno == ENOTCONN || errno == EINPROGRESS)
@@ -277,18 +284,27 @@ closed:
 	}
 	t = now_s();
 	for (unsigned i = 0; i < conns; i++) {
+		int unacked = 0;
+
 		if (s[i].fd < 0)
 			continue;
-		/* Still open means the server still takes bytes: check once more. */
+		/* Still open on the server: not closed, and every byte sent was acknowledged.  A
+		 * handshake whose last ACK the server dropped (its accept queue was full during the
+		 * opening burst) looks established here but has no socket there: its bytes stay
+		 * unacknowledged, so it is not counted. */
 		if (s[i].pos > 0 && recv(s[i].fd, &c, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN &&
-		    send(s[i].fd, "a", 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1 &&
-		    t - s[i].opened > oldest)
-			oldest = t - s[i].opened;
+		    ioctl(s[i].fd, SIOCOUTQ, &unacked) == 0) {
+			if (unacked > 0)
+				half_open++;
+			else if (t - s[i].opened > oldest)
+				oldest = t - s[i].opened;
+		}
 		close(s[i].fd);
 	}
 	free(s);
 	printf("opened=%lu established=%lu server_closed=%lu oldest_alive=%.0f "
-	    "longest_closed=%.0f\n", opened, established, server_closed, oldest, longest_closed);
+	    "longest_closed=%.0f half_open=%lu\n", opened, established, server_closed, oldest,
+	    longest_closed, half_open);
 	return 0;
 }
 
