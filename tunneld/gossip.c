@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,7 +30,7 @@ struct call {
 	struct gossip *g;
 	struct evhttp_connection *conn;
 	struct event *deadline;
-	struct call *next, *prev;
+	LIST_ENTRY(call) link;
 	bool serial_probe;		/* GET /v1/serial: pull the roster if higher */
 	char addr[INET6_ADDRSTRLEN];
 };
@@ -40,7 +41,7 @@ struct conn {
 	struct gossip *g;
 	struct evhttp_connection *evcon;
 	struct event *deadline;
-	struct conn *next, *prev;
+	LIST_ENTRY(conn) link;
 	struct sockaddr_storage from;
 };
 
@@ -52,13 +53,13 @@ struct gossip {
 	struct evhttp_bound_socket *bound[2];	/* IPv4, IPv6 */
 	uint8_t bound_addr[2][16];
 	struct event *timer;
-	struct call *calls;		/* in flight */
+	LIST_HEAD(, call) calls;	/* in flight */
 	unsigned inflight;
 	/* Accepted by libevent, not yet admitted (see on_accepted). */
 	struct bufferevent *fresh[GOSSIP_ACCEPT_BATCH];
 	unsigned n_fresh;
 	struct event *admit_ev;
-	struct conn *conns;		/* admitted */
+	LIST_HEAD(, conn) conns;	/* admitted */
 	unsigned n_conns;
 	bool paused;			/* listeners off after an accept error */
 	struct event *resume_ev;
@@ -178,26 +179,14 @@ static void listeners_enable(struct gossip *g, bool on)
 	}
 }
 
-static void conn_unlink(struct conn *c)
-{
-	struct gossip *g = c->g;
-
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		g->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	g->n_conns--;
-}
-
 /* libevent closes the connection (answered, timed out, failed, freed by us): forget it. */
 static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 {
 	struct conn *c = arg;
 
 	evhttp_connection_set_closecb(evcon, NULL, NULL);
-	conn_unlink(c);
+	LIST_REMOVE(c, link);
+	c->g->n_conns--;
 	event_free(c->deadline);
 	free(c);
 }
@@ -236,7 +225,7 @@ static void admit_one(struct gossip *g, struct bufferevent *bev)
 	const struct sockaddr *sa;
 	enum gossip_admit verdict;
 	unsigned from_source = 0;
-	struct conn *c = NULL;
+	struct conn *c = NULL, *o;
 	void *arg = NULL;
 	char from[48];
 
@@ -249,7 +238,7 @@ static void admit_one(struct gossip *g, struct bufferevent *bev)
 		evhttp_connection_free(evcon);
 		return;
 	}
-	for (const struct conn *o = g->conns; o; o = o->next)
+	LIST_FOREACH(o, &g->conns, link)
 		from_source += same_addr(&o->from, sa);
 	verdict = gossip_admit_check(g->rs, sa, from_source, g->n_conns);
 	if (verdict == GOSSIP_ADMIT && (c = calloc(1, sizeof(*c))) &&
@@ -259,10 +248,7 @@ static void admit_one(struct gossip *g, struct bufferevent *bev)
 		c->evcon = evcon;
 		memcpy(&c->from, sa, sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) :
 		    sizeof(struct sockaddr_in6));
-		c->next = g->conns;
-		if (g->conns)
-			g->conns->prev = c;
-		g->conns = c;
+		LIST_INSERT_HEAD(&g->conns, c, link);
 		g->n_conns++;
 		evhttp_connection_set_closecb(evcon, on_conn_close, c);
 		return;
@@ -424,15 +410,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 static void call_unlink(struct call *c)
 {
-	struct gossip *g = c->g;
-
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		g->calls = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	g->inflight--;
+	LIST_REMOVE(c, link);
+	c->g->inflight--;
 }
 
 static bool request(struct gossip *g, const struct roster_node *n, enum evhttp_cmd_type cmd,
@@ -588,10 +567,7 @@ static bool request(struct gossip *g, const struct roster_node *n, enum evhttp_c
 	}
 	c->g = g;
 	c->conn = conn;
-	c->next = g->calls;
-	if (g->calls)
-		g->calls->prev = c;
-	g->calls = c;
+	LIST_INSERT_HEAD(&g->calls, c, link);
 	g->inflight++;
 	return true;
 fail:
@@ -664,6 +640,8 @@ int gossip_start(struct gossip **out, struct roster_sync *rs, uint16_t port)
 	g->rs = rs;
 	g->base = rs->dev->base;
 	g->port = port;
+	LIST_INIT(&g->calls);
+	LIST_INIT(&g->conns);
 	g->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	g->next_instance = instances;
 	instances = g;
@@ -696,7 +674,7 @@ fail:
 
 void gossip_stop(struct gossip *g)
 {
-	struct call *c, *next;
+	struct call *c;
 
 	if (!g)
 		return;
@@ -706,8 +684,8 @@ void gossip_stop(struct gossip *g)
 	}
 	/* Abandon requests in flight: freeing a connection frees its queued request without
 	 * calling back. */
-	for (c = g->calls; c; c = next) {
-		next = c->next;
+	while ((c = LIST_FIRST(&g->calls))) {
+		LIST_REMOVE(c, link);
 		evhttp_connection_free(c->conn);
 		event_free(c->deadline);
 		free(c);
