@@ -229,10 +229,13 @@ static void admit_one(struct gossip *g, struct bufferevent *bev)
 	void *arg = NULL;
 	char from[48];
 
+	/* Our reference (on_accepted) kept bev alive; libevent clears its callbacks when it
+	 * frees the connection itself (only when its own allocations fail). */
 	bufferevent_getcb(bev, NULL, NULL, NULL, &arg);
+	bufferevent_decref(bev);
 	evcon = arg;
 	if (!evcon)
-		return;		/* libevent gave up on it already */
+		return;
 	sa = evhttp_connection_get_addr(evcon);
 	if (!sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)) {
 		evhttp_connection_free(evcon);
@@ -305,6 +308,8 @@ static struct bufferevent *on_accepted(struct event_base *base, void *arg)
 	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (!bev)
 		return NULL;
+	/* Until admit() has looked: libevent may free the connection in between. */
+	bufferevent_incref(bev);
 	if (g->n_fresh == 0)
 		event_active(g->admit_ev, EV_TIMEOUT, 0);
 	g->fresh[g->n_fresh++] = bev;
@@ -695,6 +700,8 @@ void gossip_stop(struct gossip *g)
 	/* Frees every inbound connection, fresh or admitted (on_conn_close frees ours). */
 	if (g->http)
 		evhttp_free(g->http);
+	for (unsigned i = 0; i < g->n_fresh; i++)
+		bufferevent_decref(g->fresh[i]);
 	if (g->admit_ev)
 		event_free(g->admit_ev);
 	if (g->resume_ev)
