@@ -81,7 +81,8 @@ void gossip_request_handle(const struct roster_sync *rs, gossip_offer_fn *offer,
 		answer(ans, 403, "Forbidden", NULL, 0);
 		return;
 	}
-	if (rs->revoked || !rs->has_roster) {
+	/* Served: the last fully applied roster (text), nothing before there is one. */
+	if (rs->revoked || !rs->has_roster || !rs->text) {
 		answer(ans, 503, "Service Unavailable", NULL, 0);
 		return;
 	}
@@ -91,7 +92,7 @@ void gossip_request_handle(const struct roster_sync *rs, gossip_offer_fn *offer,
 	}
 	if (cmd == EVHTTP_REQ_GET && strcmp(uri, "/v1/serial") == 0) {
 		n = snprintf(ans->text, sizeof(ans->text), "%llu\n",
-		    (unsigned long long)rs->running.serial);
+		    (unsigned long long)rs->text_serial);
 		answer(ans, 200, "OK", ans->text, (size_t)n);
 		return;
 	}

@@ -50,8 +50,9 @@ enum gossip_admit gossip_admit_check(const struct roster_sync *rs, const struct 
 
 /* Answers one request: cmd on uri (the raw request target), from sa, with a body of len bytes
  * (NULL when it was not read because len > ROSTER_MAX_BYTES).  Routes GET /v1/serial, GET
- * /v1/roster and POST /v1/roster; refuses sources that are not roster nodes (403), serves
- * nothing while revoked or without a roster (503).  A body identical to the running roster is
+ * /v1/roster and POST /v1/roster (the serial and text of the last fully applied roster);
+ * refuses sources that are not roster nodes (403), serves nothing while revoked or before a
+ * roster is fully applied (503).  A body identical to the running roster is
  * answered 204 without an offer (a peer replaying it costs a compare, not a parse). */
 void gossip_request_handle(const struct roster_sync *rs, gossip_offer_fn *offer,
     void *offer_ctx, const struct sockaddr *sa, enum evhttp_cmd_type cmd, const char *uri,

@@ -74,6 +74,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	roster_errors_free(&errs);
 	rs.text = (char *)running_text;
 	rs.text_len = sizeof(running_text) - 1;
+	rs.text_serial = rs.running.serial;
 	rs.self = &rs.running.nodes[1];		/* web-1 */
 	memcpy(rs.pinned, pinned, KEY_LEN);
 	return 0;
