@@ -12,7 +12,8 @@ static bool node_has_addr(const struct roster_node *n, const struct sockaddr *sa
 		return n->has_addr4 && memcmp(n->addr4,
 		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4) == 0;
 	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+		const struct in6_addr *a =
+		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
 
 		/* A v4 node's address as seen on a dual-stack socket. */
 		if (IN6_IS_ADDR_V4MAPPED(a))

@@ -121,7 +121,8 @@ void log_errno(enum log_level level, int err, const char *fmt, ...)
 bool log_ratelimit_check(struct log_ratelimit *rl, uint64_t now_ns, unsigned long *suppressed)
 {
 	*suppressed = 0;
-	if (!rl->started || now_ns - rl->window_ns >= (uint64_t)LOG_RATELIMIT_INTERVAL * 1000000000u) {
+	if (!rl->started ||
+	    now_ns - rl->window_ns >= (uint64_t)LOG_RATELIMIT_INTERVAL * 1000000000u) {
 		/* A new interval: report what the last ones dropped, then start over. */
 		*suppressed = rl->suppressed;
 		rl->started = true;

@@ -47,7 +47,10 @@ bool log_ratelimit_check(struct log_ratelimit *rl, uint64_t now_ns, unsigned lon
 #define log_error(...)	log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warn(...)	log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_info(...)	log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
-#define log_debug(...)	do { if (log_level() >= LOG_LEVEL_DEBUG) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__); } while (0)
+#define log_debug(...)	do {						\
+	if (log_level() >= LOG_LEVEL_DEBUG)					\
+		log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__);				\
+} while (0)
 
 /* Rate-limited per call site (see above). */
 #define log_rl(level, ...) do {							\

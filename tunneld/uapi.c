@@ -255,8 +255,8 @@ static void count_request(struct uapi_client *c, size_t n)
 {
 	c->request_bytes += n;
 	if (c->request_bytes > UAPI_MAX_REQUEST && c->state != IN_SKIP) {
-		log_warn_rl("%s: uapi request larger than %u bytes: refused", c->server->dev->ifname,
-		    (unsigned)UAPI_MAX_REQUEST);
+		log_warn_rl("%s: uapi request larger than %u bytes: refused",
+		    c->server->dev->ifname, (unsigned)UAPI_MAX_REQUEST);
 		skip_request(c, EMSGSIZE);
 	}
 }
@@ -413,7 +413,8 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 			evict_oldest(s);
 			return;
 		}
-		log_rl_errno(LOG_LEVEL_WARN, errno, "%s: uapi accept: pausing for 1 s", s->dev->ifname);
+		log_rl_errno(LOG_LEVEL_WARN, errno, "%s: uapi accept: pausing for 1 s",
+		    s->dev->ifname);
 		event_del(s->ev_listen);
 		event_add(s->ev_listen_retry, &retry);
 		return;

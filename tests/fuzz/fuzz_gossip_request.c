@@ -66,7 +66,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	if (!key_lib_init() || !key_from_base64(pinned, "Cq0kHyaIxquHQHODea1clCTheEl2UPQ3bk9pxKoNE8Y="))
+	if (!key_lib_init() ||
+	    !key_from_base64(pinned, "Cq0kHyaIxquHQHODea1clCTheEl2UPQ3bk9pxKoNE8Y="))
 		abort();
 	if (!roster_parse(running_text, sizeof(running_text) - 1, "running", &rs.running, &errs) ||
 	    rs.running.n_nodes != 2)

@@ -15,7 +15,7 @@
 # then the genuine next roster, handed to c, still reaches a and b by gossip.
 . "$(dirname "$0")/lib.sh"
 
-FLOOD=${FLOOD:-$BUILD/support/gossip_flood}
+FLOOD=${FLOOD:-$BUILD/tests/gossip_flood}
 if [ ! -x "$FLOOD" ]; then
 	fail "$FLOOD not built (make $FLOOD)"
 	exit 1

@@ -11,7 +11,7 @@
 # says so a few times, and recovers once descriptors are back.
 . "$(dirname "$0")/lib.sh"
 
-FLOOD=${FLOOD:-$BUILD/support/gossip_flood}
+FLOOD=${FLOOD:-$BUILD/tests/gossip_flood}
 if [ ! -x "$FLOOD" ]; then
 	fail "$FLOOD not built (make $FLOOD)"
 	exit 1

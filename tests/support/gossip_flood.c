@@ -3,7 +3,8 @@
  *
  *   gossip_flood body ADDR PORT BYTES [-f FILE] [-c] [-b SRC] [-t SECONDS]
  *	POST /v1/roster with BYTES of garbage ending in a garbage signature line (or the first
- *	BYTES of FILE), announced by Content-Length (or sent chunked with -c), from SRC if given.  Prints
+ *	BYTES of FILE), announced by Content-Length (or sent chunked with -c), from SRC if
+ *	given.  Prints
  *	"sent=N status=CODE closed=0|1 ms=T": how many body bytes the server let in before it
  *	answered or closed, its HTTP status (0: none), and whether it closed the connection.
  *
@@ -159,7 +160,7 @@ static int run_body(const struct sockaddr_storage *dst, socklen_t dlen,
 		if (!(pfd.revents & POLLOUT))
 			continue;
 		if (off == blen) {
-			/* The next piece: 64 KiB of body (one chunk when chunked), the last chunk. */
+			/* The next piece: 64 KiB of body (a chunk when chunked), the last chunk. */
 			off = blen = 0;
 			head_done = true;
 			if (planned < total) {
@@ -215,7 +216,7 @@ static int run_slow(const struct sockaddr_storage *dst, socklen_t dlen,
     double interval, unsigned long reopens_max)
 {
 	static const char req[] = "POST /v1/roster HTTP/1.1\r\nHost: v\r\nContent-Length: 100000"
-	    "\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	    "\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 	struct slot *s = calloc(conns, sizeof(*s));
 	unsigned long opened = 0, established = 0, server_closed = 0, reopens = 0, half_open = 0;
 	double t0 = now_s(), next = t0, longest_closed = 0, oldest = 0, t;
@@ -262,8 +263,9 @@ static int run_slow(const struct sockaddr_storage *dst, socklen_t dlen,
 			r = send(x->fd, req + x->pos % (sizeof(req) - 1), 1,
 			    MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (r == 1) {
-				/* Ages count from here: a SYN the server's full queue dropped is
-				 * retried for seconds, and the server's deadline starts at accept. */
+				/* Ages count from here: a SYN the server's full queue
+				 * dropped is retried for seconds, and the server's
+				 * deadline starts at accept. */
 				if (x->pos++ == 0) {
 					established++;
 					x->opened = t;

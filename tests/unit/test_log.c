@@ -26,9 +26,11 @@ static const struct {
 	/* 1 */ { 0, 1, 1, 0 },
 	/* 2 */ { 1 * S, LOG_RATELIMIT_BURST - 1, LOG_RATELIMIT_BURST - 1, 0 },
 	/* 3 */ { 2 * S, 25, 0, 0 },				/* over budget: counted */
-	/* 4 */ { LOG_RATELIMIT_INTERVAL * S - 1, 5, 0, 0 },	/* still the first interval */
-	/* 5 */ { LOG_RATELIMIT_INTERVAL * S, 1, 1, 30 },		/* new interval: the summary */
-	/* 6 */ { LOG_RATELIMIT_INTERVAL * S + 1, LOG_RATELIMIT_BURST + 3, LOG_RATELIMIT_BURST - 1, 0 },
+	/* 4: still the first interval; 5: a new interval, the summary */
+	/* 4 */ { LOG_RATELIMIT_INTERVAL * S - 1, 5, 0, 0 },
+	/* 5 */ { LOG_RATELIMIT_INTERVAL * S, 1, 1, 30 },
+	/* 6 */ { LOG_RATELIMIT_INTERVAL * S + 1, LOG_RATELIMIT_BURST + 3,
+		  LOG_RATELIMIT_BURST - 1, 0 },
 	/* 7 */ { 100 * S, 2, 2, 4 },				/* long quiet: one summary */
 	/* 8 */ { 200 * S, 1, 1, 0 },				/* nothing dropped: none */
 };
