@@ -32,6 +32,11 @@ struct call {
 	struct event *deadline;
 	LIST_ENTRY(call) link;
 	bool serial_probe;		/* GET /v1/serial: pull the roster if higher */
+	/* evhttp_make_request runs the callback itself when connect() fails at once (no route,
+	 * no source address): while starting, on_response only records that, and request()
+	 * cleans up once evhttp_make_request has returned. */
+	bool starting;
+	bool failed_at_start;
 	char addr[INET6_ADDRSTRLEN];
 };
 
@@ -449,6 +454,10 @@ static void on_response(struct evhttp_request *req, void *arg)
 	size_t len;
 	int code = req ? evhttp_request_get_response_code(req) : 0;
 
+	if (c->starting) {
+		c->failed_at_start = true;
+		return;
+	}
 	call_unlink(c);
 	event_free(c->deadline);
 	if (!req || code == 0) {
@@ -562,16 +571,20 @@ static bool request(struct gossip *g, const struct roster_node *n, enum evhttp_c
 		    "text/plain; charset=utf-8");
 		evbuffer_add(evhttp_request_get_output_buffer(req), g->rs->text, g->rs->text_len);
 	}
-	if (evhttp_make_request(conn, req, cmd, path) < 0)
-		goto fail;	/* req is freed by libevent on failure */
-	evhttp_connection_free_on_completion(conn);
-	if (evtimer_add(c->deadline, &deadline) < 0) {
-		evhttp_connection_free(conn);	/* frees req without calling back */
-		conn = NULL;
-		goto fail;
-	}
 	c->g = g;
 	c->conn = conn;
+	c->starting = true;
+	if (evhttp_make_request(conn, req, cmd, path) < 0)
+		goto fail;	/* req is freed by libevent on failure */
+	c->starting = false;
+	if (c->failed_at_start) {
+		/* req was called back and freed; the connection is idle and ours to free. */
+		log_debug_rl("%s: gossip: cannot connect to %s", g->rs->dev->ifname, c->addr);
+		goto fail;
+	}
+	if (evtimer_add(c->deadline, &deadline) < 0)
+		goto fail;	/* freeing conn frees req without calling back */
+	evhttp_connection_free_on_completion(conn);
 	LIST_INSERT_HEAD(&g->calls, c, link);
 	g->inflight++;
 	return true;
