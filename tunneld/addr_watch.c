@@ -63,8 +63,10 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < ADDR_WATCH_READS; i++) {
 		n = mnl_socket_recvfrom(w->sock, w->buf, sizeof(w->buf));
 		if (n < 0) {
-			if (errno == ENOBUFS) {
-				w->fn(w->ctx, AF_UNSPEC, NULL);	/* lost: assume the worst */
+			/* ENOBUFS: the socket overflowed; ENOSPC: a notification was truncated
+			 * (libmnl).  Either way one was lost: assume the worst. */
+			if (errno == ENOBUFS || errno == ENOSPC) {
+				w->fn(w->ctx, AF_UNSPEC, NULL);
 				continue;
 			}
 			return;		/* EAGAIN: all read */
