@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "addr_watch.h"
 #include "device.h"
 #include "firewall.h"
 #include "log.h"
@@ -113,6 +114,17 @@ static void unmap_wiped(uint8_t *mem, size_t len)
 	munmap(mem, len);
 }
 
+/* A local address went away: no datagram may leave from it any more, and a send from it does
+ * not always fail (net.ipv6.ip_nonlocal_bind), so the endpoints that had it as their sticky
+ * source forget it now, as the kernel's WireGuard checks the source before each send. */
+static void source_gone(void *ctx, int family, const void *addr)
+{
+	struct device *dev = ctx;
+
+	for (struct peer *p = dev->peers_head; p; p = p->next)
+		udp_endpoint_forget_src(&p->endpoint, family, addr);
+}
+
 static void free_buffers(struct device *dev)
 {
 	size_t i;
@@ -189,6 +201,11 @@ int device_create(struct device *dev, struct event_base *base, const char *ifnam
 	ret = resolver_new(&dev->resolver, base, peer_resolved, dev);
 	if (ret < 0)
 		return ret;
+	ret = addr_watch_new(&dev->addr_watch, base, source_gone, dev);
+	if (ret < 0) {
+		log_errno(LOG_LEVEL_ERROR, ret, "cannot watch local addresses (rtnetlink)");
+		return ret;
+	}
 	wg_engine_set_mtu(dev->engine, dev->mtu);
 	if (!manage_network) {
 		/* Once a second, cheap: one ioctl.  Until it runs the default is assumed. */
@@ -269,6 +286,7 @@ void device_destroy(struct device *dev)
 		close(dev->tun_fd);
 	if (dev->nl)
 		netlink_close(dev->nl);
+	addr_watch_free(dev->addr_watch);
 	resolver_free(dev->resolver);
 	if (dev->engine)
 		wg_engine_free(dev->engine);

@@ -99,6 +99,7 @@ struct device {
 	unsigned mtu;
 	struct netlink *nl;
 	struct firewall *fw;		/* overlay firewall (manage_network, unless turned off) */
+	struct addr_watch *addr_watch;	/* forgets sticky sources the host no longer has */
 	struct resolver *resolver;
 	uint64_t resolve_seq;		/* last lookup tag handed out, device-wide */
 	struct config_prefix *addresses;	/* applied (manage_network) */

@@ -148,6 +148,16 @@ void udp_endpoint_clear_src(struct udp_endpoint *ep)
 	ep->src_ifindex = 0;
 }
 
+void udp_endpoint_forget_src(struct udp_endpoint *ep, int family, const void *addr)
+{
+	if (family == AF_UNSPEC ||
+	    (family == AF_INET && ep->addr.sa.sa_family == AF_INET &&
+	    memcmp(&ep->src4, addr, sizeof(ep->src4)) == 0) ||
+	    (family == AF_INET6 && ep->addr.sa.sa_family == AF_INET6 &&
+	    memcmp(&ep->src6, addr, sizeof(ep->src6)) == 0))
+		udp_endpoint_clear_src(ep);
+}
+
 static bool endpoint_has_src(const struct udp_endpoint *ep)
 {
 	if (ep->addr.sa.sa_family == AF_INET)

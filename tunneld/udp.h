@@ -85,6 +85,9 @@ socklen_t udp_sockaddr_len(const union wg_sockaddr *a);
 void udp_endpoint_set(struct udp_endpoint *ep, const union wg_sockaddr *addr);
 /* Forgets ep's source address. */
 void udp_endpoint_clear_src(struct udp_endpoint *ep);
+/* Forgets ep's source address if it is addr (family AF_INET: 4 bytes, AF_INET6: 16, network
+ * order), the local address that has just gone away; family AF_UNSPEC: whatever it is. */
+void udp_endpoint_forget_src(struct udp_endpoint *ep, int family, const void *addr);
 
 /* Receives up to UDP_BATCH datagrams from fd into bufs (datagram i at bufs + i * stride, at
  * most stride bytes).  Datagram i is b->msgs[i].msg_len bytes long (truncated if

@@ -82,4 +82,19 @@ check "a learns c's remaining address" \
 xfer a b "${OV4[b]}" 5
 xfer a c "${OV6[c]}" 5
 
+# The address can also vanish without any send failing: with net.ipv6.ip_nonlocal_bind=1 (the
+# usual setting where keepalived moves an address between hosts) the kernel sends from an
+# address the host no longer has, and the answers go to whoever holds it now.  The kernel's
+# WireGuard checks the source before each send; tunneld forgets it when the address is
+# deleted (an rtnetlink address watch), not on a send error that never comes.
+ip -n "${NS[c]}" addr add "$C62/64" dev ul0 nodad
+nsx a wg set "${IFN[a]}" peer "${PUB[c]}" endpoint "[$C62]:${PORT[c]}"
+check "a -> c at $C62 again (c's source for a sticks to $C62)" ping_ok a "${OV6[c]}"
+ip netns exec "${NS[c]}" sysctl -qw net.ipv6.ip_nonlocal_bind=1
+ip -n "${NS[c]}" addr del "$C62/64" dev ul0
+log "deleted $C62 from c, whose kernel lets it send from addresses it does not have"
+check "c -> a after $C62 is gone under ip_nonlocal_bind (c sends from $C6)" ping_ok c "${OV6[a]}"
+check "a learns c's remaining address again" \
+	wait_until 10 bash -c "[ \"\$(ip netns exec ${NS[a]} timeout 5 wg show ${IFN[a]} endpoints | grep -F '${PUB[c]}' | cut -f2)\" = '[$C6]:${PORT[c]}' ]"
+
 finish

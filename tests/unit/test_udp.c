@@ -197,12 +197,53 @@ static void test_udp_ipv6_source(void **state)
 	udp_close(&u);
 }
 
+/* A deleted local address (the rtnetlink watch) clears only the sources equal to it, in its own
+ * family: an IPv6 address whose first bytes spell an endpoint's IPv4 source is another address;
+ * lost notifications (AF_UNSPEC) clear every source. */
+static void test_udp_forget_deleted_source(void **state)
+{
+	static const uint8_t v6_spelling_v4[16] = { 192, 0, 2, 22 };
+	struct udp_endpoint e4 = { 0 }, e6 = { 0 };
+	struct in_addr a4, other4;
+	struct in6_addr a6;
+
+	(void)state;
+	assert_int_equal(inet_pton(AF_INET, "192.0.2.22", &a4), 1);
+	assert_int_equal(inet_pton(AF_INET, "192.0.2.2", &other4), 1);
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8::23", &a6), 1);
+	e4.addr.sa.sa_family = AF_INET;
+	e4.src4 = a4;
+	e6.addr.sa.sa_family = AF_INET6;
+	e6.src6 = a6;
+
+	udp_endpoint_forget_src(&e4, AF_INET6, v6_spelling_v4);
+	udp_endpoint_forget_src(&e4, AF_INET, &other4);
+	assert_int_equal(e4.src4.s_addr, a4.s_addr);
+	udp_endpoint_forget_src(&e6, AF_INET, &a6);
+	assert_memory_equal(&e6.src6, &a6, sizeof(a6));
+
+	udp_endpoint_forget_src(&e4, AF_INET, &a4);
+	assert_int_equal(e4.src4.s_addr, htonl(INADDR_ANY));
+	udp_endpoint_forget_src(&e6, AF_INET6, &a6);
+	assert_true(IN6_IS_ADDR_UNSPECIFIED(&e6.src6));
+
+	e4.src4 = a4;
+	e6.src6 = a6;
+	e6.src_ifindex = 7;
+	udp_endpoint_forget_src(&e4, AF_UNSPEC, NULL);
+	udp_endpoint_forget_src(&e6, AF_UNSPEC, NULL);
+	assert_int_equal(e4.src4.s_addr, htonl(INADDR_ANY));
+	assert_true(IN6_IS_ADDR_UNSPECIFIED(&e6.src6));
+	assert_int_equal(e6.src_ifindex, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_udp_answer_from_local_address),
 		cmocka_unit_test(test_udp_source_gone),
 		cmocka_unit_test(test_udp_ipv6_source),
+		cmocka_unit_test(test_udp_forget_deleted_source),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
