@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# A rotation whose PrivateKeyFile.next tunneld refuses (mode 0644) does not strand the node
+# (issue 7, item 15): c is handed the roster that rotates it while its .next is group/world
+# readable.  c must name the cause (the file and the permission problem), must not declare
+# itself REVOKED, keeps its old key and its addresses, and still passes the roster on (a and b
+# reach the serial).  Once the operator fixes the mode (chmod 0600: no restart, no SIGHUP) c
+# switches to the new key by itself and every node reaches every other under it.
+. "$(dirname "$0")/lib.sh"
+
+roster_admin_init
+rnode_add a 1
+rnode_add b 2
+rnode_add c 3
+for n in a b c; do rnode_enroll "$n"; done
+roster_publish
+for n in a b c; do rnode_provision "$n"; rnode_start "$n"; done
+check "ping a -> c before the rotation" ping_ok a "${OV4[c]}"
+check "ping b -> c before the rotation" ping_ok b "${OV4[c]}"
+c_pid=${PID[c]}
+
+old_pub=${PUB[c]}
+new_priv=$(timeout 10 "$KEYS_BIN" genkey)
+new_pub=$(printf '%s\n' "$new_priv" | timeout 10 "$KEYS_BIN" pubkey)
+# The mistake: written without umask 077.
+(umask 022; printf '%s\n' "$new_priv" >"$T/c.key.next")
+keys_admin rotate c --pubkey "$new_pub" >>"$T/keys.out" 2>>"$T/keys.err"
+roster_publish
+mark=$(log_mark c)
+roster_hand c
+
+check "c names the refused key file" wait_until 10 \
+	bash -c "tail -c +$((mark + 1)) '$T/c.log' | grep -F 'c.key.next' | grep -Eqi 'permission|mode|group|other'"
+log "c said: $(log_since c "$mark" | grep -F 'c.key.next' | head -n 1)"
+check "the rotation still spreads from c: a, b, c at serial $SERIAL" \
+	wait_until 15 all_at_serial "$SERIAL" a b c
+sleep 2
+assert_nomatch "c does not call itself REVOKED" 'REVOKED' "$(log_since c "$mark")"
+assert_eq "c keeps its old key while .next is refused" "$old_pub" \
+	"$(nsx c wg show "${IFN[c]}" public-key)"
+check "c keeps its overlay address" has_addr c "${OV4[c]}"
+check "c keeps a as a peer" has_peer c "${PUB[a]}"
+
+# The fix: no restart, no SIGHUP.
+t0=$(now_ms)
+chmod 0600 "$T/c.key.next"
+check "c switches to the new key once .next is usable" wait_until 15 \
+	bash -c "[ \"\$(ip netns exec ${NS[c]} timeout 5 wg show ${IFN[c]} public-key)\" = '$new_pub' ]"
+printf 'recovery: c runs the new key %d ms after chmod 0600\n' $(( $(now_ms) - t0 ))
+assert_eq "c was not restarted" "$c_pid" "${PID[c]}"
+check "c is the same process" pid_alive "$c_pid"
+PRIV[c]=$new_priv
+PUB[c]=$new_pub
+check "c's key file holds the new key" wait_until 10 \
+	bash -c "[ \"\$(tr -d '\n' <'$T/c.key')\" = '$new_priv' ]"
+check "c.key.next was renamed away" wait_until 5 bash -c "[ ! -e '$T/c.key.next' ]"
+check "ping a -> c after the recovery" ping_ok a "${OV4[c]}"
+check "ping c -> b after the recovery" ping_ok c "${OV4[b]}"
+check "a's handshake with c's new key done" wait_until 20 handshake_done a c
+check "b's handshake with c's new key done" wait_until 20 handshake_done b c
+assert_nomatch "c never called itself REVOKED" 'REVOKED' "$(cat "$T/c.log")"
+
+finish
