@@ -118,5 +118,7 @@ for n in "${nodes[@]}"; do
 done
 assert_eq "node pairs that cannot ping each other (of $((NODES * (NODES - 1))))" 0 "$unreached"
 for n in "${nodes[@]}"; do check "$n still running" pid_alive "${PID[$n]}"; done
+# SOAK_KEEP=DIR keeps every node's log for a look afterwards.
+[ -z "${SOAK_KEEP:-}" ] || { mkdir -p "$SOAK_KEEP" && cp "$T"/*.log "$SOAK_KEEP"/; }
 
 finish
