@@ -935,12 +935,15 @@ static int watch(struct roster_sync *rs)
 	rs->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (rs->inotify_fd < 0) {
 		ret = -errno;
-		log_errno(LOG_LEVEL_ERROR, -ret, "roster: cannot watch %s (inotify)", dir);
+		log_errno(LOG_LEVEL_ERROR, ret, "%s: roster: inotify_init1 (to watch %s)%s",
+		    rs->dev->ifname, dir, ret == -EMFILE ? ": no inotify instance left "
+		    "(fs.inotify.max_user_instances) or no file descriptor left (ulimit -n)" : "");
 		return ret;
 	}
 	if (inotify_add_watch(rs->inotify_fd, dir, mask) < 0) {
 		ret = -errno;
-		log_errno(LOG_LEVEL_ERROR, -ret, "roster: cannot watch %s", dir);
+		log_errno(LOG_LEVEL_ERROR, ret, "%s: roster: inotify_add_watch %s%s",
+		    rs->dev->ifname, dir, ret == -ENOSPC ? " (fs.inotify.max_user_watches)" : "");
 		return ret;
 	}
 	/* PrivateKeyFile.next: a rotation waiting for it retries as soon as it changes. */
@@ -953,8 +956,11 @@ static int watch(struct roster_sync *rs)
 	}
 	rs->ev_inotify = event_new(rs->dev->base, rs->inotify_fd, EV_READ | EV_PERSIST,
 	    on_inotify, rs);
-	if (!rs->ev_inotify || event_add(rs->ev_inotify, NULL) < 0)
+	if (!rs->ev_inotify || event_add(rs->ev_inotify, NULL) < 0) {
+		log_error("%s: roster: cannot add the inotify watch to the event loop",
+		    rs->dev->ifname);
 		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -993,8 +999,11 @@ int roster_sync_init(struct roster_sync *rs, struct device *dev, const struct co
 	    !claim_name(rs->claim_path, rs->new_path) ||
 	    !path_plus(legacy, cfg->roster_path, ".admin") ||
 	    !path_plus(rs->key_path, cfg->private_key_file, "") ||
-	    !path_plus(rs->next_key_path, cfg->private_key_file, ".next"))
+	    !path_plus(rs->next_key_path, cfg->private_key_file, ".next")) {
+		log_error("%s: Roster or PrivateKeyFile path too long (with .new, .admin, .next "
+		    "or the claim name it must fit in %d bytes)", dev->ifname, PATH_MAX - 1);
 		return -ENAMETOOLONG;
+	}
 	if (!cfg->private_key_file[0])
 		rs->next_key_path[0] = '\0';
 	/* The trust anchor is the configured AdminKey only.  A later admin key is pinned by
@@ -1017,8 +1026,8 @@ int roster_sync_init(struct roster_sync *rs, struct device *dev, const struct co
 	rs->persist_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (rs->persist_efd < 0) {
 		ret = -errno;
-		log_errno(LOG_LEVEL_ERROR, -ret, "%s: roster: cannot create an eventfd",
-		    dev->ifname);
+		log_errno(LOG_LEVEL_ERROR, -ret, "%s: roster: cannot create the persister's "
+		    "eventfd", dev->ifname);
 		return ret;
 	}
 	/* The thread starts at the loop's first turn, after privilege_drop (see persister_start). */
@@ -1027,8 +1036,11 @@ int roster_sync_init(struct roster_sync *rs, struct device *dev, const struct co
 		return -ENOMEM;
 	rs->ev_persisted = event_new(dev->base, rs->persist_efd, EV_READ | EV_PERSIST,
 	    on_persisted, rs);
-	if (!rs->ev_persisted || event_add(rs->ev_persisted, NULL) < 0)
+	if (!rs->ev_persisted || event_add(rs->ev_persisted, NULL) < 0) {
+		log_error("%s: roster: cannot add the persister's eventfd to the event loop",
+		    dev->ifname);
 		return -ENOMEM;
+	}
 	return 0;
 }
 

@@ -16,7 +16,7 @@ SECONDS_RUN=${SOAK_SECONDS:-50}
 INTERVAL=${SOAK_INTERVAL:-2.5}
 CONVERGE_S=${SOAK_CONVERGE:-30}
 SPREAD_S=${SOAK_SPREAD:-15}
-RESTART=${SOAK_RESTART:-1}
+RESTART=${SOAK_RESTART:-1}	# 1: restart each rotated node first, 0: never, alt: every other
 [ "$NODES" -ge 3 ] && [ "$NODES" -le 60 ] || { fail "SOAK_NODES must be 3..60"; finish; }
 
 roster_admin_init
@@ -48,17 +48,19 @@ for k in $(seq 1 "$max"); do
 		# finds Roster.new at start, as after a reboot, or as any node whose peers were
 		# idle for longer than REJECT_AFTER_TIME (180 s).  Only handshakes can carry its
 		# gossip then.
-		[ "$RESTART" = 1 ] && node_stop "$r"
+		restart=$RESTART
+		[ "$RESTART" != alt ] || restart=$((rot % 2))
+		[ "$restart" = 1 ] && node_stop "$r"
 		(umask 077; printf '%s\n' "$new_priv" >"$T/$r.key.next")
 		keys_admin rotate "$r" --pubkey "$new_pub" >>"$T/keys.out" 2>>"$T/keys.err"
 		roster_publish >/dev/null
 		roster_hand "$r"
-		[ "$RESTART" = 1 ] && rnode_start "$r"
+		[ "$restart" = 1 ] && rnode_start "$r"
 		PRIV[$r]=$new_priv
 		PUB[$r]=$new_pub
 		ROTATED[$r]=1
 		rotations=$((rotations + 1))
-		log "publish $k: serial $SERIAL rotates $r, handed to $r"
+		log "publish $k: serial $SERIAL rotates $r, handed to $r$([ "$restart" = 1 ] && echo ' (restarted)')"
 		# The rotation must spread from the rotated node before the next publish (which
 		# would also tell every node the new key, hiding the fault).
 		t0=$(now_ms)
