@@ -119,12 +119,14 @@ const struct roster_node *roster_sync_find_self(const struct roster *r,
 bool roster_sync_to_config(const struct roster *r, const struct roster_node *self,
     const struct config *base, struct config *out);
 
-/* Sets up from the parsed config file (roster mode).  Nothing is applied yet. */
+/* Sets up from the parsed config file (roster mode).  Nothing is applied yet.  0 or a
+ * negative errno, logged here. */
 int roster_sync_init(struct roster_sync *rs, struct device *dev, const struct config *cfg);
 /* Loads the persisted roster (if any), pins the admin key its verified chain leads to, and
- * applies it; then picks up Roster.new and starts watching for it (inotify).  A missing or
- * invalid persisted roster leaves the interface without peers, waiting for one; one that
- * exists but cannot be read is fatal (logged).  0 or a negative errno. */
+ * applies it; then picks up Roster.new and starts watching for it and for
+ * PrivateKeyFile.next (inotify).  A missing or invalid persisted roster leaves the interface
+ * without peers, waiting for one; one that exists but cannot be read is fatal.  0 or a
+ * negative errno, each failure logged here once. */
 int roster_sync_start(struct roster_sync *rs);
 /* Offers a candidate (source names it in logs: "Roster.new", "gossip from 100.64.0.3", ...).
  * why receives the reason when not accepted.  ACCEPTED means queued: it is installed once
