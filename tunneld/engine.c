@@ -325,7 +325,9 @@ struct wg_peer *wg_engine_peer_add(struct wg_engine *e, const uint8_t public_key
 		return NULL;
 	p->engine = e;
 	p->ctx = ctx;
-	noise_handshake_init(&p->handshake, &e->id, public_key, NULL);
+	/* During a rotation a new peer may run a roster older than ours, like any other. */
+	p->rotating = e->id_prev.has_identity;
+	noise_handshake_init(&p->handshake, p->rotating ? &e->id_prev : &e->id, public_key, NULL);
 	cookie_maker_init(&p->cookie, public_key);
 	timers_init(&p->timers);
 	p->timers.jitter_ns = jitter(e);

@@ -214,10 +214,11 @@ static void test_old_key_answers_until_confirmed(void **state)
 }
 
 /* 6. B's own initiations during the rotation alternate, old key first: A, which already
- *    knows only B's new key, drops the first and completes the second, which confirms A. */
+ *    knows only B's new key, drops the first and completes the second, which confirms A.
+ *    A peer added during the rotation counts as unconfirmed too. */
 static void test_rotating_initiations_alternate(void **state)
 {
-	uint8_t k[WG_KEY_LEN], pub_b2[WG_KEY_LEN];
+	uint8_t k[WG_KEY_LEN], pub_b2[WG_KEY_LEN], pub_c[WG_KEY_LEN];
 	enum wg_rx_kind second;
 	struct net n;
 
@@ -228,13 +229,17 @@ static void test_rotating_initiations_alternate(void **state)
 	pub_of(pub_b2, 0x33);
 	assert_true(wg_peer_set_public_key(n.pa, pub_b2));
 	wg_engine_rotate_private_key(n.b, k);
+	/* A peer added during the rotation may know B by its old key too. */
+	pub_of(pub_c, 0x44);
+	assert_non_null(wg_engine_peer_add(n.b, pub_c, NULL));
+	assert_int_equal(wg_engine_rotation_unconfirmed(n.b), 2);
 	advance(&n, 6 * SEC);
 	assert_int_equal(handshake(&n, false, &second), WG_RX_DROP);
-	assert_int_equal(wg_engine_rotation_unconfirmed(n.b), 1);
+	assert_int_equal(wg_engine_rotation_unconfirmed(n.b), 2);
 	advance(&n, 6 * SEC);
 	assert_int_equal(handshake(&n, false, &second), WG_RX_HANDSHAKE);
 	assert_int_equal(second, WG_RX_HANDSHAKE);
-	assert_int_equal(wg_engine_rotation_unconfirmed(n.b), 0);
+	assert_int_equal(wg_engine_rotation_unconfirmed(n.b), 1);
 	assert_true(transfer(&n, false, 40));
 	assert_true(transfer(&n, true, 41));
 	/* A plain key change (not a rotation) keeps no previous key. */
