@@ -467,7 +467,6 @@ static void on_inotify(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* true if a live process answers on path. */
 /* 1 if a process answers on addr, 0 if not, or a negative errno when we cannot tell: then
  * the socket file must not be removed (it may be another daemon's). */
 static int socket_in_use(const struct sockaddr_un *addr)
