@@ -4,7 +4,8 @@
 # readable.  c must name the cause (the file and the permission problem), must not declare
 # itself REVOKED, keeps its old key and its addresses, and still passes the roster on (a and b
 # reach the serial).  Once the operator fixes the mode (chmod 0600: no restart, no SIGHUP) c
-# switches to the new key by itself and every node reaches every other under it.
+# switches to the new key by itself and every node reaches every other under it.  Then a
+# rotation whose .next is missing: REVOKED, saying so, until the file appears.
 . "$(dirname "$0")/lib.sh"
 
 roster_admin_init
@@ -58,5 +59,27 @@ check "ping c -> b after the recovery" ping_ok c "${OV4[b]}"
 check "a's handshake with c's new key done" wait_until 20 handshake_done a c
 check "b's handshake with c's new key done" wait_until 20 handshake_done b c
 assert_nomatch "c never called itself REVOKED" 'REVOKED' "$(cat "$T/c.log")"
+
+# The operator forgot PrivateKeyFile.next altogether, and the roster reaches c through b: c
+# cannot tell this from a take-over of its name, so it is revoked, but the log says why, and
+# the file written afterwards brings c back, again without a restart.
+new_priv=$(timeout 10 "$KEYS_BIN" genkey)
+new_pub=$(printf '%s
+' "$new_priv" | timeout 10 "$KEYS_BIN" pubkey)
+keys_admin rotate c --pubkey "$new_pub" >>"$T/keys.out" 2>>"$T/keys.err"
+roster_publish
+mark=$(log_mark c)
+roster_hand b
+check "a, b, c at serial $SERIAL" wait_until 15 all_at_serial "$SERIAL" a b c
+check "c says its node has another key and PrivateKeyFile.next does not exist" wait_until 10 \
+	bash -c "tail -c +$((mark + 1)) '$T/c.log' | grep -q 'REVOKED.*node c has another key now, and PrivateKeyFile.next does not exist'"
+(umask 077; printf '%s\n' "$new_priv" >"$T/c.key.next")
+check "c switches to the key written after the roster" wait_until 15 \
+	bash -c "[ \"\$(ip netns exec ${NS[c]} timeout 5 wg show ${IFN[c]} public-key)\" = '$new_pub' ]"
+PRIV[c]=$new_priv
+PUB[c]=$new_pub
+check "ping a -> c under c's second new key" ping_ok a "${OV4[c]}"
+check "ping c -> b under c's second new key" ping_ok c "${OV4[b]}"
+assert_eq "c was not restarted" "$c_pid" "${PID[c]}"
 
 finish
