@@ -422,8 +422,9 @@ static void self_find(struct roster_sync *rs, const struct roster_node *old_self
 			    "network %s: every peer removed, carrying no traffic%s%s%s", dev->ifname,
 			    (unsigned long long)rs->running.serial, rs->running.network,
 			    named ? " (node " : "", named ? named->name : "",
-			    named ? " has another key now, and PrivateKeyFile.next does not exist)" :
-			    "");
+			    !named ? "" : next > 0 ? " has another key now, not the one in "
+			    "PrivateKeyFile.next)" : " has another key now, and PrivateKeyFile.next "
+			    "does not exist)");
 		rs->revoked = true;
 	} else {
 		if (rs->revoked)
