@@ -333,8 +333,8 @@ int main(int argc, char *argv[])
 	errno = 0;
 	state.base = event_base_new();
 	if (!state.base) {
-		log_error("cannot create the event loop (event_base_new: epoll, eventfd or pipe): %s",
-		    errno ? strerror(errno) : "unknown error");
+		log_error("cannot create the event loop (event_base_new: epoll, eventfd or "
+		    "pipe): %s", errno ? strerror(errno) : "unknown error");
 		ret = 1;
 		goto out;
 	}

@@ -402,10 +402,10 @@ static void self_find(struct roster_sync *rs, const struct roster_node *old_self
 		 * passes on, our addresses stay), under the old key until the file is fixed. */
 		self = named;
 		if (strcmp(why, rs->next_why) != 0 && named)
-			log_error("%s: roster: serial %llu rotates this node (%s) to a new key, but "
-			    "the rotation key cannot be used: %s; keeping the current key, retrying "
-			    "(fixing the file is enough: no restart, no SIGHUP)", dev->ifname,
-			    (unsigned long long)rs->running.serial, named->name, why);
+			log_error("%s: roster: serial %llu rotates this node (%s) to a new "
+			    "key, but the rotation key cannot be used: %s; keeping the current "
+			    "key, retrying (fixing the file is enough: no restart, no SIGHUP)",
+			    dev->ifname, (unsigned long long)rs->running.serial, named->name, why);
 		else if (strcmp(why, rs->next_why) != 0)
 			log_error("%s: roster: serial %llu does not list this node's key and the "
 			    "rotation key cannot be used: %s; carrying no traffic until it can, "
@@ -419,12 +419,12 @@ static void self_find(struct roster_sync *rs, const struct roster_node *old_self
 	if (!self) {
 		if (!rs->revoked && !rs->next_waiting)
 			log_error("%s: REVOKED: this node's key is not in roster serial %llu of "
-			    "network %s: every peer removed, carrying no traffic%s%s%s", dev->ifname,
-			    (unsigned long long)rs->running.serial, rs->running.network,
-			    named ? " (node " : "", named ? named->name : "",
+			    "network %s: every peer removed, carrying no traffic%s%s%s",
+			    dev->ifname, (unsigned long long)rs->running.serial,
+			    rs->running.network, named ? " (node " : "", named ? named->name : "",
 			    !named ? "" : next > 0 ? " has another key now, not the one in "
-			    "PrivateKeyFile.next)" : " has another key now, and PrivateKeyFile.next "
-			    "does not exist)");
+			    "PrivateKeyFile.next)" : " has another key now, and "
+			    "PrivateKeyFile.next does not exist)");
 		rs->revoked = true;
 	} else {
 		if (rs->revoked)
@@ -509,9 +509,9 @@ static void on_rotation_timer(evutil_socket_t fd, short what, void *arg)
 		} else if (clock_now_ns() - rs->rotation_start_ns >=
 		    (uint64_t)ROSTER_ROTATION_GRACE * 1000000000ULL) {
 			wg_engine_rotation_finish(dev->engine);
-			log_warn("%s: roster: rotation grace of %d s over: %zu peers never used the "
-			    "new key; the previous key is forgotten (they reach us again once they "
-			    "run the new roster)", dev->ifname, ROSTER_ROTATION_GRACE, left);
+			log_warn("%s: roster: rotation grace of %d s over: %zu peers never used "
+			    "the new key; the previous key is forgotten (they reach us again once "
+			    "they run the new roster)", dev->ifname, ROSTER_ROTATION_GRACE, left);
 		}
 	}
 	if (!rs->rename_pending && !rs->next_waiting &&
@@ -950,7 +950,8 @@ static int watch(struct roster_sync *rs)
 	/* PrivateKeyFile.next: a rotation waiting for it retries as soon as it changes. */
 	if (rs->next_key_path[0]) {
 		dir_of(key_dir, rs->next_key_path);
-		if (strcmp(key_dir, dir) != 0 && inotify_add_watch(rs->inotify_fd, key_dir, mask) < 0)
+		if (strcmp(key_dir, dir) != 0 &&
+		    inotify_add_watch(rs->inotify_fd, key_dir, mask) < 0)
 			log_errno(LOG_LEVEL_WARN, errno, "%s: roster: cannot watch %s: a rotation "
 			    "waiting for %s is retried every %d s only", rs->dev->ifname, key_dir,
 			    rs->next_key_path, ROSTER_ROTATION_TICK);

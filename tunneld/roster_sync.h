@@ -78,7 +78,7 @@ struct roster_sync {
 	struct event *ev_rotation;	/* ROSTER_ROTATION_TICK timer while anything below is on */
 	bool next_waiting;		/* the roster names a key of ours we cannot load yet */
 	char next_why[512];		/* why, as last logged: a retry logs only a new cause */
-	bool rename_pending;		/* PrivateKeyFile.next not yet renamed over PrivateKeyFile */
+	bool rename_pending;		/* .next not yet renamed over PrivateKeyFile */
 	uint64_t rotation_start_ns;	/* the engine still answers under the previous key */
 	roster_sync_accepted_fn *on_accepted;
 	void *on_accepted_ctx;

@@ -29,8 +29,10 @@ roster_publish
 mark=$(log_mark c)
 roster_hand c
 
-check "c names the refused key file" wait_until 10 \
-	bash -c "tail -c +$((mark + 1)) '$T/c.log' | grep -F 'c.key.next' | grep -Eqi 'permission|mode|group|other'"
+names_file() {
+	log_since c "$mark" | grep -F 'c.key.next' | grep -Eqi 'permission|mode|group|other'
+}
+check "c names the refused key file" wait_until 10 names_file
 log "c said: $(log_since c "$mark" | grep -F 'c.key.next' | head -n 1)"
 check "the rotation still spreads from c: a, b, c at serial $SERIAL" \
 	wait_until 15 all_at_serial "$SERIAL" a b c
@@ -44,8 +46,8 @@ check "c keeps a as a peer" has_peer c "${PUB[a]}"
 # The fix: no restart, no SIGHUP.
 t0=$(now_ms)
 chmod 0600 "$T/c.key.next"
-check "c switches to the new key once .next is usable" wait_until 15 \
-	bash -c "[ \"\$(ip netns exec ${NS[c]} timeout 5 wg show ${IFN[c]} public-key)\" = '$new_pub' ]"
+runs_key() { [ "$(nsx c wg show "${IFN[c]}" public-key)" = "$1" ]; }
+check "c switches to the new key once .next is usable" wait_until 15 runs_key "$new_pub"
 printf 'recovery: c runs the new key %d ms after chmod 0600\n' $(( $(now_ms) - t0 ))
 assert_eq "c was not restarted" "$c_pid" "${PID[c]}"
 check "c is the same process" pid_alive "$c_pid"
@@ -71,11 +73,14 @@ roster_publish
 mark=$(log_mark c)
 roster_hand b
 check "a, b, c at serial $SERIAL" wait_until 15 all_at_serial "$SERIAL" a b c
-check "c says its node has another key and PrivateKeyFile.next does not exist" wait_until 10 \
-	bash -c "tail -c +$((mark + 1)) '$T/c.log' | grep -q 'REVOKED.*node c has another key now, and PrivateKeyFile.next does not exist'"
+says_missing() {
+	log_since c "$mark" |
+		grep -q 'REVOKED.*node c has another key now, and PrivateKeyFile.next does not'
+}
+check "c says its node has another key and PrivateKeyFile.next does not exist" \
+	wait_until 10 says_missing
 (umask 077; printf '%s\n' "$new_priv" >"$T/c.key.next")
-check "c switches to the key written after the roster" wait_until 15 \
-	bash -c "[ \"\$(ip netns exec ${NS[c]} timeout 5 wg show ${IFN[c]} public-key)\" = '$new_pub' ]"
+check "c switches to the key written after the roster" wait_until 15 runs_key "$new_pub"
 PRIV[c]=$new_priv
 PUB[c]=$new_pub
 check "ping a -> c under c's second new key" ping_ok a "${OV4[c]}"

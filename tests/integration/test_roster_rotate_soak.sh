@@ -60,13 +60,17 @@ for k in $(seq 1 "$max"); do
 		PUB[$r]=$new_pub
 		ROTATED[$r]=1
 		rotations=$((rotations + 1))
-		log "publish $k: serial $SERIAL rotates $r, handed to $r$([ "$restart" = 1 ] && echo ' (restarted)')"
+		how="handed to $r"
+		[ "$restart" != 1 ] || how="$how (restarted)"
+		log "publish $k: serial $SERIAL rotates $r, $how"
 		# The rotation must spread from the rotated node before the next publish (which
 		# would also tell every node the new key, hiding the fault).
 		t0=$(now_ms)
 		ms=$(converge_ms "$t0" "$SPREAD_S" "$SERIAL" "${nodes[@]}") || true
 		reached=0
-		for n in "${nodes[@]}"; do [ "$(node_serial "$n")" -ge "$SERIAL" ] && reached=$((reached + 1)); done
+		for n in "${nodes[@]}"; do
+			[ "$(node_serial "$n")" -lt "$SERIAL" ] || reached=$((reached + 1))
+		done
 		log "  rotation of $r (serial $SERIAL) reached $reached of $NODES nodes ($ms ms)"
 		[ "$reached" -eq "$NODES" ] || stranded+=("$r@$SERIAL:$reached/$NODES")
 		continue
@@ -79,23 +83,30 @@ for k in $(seq 1 "$max"); do
 	sleep "$INTERVAL"
 done
 final=$SERIAL
-log "$((k)) publishes, $rotations rotations; final serial $final; serials now: $(serials "${nodes[@]}")"
+log "$k publishes, $rotations rotations; final serial $final; now: $(serials "${nodes[@]}")"
 
-assert_eq "rotations that did not spread from the rotated node within ${SPREAD_S} s" "" "${stranded[*]}"
+assert_eq "rotations that did not spread from the rotated node within ${SPREAD_S} s" "" \
+	"${stranded[*]}"
 t0=$(now_ms)
 ms=$(converge_ms "$t0" "$CONVERGE_S" "$final" "${nodes[@]}") || true
-printf 'soak: %d nodes, %d publishes, %d rotations: final serial %s everywhere %s ms after the last publish\n' \
-	"$NODES" "$k" "$rotations" "$final" "$ms"
+printf 'soak: %d nodes, %d publishes, %d rotations: final serial %s everywhere %s ms %s\n' \
+	"$NODES" "$k" "$rotations" "$final" "$ms" "after the last publish"
 behind=()
-for n in "${nodes[@]}"; do [ "$(node_serial "$n")" = "$final" ] || behind+=("$n=$(node_serial "$n")"); done
+for n in "${nodes[@]}"; do
+	[ "$(node_serial "$n")" = "$final" ] || behind+=("$n=$(node_serial "$n")")
+done
 assert_eq "nodes not at the final serial $final within ${CONVERGE_S} s" "" "${behind[*]}"
 
 for n in "${nodes[@]}"; do
-	if grep -q 'REVOKED' "$T/$n.log"; then fail "$n logged REVOKED: $(grep -m1 REVOKED "$T/$n.log")"
-	else pass "$n never logged REVOKED"; fi
+	if grep -q 'REVOKED' "$T/$n.log"; then
+		fail "$n logged REVOKED: $(grep -m1 REVOKED "$T/$n.log")"
+	else
+		pass "$n never logged REVOKED"
+	fi
 done
 for n in "${!ROTATED[@]}"; do
-	assert_eq "$n runs its rotated key" "${PUB[$n]}" "$(nsx "$n" wg show "${IFN[$n]}" public-key)"
+	assert_eq "$n runs its rotated key" "${PUB[$n]}" \
+		"$(nsx "$n" wg show "${IFN[$n]}" public-key)"
 done
 
 # Every node pings every other node (one prober per node, in parallel, bounded).
@@ -105,7 +116,11 @@ for n in "${nodes[@]}"; do
 		for p in "${nodes[@]}"; do
 			[ "$p" = "$n" ] && continue
 			if timeout -k 2 25 ip netns exec "${NS[$n]}" ping -n -q -c 3 -i 0.3 -w 20 \
-				"${OV4[$p]}" >/dev/null 2>&1; then echo "ok $p"; else echo "FAIL $p"; fi
+				"${OV4[$p]}" >/dev/null 2>&1; then
+				echo "ok $p"
+			else
+				echo "FAIL $p"
+			fi
 		done >"$T/reach.$n"
 	) &
 	pids+=($!)
@@ -116,7 +131,8 @@ unreached=0
 for n in "${nodes[@]}"; do
 	bad=$(grep -c '^FAIL' "$T/reach.$n" || true)
 	unreached=$((unreached + bad))
-	[ "$bad" -eq 0 ] || log "$n cannot reach: $(sed -n 's/^FAIL //p' "$T/reach.$n" | tr '\n' ' ')"
+	[ "$bad" -eq 0 ] ||
+		log "$n cannot reach: $(sed -n 's/^FAIL //p' "$T/reach.$n" | tr '\n' ' ')"
 done
 assert_eq "node pairs that cannot ping each other (of $((NODES * (NODES - 1))))" 0 "$unreached"
 for n in "${nodes[@]}"; do check "$n still running" pid_alive "${PID[$n]}"; done

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Start-up failures name their cause (issue 7, item 12).  tunneld is started with every small
 # file descriptor limit (ulimit -n) in turn, in roster mode and in UAPI mode: each start
-# either comes up or exits non-zero having logged error lines that name the
-# cause (strerror(EMFILE): "Too many open files"), none of them twice.  Then with no inotify instance left: roster
-# mode must refuse to start naming inotify_init1; UAPI mode starts and warns that removing its
-# socket will not stop it.  The inotify limit is set to 0 only inside a user namespace of our
-# own (/proc/sys/user/max_inotify_instances is per user namespace), so nothing else on the
-# machine is affected.
+# either comes up or exits non-zero having logged error lines that name the cause
+# (strerror(EMFILE): "Too many open files"), none of them twice.  Then with no inotify
+# instance left: roster mode must refuse to start naming inotify_init1; UAPI mode starts and
+# warns that removing its socket will not stop it.  The inotify limit is set to 0 only inside
+# a user namespace of our own (/proc/sys/user/max_inotify_instances is per user namespace),
+# so nothing else on the machine is affected.
 . "$(dirname "$0")/lib.sh"
 
 roster_admin_init
@@ -62,7 +62,8 @@ for mode in roster uapi; do
 			printf '%s\n' "$errors" | grep -vq 'Too many open files' ||
 			[ -n "$(printf '%s\n' "$errors" | sort | uniq -d)" ]; then
 			silent=$((silent + 1))
-			fail "$mode mode, ulimit -n $lim: $first; errors: '$errors'; output: $(printf '%s' "$res" | tail -n +2 | tr '\n' '|' | head -c 400)"
+			fail "$mode mode, ulimit -n $lim: $first; errors: '$errors'; output:" \
+				"$(printf '%s' "$res" | tail -n +2 | tr '\n' '|' | head -c 400)"
 		else
 			log "$mode, ulimit -n $lim: $(printf '%s\n' "$errors" | tail -n 1)"
 		fi
@@ -70,7 +71,8 @@ for mode in roster uapi; do
 done
 printf 'ulimit -n: %d starts failed, %d came up, %d failed without naming the cause once\n' \
 	"$failed_starts" "$started" "$silent"
-assert_ge "starts that failed for want of fds (the test reaches the failure paths)" 10 "$failed_starts"
+assert_ge "starts that failed for want of fds (the test reaches the failure paths)" 10 \
+	"$failed_starts"
 assert_ge "starts that came up with enough fds" 2 "$started"
 assert_eq "failed starts without errors naming the cause (once each)" 0 "$silent"
 
@@ -81,7 +83,8 @@ no_inotify() {
 		sh "$@"
 }
 res=$(no_inotify "$TUNNELD" -c "$CONF" -i "${RUN}ino")
-assert_match "roster mode without inotify: exits non-zero" '^exit [1-9]' "$(printf '%s\n' "$res" | head -n 1)"
+assert_match "roster mode without inotify: exits non-zero" '^exit [1-9]' \
+	"$(printf '%s\n' "$res" | head -n 1)"
 assert_match "roster mode without inotify: names inotify_init1 and the cause" \
 	'tunneld: error: .*inotify_init1.*Too many open files' "$res"
 assert_eq "roster mode without inotify: exactly one error line" 1 \

@@ -186,7 +186,8 @@ static void test_old_key_answers_until_confirmed(void **state)
 	/* A's key addressing B's old key now: refused, though the previous key is still held. */
 	advance(&n, 6 * SEC);
 	assert_int_equal(initiation_to_b(&n, 0x11, 0x22, &rx), WG_RX_DROP);
-	assert_string_equal(rx.why, "initiation to our previous key from a peer that knows the new one");
+	assert_string_equal(rx.why,
+	    "initiation to our previous key from a peer that knows the new one");
 	/* After the rotation finishes the old key fails mac1 for everyone. */
 	wg_engine_rotation_finish(n.b);
 	assert_false(wg_engine_rotation_in_progress(n.b));
