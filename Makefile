@@ -44,7 +44,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 # Test objects are not intermediates to delete after linking.
 .SECONDARY: $(call obj,$(UNIT_SRC))
 
-.PHONY: all deps test unit integration demo bench clean install
+.PHONY: all deps test unit integration demo bench soak clean install
 all: $(BINS) $(TOOL_BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -128,6 +128,11 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/flood
 	$(Q)BUILD=$(BUILD) tests/bench/bench.sh
+
+# The long rotation soak (20 nodes, 10 minutes); not part of `make test`.
+soak: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) tests/bench/soak_rotate.sh
 
 PREFIX  ?= /usr/local
 DESTDIR ?=

@@ -158,11 +158,15 @@ int device_create(struct device *dev, struct event_base *base, const char *ifnam
 	dev->mtu = DEFAULT_MTU;
 	allowedips_init(&dev->table);
 	dev->engine = wg_engine_new();
-	if (!dev->engine)
+	if (!dev->engine) {
+		log_error("cannot create the protocol engine: out of memory or libsodium failed");
 		return -ENOMEM;
+	}
 	ret = alloc_buffers(dev);
-	if (ret < 0)
+	if (ret < 0) {
+		log_errno(LOG_LEVEL_ERROR, ret, "cannot allocate the packet buffers (mmap)");
 		return ret;
+	}
 	ret = tun_open(ifname, dev->ifname);
 	if (ret < 0) {
 		if (ret == -ENOENT)
@@ -199,8 +203,11 @@ int device_create(struct device *dev, struct event_base *base, const char *ifnam
 		}
 	}
 	ret = resolver_new(&dev->resolver, base, peer_resolved, dev);
-	if (ret < 0)
+	if (ret < 0) {
+		log_errno(LOG_LEVEL_ERROR, ret, "cannot start the endpoint resolver (%s)",
+		    ret == -ENOMEM ? "memory or event loop" : "pipe2");
 		return ret;
+	}
 	ret = addr_watch_new(&dev->addr_watch, base, source_gone, dev);
 	if (ret < 0) {
 		log_errno(LOG_LEVEL_ERROR, ret, "cannot watch local addresses (rtnetlink)");
@@ -212,12 +219,16 @@ int device_create(struct device *dev, struct event_base *base, const char *ifnam
 		static const struct timeval second = { 1, 0 };
 
 		dev->ev_mtu = event_new(base, -1, EV_PERSIST, on_mtu_poll, dev);
-		if (!dev->ev_mtu || event_add(dev->ev_mtu, &second) < 0)
+		if (!dev->ev_mtu || event_add(dev->ev_mtu, &second) < 0) {
+			log_error("cannot add the MTU timer to the event loop");
 			return -ENOMEM;
+		}
 	}
 	dev->ev_tun = event_new(base, dev->tun_fd, EV_READ | EV_PERSIST, on_tun, dev);
-	if (!dev->ev_tun || event_add(dev->ev_tun, NULL) < 0)
+	if (!dev->ev_tun || event_add(dev->ev_tun, NULL) < 0) {
+		log_error("cannot add interface %s to the event loop", dev->ifname);
 		return -ENOMEM;
+	}
 	return 0;
 }
 

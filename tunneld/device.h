@@ -127,7 +127,8 @@ struct device {
 };
 
 /* Creates the interface (TUN, netlink handle, engine, buffers).  manage_network: tunneld owns
- * addresses/MTU/link/routes (config file mode).  Returns 0 or a negative errno. */
+ * addresses/MTU/link/routes (config file mode).  Returns 0 or a negative errno; every failure
+ * is logged here, once, with the call or path and the cause. */
 int device_create(struct device *dev, struct event_base *base, const char *ifname,
     bool manage_network);
 /* (Re)binds the UDP sockets to port (0: random).  Returns 0 or a negative errno. */

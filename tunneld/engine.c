@@ -40,11 +40,20 @@ struct wg_peer {
 	struct timers timers;
 	uint64_t last_handshake_wall_ns;
 	bool is_self;			/* our own public key: never handshakes (kernel refuses it) */
+	/* During a rotation of our own key: the peer has not yet shown that it knows the new
+	 * one (no handshake under it yet), so it may still reach us under the previous key,
+	 * and our initiations alternate between the two (rotation_attempts counts them). */
+	bool rotating;
+	unsigned rotation_attempts;
 };
 
 struct wg_engine {
 	struct noise_static_identity id;
 	struct cookie_checker checker;
+	/* The identity a rotation replaced, kept answering peers that do not know the new key
+	 * yet (rotating) until wg_engine_rotation_finish; has_identity false otherwise. */
+	struct noise_static_identity id_prev;
+	struct cookie_checker checker_prev;
 	wg_rng_fn *rng;
 	void *rng_ctx;
 	struct wg_peer **peers;		/* open addressing by SipHash of the public key */
@@ -106,6 +115,7 @@ struct wg_engine *wg_engine_new(void)
 	ratelimiter_init(&e->limiter, seed);
 	sodium_memzero(seed, sizeof(seed));
 	cookie_checker_init(&e->checker, NULL);
+	cookie_checker_init(&e->checker_prev, NULL);
 	return e;
 }
 
@@ -315,7 +325,9 @@ struct wg_peer *wg_engine_peer_add(struct wg_engine *e, const uint8_t public_key
 		return NULL;
 	p->engine = e;
 	p->ctx = ctx;
-	noise_handshake_init(&p->handshake, &e->id, public_key, NULL);
+	/* During a rotation a new peer may run a roster older than ours, like any other. */
+	p->rotating = e->id_prev.has_identity;
+	noise_handshake_init(&p->handshake, p->rotating ? &e->id_prev : &e->id, public_key, NULL);
 	cookie_maker_init(&p->cookie, public_key);
 	timers_init(&p->timers);
 	p->timers.jitter_ns = jitter(e);
@@ -388,12 +400,16 @@ void wg_engine_set_private_key(struct wg_engine *e, const uint8_t key[WG_KEY_LEN
 	if (!key || !noise_static_identity_set(&e->id, key))
 		noise_static_identity_set(&e->id, NULL);
 	cookie_checker_init(&e->checker, e->id.has_identity ? e->id.static_public : NULL);
+	/* Not a rotation: a key still answering from before would be a second identity. */
+	noise_static_identity_set(&e->id_prev, NULL);
+	cookie_checker_init(&e->checker_prev, NULL);
 	for (size_t i = 0; e->peers && i <= e->peers_mask; i++) {
 		struct wg_peer *p = e->peers[i];
 
 		if (!p)
 			continue;
 		wg_peer_clear_sessions(p);
+		p->rotating = false;
 		noise_handshake_rebind(&p->handshake, &e->id);
 		/* A peer that now holds our own key stays configured but inert. */
 		p->is_self = is_our_key(e, p->handshake.remote_static);
@@ -504,11 +520,21 @@ static bool initiation_build(struct wg_peer *p, uint64_t now, uint64_t wall, uin
 	    !timers_handshake_may_send(&p->timers, now))
 		goto out;
 	noise_handshake_clear(&p->handshake);
+	if (p->rotating) {
+		/* Which key the peer knows us by is unknown: the previous one first (its roster
+		 * is probably older than ours), then each in turn on the retransmissions. */
+		const struct noise_static_identity *want =
+		    p->rotation_attempts++ % 2 == 0 ? &e->id_prev : &e->id;
+
+		if (p->handshake.identity != want)
+			noise_handshake_rebind(&p->handshake, want);
+	}
 	if (!hs_index_new(p))
 		goto out;
 	e->rng(e->rng_ctx, eph, sizeof(eph));
 	tai64n_from_wall_ns(ts, wall);
-	if (!noise_handshake_create_initiation(&msg, &p->handshake, &e->id, p->hs_index, eph, ts)) {
+	if (!noise_handshake_create_initiation(&msg, &p->handshake, p->handshake.identity,
+	    p->hs_index, eph, ts)) {
 		hs_index_release(p);
 		goto out;
 	}
@@ -640,11 +666,9 @@ static bool load_update(struct wg_engine *e, uint64_t now)
 /* Fresh randomness for the cookie secret when the checker may rotate it: only under load (the
  * secret is not touched otherwise), a second early, and also when its birthdate lies ahead of
  * now, which the checker treats as expired: it must never rotate to bytes we did not draw. */
-static void secret_random(struct wg_engine *e, bool under_load, uint64_t now,
-    uint8_t r[NOISE_HASH_LEN])
+static void secret_random(struct wg_engine *e, const struct cookie_checker *c, bool under_load,
+    uint64_t now, uint8_t r[NOISE_HASH_LEN])
 {
-	const struct cookie_checker *c = &e->checker;
-
 	if (under_load && (!c->has_secret || now < c->secret_birthdate_ns ||
 	    expired(c->secret_birthdate_ns, COOKIE_SECRET_MAX_AGE - 1, now)))
 		e->rng(e->rng_ctx, r, NOISE_HASH_LEN);
@@ -652,13 +676,16 @@ static void secret_random(struct wg_engine *e, bool under_load, uint64_t now,
 		memset(r, 0, NOISE_HASH_LEN);
 }
 
-static enum wg_rx_kind rx_initiation(struct wg_engine *e, const uint8_t *buf, uint64_t now,
-    uint8_t *out, size_t out_cap, struct wg_rx *rx)
+/* id is the identity whose mac1 the initiation carries: ours, or during a rotation the
+ * previous one. */
+static enum wg_rx_kind rx_initiation(struct wg_engine *e, const struct noise_static_identity *id,
+    const uint8_t *buf, uint64_t now, uint8_t *out, size_t out_cap, struct wg_rx *rx)
 {
 	struct msg_initiation msg;
 	struct msg_response resp;
 	struct noise_initiation_ctx ctx;
 	uint8_t eph[NOISE_PUBLIC_KEY_LEN];
+	struct noise_handshake hs;
 	struct wg_peer *p;
 	enum wg_rx_kind kind = WG_RX_DROP;
 
@@ -667,7 +694,7 @@ static enum wg_rx_kind rx_initiation(struct wg_engine *e, const uint8_t *buf, ui
 		rx->why = "no room for a response";
 		goto out;
 	}
-	if (!noise_handshake_begin_consume_initiation(&msg, &e->id, &ctx)) {
+	if (!noise_handshake_begin_consume_initiation(&msg, id, &ctx)) {
 		rx->why = "initiation does not decrypt";
 		goto out;
 	}
@@ -676,10 +703,25 @@ static enum wg_rx_kind rx_initiation(struct wg_engine *e, const uint8_t *buf, ui
 		rx->why = "unknown peer";
 		goto out;
 	}
-	if (!noise_handshake_finish_consume_initiation(&msg, &p->handshake, &ctx, now)) {
+	if (id == &e->id_prev && !p->rotating) {
+		/* It has used our new key already: the old one no longer speaks for us to it
+		 * (whoever may still hold the old key cannot pose as this peer to us). */
+		rx->why = "initiation to our previous key from a peer that knows the new one";
+		goto out;
+	}
+	/* On a copy: until the initiation authenticates, a forged one (anyone can make the
+	 * first half decrypt) must not disturb the peer's handshake in progress. */
+	hs = p->handshake;
+	if (hs.identity != id)
+		noise_handshake_rebind(&hs, id);
+	if (!noise_handshake_finish_consume_initiation(&msg, &hs, &ctx, now)) {
 		rx->why = "initiation rejected (replay, flood or bad key)";
 		goto out;
 	}
+	p->handshake = hs;
+	/* It knows our new key: from now on only that one speaks for us to it. */
+	if (id == &e->id)
+		p->rotating = false;
 	if (!hs_index_new(p)) {
 		rx->why = "no receiver index";
 		goto out;
@@ -708,6 +750,7 @@ static enum wg_rx_kind rx_initiation(struct wg_engine *e, const uint8_t *buf, ui
 	kind = WG_RX_HANDSHAKE;
 out:
 	sodium_memzero(&ctx, sizeof(ctx));
+	sodium_memzero(&hs, sizeof(hs));
 	sodium_memzero(eph, sizeof(eph));
 	return kind;
 }
@@ -724,8 +767,10 @@ static enum wg_rx_kind rx_response(struct wg_engine *e, const uint8_t *buf, uint
 	if (!ent || ent->kind != INDEX_HANDSHAKE)
 		return drop(rx, "response for an unknown index");
 	p = ent->peer;
-	if (!noise_handshake_consume_response(&msg, &p->handshake, &e->id))
+	if (!noise_handshake_consume_response(&msg, &p->handshake, p->handshake.identity))
 		return drop(rx, "response rejected");
+	if (p->handshake.identity == &e->id)
+		p->rotating = false;
 	if (!session_begin(p, now))
 		return drop(rx, "cannot derive keypair");
 	timers_session_derived(&p->timers, now);
@@ -751,12 +796,22 @@ static enum wg_rx_kind rx_handshake(struct wg_engine *e, const union wg_sockaddr
 	enum wg_rx_kind kind;
 	struct msg_cookie reply;
 	uint32_t sender;
+	struct cookie_checker *checker = &e->checker;
+	const struct noise_static_identity *id = &e->id;
 
 	if (!source_bytes(src, sb, &sb_len, &ip_len))
 		return drop(rx, "bad source address");
 	under_load = load_update(e, now);
-	secret_random(e, under_load, now, rnd);
-	mac = cookie_validate_packet(&e->checker, buf, len, sb, sb_len, under_load, now, rnd);
+	secret_random(e, checker, under_load, now, rnd);
+	mac = cookie_validate_packet(checker, buf, len, sb, sb_len, under_load, now, rnd);
+	if (mac == INVALID_MAC && e->id_prev.has_identity) {
+		/* Addressed to the key a rotation replaced (one more keyed hash, only then). */
+		sodium_memzero(rnd, sizeof(rnd));
+		checker = &e->checker_prev;
+		id = &e->id_prev;
+		secret_random(e, checker, under_load, now, rnd);
+		mac = cookie_validate_packet(checker, buf, len, sb, sb_len, under_load, now, rnd);
+	}
 	if (under_load && mac == VALID_MAC_WITH_COOKIE) {
 		if (!ratelimiter_allow(&e->limiter, sb, ip_len, now)) {
 			kind = drop(rx, "handshake rate limited");
@@ -769,7 +824,7 @@ static enum wg_rx_kind rx_handshake(struct wg_engine *e, const union wg_sockaddr
 		}
 		memcpy(&sender, buf + sizeof(struct message_header), sizeof(sender));
 		e->rng(e->rng_ctx, nonce, sizeof(nonce));
-		cookie_message_create(&reply, &e->checker, buf, len, le32toh(sender), sb, sb_len,
+		cookie_message_create(&reply, checker, buf, len, le32toh(sender), sb, sb_len,
 		    now, rnd, nonce);
 		memcpy(out, &reply, sizeof(reply));
 		rx->out_len = sizeof(reply);
@@ -780,7 +835,7 @@ static enum wg_rx_kind rx_handshake(struct wg_engine *e, const union wg_sockaddr
 		goto out;
 	}
 	if (type == MESSAGE_HANDSHAKE_INITIATION)
-		kind = rx_initiation(e, buf, now, out, out_cap, rx);
+		kind = rx_initiation(e, id, buf, now, out, out_cap, rx);
 	else
 		kind = rx_response(e, buf, now, wall, rx);
 out:
@@ -929,7 +984,7 @@ bool wg_peer_set_public_key(struct wg_peer *p, const uint8_t key[WG_KEY_LEN])
 	/* Replay and flood state belonged to the old key's owner. */
 	sodium_memzero(p->handshake.latest_timestamp, sizeof(p->handshake.latest_timestamp));
 	p->handshake.last_initiation_consumption_ns = 0;
-	noise_handshake_rebind(&p->handshake, &e->id);
+	noise_handshake_rebind(&p->handshake, p->rotating ? &e->id_prev : &e->id);
 	cookie_maker_init(&p->cookie, key);
 	/* The next initiation may go at once, under the new key, which is not ours. */
 	p->timers.has_sent_handshake = false;
@@ -955,21 +1010,77 @@ void wg_engine_rotate_private_key(struct wg_engine *e, const uint8_t key[WG_KEY_
 	if (e->id.has_identity &&
 	    sodium_memcmp(e->id.static_private, id.static_private, WG_KEY_LEN) == 0)
 		goto out;
+	/* One rotation at a time: a key two rotations old answers no one. */
+	wg_engine_rotation_finish(e);
+	if (e->id.has_identity) {
+		e->id_prev = e->id;
+		e->checker_prev = e->checker;
+	}
 	e->id = id;
-	/* mac1 now binds to the new public key: initiations to the old one fail. */
+	/* mac1 now binds to the new public key; the previous one is checked second. */
 	cookie_checker_init(&e->checker, e->id.static_public);
 	for (size_t i = 0; e->peers && i <= e->peers_mask; i++) {
 		struct wg_peer *p = e->peers[i];
 
 		if (!p)
 			continue;
-		hs_index_release(p);
-		noise_handshake_rebind(&p->handshake, &e->id);
 		p->is_self = is_our_key(e, p->handshake.remote_static);
-		if (p->is_self)
+		if (p->is_self) {
 			wg_peer_clear_sessions(p);
+			noise_handshake_rebind(&p->handshake, &e->id);
+			continue;
+		}
+		if (!e->id_prev.has_identity) {
+			noise_handshake_rebind(&p->handshake, &e->id);
+			continue;
+		}
+		/* Same key bytes, now in id_prev: the precomputed DH and a handshake in
+		 * progress stay valid, and every peer knows us by the old key until it shows
+		 * otherwise. */
+		p->handshake.identity = &e->id_prev;
+		p->rotating = true;
+		p->rotation_attempts = 0;
 		p->timers.has_sent_handshake = false;
 	}
 out:
 	sodium_memzero(&id, sizeof(id));
+}
+
+size_t wg_engine_rotation_unconfirmed(const struct wg_engine *e)
+{
+	size_t n = 0;
+
+	if (!e->id_prev.has_identity)
+		return 0;
+	for (size_t i = 0; e->peers && i <= e->peers_mask; i++) {
+		if (e->peers[i] && e->peers[i]->rotating && !e->peers[i]->is_self)
+			n++;
+	}
+	return n;
+}
+
+bool wg_engine_rotation_in_progress(const struct wg_engine *e)
+{
+	return e->id_prev.has_identity;
+}
+
+void wg_engine_rotation_finish(struct wg_engine *e)
+{
+	if (!e->id_prev.has_identity)
+		return;
+	for (size_t i = 0; e->peers && i <= e->peers_mask; i++) {
+		struct wg_peer *p = e->peers[i];
+
+		if (!p)
+			continue;
+		p->rotating = false;
+		/* Established keypairs survive; a handshake under the old key does not. */
+		if (p->handshake.identity != &e->id) {
+			hs_index_release(p);
+			noise_handshake_rebind(&p->handshake, &e->id);
+		}
+	}
+	noise_static_identity_set(&e->id_prev, NULL);
+	sodium_memzero(&e->checker_prev, sizeof(e->checker_prev));
+	cookie_checker_init(&e->checker_prev, NULL);
 }

@@ -51,11 +51,22 @@ void wg_engine_set_rng(struct wg_engine *e, wg_rng_fn *fn, void *ctx);
  * and handshake state are dropped when the key changes; unchanged key = no-op. */
 void wg_engine_set_private_key(struct wg_engine *e, const uint8_t key[WG_KEY_LEN]);
 /* false when no private key is set. */
-/* A planned rotation of our own key: as wg_engine_set_private_key, but established keypairs
- * are kept so traffic continues; handshakes in progress are dropped and the next ones use the
- * new key (initiations made to the old public key no longer pass mac1).  An invalid key or
- * the unchanged key (or NULL) is a no-op. */
+/* A planned rotation of our own key (a roster names the new one).  Unlike
+ * wg_engine_set_private_key, nothing is dropped and the old key keeps answering for a while:
+ * every existing peer is "rotating" until it shows that it knows the new key (it completes a
+ * handshake under it, either way).  Until then it may still handshake with us under the old
+ * key (mac1 is checked against the new key first, then the old), and our initiations to it
+ * alternate, old key first.  A peer that used the new key once is refused under the old one.
+ * wg_engine_rotation_finish ends this; a rotation while one is in progress finishes that one
+ * first.  An invalid key or the unchanged key (or NULL) is a no-op. */
 void wg_engine_rotate_private_key(struct wg_engine *e, const uint8_t key[WG_KEY_LEN]);
+/* Peers that have not yet handshaken under the new key (0 when no rotation is running). */
+size_t wg_engine_rotation_unconfirmed(const struct wg_engine *e);
+bool wg_engine_rotation_in_progress(const struct wg_engine *e);
+/* Forgets the previous key (wiped): from now on only the new one answers.  Established
+ * keypairs are kept; handshakes in progress under the old key are dropped.  No-op when no
+ * rotation is running. */
+void wg_engine_rotation_finish(struct wg_engine *e);
 bool wg_engine_private_key(const struct wg_engine *e, uint8_t key[WG_KEY_LEN]);
 bool wg_engine_public_key(const struct wg_engine *e, uint8_t key[WG_KEY_LEN]);
 void wg_engine_set_load_threshold(struct wg_engine *e, unsigned handshakes_per_second);

@@ -651,6 +651,7 @@ int gossip_start(struct gossip **out, struct roster_sync *rs, uint16_t port)
 {
 	const struct timeval every = { GOSSIP_INTERVAL, 0 };
 	struct gossip *g;
+	int ret;
 
 	g = calloc(1, sizeof(*g));
 	if (!g)
@@ -663,10 +664,16 @@ int gossip_start(struct gossip **out, struct roster_sync *rs, uint16_t port)
 	g->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	g->next_instance = instances;
 	instances = g;
+	if (g->reserve_fd < 0) {
+		/* Out of fds already (EMFILE): say so, not "out of memory". */
+		ret = -errno;
+		gossip_stop(g);
+		return ret;
+	}
 	g->http = evhttp_new(g->base);
 	g->admit_ev = event_new(g->base, -1, 0, admit, g);
 	g->resume_ev = evtimer_new(g->base, on_resume, g);
-	if (!g->http || !g->admit_ev || !g->resume_ev || g->reserve_fd < 0)
+	if (!g->http || !g->admit_ev || !g->resume_ev)
 		goto fail;
 	/* evhttp's timeout is per read or write (idle); the whole request has GOSSIP_DEADLINE. */
 	evhttp_set_timeout(g->http, GOSSIP_TIMEOUT);

@@ -177,11 +177,15 @@ static int daemonize(int *ready_fd)
 	pid_t pid;
 	char status = 1;
 
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return -errno;
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		log_errno(LOG_LEVEL_ERROR, errno, "cannot daemonize: pipe2");
+		return -1;
+	}
 	pid = fork();
-	if (pid < 0)
-		return -errno;
+	if (pid < 0) {
+		log_errno(LOG_LEVEL_ERROR, errno, "cannot daemonize: fork");
+		return -1;
+	}
 	if (pid > 0) {
 		close(fds[1]);
 		if (read(fds[0], &status, 1) != 1)
@@ -191,8 +195,10 @@ static int daemonize(int *ready_fd)
 	close(fds[0]);
 	setsid();
 	/* Hold no directory busy: nothing after start-up opens a relative path. */
-	if (chdir("/") < 0)
-		return -errno;
+	if (chdir("/") < 0) {
+		log_errno(LOG_LEVEL_ERROR, errno, "cannot daemonize: chdir /");
+		return -1;
+	}
 	*ready_fd = fds[1];
 	return 0;
 }
@@ -318,15 +324,17 @@ int main(int argc, char *argv[])
 	 * set any port later, as with wireguard-go. */
 	keep_bind = !config_path || (cfg.has_listen_port && cfg.listen_port > 0 &&
 	    cfg.listen_port < 1024);
-	if (!foreground && daemonize(&ready_fd) < 0) {
-		log_errno(LOG_LEVEL_ERROR, errno, "cannot fork");
+	if (!foreground && daemonize(&ready_fd) < 0)
 		return 1;
-	}
 	signal(SIGPIPE, SIG_IGN);
 	state.config_path = config_path;
+	/* Every start-up step below logs its own failure once, naming the call or path and the
+	 * cause; only what the callee cannot say is logged here. */
+	errno = 0;
 	state.base = event_base_new();
 	if (!state.base) {
-		log_error("cannot create the event loop");
+		log_error("cannot create the event loop (event_base_new: epoll, eventfd or "
+		    "pipe): %s", errno ? strerror(errno) : "unknown error");
 		ret = 1;
 		goto out;
 	}
@@ -344,8 +352,9 @@ int main(int argc, char *argv[])
 			goto out;
 		}
 		if (cfg.gossip_port &&
-		    gossip_start(&state.gossip, &state.rs, cfg.gossip_port) < 0) {
-			log_error("%s: cannot start gossip", state.dev.ifname);
+		    (ret = gossip_start(&state.gossip, &state.rs, cfg.gossip_port)) < 0) {
+			log_errno(LOG_LEVEL_ERROR, ret, "%s: cannot start gossip on port %u",
+			    state.dev.ifname, cfg.gossip_port);
 			ret = 1;
 			goto out;
 		}
@@ -359,9 +368,12 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	for (int i = 0; i < 3; i++) {
+		errno = 0;
 		sig_ev[i] = evsignal_new(state.base, sigs[i], on_signal, NULL);
 		if (!sig_ev[i] || event_add(sig_ev[i], NULL) < 0) {
-			log_error("cannot install signal handlers");
+			/* libevent's signal pipe is a socketpair made on the first add. */
+			log_error("cannot handle %s (evsignal: socketpair): %s", strsignal(sigs[i]),
+			    errno ? strerror(errno) : "out of memory");
 			ret = 1;
 			goto out;
 		}

@@ -77,14 +77,15 @@ int privilege_socket_share(const char *dir, const char *sock, const struct privi
 }
 
 /* Threads of this process (/proc/self/status), or -1 if unknown. */
+/* Our thread count, or a negative errno when /proc/self/status cannot tell. */
 static int thread_count(void)
 {
 	char line[128];
-	int n = -1;
+	int n = -EIO;
 	FILE *f = fopen("/proc/self/status", "re");
 
 	if (!f)
-		return -1;
+		return -errno;
 	while (fgets(line, sizeof(line), f)) {
 		if (strncmp(line, "Threads:", 8) == 0) {
 			n = (int)strtol(line + 8, NULL, 10);
@@ -127,13 +128,21 @@ int privilege_drop(const struct privilege_user *user, bool keep_bind)
 	bool have;
 
 	threads = thread_count();
+	if (threads < 0) {
+		log_errno(LOG_LEVEL_ERROR, threads, "cannot drop privileges: cannot count our "
+		    "threads in /proc/self/status");
+		return threads;
+	}
 	if (threads != 1) {
 		log_error("cannot drop privileges: %d threads running, the others would keep them",
 		    threads);
 		return -EBUSY;
 	}
-	if (syscall(SYS_capget, &hdr, data) < 0)
-		return -errno;
+	if (syscall(SYS_capget, &hdr, data) < 0) {
+		ret = -errno;
+		log_errno(LOG_LEVEL_ERROR, ret, "cannot drop privileges: capget");
+		return ret;
+	}
 	have = data[0].effective || data[1].effective || data[0].permitted || data[1].permitted;
 	if (!have && user && getuid() != user->uid) {
 		log_error("cannot switch to user %s: no privileges to do so", user->name);

@@ -289,69 +289,251 @@ static void on_diff(void *arg, enum roster_change what, const struct roster_node
 	    dev->ifname, new_node->name);
 }
 
-/* Whether PrivateKeyFile.next holds a key; its private half goes to next_priv. */
-static bool next_key(struct roster_sync *rs, uint8_t next_priv[KEY_LEN], uint8_t next_pub[KEY_LEN])
-{
-	char err[512];
+/* ---- rotation of our own key ---- */
 
-	if (!rs->next_key_path[0] || access(rs->next_key_path, F_OK) < 0)
-		return false;
-	if (key_file_read(rs->next_key_path, true, next_priv, err, sizeof(err)) < 0) {
-		log_warn("%s: roster: %s", rs->dev->ifname, err);
-		return false;
+static void applied(struct roster_sync *rs);
+static void retry_arm(struct roster_sync *rs);
+
+/* PrivateKeyFile.next: 1 with the key in priv/pub, 0 if there is none, -1 if it exists but
+ * cannot be used (why says which call failed on which path, and how). */
+static int next_key_load(struct roster_sync *rs, uint8_t priv[KEY_LEN], uint8_t pub[KEY_LEN],
+    char *why, size_t whylen)
+{
+	if (!rs->next_key_path[0])
+		return 0;
+	if (access(rs->next_key_path, F_OK) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(why, whylen, "access %.300s: %s", rs->next_key_path, strerror(errno));
+		return -1;
 	}
-	return key_public_from_private(next_pub, next_priv);
+	/* Refused like any private key file: group/other permissions, not a key, unreadable. */
+	if (key_file_read(rs->next_key_path, true, priv, why, whylen) < 0)
+		return -1;
+	if (!key_public_from_private(pub, priv)) {
+		snprintf(why, whylen, "'%.200s' does not hold a usable X25519 key",
+		    rs->next_key_path);
+		return -1;
+	}
+	return 1;
 }
 
-/* Applies r (now rs->running) given the roster that ran before (NULL: none). */
-static int apply(struct roster_sync *rs, const struct roster *old)
+static void rotation_arm(struct roster_sync *rs);
+
+/* The new key is ours now: the next start must use it.  Retried by the rotation timer. */
+static void next_key_rename(struct roster_sync *rs)
+{
+	if (rename(rs->next_key_path, rs->key_path) == 0) {
+		if (rs->rename_pending)
+			log_info("%s: roster: renamed %s over %s", rs->dev->ifname,
+			    rs->next_key_path, rs->key_path);
+		rs->rename_pending = false;
+		return;
+	}
+	if (!rs->rename_pending)
+		log_errno(LOG_LEVEL_ERROR, errno, "%s: roster: cannot rename %s over %s (a restart "
+		    "would start with the old key); retrying every %d s", rs->dev->ifname,
+		    rs->next_key_path, rs->key_path, ROSTER_ROTATION_TICK);
+	rs->rename_pending = true;
+	rotation_arm(rs);
+}
+
+/* Our rotation was published: the engine takes the new key and keeps the old one answering
+ * peers that do not know the new one yet (wg_engine_rotate_private_key), peers with a live
+ * session are asked for a handshake so that each shows soon which key it knows, and the
+ * grace period starts. */
+static void rotation_switch(struct roster_sync *rs, const uint8_t priv[KEY_LEN],
+    const uint8_t pub[KEY_LEN], const struct roster_node *self)
+{
+	struct device *dev = rs->dev;
+	uint8_t now_pub[KEY_LEN];
+
+	wg_engine_rotate_private_key(dev->engine, priv);
+	if (!wg_engine_public_key(dev->engine, now_pub) ||
+	    sodium_memcmp(now_pub, pub, KEY_LEN) != 0) {
+		log_error("%s: roster: the engine refused the key in %s", dev->ifname,
+		    rs->next_key_path);
+		return;
+	}
+	memcpy(rs->base.private_key, priv, KEY_LEN);
+	rs->base.has_private_key = true;
+	for (struct peer *p = dev->peers_head; p; p = p->next) {
+		if (wg_peer_has_session(p->wg)) {
+			wg_peer_request_handshake(p->wg, clock_now_ns());
+			peer_touch(p);
+		}
+	}
+	rs->rotation_start_ns = wg_engine_rotation_in_progress(dev->engine) ? clock_now_ns() : 0;
+	log_info("%s: roster: switched to the rotated key of node %s (%s); the previous key "
+	    "answers peers that have not used the new one yet, for at most %d s", dev->ifname,
+	    self->name, rs->next_key_path, ROSTER_ROTATION_GRACE);
+	rs->next_why[0] = '\0';
+	next_key_rename(rs);
+	rotation_arm(rs);
+}
+
+/* Which node we are in rs->running, switching keys if the roster names PrivateKeyFile.next.
+ * old_self: who we were in the roster before (NULL: none), to recognise our own node when
+ * its key changed to one we cannot load yet.  Sets rs->self, rs->revoked, rs->next_waiting. */
+static void self_find(struct roster_sync *rs, const struct roster_node *old_self)
 {
 	struct device *dev = rs->dev;
 	uint8_t our_pub[KEY_LEN], next_priv[KEY_LEN], next_pub[KEY_LEN];
-	bool have_next, is_next = false, have_pub;
+	const struct roster_node *self = NULL, *named = NULL;
+	char why[512] = "";
+	int next = 0;
+	bool is_next;
+
+	if (wg_engine_public_key(dev->engine, our_pub))
+		self = roster_sync_find_self(&rs->running, our_pub, NULL, &is_next);
+	if (!self) {
+		next = next_key_load(rs, next_priv, next_pub, why, sizeof(why));
+		if (next > 0) {
+			self = roster_node_find_key(&rs->running, next_pub);
+			if (self)
+				rotation_switch(rs, next_priv, next_pub, self);
+		}
+		if (old_self)
+			named = roster_node_find(&rs->running, old_self->name);
+	}
+	rs->next_waiting = !self && next < 0;
+	if (rs->next_waiting) {
+		/* Our node's key changed to one we cannot load yet: still that node (the roster
+		 * passes on, our addresses stay), under the old key until the file is fixed. */
+		self = named;
+		if (strcmp(why, rs->next_why) != 0 && named)
+			log_error("%s: roster: serial %llu rotates this node (%s) to a new "
+			    "key, but the rotation key cannot be used: %s; keeping the current "
+			    "key, retrying (fixing the file is enough: no restart, no SIGHUP)",
+			    dev->ifname, (unsigned long long)rs->running.serial, named->name, why);
+		else if (strcmp(why, rs->next_why) != 0)
+			log_error("%s: roster: serial %llu does not list this node's key and the "
+			    "rotation key cannot be used: %s; carrying no traffic until it can, "
+			    "retrying (fixing the file is enough: no restart, no SIGHUP)",
+			    dev->ifname, (unsigned long long)rs->running.serial, why);
+		snprintf(rs->next_why, sizeof(rs->next_why), "%s", why);
+		rotation_arm(rs);
+	} else {
+		rs->next_why[0] = '\0';
+	}
+	if (!self) {
+		if (!rs->revoked && !rs->next_waiting)
+			log_error("%s: REVOKED: this node's key is not in roster serial %llu of "
+			    "network %s: every peer removed, carrying no traffic%s%s%s",
+			    dev->ifname, (unsigned long long)rs->running.serial,
+			    rs->running.network, named ? " (node " : "", named ? named->name : "",
+			    !named ? "" : next > 0 ? " has another key now, not the one in "
+			    "PrivateKeyFile.next)" : " has another key now, and "
+			    "PrivateKeyFile.next does not exist)");
+		rs->revoked = true;
+	} else {
+		if (rs->revoked)
+			log_info("%s: roster: this node is enrolled again as %s", dev->ifname,
+			    self->name);
+		rs->revoked = false;
+	}
+	rs->self = self;
+	sodium_memzero(next_priv, sizeof(next_priv));
+}
+
+/* Applies r (now rs->running) given the roster that ran before (NULL: none) and who we were
+ * in it. */
+static int apply(struct roster_sync *rs, const struct roster *old,
+    const struct roster_node *old_self)
+{
+	struct device *dev = rs->dev;
+	uint8_t our_pub[KEY_LEN];
 	struct rekey_ctx ctx = { rs, our_pub };
 	struct config cfg;
 	int ret;
 
 	config_init(&cfg);
-	have_pub = wg_engine_public_key(dev->engine, our_pub);
-	have_next = next_key(rs, next_priv, next_pub);
-	rs->self = roster_sync_find_self(&rs->running, have_pub ? our_pub : NULL,
-	    have_next ? next_pub : NULL, &is_next);
-	if (is_next) {
-		/* Our rotation was published: switch keys keeping live sessions, and make the
-		 * new key the one we start with next time. */
-		wg_engine_rotate_private_key(dev->engine, next_priv);
-		memcpy(rs->base.private_key, next_priv, KEY_LEN);
-		rs->base.has_private_key = true;
-		if (rename(rs->next_key_path, rs->key_path) < 0)
-			log_errno(LOG_LEVEL_ERROR, errno, "%s: roster: cannot rename %s over %s",
-			    dev->ifname, rs->next_key_path, rs->key_path);
-		log_info("%s: roster: switched to the rotated key of node %s (%s)", dev->ifname,
-		    rs->self->name, rs->next_key_path);
-	}
+	self_find(rs, old_self);
+	if (!wg_engine_public_key(dev->engine, our_pub))
+		memset(our_pub, 0, sizeof(our_pub));
 	if (old)
 		roster_diff_nodes(old, &rs->running, on_diff, &ctx);
-	if (!rs->self) {
-		if (!rs->revoked)
-			log_error("%s: REVOKED: this node's key is not in roster serial %llu of "
-			    "network %s: every peer removed, carrying no traffic", dev->ifname,
-			    (unsigned long long)rs->running.serial, rs->running.network);
-		rs->revoked = true;
-	} else {
-		if (rs->revoked)
-			log_info("%s: roster: this node is enrolled again as %s", dev->ifname,
-			    rs->self->name);
-		rs->revoked = false;
-	}
 	ret = -ENOMEM;
 	if (!roster_sync_to_config(&rs->running, rs->self, &rs->base, &cfg))
 		goto out;
 	ret = device_apply_file_config(dev, &cfg);
 out:
 	config_free(&cfg);
-	sodium_memzero(next_priv, sizeof(next_priv));
 	return ret;
+}
+
+/* A rotation step to retry: PrivateKeyFile.next became usable (inotify) or the timer ran. */
+static void rotation_retry(struct roster_sync *rs)
+{
+	uint8_t priv[KEY_LEN], pub[KEY_LEN];
+	char why[512] = "";
+	int next, ret;
+
+	if (!rs->has_roster || (!rs->next_waiting && !rs->revoked))
+		return;
+	next = next_key_load(rs, priv, pub, why, sizeof(why));
+	sodium_memzero(priv, sizeof(priv));
+	/* Unchanged cause: nothing new to apply or to log. */
+	if (next < 0 && rs->next_waiting && strcmp(why, rs->next_why) == 0)
+		return;
+	if (next == 0 && rs->revoked && !rs->next_waiting)
+		return;
+	ret = apply(rs, NULL, rs->self);
+	if (ret < 0) {
+		log_errno(LOG_LEVEL_ERROR, ret, "%s: roster serial %llu applied only in part: not "
+		    "announced, retrying", rs->dev->ifname, (unsigned long long)rs->running.serial);
+		retry_arm(rs);
+	} else if (rs->pending_text) {
+		applied(rs);
+	}
+}
+
+static void on_rotation_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct roster_sync *rs = arg;
+	struct device *dev = rs->dev;
+	size_t left;
+
+	(void)fd;
+	(void)what;
+	if (rs->rename_pending)
+		next_key_rename(rs);
+	if (rs->next_waiting)
+		rotation_retry(rs);
+	if (wg_engine_rotation_in_progress(dev->engine)) {
+		left = wg_engine_rotation_unconfirmed(dev->engine);
+		if (left == 0) {
+			wg_engine_rotation_finish(dev->engine);
+			log_info("%s: roster: rotation complete: every peer has used the new key; "
+			    "the previous key is forgotten", dev->ifname);
+		} else if (clock_now_ns() - rs->rotation_start_ns >=
+		    (uint64_t)ROSTER_ROTATION_GRACE * 1000000000ULL) {
+			wg_engine_rotation_finish(dev->engine);
+			log_warn("%s: roster: rotation grace of %d s over: %zu peers never used "
+			    "the new key; the previous key is forgotten (they reach us again once "
+			    "they run the new roster)", dev->ifname, ROSTER_ROTATION_GRACE, left);
+		}
+	}
+	if (!rs->rename_pending && !rs->next_waiting &&
+	    !wg_engine_rotation_in_progress(dev->engine))
+		event_del(rs->ev_rotation);
+}
+
+static void rotation_arm(struct roster_sync *rs)
+{
+	const struct timeval tick = { ROSTER_ROTATION_TICK, 0 };
+
+	if (!rs->ev_rotation) {
+		rs->ev_rotation = event_new(rs->dev->base, -1, EV_PERSIST, on_rotation_timer, rs);
+		if (!rs->ev_rotation) {
+			log_error("%s: roster: cannot create the rotation timer: out of memory",
+			    rs->dev->ifname);
+			return;
+		}
+	}
+	if (!event_pending(rs->ev_rotation, EV_TIMEOUT, NULL) &&
+	    event_add(rs->ev_rotation, &tick) < 0)
+		log_error("%s: roster: cannot start the rotation timer", rs->dev->ifname);
 }
 
 /* ---- persisting, off the event loop ---- */
@@ -435,8 +617,6 @@ static int persist_queue(struct roster_sync *rs, const char *text, size_t len, u
 	return 0;
 }
 
-static void retry_arm(struct roster_sync *rs);
-
 /* The running roster is fully applied: from now on it is what we serve and announce. */
 static void applied(struct roster_sync *rs)
 {
@@ -455,6 +635,7 @@ static void applied(struct roster_sync *rs)
 static int install(struct roster_sync *rs, struct roster *cand, const char *text, size_t len)
 {
 	struct roster old = rs->running;
+	const struct roster_node *old_self = rs->self;	/* points into old */
 	bool had = rs->has_roster;
 	char *copy = malloc(len + 1);
 	int ret;
@@ -472,7 +653,7 @@ static int install(struct roster_sync *rs, struct roster *cand, const char *text
 	roster_init(cand);
 	rs->has_roster = true;
 	rs->retries = 0;
-	ret = apply(rs, had ? &old : NULL);
+	ret = apply(rs, had ? &old : NULL, had ? old_self : NULL);
 	if (had)
 		roster_free(&old);
 	if (ret < 0) {
@@ -497,7 +678,7 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 	if (!rs->has_roster || !rs->pending_text)
 		return;
 	rs->retries++;
-	ret = apply(rs, NULL);
+	ret = apply(rs, NULL, rs->self);
 	if (ret < 0) {
 		log_errno(LOG_LEVEL_WARN, ret, "%s: roster serial %llu: apply attempt %u failed",
 		    rs->dev->ifname, (unsigned long long)rs->running.serial, rs->retries + 1);
@@ -695,19 +876,26 @@ static void on_inotify(evutil_socket_t fd, short what, void *arg)
 	struct roster_sync *rs = arg;
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	const char *base = strrchr(rs->new_path, '/'), *claim = strrchr(rs->claim_path, '/');
+	const char *next = strrchr(rs->next_key_path, '/');
 	const struct inotify_event *ev;
-	bool hit = false;
+	bool hit = false, next_hit = false;
 	ssize_t n;
 
 	(void)what;
 	base = base ? base + 1 : rs->new_path;
 	claim = claim ? claim + 1 : rs->claim_path;
+	next = !rs->next_key_path[0] ? NULL : next ? next + 1 : rs->next_key_path;
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		for (char *p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
 			ev = (const struct inotify_event *)p;
 			if (!ev->len)
 				continue;
-			if (strcmp(ev->name, base) == 0)
+			/* chmod (IN_ATTRIB) is how an operator fixes a refused rotation key. */
+			if (next && strcmp(ev->name, next) == 0)
+				next_hit = true;
+			else if (!(ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)))
+				continue;
+			else if (strcmp(ev->name, base) == 0)
 				hit = true;
 			/* A writer that closed while we held its file under the claim name; our
 			 * own renames to that name (IN_MOVED_TO) are no news. */
@@ -717,38 +905,64 @@ static void on_inotify(evutil_socket_t fd, short what, void *arg)
 	}
 	if (hit)
 		roster_sync_check_new(rs);
+	if (next_hit)
+		rotation_retry(rs);
 }
 
-static int watch(struct roster_sync *rs)
+/* The directory part of path ("." for a bare name). */
+static void dir_of(char dir[PATH_MAX], const char *path)
 {
-	char dir[PATH_MAX];
 	char *slash;
-	int ret;
 
-	snprintf(dir, sizeof(dir), "%s", rs->new_path);
+	snprintf(dir, PATH_MAX, "%s", path);
 	slash = strrchr(dir, '/');
 	if (slash == dir)
 		dir[1] = '\0';
 	else if (slash)
 		*slash = '\0';
 	else
-		snprintf(dir, sizeof(dir), ".");
+		snprintf(dir, PATH_MAX, ".");
+}
+
+static int watch(struct roster_sync *rs)
+{
+	/* scp writes in place (close after write); mv and our own tools rename into place;
+	 * chmod fixes a refused rotation key. */
+	const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_ATTRIB;
+	char dir[PATH_MAX], key_dir[PATH_MAX];
+	int ret;
+
+	dir_of(dir, rs->new_path);
 	rs->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (rs->inotify_fd < 0) {
 		ret = -errno;
-		log_errno(LOG_LEVEL_ERROR, -ret, "roster: cannot watch %s (inotify)", dir);
+		log_errno(LOG_LEVEL_ERROR, ret, "%s: roster: inotify_init1 (to watch %s)%s",
+		    rs->dev->ifname, dir, ret == -EMFILE ? ": no inotify instance left "
+		    "(fs.inotify.max_user_instances) or no file descriptor left (ulimit -n)" : "");
 		return ret;
 	}
-	/* scp writes in place (close after write); mv and our own tools rename into place. */
-	if (inotify_add_watch(rs->inotify_fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
+	if (inotify_add_watch(rs->inotify_fd, dir, mask) < 0) {
 		ret = -errno;
-		log_errno(LOG_LEVEL_ERROR, -ret, "roster: cannot watch %s", dir);
+		log_errno(LOG_LEVEL_ERROR, ret, "%s: roster: inotify_add_watch %s%s",
+		    rs->dev->ifname, dir, ret == -ENOSPC ? " (fs.inotify.max_user_watches)" : "");
 		return ret;
+	}
+	/* PrivateKeyFile.next: a rotation waiting for it retries as soon as it changes. */
+	if (rs->next_key_path[0]) {
+		dir_of(key_dir, rs->next_key_path);
+		if (strcmp(key_dir, dir) != 0 &&
+		    inotify_add_watch(rs->inotify_fd, key_dir, mask) < 0)
+			log_errno(LOG_LEVEL_WARN, errno, "%s: roster: cannot watch %s: a rotation "
+			    "waiting for %s is retried every %d s only", rs->dev->ifname, key_dir,
+			    rs->next_key_path, ROSTER_ROTATION_TICK);
 	}
 	rs->ev_inotify = event_new(rs->dev->base, rs->inotify_fd, EV_READ | EV_PERSIST,
 	    on_inotify, rs);
-	if (!rs->ev_inotify || event_add(rs->ev_inotify, NULL) < 0)
+	if (!rs->ev_inotify || event_add(rs->ev_inotify, NULL) < 0) {
+		log_error("%s: roster: cannot add the inotify watch to the event loop",
+		    rs->dev->ifname);
 		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -787,8 +1001,11 @@ int roster_sync_init(struct roster_sync *rs, struct device *dev, const struct co
 	    !claim_name(rs->claim_path, rs->new_path) ||
 	    !path_plus(legacy, cfg->roster_path, ".admin") ||
 	    !path_plus(rs->key_path, cfg->private_key_file, "") ||
-	    !path_plus(rs->next_key_path, cfg->private_key_file, ".next"))
+	    !path_plus(rs->next_key_path, cfg->private_key_file, ".next")) {
+		log_error("%s: Roster or PrivateKeyFile path too long (with .new, .admin, .next "
+		    "or the claim name it must fit in %d bytes)", dev->ifname, PATH_MAX - 1);
 		return -ENAMETOOLONG;
+	}
 	if (!cfg->private_key_file[0])
 		rs->next_key_path[0] = '\0';
 	/* The trust anchor is the configured AdminKey only.  A later admin key is pinned by
@@ -811,8 +1028,8 @@ int roster_sync_init(struct roster_sync *rs, struct device *dev, const struct co
 	rs->persist_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (rs->persist_efd < 0) {
 		ret = -errno;
-		log_errno(LOG_LEVEL_ERROR, -ret, "%s: roster: cannot create an eventfd",
-		    dev->ifname);
+		log_errno(LOG_LEVEL_ERROR, -ret, "%s: roster: cannot create the persister's "
+		    "eventfd", dev->ifname);
 		return ret;
 	}
 	/* The thread starts at the loop's first turn, after privilege_drop (see persister_start). */
@@ -821,8 +1038,11 @@ int roster_sync_init(struct roster_sync *rs, struct device *dev, const struct co
 		return -ENOMEM;
 	rs->ev_persisted = event_new(dev->base, rs->persist_efd, EV_READ | EV_PERSIST,
 	    on_persisted, rs);
-	if (!rs->ev_persisted || event_add(rs->ev_persisted, NULL) < 0)
+	if (!rs->ev_persisted || event_add(rs->ev_persisted, NULL) < 0) {
+		log_error("%s: roster: cannot add the persister's eventfd to the event loop",
+		    dev->ifname);
 		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -921,6 +1141,8 @@ void roster_sync_free(struct roster_sync *rs)
 		close(rs->persist_efd);
 	if (rs->ev_retry)
 		event_free(rs->ev_retry);
+	if (rs->ev_rotation)
+		event_free(rs->ev_rotation);
 	if (rs->ev_inotify)
 		event_free(rs->ev_inotify);
 	if (rs->inotify_fd >= 0)

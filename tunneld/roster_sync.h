@@ -27,6 +27,15 @@ struct device;
 struct event;
 struct roster_sync;
 
+enum {
+	/* Seconds the previous key keeps answering peers that have not used the new one yet
+	 * (they run an older roster); the rotation ends earlier once every peer has. */
+	ROSTER_ROTATION_GRACE = 300,
+	/* Seconds between retries of a rotation step that failed (an unusable
+	 * PrivateKeyFile.next, a failed rename) and checks of the grace period. */
+	ROSTER_ROTATION_TICK = 1,
+};
+
 /* Called after a roster was accepted, persisted and fully applied (gossip announces it). */
 typedef void roster_sync_accepted_fn(void *ctx, struct roster_sync *rs);
 
@@ -65,6 +74,12 @@ struct roster_sync {
 	const struct roster_node *self;	/* borrowed from running; NULL when revoked/none */
 	int inotify_fd;
 	struct event *ev_inotify;
+	/* Rotation of our own key (docs/roster.md, "Rotating a node's key"). */
+	struct event *ev_rotation;	/* ROSTER_ROTATION_TICK timer while anything below is on */
+	bool next_waiting;		/* the roster names a key of ours we cannot load yet */
+	char next_why[512];		/* why, as last logged: a retry logs only a new cause */
+	bool rename_pending;		/* .next not yet renamed over PrivateKeyFile */
+	uint64_t rotation_start_ns;	/* the engine still answers under the previous key */
 	roster_sync_accepted_fn *on_accepted;
 	void *on_accepted_ctx;
 	/* The persister thread; persist_job (owned by the mailbox until the thread takes it)
@@ -104,12 +119,14 @@ const struct roster_node *roster_sync_find_self(const struct roster *r,
 bool roster_sync_to_config(const struct roster *r, const struct roster_node *self,
     const struct config *base, struct config *out);
 
-/* Sets up from the parsed config file (roster mode).  Nothing is applied yet. */
+/* Sets up from the parsed config file (roster mode).  Nothing is applied yet.  0 or a
+ * negative errno, logged here. */
 int roster_sync_init(struct roster_sync *rs, struct device *dev, const struct config *cfg);
 /* Loads the persisted roster (if any), pins the admin key its verified chain leads to, and
- * applies it; then picks up Roster.new and starts watching for it (inotify).  A missing or
- * invalid persisted roster leaves the interface without peers, waiting for one; one that
- * exists but cannot be read is fatal (logged).  0 or a negative errno. */
+ * applies it; then picks up Roster.new and starts watching for it and for
+ * PrivateKeyFile.next (inotify).  A missing or invalid persisted roster leaves the interface
+ * without peers, waiting for one; one that exists but cannot be read is fatal.  0 or a
+ * negative errno, each failure logged here once. */
 int roster_sync_start(struct roster_sync *rs);
 /* Offers a candidate (source names it in logs: "Roster.new", "gossip from 100.64.0.3", ...).
  * why receives the reason when not accepted.  ACCEPTED means queued: it is installed once

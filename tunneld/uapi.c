@@ -467,14 +467,15 @@ static void on_inotify(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* true if a live process answers on path. */
-static bool socket_in_use(const struct sockaddr_un *addr)
+/* 1 if a process answers on addr, 0 if not, or a negative errno when we cannot tell: then
+ * the socket file must not be removed (it may be another daemon's). */
+static int socket_in_use(const struct sockaddr_un *addr)
 {
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool live;
+	int live;
 
 	if (fd < 0)
-		return false;
+		return -errno;
 	live = connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0;
 	close(fd);
 	return live;
@@ -489,8 +490,10 @@ int uapi_server_start(struct uapi_server **out, struct device *dev,
 	int ret;
 
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		log_error("%s: cannot start the control socket: out of memory", dev->ifname);
 		return -ENOMEM;
+	}
 	s->dev = dev;
 	s->on_gone = on_gone;
 	s->listen_fd = s->inotify_fd = -1;
@@ -502,10 +505,18 @@ int uapi_server_start(struct uapi_server **out, struct device *dev,
 	if ((size_t)snprintf(s->path, sizeof(s->path), "%s/%s.sock", UAPI_SOCKET_DIR,
 	    dev->ifname) >= sizeof(s->path)) {
 		ret = -ENAMETOOLONG;
+		log_error("control socket path %s/%s.sock is too long", UAPI_SOCKET_DIR,
+		    dev->ifname);
 		goto fail;
 	}
 	memcpy(addr.sun_path, s->path, sizeof(s->path));
-	if (socket_in_use(&addr)) {
+	ret = socket_in_use(&addr);
+	if (ret < 0) {
+		log_errno(LOG_LEVEL_ERROR, ret, "cannot serve %s: socket(AF_UNIX) to check whether "
+		    "another process serves it", s->path);
+		goto fail;
+	}
+	if (ret > 0) {
 		log_error("%s is served by another process already", s->path);
 		ret = -EADDRINUSE;
 		goto fail;
@@ -514,6 +525,7 @@ int uapi_server_start(struct uapi_server **out, struct device *dev,
 	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->listen_fd < 0) {
 		ret = -errno;
+		log_errno(LOG_LEVEL_ERROR, ret, "cannot serve %s: socket(AF_UNIX)", s->path);
 		goto fail;
 	}
 	old_umask = umask(0077);
@@ -528,15 +540,21 @@ int uapi_server_start(struct uapi_server **out, struct device *dev,
 	s->ev_listen_retry = evtimer_new(dev->base, listen_retry, s);
 	if (!s->ev_listen || !s->ev_listen_retry || event_add(s->ev_listen, NULL) < 0) {
 		ret = -ENOMEM;
+		log_error("cannot serve %s: cannot add it to the event loop", s->path);
 		goto fail;
 	}
+	/* Optional (removing the socket stops us, as wireguard-go): a failure is a warning. */
 	s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (s->inotify_fd >= 0 && inotify_add_watch(s->inotify_fd, s->path, IN_ATTRIB) >= 0) {
-		s->ev_inotify = event_new(dev->base, s->inotify_fd, EV_READ | EV_PERSIST,
-		    on_inotify, s);
-		if (s->ev_inotify)
-			event_add(s->ev_inotify, NULL);
-	}
+	if (s->inotify_fd < 0)
+		log_errno(LOG_LEVEL_WARN, errno, "inotify_init1 (to watch %s): removing the socket "
+		    "will not stop tunneld", s->path);
+	else if (inotify_add_watch(s->inotify_fd, s->path, IN_ATTRIB) < 0)
+		log_errno(LOG_LEVEL_WARN, errno, "inotify_add_watch %s: removing the socket will "
+		    "not stop tunneld", s->path);
+	else if (!(s->ev_inotify = event_new(dev->base, s->inotify_fd, EV_READ | EV_PERSIST,
+	    on_inotify, s)) || event_add(s->ev_inotify, NULL) < 0)
+		log_warn("cannot add the watch on %s to the event loop: removing the socket will "
+		    "not stop tunneld", s->path);
 	*out = s;
 	return 0;
 fail:

@@ -48,7 +48,7 @@ enum uapi_frame uapi_frame_next(struct uapi_framer *f, struct evbuffer *in,
 
 /* Creates the 0600 socket (refusing if another process serves it) and starts serving dev.
  * When the socket file is removed (wg-quick down does that), on_gone is called.  Returns 0 or a
- * negative errno. */
+ * negative errno; every failure is logged here, once, with the call, the path and the cause. */
 int uapi_server_start(struct uapi_server **out, struct device *dev,
     void (*on_gone)(struct device *dev));
 /* Stops serving and removes the socket file. */

@@ -116,9 +116,40 @@ static void test_rotation_keeps_traffic(void **state)
 	net_free(&n);
 }
 
-/* 2. The old key no longer completes a handshake: A still addressing B's old key fails mac1 at
- *    B; an engine holding B's old private key is an unknown peer at A once A re-keyed. */
-static void test_old_key_refused(void **state)
+/* An initiation from an engine holding priv_seed's key, addressed to the public key of
+ * to_seed, delivered to B; returns what B made of it (rx->why says why it dropped). */
+static enum wg_rx_kind initiation_to_b(struct net *n, uint8_t priv_seed, uint8_t to_seed,
+    struct wg_rx *rx)
+{
+	uint8_t k[WG_KEY_LEN], to[WG_KEY_LEN], buf[WG_CONTROL_MAX_LEN + 64];
+	uint8_t out[WG_CONTROL_MAX_LEN];
+	struct rng r = { .seed = 77 };
+	struct wg_engine *x;
+	struct wg_peer *xp;
+	enum wg_rx_kind kind;
+	size_t len;
+
+	x = wg_engine_new();
+	assert_non_null(x);
+	wg_engine_set_rng(x, rng_fn, &r);
+	priv(k, priv_seed);
+	pub_of(to, to_seed);
+	wg_engine_set_private_key(x, k);
+	xp = wg_engine_peer_add(x, to, NULL);
+	assert_non_null(xp);
+	wg_peer_request_handshake(xp, n->now);
+	assert_int_equal(wg_peer_tick(xp, n->now, n->wall, buf, sizeof(buf), &len), WG_TICK_SEND);
+	kind = wg_engine_receive(n->b, &n->sa, buf, len, n->now, n->wall, out, sizeof(out), rx);
+	wg_engine_free(x);
+	sodium_memzero(k, sizeof(k));
+	return kind;
+}
+
+/* 2. B rotates while A still runs the old roster: the old key keeps answering A (handshake
+ *    and data) until A has used the new key once; from then on an initiation to the old key
+ *    claiming to be A is refused, and once B finishes the rotation the old key answers no
+ *    one.  An engine holding B's old private key is an unknown peer at A once A re-keyed. */
+static void test_old_key_answers_until_confirmed(void **state)
 {
 	uint8_t k[WG_KEY_LEN], pub_b2[WG_KEY_LEN], buf[WG_CONTROL_MAX_LEN + 64];
 	uint8_t out[WG_CONTROL_MAX_LEN];
@@ -136,12 +167,35 @@ static void test_old_key_refused(void **state)
 	priv(k, 0x33);
 	pub_of(pub_b2, 0x33);
 	wg_engine_rotate_private_key(n.b, k);
-	/* A has not heard of the rotation yet: its initiation is for the old key. */
+	assert_true(wg_engine_rotation_in_progress(n.b));
+	assert_int_equal(wg_engine_rotation_unconfirmed(n.b), 1);
+	/* A has not heard of the rotation yet: its initiation to the old key still completes. */
 	advance(&n, 6 * SEC);
-	assert_int_equal(handshake(&n, true, &second), WG_RX_DROP);
-	/* ...but the old session still carries data meanwhile. */
+	assert_int_equal(handshake(&n, true, &second), WG_RX_HANDSHAKE);
+	assert_int_equal(second, WG_RX_HANDSHAKE);
 	assert_true(transfer(&n, true, 11));
+	assert_true(transfer(&n, false, 12));
+	assert_int_equal(wg_engine_rotation_unconfirmed(n.b), 1);
+	/* A learns the new key: its next handshake is under it, which confirms A. */
 	assert_true(wg_peer_set_public_key(n.pa, pub_b2));
+	advance(&n, 6 * SEC);
+	assert_int_equal(handshake(&n, true, &second), WG_RX_HANDSHAKE);
+	assert_int_equal(second, WG_RX_HANDSHAKE);
+	assert_int_equal(wg_engine_rotation_unconfirmed(n.b), 0);
+	assert_true(transfer(&n, true, 13));
+	/* A's key addressing B's old key now: refused, though the previous key is still held. */
+	advance(&n, 6 * SEC);
+	assert_int_equal(initiation_to_b(&n, 0x11, 0x22, &rx), WG_RX_DROP);
+	assert_string_equal(rx.why,
+	    "initiation to our previous key from a peer that knows the new one");
+	/* After the rotation finishes the old key fails mac1 for everyone. */
+	wg_engine_rotation_finish(n.b);
+	assert_false(wg_engine_rotation_in_progress(n.b));
+	advance(&n, 6 * SEC);
+	assert_int_equal(initiation_to_b(&n, 0x11, 0x22, &rx), WG_RX_DROP);
+	assert_string_equal(rx.why, "bad mac");
+	assert_true(transfer(&n, true, 14));
+	assert_true(transfer(&n, false, 15));
 	/* Someone still holding B's old private key. */
 	old = wg_engine_new();
 	assert_non_null(old);
@@ -156,6 +210,43 @@ static void test_old_key_refused(void **state)
 	    sizeof(out), &rx), WG_RX_DROP);
 	assert_string_equal(rx.why, "unknown peer");
 	wg_engine_free(old);
+	sodium_memzero(k, sizeof(k));
+	net_free(&n);
+}
+
+/* 6. B's own initiations during the rotation alternate, old key first: A, which already
+ *    knows only B's new key, drops the first and completes the second, which confirms A.
+ *    A peer added during the rotation counts as unconfirmed too. */
+static void test_rotating_initiations_alternate(void **state)
+{
+	uint8_t k[WG_KEY_LEN], pub_b2[WG_KEY_LEN], pub_c[WG_KEY_LEN];
+	enum wg_rx_kind second;
+	struct net n;
+
+	(void)state;
+	net_setup(&n);
+	established(&n);
+	priv(k, 0x33);
+	pub_of(pub_b2, 0x33);
+	assert_true(wg_peer_set_public_key(n.pa, pub_b2));
+	wg_engine_rotate_private_key(n.b, k);
+	/* A peer added during the rotation may know B by its old key too. */
+	pub_of(pub_c, 0x44);
+	assert_non_null(wg_engine_peer_add(n.b, pub_c, NULL));
+	assert_int_equal(wg_engine_rotation_unconfirmed(n.b), 2);
+	advance(&n, 6 * SEC);
+	assert_int_equal(handshake(&n, false, &second), WG_RX_DROP);
+	assert_int_equal(wg_engine_rotation_unconfirmed(n.b), 2);
+	advance(&n, 6 * SEC);
+	assert_int_equal(handshake(&n, false, &second), WG_RX_HANDSHAKE);
+	assert_int_equal(second, WG_RX_HANDSHAKE);
+	assert_int_equal(wg_engine_rotation_unconfirmed(n.b), 1);
+	assert_true(transfer(&n, false, 40));
+	assert_true(transfer(&n, true, 41));
+	/* A plain key change (not a rotation) keeps no previous key. */
+	priv(k, 0x66);
+	wg_engine_set_private_key(n.b, k);
+	assert_false(wg_engine_rotation_in_progress(n.b));
 	sodium_memzero(k, sizeof(k));
 	net_free(&n);
 }
@@ -238,10 +329,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rotation_keeps_traffic),
-		cmocka_unit_test(test_old_key_refused),
+		cmocka_unit_test(test_old_key_answers_until_confirmed),
 		cmocka_unit_test(test_set_public_key_refusals),
 		cmocka_unit_test(test_rekey_drops_handshake_in_progress),
 		cmocka_unit_test(test_rotate_noop),
+		cmocka_unit_test(test_rotating_initiations_alternate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
