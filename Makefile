@@ -53,7 +53,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 # Test objects are not intermediates to delete after linking.
 .SECONDARY: $(call obj,$(UNIT_SRC))
 
-.PHONY: all deps test unit integration san-selftest demo bench clean install
+.PHONY: all deps test unit unit-bins integration san-selftest demo bench clean install
 all: $(BINS) $(TOOL_BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -117,21 +117,23 @@ SAN_ENV := UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:$$UBSAN_OPTIONS" \
            ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:strict_string_checks=1:$$ASAN_OPTIONS" \
            TSAN_OPTIONS="halt_on_error=0:exitcode=66:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp:$$TSAN_OPTIONS"
 
+# JOBS=2 runs two test programs (or, below, two integration tests) at a time.
+JOBS  ?= 1
+unit-bins: $(UNIT_BINS)
 unit: $(UNIT_BINS)
-	$(Q)fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $(SAN_ENV) $$t || fail=1; done; exit $$fail
+	$(Q)$(SAN_ENV) JOBS=$(JOBS) tests/run-unit.sh $(UNIT_BINS)
 
 $(TOOL_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/support/%.o
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
-# Which integration tests run: all of them (TESTS=, the default) or the named ones; JOBS=2 runs
-# two at a time.  The ThreadSanitizer build runs the tests of the threaded paths (the resolver
-# and the roster plane); docs/testing.md says why.
+# Which integration tests run: all of them (TESTS=, the default) or the named ones.  The
+# ThreadSanitizer build runs the tests of the threaded paths (the resolver and the roster
+# plane); docs/testing.md says why.
 TSAN_TESTS := test_roster_names test_reresolve \
               $(basename $(notdir $(wildcard tests/integration/test_roster_*.sh)))
 TESTS ?= $(if $(filter thread,$(SANITIZE)),$(sort $(TSAN_TESTS)))
-JOBS  ?= 1
 integration: $(BINS) $(TOOL_BINS) $(BUILD)/flood
 	$(Q)BUILD=$(BUILD) JOBS=$(JOBS) tests/integration/run-all.sh $(TESTS)
 
@@ -145,16 +147,25 @@ san-selftest:
 	$(Q)$(MAKE) --no-print-directory SANITIZE=thread build-tsan/san_fault
 	$(Q)tests/sanitizer/selftest.sh build-san/san_fault build-tsan/san_fault
 
-# CI (.ci/run).  Budget and the reasons for each part: docs/testing.md.
+# CI (.ci/run): every part, each timed.  Budget and the reasons for each part: docs/testing.md.
+TEST_JOBS ?= 2
+define test_step
+	$(Q)s=$$(date +%s); $(MAKE) --no-print-directory $(2) || { \
+		echo "make test: $(1) FAILED after $$(($$(date +%s) - s))s"; exit 1; }; \
+		echo "make test: $(1) took $$(($$(date +%s) - s))s (load $$(cut -d' ' -f1 /proc/loadavg))"
+endef
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS)
-	$(Q)$(MAKE) --no-print-directory unit
-	$(Q)$(MAKE) --no-print-directory SANITIZE=1 all unit
-	$(Q)$(MAKE) --no-print-directory fuzz-smoke
-	$(Q)$(MAKE) --no-print-directory san-selftest
-	$(Q)$(MAKE) --no-print-directory integration
-	$(Q)$(MAKE) --no-print-directory SANITIZE=1 integration
-	$(Q)$(MAKE) --no-print-directory SANITIZE=thread all unit integration
+	$(call test_step,build,-j2 all unit-bins)
+	$(call test_step,unit,JOBS=$(TEST_JOBS) unit)
+	$(call test_step,ASan+UBSan build,SANITIZE=1 -j2 all unit-bins)
+	$(call test_step,ASan+UBSan unit,SANITIZE=1 JOBS=$(TEST_JOBS) unit)
+	$(call test_step,fuzz-smoke,fuzz-smoke)
+	$(call test_step,sanitizer self-test,san-selftest)
+	$(call test_step,integration,JOBS=$(TEST_JOBS) integration)
+	$(call test_step,ASan+UBSan integration,SANITIZE=1 JOBS=$(TEST_JOBS) integration)
+	$(call test_step,TSan build,SANITIZE=thread -j2 all unit-bins)
+	$(call test_step,TSan unit,SANITIZE=thread JOBS=$(TEST_JOBS) unit)
+	$(call test_step,TSan integration,SANITIZE=thread JOBS=$(TEST_JOBS) integration)
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
