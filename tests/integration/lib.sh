@@ -19,6 +19,8 @@ case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 IMPL=${IMPL:-tunneld}
 TUNNELD=${TUNNELD:-$BUILD/tunneld}
 WGGO=${WGGO:-wireguard-go}
+RUN_OWN=
+[ -n "${RUN:-}" ] || RUN_OWN=1
 RUN=${RUN:-wt$$}
 TEST_NAME=$(basename "$0" .sh)
 PORT_BASE=${PORT_BASE:-51820}
@@ -167,6 +169,17 @@ pids_wait_exit() {
 }
 trap cleanup EXIT
 trap 'exit 143' TERM INT HUP
+
+# Namespaces named after our PID can only be left over by a dead process that had the same PID
+# and was killed before its cleanup: ns_add would collide with them.  Remove them (only ours:
+# the name is wt<PID> and a letter, so wt123 never touches wt1234's).
+if [ -n "$RUN_OWN" ]; then
+	for _ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${RUN}[^0-9]" || true); do
+		for _p in $(ip netns pids "$_ns" 2>/dev/null); do kill -9 "$_p" 2>/dev/null || true; done
+		ip netns del "$_ns" 2>/dev/null || true
+	done
+	unset _ns _p
+fi
 trap 'on_err $LINENO "$BASH_COMMAND"' ERR
 
 # ---------------------------------------------------------------- waiting

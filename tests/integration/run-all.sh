@@ -57,7 +57,8 @@ run_one() {
 		kill -KILL "$pid" 2>/dev/null
 	fi
 	wait "$pid" || rc=$?
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^wt${pid}" || true); do
+	# wt<PID> and a letter: never the namespaces of a test whose PID only starts like ours.
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^wt${pid}[^0-9]" || true); do
 		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
 		ip netns del "$ns" 2>/dev/null
 		echo "   (swept leftover namespace $ns)" >>"$out"
