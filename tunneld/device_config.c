@@ -252,11 +252,10 @@ static int reassert_routes(struct device *dev)
 		free(present.v);
 		return ret;
 	}
-	if (present.n > 1)
-		qsort(present.v, present.n, sizeof(*present.v), prefix_cmp);
+	array_sort(present.v, present.n, sizeof(*present.v), prefix_cmp);
 	for (i = 0; i < dev->n_routes; i++) {
-		if (!present.n || !bsearch(&dev->routes[i], present.v, present.n,
-		    sizeof(*present.v), prefix_cmp)) {
+		if (!array_search(&dev->routes[i], present.v, present.n, sizeof(*present.v),
+		    prefix_cmp)) {
 			ret = route_add(dev, &dev->routes[i]);
 			if (ret < 0) {
 				log_errno(LOG_LEVEL_ERROR, ret, "%s: cannot restore route %s",
@@ -343,12 +342,9 @@ static int guard_addresses(struct device *dev, const struct config *c, bool afte
 		return firewall_set_addresses(dev->fw, dev->addresses, dev->n_addresses);
 	if (!(both = calloc(dev->n_addresses + c->n_addresses + 1, sizeof(*both))))
 		return -ENOMEM;
-	/* memcpy from NULL is undefined even for 0 bytes. */
-	if (dev->n_addresses)
-		memcpy(both, dev->addresses, dev->n_addresses * sizeof(*both));
+	mem_copy(both, dev->addresses, dev->n_addresses * sizeof(*both));
 	n = dev->n_addresses;
-	if (c->n_addresses)
-		memcpy(both + n, c->addresses, c->n_addresses * sizeof(*both));
+	mem_copy(both + n, c->addresses, c->n_addresses * sizeof(*both));
 	n += c->n_addresses;
 	ret = firewall_set_addresses(dev->fw, both, n);
 	free(both);
@@ -566,7 +562,7 @@ int device_apply_file_config(struct device *dev, const struct config *c)
 			/* Sorted sets: equal exactly when byte-equal.  Unknown (no memory):
 			 * changed. */
 			addresses_changed = n_before != dev->n_addresses || (n_before && (!before ||
-			    memcmp(before, dev->addresses, n_before * sizeof(*before)) != 0));
+			    !mem_equal(before, dev->addresses, n_before * sizeof(*before))));
 			free(before);
 			ret = guard_addresses(dev, c, true);
 			if (ret < 0) {
