@@ -1,6 +1,7 @@
 # warren — one top-level Makefile.  `make` builds, `make test` installs deps, builds and runs
 # every test, `make demo` runs a local network in namespaces, `make bench` measures.
-# Quiet unless V=1; SANITIZE=1 builds with ASan + UBSan.
+# Quiet unless V=1; SANITIZE=1 builds with ASan + UBSan in build-san/, SANITIZE=thread with
+# ThreadSanitizer in build-tsan/ (docs/testing.md).
 
 CC      ?= cc
 BUILD   ?= build
@@ -17,8 +18,16 @@ LDFLAGS += -pie -Wl,-z,relro,-z,now
 ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
            -U_FORTIFY_SOURCE
-LDFLAGS += -fsanitize=address,undefined
+# libubsan linked statically: next to a shared libasan, the shared libubsan ignores log_path
+# and always writes to stderr (gcc 12), and the integration tests collect reports by log_path.
+LDFLAGS += -fsanitize=address,undefined -static-libubsan
 BUILD   := build-san
+else ifeq ($(SANITIZE),thread)
+CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer -U_FORTIFY_SOURCE
+LDFLAGS += -fsanitize=thread
+BUILD   := build-tsan
+else ifneq ($(filter-out 0,$(SANITIZE)),)
+$(error SANITIZE=$(SANITIZE): use SANITIZE=1 (ASan + UBSan) or SANITIZE=thread)
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -44,7 +53,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 # Test objects are not intermediates to delete after linking.
 .SECONDARY: $(call obj,$(UNIT_SRC))
 
-.PHONY: all deps test unit integration demo bench soak clean install
+.PHONY: all deps test unit unit-bins integration san-selftest demo bench soak clean install
 all: $(BINS) $(TOOL_BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -102,23 +111,61 @@ deps:
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
+# Sanitizer options for the unit tests (the integration tests set theirs in
+# tests/integration/lib_sanitizer.sh): every report fails the test; yours come last and win.
+SAN_ENV := UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:$$UBSAN_OPTIONS" \
+           ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:strict_string_checks=1:$$ASAN_OPTIONS" \
+           TSAN_OPTIONS="halt_on_error=0:exitcode=66:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp:$$TSAN_OPTIONS"
+
+# JOBS=2 runs two test programs (or, below, two integration tests) at a time.
+JOBS  ?= 1
+unit-bins: $(UNIT_BINS)
 unit: $(UNIT_BINS)
-	$(Q)fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+	$(Q)$(SAN_ENV) JOBS=$(JOBS) tests/run-unit.sh $(UNIT_BINS)
 
 $(TOOL_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/support/%.o
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
+# Which integration tests run: all of them (TESTS=, the default) or the named ones.  The
+# ThreadSanitizer build runs the tests of the threaded paths (the resolver and the roster
+# plane); docs/testing.md says why.
+TSAN_TESTS := test_roster_names test_reresolve test_endpoint_names test_sighup_dns \
+              $(basename $(notdir $(wildcard tests/integration/test_roster_*.sh)))
+TESTS ?= $(if $(filter thread,$(SANITIZE)),$(sort $(TSAN_TESTS)))
 integration: $(BINS) $(TOOL_BINS) $(BUILD)/flood
-	$(Q)BUILD=$(BUILD) tests/integration/run-all.sh
+	$(Q)BUILD=$(BUILD) JOBS=$(JOBS) tests/integration/run-all.sh $(TESTS)
 
+# Proves that a sanitizer report from any process of an integration test fails the test.
+$(BUILD)/san_fault: tests/sanitizer/san_fault.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
+san-selftest:
+	$(Q)$(MAKE) --no-print-directory SANITIZE=1 build-san/san_fault
+	$(Q)$(MAKE) --no-print-directory SANITIZE=thread build-tsan/san_fault
+	$(Q)tests/sanitizer/selftest.sh build-san/san_fault build-tsan/san_fault
+
+# CI (.ci/run): every part, each timed.  Budget and the reasons for each part: docs/testing.md.
+TEST_JOBS ?= 2
+define test_step
+	$(Q)s=$$(date +%s); $(MAKE) --no-print-directory $(2) || { \
+		echo "make test: $(1) FAILED after $$(($$(date +%s) - s))s"; exit 1; }; \
+		echo "make test: $(1) took $$(($$(date +%s) - s))s (load $$(cut -d' ' -f1 /proc/loadavg))"
+endef
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS)
-	$(Q)$(MAKE) --no-print-directory unit
-	$(Q)$(MAKE) --no-print-directory SANITIZE=1 unit
-	$(Q)$(MAKE) --no-print-directory fuzz-smoke
-	$(Q)$(MAKE) --no-print-directory integration
+	$(call test_step,build,-j2 all unit-bins)
+	$(call test_step,unit,JOBS=$(TEST_JOBS) unit)
+	$(call test_step,ASan+UBSan build,SANITIZE=1 -j2 all unit-bins)
+	$(call test_step,ASan+UBSan unit,SANITIZE=1 JOBS=$(TEST_JOBS) unit)
+	$(call test_step,fuzz-smoke,fuzz-smoke)
+	$(call test_step,sanitizer self-test,san-selftest)
+	$(call test_step,integration,JOBS=$(TEST_JOBS) integration)
+	$(call test_step,ASan+UBSan integration,SANITIZE=1 JOBS=$(TEST_JOBS) integration)
+	$(call test_step,TSan build,SANITIZE=thread -j2 all unit-bins)
+	$(call test_step,TSan unit,SANITIZE=thread JOBS=$(TEST_JOBS) unit)
+	$(call test_step,TSan integration,SANITIZE=thread JOBS=$(TEST_JOBS) integration)
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -150,7 +197,7 @@ install: all
 	install -d -m 0700 $(DESTDIR)/etc/warren
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-tsan
 
 include tests/fuzz/fuzz.mk
 

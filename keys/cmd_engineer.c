@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 
+#include "common/mem.h"
 #include "keys/cli.h"
 
 /* An authorized_keys style file bigger than this is not a key file. */
@@ -187,7 +188,7 @@ static int engineer_add(int argc, char *argv[])
 		goto out;
 	}
 	snprintf(e.name, sizeof(e.name), "%s", name);
-	qsort(e.allows, e.n_allows, sizeof(*e.allows), allow_cmp);
+	array_sort(e.allows, e.n_allows, sizeof(*e.allows), allow_cmp);
 	for (i = 1; i < e.n_allows; i++)
 		if (!allow_cmp(&e.allows[i - 1], &e.allows[i])) {
 			fprintf(stderr, "%s: --allow given twice\n", cli_prog);

@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include "common/mem.h"
 #include "keys/cli.h"
 
 static int usage_error(const char *name)
@@ -221,7 +222,7 @@ int cmd_enroll(int argc, char *argv[])
 	for (i = 0; i < n_addrs; i++)
 		if (!address_arg(addrs[i], &n, &r))
 			goto out;
-	qsort(n.groups, n.n_groups, sizeof(*n.groups), group_cmp);
+	array_sort(n.groups, n.n_groups, sizeof(*n.groups), group_cmp);
 	for (i = 1; i < n.n_groups; i++)
 		if (!strcmp(n.groups[i - 1], n.groups[i])) {
 			fprintf(stderr, "%s: --group %s given twice\n", cli_prog, n.groups[i]);

@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 
+#include "common/mem.h"
 #include "device.h"
 #include "firewall.h"
 #include "log.h"
@@ -65,16 +66,14 @@ static int sync_prefixes(struct device *dev, struct config_prefix **cur, size_t 
 		free(done);
 		return -ENOMEM;
 	}
-	if (n_want)	/* want may be NULL when empty: memcpy(dst, NULL, 0) is undefined */
-		memcpy(sorted, want, n_want * sizeof(*want));
-	if (n_want > 1)
-		qsort(sorted, n_want, sizeof(*sorted), prefix_cmp);
+	mem_copy(sorted, want, n_want * sizeof(*want));
+	array_sort(sorted, n_want, sizeof(*sorted), prefix_cmp);
 	for (i = 0; i < n_want; i++) {
 		if (n_sorted == 0 || prefix_cmp(&sorted[i], &sorted[n_sorted - 1]) != 0)
 			sorted[n_sorted++] = sorted[i];
 	}
 	for (i = 0; i < *n_cur; i++) {
-		if (bsearch(&(*cur)[i], sorted, n_sorted, sizeof(*sorted), prefix_cmp))
+		if (array_search(&(*cur)[i], sorted, n_sorted, sizeof(*sorted), prefix_cmp))
 			continue;
 		ret = del(dev, &(*cur)[i]);
 		if (ret < 0)
@@ -82,14 +81,14 @@ static int sync_prefixes(struct device *dev, struct config_prefix **cur, size_t 
 			    prefix_str(&(*cur)[i], buf, sizeof(buf)));
 	}
 	for (i = 0; i < n_want; i++) {
-		struct config_prefix *slot = bsearch(&want[i], sorted, n_sorted, sizeof(*sorted),
-		    prefix_cmp);
+		struct config_prefix *slot = array_search(&want[i], sorted, n_sorted,
+		    sizeof(*sorted), prefix_cmp);
 		size_t k = (size_t)(slot - sorted);
 
 		if (done[k])
 			continue;
 		done[k] = true;
-		if (!*n_cur || !bsearch(&want[i], *cur, *n_cur, sizeof(**cur), prefix_cmp)) {
+		if (!array_search(&want[i], *cur, *n_cur, sizeof(**cur), prefix_cmp)) {
 			ret = add(dev, &want[i]);
 			if (ret < 0) {
 				log_errno(LOG_LEVEL_ERROR, ret, "%s: cannot add %s %s", dev->ifname,
@@ -253,11 +252,10 @@ static int reassert_routes(struct device *dev)
 		free(present.v);
 		return ret;
 	}
-	if (present.n > 1)
-		qsort(present.v, present.n, sizeof(*present.v), prefix_cmp);
+	array_sort(present.v, present.n, sizeof(*present.v), prefix_cmp);
 	for (i = 0; i < dev->n_routes; i++) {
-		if (!present.n || !bsearch(&dev->routes[i], present.v, present.n,
-		    sizeof(*present.v), prefix_cmp)) {
+		if (!array_search(&dev->routes[i], present.v, present.n, sizeof(*present.v),
+		    prefix_cmp)) {
 			ret = route_add(dev, &dev->routes[i]);
 			if (ret < 0) {
 				log_errno(LOG_LEVEL_ERROR, ret, "%s: cannot restore route %s",
@@ -344,12 +342,9 @@ static int guard_addresses(struct device *dev, const struct config *c, bool afte
 		return firewall_set_addresses(dev->fw, dev->addresses, dev->n_addresses);
 	if (!(both = calloc(dev->n_addresses + c->n_addresses + 1, sizeof(*both))))
 		return -ENOMEM;
-	/* memcpy from NULL is undefined even for 0 bytes. */
-	if (dev->n_addresses)
-		memcpy(both, dev->addresses, dev->n_addresses * sizeof(*both));
+	mem_copy(both, dev->addresses, dev->n_addresses * sizeof(*both));
 	n = dev->n_addresses;
-	if (c->n_addresses)
-		memcpy(both + n, c->addresses, c->n_addresses * sizeof(*both));
+	mem_copy(both + n, c->addresses, c->n_addresses * sizeof(*both));
 	n += c->n_addresses;
 	ret = firewall_set_addresses(dev->fw, both, n);
 	free(both);
@@ -567,7 +562,7 @@ int device_apply_file_config(struct device *dev, const struct config *c)
 			/* Sorted sets: equal exactly when byte-equal.  Unknown (no memory):
 			 * changed. */
 			addresses_changed = n_before != dev->n_addresses || (n_before && (!before ||
-			    memcmp(before, dev->addresses, n_before * sizeof(*before)) != 0));
+			    !mem_equal(before, dev->addresses, n_before * sizeof(*before))));
 			free(before);
 			ret = guard_addresses(dev, c, true);
 			if (ret < 0) {

@@ -7,6 +7,8 @@
 
 #include <sodium.h>
 
+#include "common/mem.h"
+
 void roster_init(struct roster *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -88,21 +90,16 @@ void roster_sort(struct roster *r)
 	for (i = 0; i < r->n_nodes; i++) {
 		struct roster_node *n = &r->nodes[i];
 
-		if (n->n_subnets > 1)
-			qsort(n->subnets, n->n_subnets, sizeof(*n->subnets), prefix_qcmp);
-		if (n->n_groups > 1)
-			qsort(n->groups, n->n_groups, sizeof(*n->groups), group_cmp);
+		array_sort(n->subnets, n->n_subnets, sizeof(*n->subnets), prefix_qcmp);
+		array_sort(n->groups, n->n_groups, sizeof(*n->groups), group_cmp);
 	}
 	for (i = 0; i < r->n_engineers; i++) {
 		struct roster_engineer *e = &r->engineers[i];
 
-		if (e->n_allows > 1)
-			qsort(e->allows, e->n_allows, sizeof(*e->allows), allow_qcmp);
+		array_sort(e->allows, e->n_allows, sizeof(*e->allows), allow_qcmp);
 	}
-	if (r->n_nodes > 1)
-		qsort(r->nodes, r->n_nodes, sizeof(*r->nodes), node_cmp);
-	if (r->n_engineers > 1)
-		qsort(r->engineers, r->n_engineers, sizeof(*r->engineers), engineer_cmp);
+	array_sort(r->nodes, r->n_nodes, sizeof(*r->nodes), node_cmp);
+	array_sort(r->engineers, r->n_engineers, sizeof(*r->engineers), engineer_cmp);
 }
 
 /* Binary search (parsed rosters are sorted: a hit is found in log n); any hit is a match. */

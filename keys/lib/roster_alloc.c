@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/mem.h"
+
 struct used {
 	uint8_t a[16];
 };
@@ -59,8 +61,7 @@ bool roster_allocate_address(const struct roster *r, int family, uint8_t out[16]
 		else if (family == AF_INET6 && nd->has_addr6)
 			memcpy(used[n++].a, nd->addr6, 16);
 	}
-	if (n > 1)
-		qsort(used, n, sizeof(*used), used_cmp);
+	array_sort(used, n, sizeof(*used), used_cmp);
 	memset(&cand, 0, sizeof(cand));
 	memcpy(cand.a + off, net->addr, bits / 8);
 	/* Skip the network address unless the prefix is a point-to-point /31 or a /32. */

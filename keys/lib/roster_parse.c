@@ -16,6 +16,8 @@
 
 #include <sodium.h>
 
+#include "common/mem.h"
+
 enum {
 	MAX_TOKENS = 8,		/* the longest line, endorse, has 4 */
 	QUOTE_MAX = 64,		/* bad tokens are quoted up to this many characters */
@@ -989,8 +991,7 @@ static void check_keys(struct parser *p)
 {
 	size_t i;
 
-	if (p->n_keys > 1)
-		qsort(p->keys, p->n_keys, sizeof(*p->keys), key_rec_cmp);
+	array_sort(p->keys, p->n_keys, sizeof(*p->keys), key_rec_cmp);
 	for (i = 1; i < p->n_keys; i++)
 		if (memcmp(p->keys[i - 1].key, p->keys[i].key, KEY_LEN) == 0)
 			errat(p, p->keys[i].line, "WireGuard key already used by node '%s' (line %u)",
@@ -1002,8 +1003,7 @@ static void check_addrs(struct parser *p)
 	char s[INET6_ADDRSTRLEN];
 	size_t i;
 
-	if (p->n_addrs > 1)
-		qsort(p->addrs, p->n_addrs, sizeof(*p->addrs), addr_rec_cmp);
+	array_sort(p->addrs, p->n_addrs, sizeof(*p->addrs), addr_rec_cmp);
 	for (i = 1; i < p->n_addrs; i++) {
 		if (roster_prefix_cmp(&p->addrs[i - 1].p, &p->addrs[i].p) != 0)
 			continue;
@@ -1021,8 +1021,7 @@ static void check_subnets(struct parser *p)
 	const struct addr_rec *cover = NULL, *cur;
 	size_t i;
 
-	if (p->n_subnets > 1)
-		qsort(p->subnets, p->n_subnets, sizeof(*p->subnets), addr_rec_cmp);
+	array_sort(p->subnets, p->n_subnets, sizeof(*p->subnets), addr_rec_cmp);
 	for (i = 0; i < p->n_subnets; i++) {
 		cur = &p->subnets[i];
 		if (cover && roster_prefix_overlaps(&cover->p, &cur->p)) {
@@ -1077,8 +1076,7 @@ static void check_ssh(struct parser *p)
 {
 	size_t i;
 
-	if (p->n_ssh > 1)
-		qsort(p->ssh, p->n_ssh, sizeof(*p->ssh), ssh_rec_cmp);
+	array_sort(p->ssh, p->n_ssh, sizeof(*p->ssh), ssh_rec_cmp);
 	for (i = 1; i < p->n_ssh; i++)
 		if (p->ssh[i - 1].owner == p->ssh[i].owner && p->ssh[i - 1].len == p->ssh[i].len &&
 		    memcmp(p->ssh[i - 1].blob, p->ssh[i].blob, p->ssh[i].len) == 0)
@@ -1091,12 +1089,11 @@ static void check_targets(struct parser *p)
 	const struct roster_allow *a;
 	size_t i;
 
-	if (p->n_groups > 1)
-		qsort(p->groups, p->n_groups, sizeof(*p->groups), name_cmp);
+	array_sort(p->groups, p->n_groups, sizeof(*p->groups), name_cmp);
 	for (i = 0; i < p->n_targets; i++) {
 		a = &p->r->engineers[p->targets[i].owner].allows[p->targets[i].allow];
 		if (strncmp(a->target, "group:", 6) == 0) {
-			if (!p->n_groups || !bsearch(a->target + 6, p->groups, p->n_groups, sizeof(*p->groups),
+			if (!array_search(a->target + 6, p->groups, p->n_groups, sizeof(*p->groups),
 			    name_cmp))
 				errat(p, p->targets[i].line, "allow names group '%s' that no node is in",
 				    a->target + 6);

@@ -19,12 +19,23 @@ case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 IMPL=${IMPL:-tunneld}
 TUNNELD=${TUNNELD:-$BUILD/tunneld}
 WGGO=${WGGO:-wireguard-go}
+RUN_OWN=
+[ -n "${RUN:-}" ] || RUN_OWN=1
 RUN=${RUN:-wt$$}
 TEST_NAME=$(basename "$0" .sh)
 PORT_BASE=${PORT_BASE:-51820}
 
 T=$(mktemp -d "/tmp/$TEST_NAME.XXXXXX")
 chmod 0700 "$T"
+
+# Sanitizer reports (sanitizer builds, BUILD=build-san or build-tsan) fail the test: run-all.sh
+# gives each test its report directory; a test run on its own makes one here.
+. "$ROOT/tests/integration/lib_sanitizer.sh"
+SAN_OWN=
+if [ -z "${SAN_DIR:-}" ]; then
+	san_env_setup "$T.san"
+	SAN_OWN=1
+fi
 
 N_PASS=0
 N_FAIL=0
@@ -112,7 +123,7 @@ dump_logs() {
 # Kills what we started (by PID), then anything still inside our namespaces (by PID, via
 # `ip netns pids`), then deletes the namespaces, which removes their veths and TUNs.
 cleanup() {
-	local rc=$? p n
+	local rc=$? p n san
 	set +eE
 	trap - ERR
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] || [ "$N_FAIL" -ne 0 ]; then dump_logs; fi
@@ -123,16 +134,52 @@ cleanup() {
 		for p in $(ip netns pids "$n" 2>/dev/null); do kill "$p" 2>/dev/null; done
 	done
 	sleep 0.2
+	# A sanitizer build leak-checks at exit: give the daemons time to finish before SIGKILL.
+	pids_wait_exit 10 "${PID[@]}" "$BASTION_PID"
 	for n in "${NAMESPACES[@]}"; do
 		for p in $(ip netns pids "$n" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
 		ip netns del "$n" 2>/dev/null
 	done
 	for n in "${IFN[@]}"; do rm -f "/var/run/wireguard/$n.sock"; done
+	san=0
+	san_logs_scan "$T" || san=1
+	if [ -n "$SAN_OWN" ]; then
+		san_reports "$SAN_DIR" || san=1
+		rm -rf "$SAN_DIR"
+	fi
+	if [ "$san" -ne 0 ]; then
+		fail "sanitizer report (above)"
+		[ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] || rc=1
+	fi
 	rm -rf "$T"
 	exit "$rc"
 }
+
+# pids_wait_exit SECONDS PID...: waits until every PID has exited (a zombie counts as exited).
+pids_wait_exit() {
+	local deadline=$((SECONDS + $1)) p st; shift
+	for p in "$@"; do
+		[ -n "$p" ] || continue
+		while [ "$SECONDS" -lt "$deadline" ]; do
+			st=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -c1) || st=
+			[ -n "$st" ] && [ "$st" != Z ] || break
+			sleep 0.1
+		done
+	done
+}
 trap cleanup EXIT
 trap 'exit 143' TERM INT HUP
+
+# Namespaces named after our PID can only be left over by a dead process that had the same PID
+# and was killed before its cleanup: ns_add would collide with them.  Remove them (only ours:
+# the name is wt<PID> and a letter, so wt123 never touches wt1234's).
+if [ -n "$RUN_OWN" ]; then
+	for _ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${RUN}[^0-9]" || true); do
+		for _p in $(ip netns pids "$_ns" 2>/dev/null); do kill -9 "$_p" 2>/dev/null || true; done
+		ip netns del "$_ns" 2>/dev/null || true
+	done
+	unset _ns _p
+fi
 trap 'on_err $LINENO "$BASH_COMMAND"' ERR
 
 # ---------------------------------------------------------------- waiting
