@@ -105,6 +105,7 @@ admin() {
 { printf 'cd %s\n' "$ROOT"; readme_block install | strict; } >"$T/install.sh"
 readme_block enroll | role_lines node | strict >"$T/enroll-node.sh"
 readme_block start | strict >"$T/start.sh"
+readme_block rotate | role_lines node | strict >"$T/rotate-node.sh"
 readme_block sshd >"$T/sshd_config.readme"
 BUILD_REL=${BUILD#"$ROOT"/}
 cat >"$T/scenario.sh" <<'SCENARIO'
@@ -156,6 +157,32 @@ else
 		>/out/ssh 2>/out/ssh.err; echo $? >>/out/ssh
 	touch /shared/ssh-done
 fi
+# Rotate db-1's key (README "rotate"), then revoke it (README "revoke"); the admin pushes both
+# to web-1 only, gossip brings them to db-1.
+if [ "$1" = db ]; then
+	step rotate-node
+	waitfile /out/go-rotate 30 || finish
+	new=$(tail -n 1 /out/rotate-node.out)
+	i=0; while [ $i -lt 200 ] && [ "$(wg show wg0 public-key)" != "$new" ]; do sleep 0.1; i=$((i + 1)); done
+	wg show wg0 public-key >/out/key-after
+	ping -n -q -c 3 -i 0.2 -w 20 "$PEER_OV4" >/out/ping2 2>&1; echo $? >>/out/ping2
+	# The documented sshd line still finds this node by its (renamed) key.
+	setpriv --reuid="${user:-nobody}" --regid="${user:-nobody}" --init-groups -- \
+		env -i PATH=/usr/bin:/bin sh -c "${cmd//%u/alice}" >/out/akc2.alice 2>/out/akc2.alice.err
+	touch /out/rotate-done
+	waitfile /out/go-revoke 30 || finish
+	# Revoked: web-1 no longer answers (once it has dropped db-1: /shared/revoked).
+	waitfile /shared/revoked 30
+	ping -n -q -c 5 -i 0.2 -w 3 "$PEER_OV4" >/out/ping3 2>&1
+	sed -n 's/.* \([0-9]*\) received.*/\1/p' /out/ping3 >/out/replies3
+	touch /shared/pinged
+else
+	waitfile /out/go-revoke 60 || finish
+	i=0; while [ $i -lt 200 ] && [ -n "$(wg show wg0 peers)" ]; do sleep 0.1; i=$((i + 1)); done
+	wg show wg0 peers >/out/peers-after 2>&1
+	touch /shared/revoked
+	waitfile /shared/pinged 30	# web-1 (and its tunneld) stays up while db-1 pings it
+fi
 finish
 SCENARIO
 chmod 0755 "$T/scenario.sh"
@@ -168,7 +195,8 @@ boot() {
 	chmod 0755 "$C/usrlocal"
 	chmod 0777 "$C/out"
 	printf 'BUILD_REL=%s\n' "$BUILD_REL" >"$C/out/env"
-	cp "$T/install.sh" "$T/enroll-node.sh" "$T/start.sh" "$T/sshd_config.readme" "$C/out/"
+	cp "$T/install.sh" "$T/enroll-node.sh" "$T/start.sh" "$T/rotate-node.sh" "$T/sshd_config.readme" \
+		"$C/out/"
 	mknod "$C/tun" c 10 200
 	chmod 0666 "$C/tun"
 	printf '[Unit]\nAfter=multi-user.target\nSuccessAction=poweroff-force\nFailureAction=poweroff-force\n[Service]\nType=oneshot\nExecStart=/opt/scenario.sh %s\n' \
@@ -220,6 +248,20 @@ for n in db web; do
 	cp "$ADMIN_HOME/admin.pub" "$T/$n/out/admin.pub" 2>/dev/null || true
 	touch "$T/$n/out/go"
 done
+if wait_until 40 test -e "$T/db/out/rotate-node.rc"; then
+	cat "$T/db/out/rotate-node.err" >>"$T/db.steps.log" 2>/dev/null || true
+	assert_eq "db: README rotate node\$ lines (exit status; $(grep FAILED "$T/db/out/rotate-node.err" || true))" \
+		0 "$(cat "$T/db/out/rotate-node.rc")"
+	NEWPUB=$(tail -n 1 "$T/db/out/rotate-node.out")
+	readme_block rotate | role_lines admin | sed "s#--pubkey NEWPUBKEY#--pubkey $NEWPUB#" |
+		while IFS= read -r line; do admin "$line"; done
+	touch "$T/db/out/go-rotate"
+	wait_until 40 test -e "$T/db/out/rotate-done" || fail "db: no rotation"
+	readme_block revoke | role_lines admin | while IFS= read -r line; do admin "$line"; done
+else
+	fail "db: the rotation key was never made"
+fi
+touch "$T/db/out/go-revoke" "$T/web/out/go-revoke"
 for n in db web; do wait "${BOOT_PID[$n]}" || true; done
 log "both nodes done in $(( $(now_ms) - START )) ms"
 
@@ -245,6 +287,12 @@ assert_eq "it prints nothing for bob (not an engineer), exit 0" "|0" \
 	"$(cat "$O/akc.bob" 2>/dev/null)|$(cat "$O/akc.bob.rc" 2>/dev/null)"
 assert_eq "alice logs in to db-1 from web-1 over the overlay ($(tail -n 2 "$T/web/out/ssh.err" 2>/dev/null))" \
 	"alice|0" "$(paste -sd'|' "$T/web/out/ssh" 2>/dev/null)"
+assert_eq "db-1 runs the key it rotated to" "${NEWPUB:-?}" "$(cat "$O/key-after" 2>/dev/null)"
+assert_eq "ping db -> web after the rotation (exit status)" 0 "$(tail -n 1 "$O/ping2" 2>/dev/null)"
+assert_eq "the AuthorizedKeysCommand after the rotation prints alice's key ($(cat "$O/akc2.alice.err" 2>/dev/null))" \
+	"$(cut -d' ' -f1,2 "$ADMIN_HOME/alice.pub")" "$(cut -d' ' -f1,2 "$O/akc2.alice" 2>/dev/null)"
+assert_eq "db-1 revoked: its pings to web-1 get no reply" 0 "$(cat "$O/replies3" 2>/dev/null || echo missing)"
+assert_eq "db-1 revoked: web-1 has no peer left" "" "$(cat "$T/web/out/peers-after" 2>/dev/null || echo missing)"
 assert_le "the whole install, ms" 90000 "$(( $(now_ms) - START ))"
 
 finish
