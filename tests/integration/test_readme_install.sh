@@ -120,6 +120,10 @@ step() { (cd /out && BUILD=$BUILD_REL sh -x "/out/$1.sh") >"/out/$1.out" 2>"/out
 # The unit powers the container off when this ends (SuccessAction=, FailureAction=).
 finish() { journalctl -u tunneld@wg0 --no-pager >/out/journal 2>&1; echo done >/out/done; exit 0; }
 step install
+# make install again: it must be idempotent (the user, /etc/warren, /var/lib/warren exist).
+(cd "$(sed -n 's/^cd //p;q' /out/install.sh)" && BUILD=$BUILD_REL make install) >/out/reinstall 2>&1
+echo $? >>/out/reinstall
+stat -c '%U:%G %a %n' /etc/warren /var/lib/warren >/out/dirs
 step enroll-node
 waitfile /out/go 60 || finish
 . /out/env2
@@ -231,6 +235,9 @@ for n in db web; do
 		"$(cat "$T/$n/out/install.rc")"
 	assert_eq "$n: README enroll node\$ lines (exit status; $(grep FAILED "$T/$n/out/enroll-node.err" || true))" \
 		0 "$(cat "$T/$n/out/enroll-node.rc")"
+	assert_eq "$n: make install a second time (exit status)" 0 "$(tail -n 1 "$T/$n/out/reinstall")"
+	assert_eq "$n: /etc/warren and /var/lib/warren after make install" \
+		"root:tunneld 750 /etc/warren|root:root 700 /var/lib/warren" "$(paste -sd'|' "$T/$n/out/dirs")"
 	pub=$(tail -n 1 "$T/$n/out/enroll-node.out")
 	log "$n: public key ${pub:-none}"
 	sub="s#--pubkey PUBKEY#--pubkey $pub#"
