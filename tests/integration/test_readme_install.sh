@@ -100,8 +100,8 @@ admin() {
 
 # ---------------------------------------------------------------- the node scenario
 # Runs inside each container once booted; results in /out, then power off.  The README's
-# blocks are written to /out as shell scripts run with sh -e, from /out (where the admin's
-# files land, as if copied there).
+# blocks are written to /out as scripts that stop at the first failing line (strict), run from
+# /out, where the admin's files land as if copied there.
 { printf 'cd %s\n' "$ROOT"; readme_block install | strict; } >"$T/install.sh"
 readme_block enroll | role_lines node | strict >"$T/enroll-node.sh"
 readme_block start | strict >"$T/start.sh"
@@ -127,6 +127,13 @@ stat -c '%U:%G %a %n' /etc/warren /var/lib/warren >/out/dirs
 step enroll-node
 waitfile /out/go 60 || finish
 . /out/env2
+# A sanitizer build (BUILD=build-san): LeakSanitizer's exit check needs ptrace, which the
+# unit's SystemCallFilter refuses (as in test_systemd_unit); ASan and UBSan stay on.
+if grep -qa __asan_init /usr/local/sbin/tunneld; then
+	mkdir -p /etc/systemd/system/tunneld@.service.d
+	printf '[Service]\nEnvironment=ASAN_OPTIONS=detect_leaks=0\n' \
+		>/etc/systemd/system/tunneld@.service.d/asan.conf
+fi
 step start
 up() { [ -n "$(wg show wg0 peers 2>/dev/null)" ]; }
 i=0; while [ $i -lt 150 ] && ! up; do sleep 0.1; i=$((i + 1)); done
@@ -300,6 +307,6 @@ assert_eq "the AuthorizedKeysCommand after the rotation prints alice's key ($(ca
 	"$(cut -d' ' -f1,2 "$ADMIN_HOME/alice.pub")" "$(cut -d' ' -f1,2 "$O/akc2.alice" 2>/dev/null)"
 assert_eq "db-1 revoked: its pings to web-1 get no reply" 0 "$(cat "$O/replies3" 2>/dev/null || echo missing)"
 assert_eq "db-1 revoked: web-1 has no peer left" "" "$(cat "$T/web/out/peers-after" 2>/dev/null || echo missing)"
-assert_le "the whole install, ms" 90000 "$(( $(now_ms) - START ))"
+assert_le "the whole run (install to revocation), ms" 90000 "$(( $(now_ms) - START ))"
 
 finish
