@@ -195,6 +195,14 @@ install: all
 	install -D -m 0644 dist/systemd/bastion.service \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/bastion.service
 	install -d -m 0700 $(DESTDIR)/etc/warren
+# On the host itself (no DESTDIR; a package does this in its maintainer scripts): the unit's
+# system user, /etc/warren readable by its group, the state directory.  Idempotent.
+ifeq ($(DESTDIR),)
+	getent passwd tunneld >/dev/null || useradd --system --user-group --no-create-home \
+		--home-dir /var/lib/warren --shell /usr/sbin/nologin tunneld
+	chgrp tunneld /etc/warren && chmod 0750 /etc/warren
+	install -d -m 0700 /var/lib/warren
+endif
 
 clean:
 	rm -rf build build-san build-tsan

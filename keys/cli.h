@@ -32,6 +32,13 @@ extern const char *cli_dir;
 #define CLI_ROSTER "roster"
 #define CLI_ROSTER_SIGNED "roster.signed"
 
+/* A node's files, where README.md "Installing" and the unit (StateDirectory=warren) keep them:
+ * the defaults of node-config, status --node, authorized-keys and push, defined once so that
+ * they cannot drift apart (authorized-keys once looked for the key in /etc/warren). */
+#define CLI_NODE_KEY_FILE "/var/lib/warren/wg0.key"
+#define CLI_NODE_ROSTER "/var/lib/warren/roster"
+#define CLI_NODE_ROSTER_NEW CLI_NODE_ROSTER ".new"
+
 /* Prints "Usage: keys NAME ARGS" and the help of the table entry called name (keys.c). */
 void cli_command_usage(FILE *f, const char *name);
 /* Prints the usage of a command from another table (a subcommand's own table). */

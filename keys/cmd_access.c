@@ -9,8 +9,6 @@
 
 #include "keys/cli.h"
 
-#define NODE_KEY_FILE "/etc/warren/wg0.key"
-#define NODE_ROSTER_PATH "/var/lib/warren/roster"
 enum { SSH_PORT = 22, BASTION_HOST_MAX = 255 };
 
 /* The admin key to verify against: --admin-key (the node's AdminKey), the trust anchor.  A
@@ -143,7 +141,7 @@ int cmd_authorized_keys(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NODE_ROSTER_PATH, *admin = NULL, *name = NULL, *key_file = NODE_KEY_FILE;
+	const char *path = CLI_NODE_ROSTER, *admin = NULL, *name = NULL, *key_file = CLI_NODE_KEY_FILE;
 	const struct roster_engineer *e;
 	const struct roster_node *n;
 	struct roster r;

@@ -8,8 +8,6 @@
 
 #include "keys/cli.h"
 
-#define NODE_KEY_FILE "/etc/warren/wg0.key"
-#define NODE_ROSTER_PATH "/var/lib/warren/roster"
 enum { NODE_LISTEN_PORT = 51820 };
 
 /* A path that goes into the config file verbatim: absolute, one line, no comment sign. */
@@ -34,7 +32,7 @@ int cmd_node_config(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *key_file = NODE_KEY_FILE, *roster_path = NODE_ROSTER_PATH, *port_arg = NULL;
+	const char *key_file = CLI_NODE_KEY_FILE, *roster_path = CLI_NODE_ROSTER, *port_arg = NULL;
 	char b64[KEY_B64_LEN + 1], a[64];
 	uint16_t port = NODE_LISTEN_PORT;
 	const struct roster_node *n;
@@ -111,7 +109,7 @@ int cmd_status(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	struct roster_errors errs = { 0 };
-	const char *path = NODE_ROSTER_PATH;
+	const char *path = CLI_NODE_ROSTER;
 	char issued[32], b64[KEY_B64_LEN + 1];
 	bool node = false, json = false;
 	struct roster r;

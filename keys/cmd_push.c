@@ -11,8 +11,6 @@
 
 #include "keys/cli.h"
 
-#define PUSH_REMOTE_PATH "/var/lib/warren/roster.new"
-
 /* Fixed part of the scp/ssh command line: program, -q, two -o pairs, "--", host or source,
  * and up to six words of the remote command or the target, NULL. */
 enum { SCP_FIXED_ARGS = 14 };
@@ -124,7 +122,7 @@ int cmd_push(int argc, char *argv[])
 	};
 	char path[CLI_PATH_MAX], local[PATH_MAX], target[1400], tmp[1100];
 	const char *slash, *what;
-	const char *remote = PUSH_REMOTE_PATH;
+	const char *remote = CLI_NODE_ROSTER_NEW;
 	const char **ssh_opts = NULL;
 	char **cmd = NULL;
 	size_t n_opts = 0, i, k, failed = 0;

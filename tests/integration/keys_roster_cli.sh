@@ -170,7 +170,14 @@ unchanged "engineer allow unknown node" k engineer add bob --ssh-key alice.pub -
 echo "ssh-ed25519 AAAAnotbase64!!" >junk.pub
 unchanged "engineer bad ssh key" k engineer add bob --ssh-key junk.pub --allow db-1
 unchanged "engineer missing key file" k engineer add bob --ssh-key missing.pub --allow db-1
-unchanged "revoke a node an engineer may reach" k revoke db-1
+# Revoking a node an engineer may reach drops the allow lines naming it (on a copy: db-1 stays
+# here), says so, and keeps the engineer's other lines.
+cp -a adm adm-revoke
+expect_exit 0 "revoke a node an engineer may reach" "$KEYS" -C adm-revoke revoke db-1
+check "revoke: alice's allow on db-1 dropped, said so" grep -qx "dropped alice's allow db-1:22" out
+check "revoke: no allow names db-1" test "$(grep -c 'allow db-1' adm-revoke/roster)" = 0
+check "revoke: alice keeps her other allow" grep -qx '	allow group:web 80-443' adm-revoke/roster
+rm -rf adm-revoke
 expect_exit 0 "diff: engineer" k diff
 check "diff: + engineer alice" grep -qx '+ engineer alice' out
 ssh-keygen -q -t ed25519 -N '' -C bob -f bob >/dev/null
@@ -206,7 +213,7 @@ expect_exit 0 "verify two-link chain" k verify adm/roster.signed --admin-key "$a
 # 9. node-config and status.
 expect_exit 0 "node-config" k node-config db-1 --listen-port 51999
 check "node-config: [Interface]" grep -qx '\[Interface\]' out
-check "node-config: key file" grep -qx 'PrivateKeyFile = /etc/warren/wg0.key' out
+check "node-config: key file" grep -qx 'PrivateKeyFile = /var/lib/warren/wg0.key' out
 check "node-config: port" grep -qx 'ListenPort = 51999' out
 check "node-config: roster" grep -qx 'Roster = /var/lib/warren/roster' out
 check "node-config: admin key" grep -qx "AdminKey = $(k admin-pubkey)" out
