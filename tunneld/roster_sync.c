@@ -208,7 +208,7 @@ fail:
 /* ---- files ---- */
 
 /* Reads a whole regular file of at most ROSTER_MAX_BYTES, without following a symlink or
- * waiting on a FIFO.  0, -ENOENT, or another negative errno. */
+ * waiting on a FIFO.  0, -ENOENT, -EINVAL (not a regular file), or another negative errno. */
 static int read_file(const char *path, char **text, size_t *len)
 {
 	struct stat st;
@@ -618,14 +618,18 @@ out:
  * after this instant is a new candidate for the next event, never deleted unread.  A claimed
  * file whose writer has not finished (scp writes in place; roster_text_unfinished) is put
  * back under Roster.new unless a newer one took its place, and its writer's close brings it
- * back (IN_CLOSE_WRITE).  1: *text holds a claimed candidate; 0: nothing to take; -errno. */
-static int claim_new(struct roster_sync *rs, char **text, size_t *len)
+ * back (IN_CLOSE_WRITE).  *stale tells that the claim was one left from before (a crash, a
+ * writer that closed while we held it, or something planted at the claim name), so Roster.new
+ * may hold another candidate.  1: *text holds a claimed candidate; 0: nothing to take;
+ * -errno: what was claimed could not be read (-EINVAL: not a regular file) and is removed. */
+static int claim_new(struct roster_sync *rs, char **text, size_t *len, bool *stale)
 {
 	int ret, round;
 
 	for (round = 0; round < 2; round++) {
-		/* A claim left by a crash, or whose writer closed while we held it, goes first. */
-		if (access(rs->claim_path, F_OK) < 0 && rename(rs->new_path, rs->claim_path) < 0)
+		/* A claim left from before goes first. */
+		*stale = access(rs->claim_path, F_OK) == 0;
+		if (!*stale && rename(rs->new_path, rs->claim_path) < 0)
 			return errno == ENOENT ? 0 : -errno;
 		ret = read_file(rs->claim_path, text, len);
 		if (ret == 0 && roster_text_unfinished(*text, *len)) {
@@ -646,10 +650,12 @@ static int claim_new(struct roster_sync *rs, char **text, size_t *len)
 			unlink(rs->claim_path);
 			continue;
 		}
-		/* Consumed either way: a rejected candidate is not retried forever. */
-		if (unlink(rs->claim_path) < 0 && errno != ENOENT)
-			log_errno(LOG_LEVEL_WARN, errno, "%s: cannot remove %s", rs->dev->ifname,
-			    rs->claim_path);
+		/* Consumed either way: a rejected candidate is not retried forever, and whatever
+		 * it is (remove() takes a directory too) it must not stay at the claim name,
+		 * where it would shadow every later Roster.new. */
+		if (remove(rs->claim_path) < 0 && errno != ENOENT)
+			log_errno(LOG_LEVEL_ERROR, errno, "%s: cannot remove %s: no later %s is "
+			    "read until it is gone", rs->dev->ifname, rs->claim_path, rs->new_path);
 		return ret < 0 ? ret : 1;
 	}
 	return 0;
@@ -657,22 +663,31 @@ static int claim_new(struct roster_sync *rs, char **text, size_t *len)
 
 void roster_sync_check_new(struct roster_sync *rs)
 {
-	char *text = NULL, why[512];
-	size_t len = 0;
+	char *text, why[512];
+	bool stale = true;
+	size_t len;
 	int ret;
 
-	ret = claim_new(rs, &text, &len);
-	if (ret == 0)
-		return;
-	if (ret < 0) {
-		log_errno(LOG_LEVEL_WARN, ret, "%s: roster from %s rejected: cannot read it",
-		    rs->dev->ifname, rs->new_path);
-		return;
+	/* A claim left from before, then Roster.new itself: both are looked at now, so a
+	 * candidate dropped while the claim name was taken waits for no further event. */
+	for (int round = 0; round < 2 && stale; round++) {
+		text = NULL;
+		len = 0;
+		ret = claim_new(rs, &text, &len, &stale);
+		if (ret == 0)
+			return;
+		if (ret < 0) {
+			log_errno(LOG_LEVEL_WARN, ret, "%s: roster from %s rejected: cannot read "
+			    "it%s", rs->dev->ifname, rs->new_path, ret == -EINVAL ?
+			    " (not a regular file), removed" : "");
+			continue;
+		}
+		if (roster_sync_offer(rs, text, len, rs->new_path, why, sizeof(why)) ==
+		    ROSTER_OFFER_NOT_NEWER)
+			log_warn("%s: roster from %s rejected: %s", rs->dev->ifname, rs->new_path,
+			    why);
+		free(text);
 	}
-	if (roster_sync_offer(rs, text, len, rs->new_path, why, sizeof(why)) ==
-	    ROSTER_OFFER_NOT_NEWER)
-		log_warn("%s: roster from %s rejected: %s", rs->dev->ifname, rs->new_path, why);
-	free(text);
 }
 
 /* ---- set-up ---- */

@@ -2,7 +2,8 @@
 # Whoever can write the roster directory cannot wedge or hang the Roster.new claim, nor make
 # tunneld read files outside it: a directory, a FIFO or a symlink (to /etc/shadow) at
 # Roster.new, and a directory planted at the claim name, are each removed with the cause
-# logged, and the next roster put there is accepted.
+# logged, and the next roster put there is accepted.  A claim left from before does not
+# hold back a Roster.new that arrives with it.
 . "$(dirname "$0")/lib.sh"
 
 roster_two_up
@@ -41,11 +42,18 @@ mkdir "$claim" 2>/dev/null || true
 check "SIGHUP seen with a directory at the claim name" hup_seen
 push_accepted d "a directory at the claim name"
 
+# A claim left from before (as a crash leaves it; renamed in, so no event names it) and a
+# new Roster.new: one event takes both, the stale claim first.
+cp "${ROSTER_PATH[a]}" "$T/.stale.tmp"
+mv "$T/.stale.tmp" "$claim"
+push_accepted d2 "a stale claim"
+check "the stale claim is consumed" wait_until 5 test ! -e "$claim"
+
 # A FIFO (open would block) and a symlink to /etc/shadow: neither read nor waited on.
 mkfifo "$new"
 mark=$(log_mark a)
 check "SIGHUP seen with a FIFO at Roster.new" hup_seen
-check "the loop still answers (wg show) after the FIFO" timeout 5 nsx a wg show "${IFN[a]}"
+check "the loop still answers (wg show) after the FIFO" nsx a timeout 5 wg show "${IFN[a]}"
 ln -s /etc/shadow "$new"
 check "SIGHUP seen with a symlink at Roster.new" hup_seen
 assert_nomatch "nothing of /etc/shadow in the log" 'root:' "$(log_since a "$mark")"
