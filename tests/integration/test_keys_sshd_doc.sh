@@ -3,7 +3,8 @@
 # authorized-keys, AuthorizedKeysCommandUser) work as written: Debian's sshd runs them and alice,
 # allowed on web-1 by the roster, logs in.  The node's files are laid out as `make install`
 # (/etc/warren 0700) and tunneld (the roster 0644 in /var/lib/warren) leave them, under $T;
-# only those two directories and the keys binary's path are rewritten into the test's.
+# only those two directories, the keys binary's path and ADMIN_KEY (keys admin-pubkey) are
+# rewritten into the test's.
 . "$(dirname "$0")/lib.sh"
 
 need_openssh
@@ -31,7 +32,7 @@ install -m 0644 "$ADMIN/roster.signed" "$T/var/lib/warren/roster"
 
 # The example's lines, from the man page source: between "in sshd_config" and .fi.
 doc=$(sed -n '/^On a node, in$/,/^\.fi$/p' "$ROOT/docs/keys.1" | grep '^AuthorizedKeys' |
-	sed -e 's/\\-/-/g' -e "s|/usr/bin/keys|/run/$RUN.bin/keys|" -e "s|/etc/warren|$T/etc/warren|g" \
+	sed -e 's/\\-/-/g' -e "s|/usr\(/local\)\?/bin/keys|/run/$RUN.bin/keys|" -e "s|/etc/warren|$T/etc/warren|g" \
 	    -e "s|/var/lib/warren|$T/var/lib/warren|g" -e "s|ADMIN_KEY|$admin_key|g")
 assert_match "docs/keys.1 gives an AuthorizedKeysCommand line" '^AuthorizedKeysCommand ' "$doc"
 assert_match "docs/keys.1 gives the AuthorizedKeysCommandUser" 'AuthorizedKeysCommandUser ' "$doc"
