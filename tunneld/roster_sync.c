@@ -651,9 +651,10 @@ static int claim_new(struct roster_sync *rs, char **text, size_t *len, bool *sta
 			continue;
 		}
 		/* Consumed either way: a rejected candidate is not retried forever, and whatever
-		 * it is (remove() takes a directory too) it must not stay at the claim name,
-		 * where it would shadow every later Roster.new. */
-		if (remove(rs->claim_path) < 0 && errno != ENOENT)
+		 * it is (a directory too) it must not stay at the claim name, where it would
+		 * shadow every later Roster.new. */
+		if (unlink(rs->claim_path) < 0 && (errno != EISDIR || rmdir(rs->claim_path) < 0) &&
+		    errno != ENOENT)
 			log_errno(LOG_LEVEL_ERROR, errno, "%s: cannot remove %s: no later %s is "
 			    "read until it is gone", rs->dev->ifname, rs->claim_path, rs->new_path);
 		return ret < 0 ? ret : 1;
