@@ -3,7 +3,8 @@
 # corrupt roster.
 #  1. a's roster lives on its own ext4 filesystem, frozen (fsfreeze) while a roster arrives by
 #     gossip: writes block there as on a dead disk.  a answers the POST, pings through a and
-#     `wg show` keep working; once thawed, the roster is persisted, applied and spread.
+#     `wg show` keep working, after a SIGHUP (which claims Roster.new) too; once thawed, the
+#     roster is persisted, applied and spread.
 #  1b. a stopped (SIGTERM) while a persist waits on the frozen disk removes its interface at
 #     once, and restarts on the old or the new roster once thawed.
 #  2. Large rosters (4,000 nodes, ~0.7 MB) dropped one after the other while tunneld is
@@ -61,6 +62,12 @@ assert_le "frozen disk: the POST is answered within 2 s (ms)" 2000 "$((t1 - t0))
 check "frozen disk: a accepted serial $next" wait_until 5 logged_since "$mark" "roster accepted: serial $next"
 check "frozen disk: ping b -> a" ping_ok b "${OV4[a]}"
 check "frozen disk: wg show answers" timeout 5 ip netns exec "${NS[a]}" wg show "${IFN[a]}"
+# A SIGHUP looks for Roster.new: claiming it (rename) writes to the frozen directory.
+kill -HUP "${PID[a]}"
+check "frozen disk: SIGHUP seen" wait_until 5 logged_since "$mark" 'SIGHUP'
+check "frozen disk, after a SIGHUP: wg show answers" \
+	timeout 5 ip netns exec "${NS[a]}" wg show "${IFN[a]}"
+check "frozen disk, after a SIGHUP: ping b -> a" ping_ok b "${OV4[a]}"
 sleep 1
 check "frozen disk: not applied before it is on disk" test "$(node_serial a)" != "$next"
 fsfreeze -u "$T/fs"
