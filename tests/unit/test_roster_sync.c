@@ -366,6 +366,27 @@ static void claim_setup(struct claim_env *e)
 	config_free(&cfg);
 }
 
+/* roster_sync_check_new hands the claim to the persister thread, which wakes the loop when it
+ * is done: runs the loop until then (at most 5 s), which also offers what was claimed. */
+static void settle_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	fail_msg("the persister thread did not hand the claim back within 5 s");
+}
+
+static void claim_settle(struct claim_env *e)
+{
+	struct timeval tv = { 5, 0 };
+	struct event *t = evtimer_new(e->base, settle_timeout, NULL);
+
+	assert_non_null(t);
+	assert_int_equal(evtimer_add(t, &tv), 0);
+	assert_int_equal(event_base_loop(e->base, EVLOOP_ONCE), 0);
+	event_free(t);
+}
+
 static void claim_teardown(struct claim_env *e)
 {
 	char cmd[128];
@@ -393,6 +414,7 @@ static void test_claim_replaced_between_read_and_unlink(void **state)
 	write_file(hook_src, newer, nlen);
 	hook_armed = true;
 	roster_sync_check_new(&e.rs);
+	claim_settle(&e);
 	hook_armed = false;
 	got = slurp(e.new_path, &glen);
 	if (!got)
@@ -418,6 +440,7 @@ static void test_claim_unfinished_left_in_place(void **state)
 	for (size_t cut = 0; cut < len; cut += len / 3) {
 		write_file(e.new_path, t, cut);
 		roster_sync_check_new(&e.rs);
+		claim_settle(&e);
 		got = slurp(e.new_path, &glen);
 		if (!got)
 			fail_msg("a Roster.new of %zu of %zu bytes was consumed", cut, len);
@@ -428,6 +451,7 @@ static void test_claim_unfinished_left_in_place(void **state)
 	t[len - 2] = t[len - 2] == 'A' ? 'B' : 'A';
 	write_file(e.new_path, t, len);
 	roster_sync_check_new(&e.rs);
+	claim_settle(&e);
 	assert_int_equal(access(e.new_path, F_OK), -1);
 	free(t);
 	claim_teardown(&e);
