@@ -457,6 +457,42 @@ static void test_claim_unfinished_left_in_place(void **state)
 	claim_teardown(&e);
 }
 
+/* A candidate the persister thread claimed (and removed from disk) but the loop never offered,
+ * because tunneld stopped in between, is put back for the next start: never lost. */
+static void test_claim_put_back_at_stop(void **state)
+{
+	struct claim_env e;
+	char *t, *got;
+	size_t len, glen = 0;
+	unsigned n = 0;
+
+	(void)state;
+	claim_setup(&e);
+	t = make("prod", 9, 0, false, &len);
+	write_file(e.new_path, t, len);
+	roster_sync_check_new(&e.rs);
+	/* The loop is not run: wait (at most 5 s) until the claim is handed back. */
+	for (int i = 0; i < 500 && !n; i++) {
+		pthread_mutex_lock(&e.rs.persist_lock);
+		n = e.rs.n_claimed;
+		pthread_mutex_unlock(&e.rs.persist_lock);
+		if (!n)
+			usleep(10000);
+	}
+	assert_int_equal(n, 1);
+	assert_int_equal(access(e.new_path, F_OK), -1);
+	roster_sync_free(&e.rs);
+	got = slurp(e.new_path, &glen);
+	if (!got)
+		fail_msg("a claimed, never offered Roster.new was lost at stop");
+	assert_int_equal(glen, len);
+	assert_memory_equal(got, t, len);
+	free(got);
+	free(t);
+	/* claim_teardown frees again: roster_sync_free leaves rs reusable for that. */
+	claim_teardown(&e);
+}
+
 static void test_find_self(void **state)
 {
 	struct roster r;
@@ -668,6 +704,7 @@ int main(void)
 		cmocka_unit_test(test_check_max_size_unsigned),
 		cmocka_unit_test(test_claim_replaced_between_read_and_unlink),
 		cmocka_unit_test(test_claim_unfinished_left_in_place),
+		cmocka_unit_test(test_claim_put_back_at_stop),
 		cmocka_unit_test(test_find_self),
 		cmocka_unit_test(test_to_config),
 		cmocka_unit_test(test_config_roster_mode),
