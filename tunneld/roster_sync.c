@@ -965,6 +965,31 @@ out:
 	return ret;
 }
 
+/* Candidates the persister thread claimed (removing them from disk) that the loop never
+ * offered, because we stop: put back where the next start looks, the newest as Roster.new
+ * and an older one at the claim name, unless something is there already.  Otherwise a push
+ * landing just before a stop would be lost. */
+static void claimed_put_back(struct roster_sync *rs)
+{
+	const char *where[2] = { rs->new_path, rs->claim_path };
+	unsigned w = 0;
+	int ret;
+
+	for (unsigned i = rs->n_claimed; i-- > 0;) {
+		if (!rs->claimed[i].text)
+			continue;
+		while (w < 2 && access(where[w], F_OK) == 0)
+			w++;
+		if (w == 2)
+			break;
+		ret = roster_text_save(rs->claimed[i].text, rs->claimed[i].len, where[w], 0644);
+		if (ret < 0)
+			log_errno(LOG_LEVEL_ERROR, ret, "%s: stopping: cannot put a claimed roster "
+			    "back to %s", rs->ifname, where[w]);
+		w++;
+	}
+}
+
 void roster_sync_free(struct roster_sync *rs)
 {
 	if (rs->persist_running) {
@@ -981,6 +1006,8 @@ void roster_sync_free(struct roster_sync *rs)
 		    rs->dev->ifname, (unsigned long long)rs->persist_job_serial);
 	}
 	free(rs->persist_job);
+	if (rs->persist_running)
+		claimed_put_back(rs);
 	for (unsigned i = 0; i < rs->n_claimed; i++)
 		free(rs->claimed[i].text);
 	pthread_mutex_destroy(&rs->persist_lock);
