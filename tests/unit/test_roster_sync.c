@@ -364,6 +364,9 @@ static void claim_setup(struct claim_env *e)
 	memcpy(cfg.admin_key, admin_pub[0], KEY_LEN);
 	assert_int_equal(roster_sync_init(&e->rs, &e->dev, &cfg), 0);
 	config_free(&cfg);
+	/* The persister thread starts at the loop's first turn, as in tunneld. */
+	assert_int_equal(event_base_loop(e->base, EVLOOP_ONCE), 0);
+	assert_true(e->rs.persist_running);
 }
 
 /* roster_sync_check_new hands the claim to the persister thread, which wakes the loop when it
