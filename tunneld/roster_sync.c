@@ -1003,7 +1003,7 @@ void roster_sync_free(struct roster_sync *rs)
 	    rs->path, 0644) < 0) {
 		/* Stopped before the loop's first turn started the persister: write it here. */
 		log_error("%s: roster: serial %llu accepted but not persisted",
-		    rs->dev->ifname, (unsigned long long)rs->persist_job_serial);
+		    rs->ifname, (unsigned long long)rs->persist_job_serial);
 	}
 	free(rs->persist_job);
 	if (rs->persist_running)
