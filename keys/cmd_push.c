@@ -208,7 +208,9 @@ int cmd_push(int argc, char *argv[])
 			k = ssh_argv(cmd, "ssh", ssh_opts, n_opts);
 			cmd[k++] = argv[i];
 			cmd[k++] = (char *)"mv";
-			cmd[k++] = (char *)"-f";
+			/* -T: a directory at the target is an error, not a place to move the
+			 * roster into, where tunneld would never see it. */
+			cmd[k++] = (char *)"-fT";
 			cmd[k++] = (char *)"--";
 			cmd[k++] = tmp;
 			cmd[k++] = (char *)remote;

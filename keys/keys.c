@@ -1,5 +1,6 @@
 /* keys: the warren admin tool.  Subcommands come from one table that also prints the usage.
  * Exit codes: 0 success, 1 failure, 2 usage.  Global option: -C DIR, the admin directory. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -90,16 +91,20 @@ void cli_table_usage(FILE *f, const char *prefix, const struct command *c)
 bool cli_key_arg(const char *opt, const char *arg, uint8_t key[KEY_LEN])
 {
 	char err[256];
+	int ret;
 
 	if (strlen(arg) == KEY_B64_LEN && key_from_base64(key, arg))
 		return true;
-	if (access(arg, F_OK) == 0) {
-		if (key_file_read(arg, false, key, err, sizeof(err)) == 0)
-			return true;
-		fprintf(stderr, "%s: %s\n", cli_prog, err);
-		return false;
-	}
-	fprintf(stderr, "%s: %s '%.100s' is neither a base64 key nor a file\n", cli_prog, opt, arg);
+	/* Read, not access()ed first: a file in a directory we may not search (EACCES) is not
+	 * "no such file", and the message must say which it is. */
+	ret = key_file_read(arg, false, key, err, sizeof(err));
+	if (ret == 0)
+		return true;
+	if (ret == -ENOENT || ret == -ENOTDIR)
+		fprintf(stderr, "%s: %s '%.100s' is neither a base64 key nor a file\n", cli_prog,
+		    opt, arg);
+	else
+		fprintf(stderr, "%s: %s: %s\n", cli_prog, opt, err);
 	return false;
 }
 

@@ -401,12 +401,14 @@ out:
 	}
 	uapi_server_stop(state.uapi);
 	gossip_stop(state.gossip);
+	if (state.base)
+		device_destroy(&state.dev);
+	/* After the interface is gone: roster_sync_free waits for a persist in flight, which a
+	 * stalled disk can hold up for as long as it stalls. */
 	if (state.roster_mode)
 		roster_sync_free(&state.rs);
-	if (state.base) {
-		device_destroy(&state.dev);
+	if (state.base)
 		event_base_free(state.base);
-	}
 	config_free(&cfg);
 	return ret;
 }

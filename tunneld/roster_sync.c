@@ -209,7 +209,7 @@ fail:
 /* ---- files ---- */
 
 /* Reads a whole regular file of at most ROSTER_MAX_BYTES, without following a symlink or
- * waiting on a FIFO.  0, -ENOENT, or another negative errno. */
+ * waiting on a FIFO.  0, -ENOENT, -EINVAL (not a regular file), or another negative errno. */
 static int read_file(const char *path, char **text, size_t *len)
 {
 	struct stat st;
@@ -536,40 +536,66 @@ static void rotation_arm(struct roster_sync *rs)
 		log_error("%s: roster: cannot start the rotation timer", rs->dev->ifname);
 }
 
-/* ---- persisting, off the event loop ---- */
+/* ---- persisting and claiming, off the event loop ---- */
+
+static unsigned claims_take(struct roster_sync *rs, struct roster_claimed got[2]);
+
+/* Wakes the loop (on_persisted).  An eventfd write fails only when its counter would
+ * overflow, and then the loop has a wake-up pending anyway. */
+static void loop_wake(struct roster_sync *rs)
+{
+	uint64_t one = 1;
+
+	if (write(rs->persist_efd, &one, sizeof(one)) < 0)
+		return;
+}
 
 /* The persister thread: writes each roster text it is handed with roster_text_save (temp
  * file, fsync, rename, fsync of the directory), so a SIGKILL at any point leaves the old or
- * the new roster on disk.  Ownership: a job's buffer belongs to the mailbox (under lock)
- * from persist_queue until the thread takes it, then to the thread, which frees it. */
+ * the new roster on disk; and claims Roster.new when asked (claims_take), handing what it
+ * read back to the loop.  Ownership: a job's buffer belongs to the mailbox (under lock) from
+ * persist_queue until the thread takes it, then to the thread, which frees it; a claimed
+ * text belongs to the mailbox until on_persisted takes it.  A claim waits until the loop took
+ * the previous one's texts, so at most two are ever pending. */
 static void *persist_main(void *arg)
 {
 	struct roster_sync *rs = arg;
+	struct roster_claimed got[2];
 	char *job;
 	size_t len;
-	uint64_t serial, one = 1;
+	uint64_t serial;
+	unsigned n;
 	int ret;
 
 	pthread_mutex_lock(&rs->persist_lock);
 	for (;;) {
-		while (!rs->persist_job && !rs->persist_stop)
+		while (!rs->persist_job && !(rs->claim_wanted && !rs->n_claimed) &&
+		    !rs->persist_stop)
 			pthread_cond_wait(&rs->persist_cond, &rs->persist_lock);
-		if (!rs->persist_job)
-			break;		/* stopping, nothing left to write */
-		job = rs->persist_job;
-		len = rs->persist_job_len;
-		serial = rs->persist_job_serial;
-		rs->persist_job = NULL;
-		pthread_mutex_unlock(&rs->persist_lock);
-		ret = roster_text_save(job, len, rs->path, 0644);
-		free(job);
-		pthread_mutex_lock(&rs->persist_lock);
-		rs->persist_done_serial = serial;
-		rs->persist_done_err = ret;
-		rs->persist_done = true;
-		/* Wakes the loop (persist_done_cb); an eventfd write cannot fail but for overflow. */
-		if (write(rs->persist_efd, &one, sizeof(one)) < 0)
+		if (rs->persist_job) {
+			job = rs->persist_job;
+			len = rs->persist_job_len;
+			serial = rs->persist_job_serial;
+			rs->persist_job = NULL;
+			pthread_mutex_unlock(&rs->persist_lock);
+			ret = roster_text_save(job, len, rs->path, 0644);
+			free(job);
+			pthread_mutex_lock(&rs->persist_lock);
+			rs->persist_done_serial = serial;
+			rs->persist_done_err = ret;
+			rs->persist_done = true;
+			loop_wake(rs);
 			continue;
+		}
+		if (rs->persist_stop)
+			break;		/* nothing left to write; a claim waits for the next start */
+		rs->claim_wanted = false;
+		pthread_mutex_unlock(&rs->persist_lock);
+		n = claims_take(rs, got);
+		pthread_mutex_lock(&rs->persist_lock);
+		memcpy(rs->claimed, got, n * sizeof(*got));
+		rs->n_claimed = n;
+		loop_wake(rs);		/* even for nothing: the unit tests wait for it */
 	}
 	pthread_mutex_unlock(&rs->persist_lock);
 	return NULL;
@@ -706,25 +732,9 @@ static void retry_arm(struct roster_sync *rs)
 }
 
 /* The persister finished a job: the queued roster, once on disk, is installed. */
-static void on_persisted(evutil_socket_t fd, short what, void *arg)
+static void persist_finished(struct roster_sync *rs, uint64_t serial, int err)
 {
-	struct roster_sync *rs = arg;
-	uint64_t n, serial = 0;
-	bool done;
-	int err = 0;
-
-	(void)what;
-	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		return;
-	pthread_mutex_lock(&rs->persist_lock);
-	done = rs->persist_done;
-	if (done) {
-		serial = rs->persist_done_serial;
-		err = rs->persist_done_err;
-		rs->persist_done = false;
-	}
-	pthread_mutex_unlock(&rs->persist_lock);
-	if (!done || !rs->has_queued || rs->queued.serial != serial)
+	if (!rs->has_queued || rs->queued.serial != serial)
 		return;		/* a newer roster is queued behind it: that one is installed */
 	rs->has_queued = false;
 	if (err < 0) {
@@ -738,6 +748,57 @@ static void on_persisted(evutil_socket_t fd, short what, void *arg)
 	install(rs, &rs->queued, rs->queued_text, rs->queued_text_len);
 	free(rs->queued_text);
 	rs->queued_text = NULL;
+}
+
+/* Offers what the persister thread claimed, in the order claimed, and frees it. */
+static void claimed_offer(struct roster_sync *rs, struct roster_claimed *got, unsigned n)
+{
+	char why[512];
+
+	for (unsigned i = 0; i < n; i++) {
+		if (got[i].err < 0) {
+			log_errno(LOG_LEVEL_WARN, got[i].err, "%s: roster from %s rejected: cannot "
+			    "read it%s", rs->dev->ifname, rs->new_path, got[i].err == -EINVAL ?
+			    " (not a regular file), removed" : "");
+			continue;
+		}
+		if (roster_sync_offer(rs, got[i].text, got[i].len, rs->new_path, why,
+		    sizeof(why)) == ROSTER_OFFER_NOT_NEWER)
+			log_warn("%s: roster from %s rejected: %s", rs->dev->ifname, rs->new_path,
+			    why);
+		free(got[i].text);
+	}
+}
+
+/* The persister thread woke us: a persist finished, or a claim was handed back. */
+static void on_persisted(evutil_socket_t fd, short what, void *arg)
+{
+	struct roster_sync *rs = arg;
+	struct roster_claimed got[2];
+	uint64_t n, serial = 0;
+	unsigned n_got;
+	bool done;
+	int err = 0;
+
+	(void)what;
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&rs->persist_lock);
+	done = rs->persist_done;
+	if (done) {
+		serial = rs->persist_done_serial;
+		err = rs->persist_done_err;
+		rs->persist_done = false;
+	}
+	n_got = rs->n_claimed;
+	memcpy(got, rs->claimed, n_got * sizeof(*got));
+	rs->n_claimed = 0;
+	if (rs->claim_wanted)
+		pthread_cond_signal(&rs->persist_cond);	/* asked for while these were pending */
+	pthread_mutex_unlock(&rs->persist_lock);
+	if (done)
+		persist_finished(rs, serial, err);
+	claimed_offer(rs, got, n_got);
 }
 
 enum roster_offer_result roster_sync_offer(struct roster_sync *rs, const char *text, size_t len,
@@ -812,14 +873,18 @@ out:
  * after this instant is a new candidate for the next event, never deleted unread.  A claimed
  * file whose writer has not finished (scp writes in place; roster_text_unfinished) is put
  * back under Roster.new unless a newer one took its place, and its writer's close brings it
- * back (IN_CLOSE_WRITE).  1: *text holds a claimed candidate; 0: nothing to take; -errno. */
-static int claim_new(struct roster_sync *rs, char **text, size_t *len)
+ * back (IN_CLOSE_WRITE).  *stale tells that the claim was one left from before (a crash, a
+ * writer that closed while we held it, or something planted at the claim name), so Roster.new
+ * may hold another candidate.  1: *text holds a claimed candidate; 0: nothing to take;
+ * -errno: what was claimed could not be read (-EINVAL: not a regular file) and is removed. */
+static int claim_new(struct roster_sync *rs, char **text, size_t *len, bool *stale)
 {
 	int ret, round;
 
 	for (round = 0; round < 2; round++) {
-		/* A claim left by a crash, or whose writer closed while we held it, goes first. */
-		if (access(rs->claim_path, F_OK) < 0 && rename(rs->new_path, rs->claim_path) < 0)
+		/* A claim left from before goes first. */
+		*stale = access(rs->claim_path, F_OK) == 0;
+		if (!*stale && rename(rs->new_path, rs->claim_path) < 0)
 			return errno == ENOENT ? 0 : -errno;
 		ret = read_file(rs->claim_path, text, len);
 		if (ret == 0 && roster_text_unfinished(*text, *len)) {
@@ -828,7 +893,7 @@ static int claim_new(struct roster_sync *rs, char **text, size_t *len)
 			if (link(rs->claim_path, rs->new_path) == 0) {
 				unlink(rs->claim_path);
 				log_info("%s: %s is incomplete (%s): left in place until its writer "
-				    "finishes", rs->dev->ifname, rs->new_path, *len ? "no signature "
+				    "finishes", rs->ifname, rs->new_path, *len ? "no signature "
 				    "line at its end yet" : "empty");
 				return 0;
 			}
@@ -836,37 +901,53 @@ static int claim_new(struct roster_sync *rs, char **text, size_t *len)
 				return -errno;
 			/* A newer candidate is there already: this one is superseded. */
 			log_warn("%s: an incomplete candidate was replaced by a newer %s",
-			    rs->dev->ifname, rs->new_path);
+			    rs->ifname, rs->new_path);
 			unlink(rs->claim_path);
 			continue;
 		}
-		/* Consumed either way: a rejected candidate is not retried forever. */
-		if (unlink(rs->claim_path) < 0 && errno != ENOENT)
-			log_errno(LOG_LEVEL_WARN, errno, "%s: cannot remove %s", rs->dev->ifname,
-			    rs->claim_path);
+		/* Consumed either way: a rejected candidate is not retried forever, and whatever
+		 * it is (a directory too) it must not stay at the claim name, where it would
+		 * shadow every later Roster.new. */
+		if (unlink(rs->claim_path) < 0 && (errno != EISDIR || rmdir(rs->claim_path) < 0) &&
+		    errno != ENOENT)
+			log_errno(LOG_LEVEL_ERROR, errno, "%s: cannot remove %s: no later %s is "
+			    "read until it is gone", rs->ifname, rs->claim_path, rs->new_path);
 		return ret < 0 ? ret : 1;
 	}
 	return 0;
 }
 
-void roster_sync_check_new(struct roster_sync *rs)
+/* Runs on the persister thread: a claim left from before, then Roster.new itself (claim_new),
+ * so that a candidate dropped while the claim name was taken waits for no further event.  Up
+ * to two candidates into got; their count. */
+static unsigned claims_take(struct roster_sync *rs, struct roster_claimed got[2])
 {
-	char *text = NULL, why[512];
-	size_t len = 0;
+	bool stale = true;
+	unsigned n = 0;
+	char *text;
+	size_t len;
 	int ret;
 
-	ret = claim_new(rs, &text, &len);
-	if (ret == 0)
-		return;
-	if (ret < 0) {
-		log_errno(LOG_LEVEL_WARN, ret, "%s: roster from %s rejected: cannot read it",
-		    rs->dev->ifname, rs->new_path);
-		return;
+	while (n < 2 && stale) {
+		text = NULL;
+		len = 0;
+		ret = claim_new(rs, &text, &len, &stale);
+		if (ret == 0)
+			break;
+		got[n].text = ret < 0 ? NULL : text;
+		got[n].len = ret < 0 ? 0 : len;
+		got[n].err = ret < 0 ? ret : 0;
+		n++;
 	}
-	if (roster_sync_offer(rs, text, len, rs->new_path, why, sizeof(why)) ==
-	    ROSTER_OFFER_NOT_NEWER)
-		log_warn("%s: roster from %s rejected: %s", rs->dev->ifname, rs->new_path, why);
-	free(text);
+	return n;
+}
+
+void roster_sync_check_new(struct roster_sync *rs)
+{
+	pthread_mutex_lock(&rs->persist_lock);
+	rs->claim_wanted = true;
+	pthread_cond_signal(&rs->persist_cond);
+	pthread_mutex_unlock(&rs->persist_lock);
 }
 
 /* ---- set-up ---- */
@@ -989,6 +1070,7 @@ int roster_sync_init(struct roster_sync *rs, struct device *dev, const struct co
 
 	memset(rs, 0, sizeof(*rs));
 	rs->dev = dev;
+	snprintf(rs->ifname, sizeof(rs->ifname), "%s", dev->ifname);
 	rs->inotify_fd = -1;
 	rs->persist_efd = -1;
 	pthread_mutex_init(&rs->persist_lock, NULL);
@@ -1117,6 +1199,31 @@ out:
 	return ret;
 }
 
+/* Candidates the persister thread claimed (removing them from disk) that the loop never
+ * offered, because we stop: put back where the next start looks, the newest as Roster.new
+ * and an older one at the claim name, unless something is there already.  Otherwise a push
+ * landing just before a stop would be lost. */
+static void claimed_put_back(struct roster_sync *rs)
+{
+	const char *where[2] = { rs->new_path, rs->claim_path };
+	unsigned w = 0;
+	int ret;
+
+	for (unsigned i = rs->n_claimed; i-- > 0;) {
+		if (!rs->claimed[i].text)
+			continue;
+		while (w < 2 && access(where[w], F_OK) == 0)
+			w++;
+		if (w == 2)
+			break;
+		ret = roster_text_save(rs->claimed[i].text, rs->claimed[i].len, where[w], 0644);
+		if (ret < 0)
+			log_errno(LOG_LEVEL_ERROR, ret, "%s: stopping: cannot put a claimed roster "
+			    "back to %s", rs->ifname, where[w]);
+		w++;
+	}
+}
+
 void roster_sync_free(struct roster_sync *rs)
 {
 	if (rs->persist_running) {
@@ -1130,9 +1237,13 @@ void roster_sync_free(struct roster_sync *rs)
 	    rs->path, 0644) < 0) {
 		/* Stopped before the loop's first turn started the persister: write it here. */
 		log_error("%s: roster: serial %llu accepted but not persisted",
-		    rs->dev->ifname, (unsigned long long)rs->persist_job_serial);
+		    rs->ifname, (unsigned long long)rs->persist_job_serial);
 	}
 	free(rs->persist_job);
+	if (rs->persist_running)
+		claimed_put_back(rs);
+	for (unsigned i = 0; i < rs->n_claimed; i++)
+		free(rs->claimed[i].text);
 	pthread_mutex_destroy(&rs->persist_lock);
 	pthread_cond_destroy(&rs->persist_cond);
 	if (rs->ev_persisted)

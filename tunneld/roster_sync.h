@@ -15,6 +15,7 @@
 #define TUNNELD_ROSTER_SYNC_H
 
 #include <limits.h>
+#include <net/if.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -82,8 +83,12 @@ struct roster_sync {
 	uint64_t rotation_start_ns;	/* the engine still answers under the previous key */
 	roster_sync_accepted_fn *on_accepted;
 	void *on_accepted_ctx;
-	/* The persister thread; persist_job (owned by the mailbox until the thread takes it)
-	 * and the persist_done fields are guarded by persist_lock. */
+	/* The persister thread does all of the roster's disk work (persisting, claiming
+	 * Roster.new), so that the event loop never waits for the disk.  Guarded by
+	 * persist_lock: persist_job (owned by the mailbox until the thread takes it), the
+	 * persist_done fields, claim_wanted and claimed[] (texts owned by the mailbox until the
+	 * loop takes them). */
+	char ifname[IFNAMSIZ];		/* for the thread's log lines */
 	pthread_t persist_thread;
 	bool persist_running;
 	pthread_mutex_t persist_lock;
@@ -95,6 +100,13 @@ struct roster_sync {
 	bool persist_done;
 	uint64_t persist_done_serial;
 	int persist_done_err;
+	bool claim_wanted;		/* SIGHUP or inotify asked for a claim */
+	struct roster_claimed {
+		char *text;		/* NULL if err */
+		size_t len;
+		int err;		/* 0, or why what was claimed could not be read */
+	} claimed[2];			/* a claim left from before, then Roster.new */
+	unsigned n_claimed;
 	int persist_efd;		/* eventfd: the thread wakes the loop */
 	struct event *ev_persisted;
 };
@@ -133,9 +145,10 @@ int roster_sync_start(struct roster_sync *rs);
  * persisted.  Candidates are judged against the newest accepted roster. */
 enum roster_offer_result roster_sync_offer(struct roster_sync *rs, const char *text, size_t len,
     const char *source, char *why, size_t whylen);
-/* Claims Roster.new if present (renamed to claim_path first, so a newer file is never
- * deleted unread; an unfinished one is left for its writer), offers it and removes it.
- * SIGHUP and inotify call this. */
+/* Asks the persister thread to claim Roster.new if present (renamed to claim_path first, so
+ * a newer file is never deleted unread; an unfinished one is left for its writer; what was
+ * claimed is removed); what it read is offered on the event loop once handed back.  SIGHUP
+ * and inotify call this; it never waits for the disk. */
 void roster_sync_check_new(struct roster_sync *rs);
 void roster_sync_free(struct roster_sync *rs);
 

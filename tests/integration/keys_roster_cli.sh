@@ -248,8 +248,8 @@ cat >bin/ssh <<'EOF'
 printf '%s\n' "$*" >>"$SSH_LOG"
 while [ "$1" != -- ]; do shift; done
 host=$2; shift 2
-[ "$1 $2 $3" = "mv -f --" ] || exit 99
-exec mv -f -- "$REMOTE_ROOT/$host$4" "$REMOTE_ROOT/$host$5"
+case "$1 $2 $3" in "mv -f --" | "mv -fT --") ;; *) exit 99 ;; esac
+exec mv "$2" -- "$REMOTE_ROOT/$host$4" "$REMOTE_ROOT/$host$5"
 EOF
 chmod +x bin/scp bin/ssh
 export SCP_LOG=$tmp/scp.log SSH_LOG=$tmp/ssh.log REMOTE_ROOT=$tmp/remote
@@ -259,7 +259,7 @@ expect_exit 0 "push two hosts" env PATH="$tmp/bin:$PATH" "$KEYS" -C adm push n1 
 check "push: two scp runs" test "$(wc -l <scp.log)" = 2
 check "push: BatchMode, a temporary target beside the real one" grep -qxe "-q -o BatchMode=yes -o ConnectTimeout=10 -- $tmp/adm/roster.signed n1:/var/lib/warren/\.roster\.new\.push-[0-9]*" scp.log
 check "push: user@host" grep -q ' root@n2:/var/lib/warren/\.roster\.new\.push-[0-9]*$' scp.log
-check "push: renamed into place with ssh mv" grep -qxe "-q -o BatchMode=yes -o ConnectTimeout=10 -- n1 mv -f -- /var/lib/warren/\.roster\.new\.push-[0-9]* /var/lib/warren/roster\.new" ssh.log
+check "push: renamed into place with ssh mv" grep -qxe "-q -o BatchMode=yes -o ConnectTimeout=10 -- n1 mv -fT -- /var/lib/warren/\.roster\.new\.push-[0-9]* /var/lib/warren/roster\.new" ssh.log
 check "push: the node holds exactly the signed roster" cmp -s adm/roster.signed remote/n1/var/lib/warren/roster.new
 check "push: no temporary left" test "$(ls -A remote/n1/var/lib/warren)" = roster.new
 check "push: reports each host" test "$(grep -c ': ok' out)" = 2
@@ -268,13 +268,21 @@ check "push: reports each host" test "$(grep -c ': ok' out)" = 2
 expect_exit 0 "push with options" env PATH="$tmp/bin:$PATH" "$KEYS" -C adm push n1 \
 	--remote-path /srv/roster.new --ssh-option Port=2222
 check "push: options passed" grep -q -- '-o Port=2222 -- .* n1:/srv/\.roster\.new\.push-[0-9]*$' scp.log
-check "push: options passed to ssh" grep -q -- '-o Port=2222 -- n1 mv -f -- /srv/' ssh.log
+check "push: options passed to ssh" grep -q -- '-o Port=2222 -- n1 mv -fT -- /srv/' ssh.log
 : >scp.log
 : >ssh.log
 expect_exit 1 "push: one host fails" env PATH="$tmp/bin:$PATH" "$KEYS" -C adm push n1 fail1 n3
 check "push: every host tried" test "$(wc -l <scp.log)" = 3
 check "push: failure named" grep -q 'fail1: failed' err
 check "push: no rename for the failed copy" test "$(wc -l <ssh.log)" = 2
+# A directory at the target: the copy is not moved into it (reported ok, never read).
+rm -rf remote/n1
+mkdir -p remote/n1/var/lib/warren/roster.new
+: >scp.log
+: >ssh.log
+expect_exit 1 "push: a directory at the remote path fails" env PATH="$tmp/bin:$PATH" "$KEYS" -C adm push n1
+check "push: nothing moved into the directory" test -z "$(ls -A remote/n1/var/lib/warren/roster.new)"
+check "push: the failed rename is named" grep -q 'n1: failed (ssh mv' err
 : >scp.log
 : >ssh.log
 expect_exit 1 "push: host looking like an option" env PATH="$tmp/bin:$PATH" "$KEYS" -C adm push -- -oProxyCommand=x

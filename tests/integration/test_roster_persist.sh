@@ -3,7 +3,10 @@
 # corrupt roster.
 #  1. a's roster lives on its own ext4 filesystem, frozen (fsfreeze) while a roster arrives by
 #     gossip: writes block there as on a dead disk.  a answers the POST, pings through a and
-#     `wg show` keep working; once thawed, the roster is persisted, applied and spread.
+#     `wg show` keep working, after a SIGHUP (which claims Roster.new) too; once thawed, the
+#     roster is persisted, applied and spread.
+#  1b. a stopped (SIGTERM) while a persist waits on the frozen disk removes its interface at
+#     once, and restarts on the old or the new roster once thawed.
 #  2. Large rosters (4,000 nodes, ~0.7 MB) dropped one after the other while tunneld is
 #     SIGKILLed as each is accepted (while it is being persisted): after every kill the
 #     persisted roster verifies and is the old or the new one, and tunneld restarts on it.
@@ -59,11 +62,41 @@ assert_le "frozen disk: the POST is answered within 2 s (ms)" 2000 "$((t1 - t0))
 check "frozen disk: a accepted serial $next" wait_until 5 logged_since "$mark" "roster accepted: serial $next"
 check "frozen disk: ping b -> a" ping_ok b "${OV4[a]}"
 check "frozen disk: wg show answers" timeout 5 ip netns exec "${NS[a]}" wg show "${IFN[a]}"
+# A SIGHUP looks for Roster.new: claiming it (rename) writes to the frozen directory.
+kill -HUP "${PID[a]}"
+check "frozen disk: SIGHUP seen" wait_until 5 logged_since "$mark" 'SIGHUP'
+check "frozen disk, after a SIGHUP: wg show answers" \
+	timeout 5 ip netns exec "${NS[a]}" wg show "${IFN[a]}"
+check "frozen disk, after a SIGHUP: ping b -> a" ping_ok b "${OV4[a]}"
 sleep 1
 check "frozen disk: not applied before it is on disk" test "$(node_serial a)" != "$next"
 fsfreeze -u "$T/fs"
 check "thawed: a persists serial $next" wait_until 10 all_at_serial "$next" a
 check "thawed: b gets serial $next" wait_until 10 all_at_serial "$next" b
+
+# 1b. Stopped (SIGTERM) while a persist waits on the frozen disk: the interface goes at once,
+# the persist finishes once thawed, and a restarts on the old or the new roster.
+keys_admin enroll d --pubkey "$(wg genkey | wg pubkey)" --address 100.64.0.4 \
+	>>"$T/keys.out" 2>>"$T/keys.err"
+roster_publish
+fsfreeze -f "$T/fs"
+mark=$(log_mark a)
+assert_eq "frozen again: a answers the gossip POST" 204 "$(gossip_post b a "$ADMIN/roster.signed")"
+check "frozen again: a accepted serial $SERIAL" wait_until 5 logged_since "$mark" "roster accepted: serial $SERIAL"
+stopped=${PID[a]}
+kill -TERM "$stopped"
+check "SIGTERM with a persist in flight: a's interface is removed within 5 s" \
+	wait_until 5 bash -c "! ip -n '${NS[a]}' link show '${IFN[a]}'"
+fsfreeze -u "$T/fs"
+check "thawed: the stopped a exits" wait_until 10 bash -c "! kill -0 $stopped"
+wait "$stopped" 2>/dev/null || true
+PID[a]=
+got=$(node_serial a)
+assert_match "persisted serial is the old ($next) or the new ($SERIAL)" "^($next|$SERIAL)\$" "$got"
+mark=$(log_mark a)
+rnode_start a
+check "a restarts on serial $got" wait_until 20 logged_since "$mark" "roster loaded: serial $got"
+next=$got
 
 # 2. SIGKILL while persisting.
 node_stop b

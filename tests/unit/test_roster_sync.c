@@ -364,6 +364,30 @@ static void claim_setup(struct claim_env *e)
 	memcpy(cfg.admin_key, admin_pub[0], KEY_LEN);
 	assert_int_equal(roster_sync_init(&e->rs, &e->dev, &cfg), 0);
 	config_free(&cfg);
+	/* The persister thread starts at the loop's first turn, as in tunneld. */
+	assert_int_equal(event_base_loop(e->base, EVLOOP_ONCE), 0);
+	assert_true(e->rs.persist_running);
+}
+
+/* roster_sync_check_new hands the claim to the persister thread, which wakes the loop when it
+ * is done: runs the loop until then (at most 5 s), which also offers what was claimed. */
+static void settle_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	fail_msg("the persister thread did not hand the claim back within 5 s");
+}
+
+static void claim_settle(struct claim_env *e)
+{
+	struct timeval tv = { 5, 0 };
+	struct event *t = evtimer_new(e->base, settle_timeout, NULL);
+
+	assert_non_null(t);
+	assert_int_equal(evtimer_add(t, &tv), 0);
+	assert_int_equal(event_base_loop(e->base, EVLOOP_ONCE), 0);
+	event_free(t);
 }
 
 static void claim_teardown(struct claim_env *e)
@@ -393,6 +417,7 @@ static void test_claim_replaced_between_read_and_unlink(void **state)
 	write_file(hook_src, newer, nlen);
 	hook_armed = true;
 	roster_sync_check_new(&e.rs);
+	claim_settle(&e);
 	hook_armed = false;
 	got = slurp(e.new_path, &glen);
 	if (!got)
@@ -418,6 +443,7 @@ static void test_claim_unfinished_left_in_place(void **state)
 	for (size_t cut = 0; cut < len; cut += len / 3) {
 		write_file(e.new_path, t, cut);
 		roster_sync_check_new(&e.rs);
+		claim_settle(&e);
 		got = slurp(e.new_path, &glen);
 		if (!got)
 			fail_msg("a Roster.new of %zu of %zu bytes was consumed", cut, len);
@@ -428,8 +454,45 @@ static void test_claim_unfinished_left_in_place(void **state)
 	t[len - 2] = t[len - 2] == 'A' ? 'B' : 'A';
 	write_file(e.new_path, t, len);
 	roster_sync_check_new(&e.rs);
+	claim_settle(&e);
 	assert_int_equal(access(e.new_path, F_OK), -1);
 	free(t);
+	claim_teardown(&e);
+}
+
+/* A candidate the persister thread claimed (and removed from disk) but the loop never offered,
+ * because tunneld stopped in between, is put back for the next start: never lost. */
+static void test_claim_put_back_at_stop(void **state)
+{
+	struct claim_env e;
+	char *t, *got;
+	size_t len, glen = 0;
+	unsigned n = 0;
+
+	(void)state;
+	claim_setup(&e);
+	t = make("prod", 9, 0, false, &len);
+	write_file(e.new_path, t, len);
+	roster_sync_check_new(&e.rs);
+	/* The loop is not run: wait (at most 5 s) until the claim is handed back. */
+	for (int i = 0; i < 500 && !n; i++) {
+		pthread_mutex_lock(&e.rs.persist_lock);
+		n = e.rs.n_claimed;
+		pthread_mutex_unlock(&e.rs.persist_lock);
+		if (!n)
+			usleep(10000);
+	}
+	assert_int_equal(n, 1);
+	assert_int_equal(access(e.new_path, F_OK), -1);
+	roster_sync_free(&e.rs);
+	got = slurp(e.new_path, &glen);
+	if (!got)
+		fail_msg("a claimed, never offered Roster.new was lost at stop");
+	assert_int_equal(glen, len);
+	assert_memory_equal(got, t, len);
+	free(got);
+	free(t);
+	/* claim_teardown frees again: roster_sync_free leaves rs reusable for that. */
 	claim_teardown(&e);
 }
 
@@ -644,6 +707,7 @@ int main(void)
 		cmocka_unit_test(test_check_max_size_unsigned),
 		cmocka_unit_test(test_claim_replaced_between_read_and_unlink),
 		cmocka_unit_test(test_claim_unfinished_left_in_place),
+		cmocka_unit_test(test_claim_put_back_at_stop),
 		cmocka_unit_test(test_find_self),
 		cmocka_unit_test(test_to_config),
 		cmocka_unit_test(test_config_roster_mode),
