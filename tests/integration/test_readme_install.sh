@@ -85,9 +85,9 @@ cat >"$T/shim/ssh" <<'EOF'
 #!/bin/bash
 while [ "$1" != -- ]; do shift; done; shift
 h=$1; shift
-[ "$1 $2 $3" = "mv -f --" ] || { echo "unexpected remote command: $*" >&2; exit 1; }
+[ "$1 $2 $3" = "mv -fT --" ] || { echo "unexpected remote command: $*" >&2; exit 1; }
 src=$("$(dirname "$0")/node-dir" "$h" "$4") && dst=$("$(dirname "$0")/node-dir" "$h" "$5") || exit 1
-exec mv -f -- "$src" "$dst"
+exec mv -fT -- "$src" "$dst"
 EOF
 chmod 0755 "$T/shim/"*
 # admin RUN: one admin$ command line, in ~ with keys (the installed name) on PATH.
