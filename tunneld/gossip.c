@@ -24,14 +24,19 @@
 #include "gossip_serve.h"
 #include "log.h"
 
-/* One outgoing request, on the gossip object's list until its callback runs or its deadline
- * passes. */
+/* One outgoing request on its own connection, on the gossip object's list until it is freed.
+ * The connection is ours in every outcome: libevent frees an auto-free connection after a
+ * response or a read error, but not after a refused connect (evhttp_connection_cb_cleanup
+ * calls back and leaves it idle), so tunneld never sets auto-free.  The callback runs inside
+ * libevent's handling of that connection, so it only marks the call done and the deadline
+ * event, rearmed to fire at once, frees both on the next loop turn. */
 struct call {
 	struct gossip *g;
 	struct evhttp_connection *conn;
-	struct event *deadline;
+	struct event *deadline;		/* the total deadline, then the deferred free */
 	LIST_ENTRY(call) link;
 	bool serial_probe;		/* GET /v1/serial: pull the roster if higher */
+	bool done;			/* answered or failed: free on the next loop turn */
 	/* evhttp_make_request runs the callback itself when connect() fails at once (no route,
 	 * no source address): while starting, on_response only records that, and request()
 	 * cleans up once evhttp_make_request has returned. */
@@ -418,30 +423,45 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 /* ---- client ---- */
 
-static void call_unlink(struct call *c)
-{
-	LIST_REMOVE(c, link);
-	c->g->inflight--;
-}
 
 static bool request(struct gossip *g, const struct roster_node *n, enum evhttp_cmd_type cmd,
     const char *path, bool serial_probe);
 
+static void call_free(struct call *c)
+{
+	LIST_REMOVE(c, link);
+	if (!c->done)
+		c->g->inflight--;
+	event_free(c->deadline);
+	evhttp_connection_free(c->conn);	/* frees a request still queued, without calling back */
+	free(c);
+}
+
 /* The total deadline of an outgoing request: a peer that answers slowly but steadily is cut
- * off (evhttp's own timeout is per read).  Freeing the connection frees the request without
- * calling on_response. */
+ * off (evhttp's own timeout is per read).  Also the deferred free of a finished call. */
 static void on_call_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct call *c = arg;
 
 	(void)fd;
 	(void)what;
-	log_debug_rl("%s: gossip: %s did not answer within %d s", c->g->rs->dev->ifname,
-	    c->addr, GOSSIP_DEADLINE);
-	call_unlink(c);
-	event_free(c->deadline);
-	evhttp_connection_free(c->conn);
-	free(c);
+	if (!c->done)
+		log_debug_rl("%s: gossip: %s did not answer within %d s", c->g->rs->dev->ifname,
+		    c->addr, GOSSIP_DEADLINE);
+	call_free(c);
+}
+
+/* Marks c finished; its connection and c itself are freed on the next loop turn. */
+static void call_done(struct call *c)
+{
+	static const struct timeval now = { 0, 0 };
+
+	c->done = true;
+	c->g->inflight--;
+	event_del(c->deadline);
+	if (evtimer_add(c->deadline, &now) < 0)
+		log_error_rl("%s: gossip: cannot schedule freeing a finished request to %s",
+		    c->g->rs->dev->ifname, c->addr);	/* gossip_stop frees it */
 }
 
 static void on_response(struct evhttp_request *req, void *arg)
@@ -458,8 +478,7 @@ static void on_response(struct evhttp_request *req, void *arg)
 		c->failed_at_start = true;
 		return;
 	}
-	call_unlink(c);
-	event_free(c->deadline);
+	call_done(c);
 	if (!req || code == 0) {
 		log_debug_rl("%s: gossip: %s did not answer", g->rs->dev->ifname, c->addr);
 		goto out;
@@ -508,7 +527,6 @@ static void on_response(struct evhttp_request *req, void *arg)
 	roster_sync_offer(g->rs, text, len, source, why, sizeof(why));
 out:
 	free(text);
-	free(c);
 }
 
 /* The address to reach n at: same family as one we have. */
@@ -563,8 +581,7 @@ static bool request(struct gossip *g, const struct roster_node *n, enum evhttp_c
 	if (!req)
 		goto fail;
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", c->addr);
-	/* One request per connection: libevent frees an auto-free connection only when it
-	 * closes after the response, never while it idles kept alive. */
+	/* One request per connection, so the deadline is per request. */
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 	if (cmd == EVHTTP_REQ_POST) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
@@ -584,7 +601,6 @@ static bool request(struct gossip *g, const struct roster_node *n, enum evhttp_c
 	}
 	if (evtimer_add(c->deadline, &deadline) < 0)
 		goto fail;	/* freeing conn frees req without calling back */
-	evhttp_connection_free_on_completion(conn);
 	LIST_INSERT_HEAD(&g->calls, c, link);
 	g->inflight++;
 	return true;
@@ -707,14 +723,9 @@ void gossip_stop(struct gossip *g)
 		g->rs->on_accepted = NULL;
 		g->rs->on_accepted_ctx = NULL;
 	}
-	/* Abandon requests in flight: freeing a connection frees its queued request without
-	 * calling back. */
-	while ((c = LIST_FIRST(&g->calls))) {
-		LIST_REMOVE(c, link);
-		evhttp_connection_free(c->conn);
-		event_free(c->deadline);
-		free(c);
-	}
+	/* Abandon requests in flight and free finished ones. */
+	while ((c = LIST_FIRST(&g->calls)))
+		call_free(c);
 	if (g->timer)
 		event_free(g->timer);
 	/* Frees every inbound connection, fresh or admitted (on_conn_close frees ours). */
