@@ -33,6 +33,8 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  += $(PKG_CFLAGS)
 
+# common/: the logger and the escapers every program links (libcommon.a).
+LIBCOMMON_SRC := $(wildcard common/*.c)
 LIBKEYS_SRC  := $(wildcard keys/lib/*.c)
 KEYS_SRC     := $(wildcard keys/*.c)
 LIBTUNNELD_SRC := $(filter-out tunneld/main.c,$(wildcard tunneld/*.c))
@@ -42,6 +44,7 @@ BASTION_SRC  := bastion/main.c
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
+LIBCOMMON    := $(BUILD)/libcommon.a
 LIBKEYS      := $(BUILD)/libkeys.a
 LIBTUNNELD   := $(BUILD)/libtunneld.a
 LIBBASTION   := $(BUILD)/libbastion.a
@@ -61,6 +64,10 @@ $(BUILD)/obj/%.o: %.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
+$(LIBCOMMON): $(call obj,$(LIBCOMMON_SRC))
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
 $(LIBKEYS): $(call obj,$(LIBKEYS_SRC))
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -73,19 +80,19 @@ $(LIBBASTION): $(call obj,$(LIBBASTION_SRC))
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/tunneld: $(call obj,$(TUNNELD_SRC)) $(LIBTUNNELD) $(LIBKEYS)
+$(BUILD)/tunneld: $(call obj,$(TUNNELD_SRC)) $(LIBTUNNELD) $(LIBKEYS) $(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/keys: $(call obj,$(KEYS_SRC)) $(LIBKEYS)
+$(BUILD)/keys: $(call obj,$(KEYS_SRC)) $(LIBKEYS) $(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/bastion: $(call obj,$(BASTION_SRC)) $(LIBBASTION) $(LIBKEYS)
+$(BUILD)/bastion: $(call obj,$(BASTION_SRC)) $(LIBBASTION) $(LIBKEYS) $(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs libssh)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBTUNNELD) $(LIBBASTION) $(LIBKEYS)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBTUNNELD) $(LIBBASTION) $(LIBKEYS) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs libssh) -lcmocka

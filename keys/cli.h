@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/json.h"
+#include "common/log.h"
 #include "keys/lib/roster.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -92,9 +94,7 @@ void cli_allow_format(char out[96], const struct roster_allow *a);	/* target:lo-
  * decimal 1..65535, nothing else. */
 bool cli_port_parse(const char *s, uint16_t *port);
 
-/* JSON output: a string with every byte that needs it escaped, in quotes. */
-void cli_json_string(FILE *f, const char *s);
-/* A node or an engineer as one JSON object. */
+/* JSON output: strings through json_string_write (common/json.h, the one escaper); a node or an engineer as one JSON object. */
 void cli_json_node(FILE *f, const struct roster_node *n);
 void cli_json_engineer(FILE *f, const struct roster_engineer *e);
 

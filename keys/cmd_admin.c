@@ -241,10 +241,10 @@ static void verify_report(bool json, const char *file, const struct roster *r, c
 	fputs("{\"ok\": ", stdout);
 	fputs(why ? "false" : "true", stdout);
 	fputs(", \"file\": ", stdout);
-	cli_json_string(stdout, file);
+	json_string_write(stdout, file);
 	if (why) {
 		fputs(", \"error\": ", stdout);
-		cli_json_string(stdout, why);
+		json_string_write(stdout, why);
 	} else {
 		key_to_base64(b64, r->admin_key);
 		cli_time_format(issued, r->issued);

@@ -21,7 +21,7 @@ static void report_json(const char *file, bool ok, const struct audit_verify_res
 	fputs("{\"ok\": ", stdout);
 	fputs(ok ? "true" : "false", stdout);
 	fputs(", \"file\": ", stdout);
-	cli_json_string(stdout, file);
+	json_string_write(stdout, file);
 	printf(", \"lines\": %llu, \"checkpoints\": %llu", (unsigned long long)res->lines,
 	    (unsigned long long)res->checkpoints);
 	if (ok) {
@@ -29,7 +29,7 @@ static void report_json(const char *file, bool ok, const struct audit_verify_res
 		return;
 	}
 	printf(", \"line\": %u, \"error\": ", res->bad_line);
-	cli_json_string(stdout, why);
+	json_string_write(stdout, why);
 	fputs("}\n", stdout);
 }
 

@@ -1,39 +1,8 @@
-/* JSON output for --json: strings escaped per RFC 8259, nodes and engineers as objects. */
+/* JSON output for --json: nodes and engineers as objects, strings escaped by common/json.c. */
 #include <string.h>
 #include <sys/socket.h>
 
 #include "keys/cli.h"
-
-void cli_json_string(FILE *f, const char *s)
-{
-	const unsigned char *p;
-
-	fputc('"', f);
-	for (p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '"':
-			fputs("\\\"", f);
-			break;
-		case '\\':
-			fputs("\\\\", f);
-			break;
-		case '\n':
-			fputs("\\n", f);
-			break;
-		case '\t':
-			fputs("\\t", f);
-			break;
-		default:
-			/* Control bytes and anything non-ASCII (comments may hold any bytes, and
-			 * JSON must be valid UTF-8): escaped, never passed through. */
-			if (*p < 0x20 || *p >= 0x7f)
-				fprintf(f, "\\u%04x", *p);
-			else
-				fputc(*p, f);
-		}
-	}
-	fputc('"', f);
-}
 
 static void key_field(FILE *f, const char *name, const uint8_t key[KEY_LEN])
 {
@@ -49,7 +18,7 @@ void cli_json_node(FILE *f, const struct roster_node *n)
 	size_t i;
 
 	fputs("{\"name\": ", f);
-	cli_json_string(f, n->name);
+	json_string_write(f, n->name);
 	fputs(", ", f);
 	key_field(f, "key", n->key);
 	fputs(", \"addresses\": [", f);
@@ -70,12 +39,12 @@ void cli_json_node(FILE *f, const struct roster_node *n)
 	for (i = 0; i < n->n_endpoints; i++) {
 		cli_endpoint_format(buf, &n->endpoints[i]);
 		fputs(i ? ", " : "", f);
-		cli_json_string(f, buf);
+		json_string_write(f, buf);
 	}
 	fputs("], \"groups\": [", f);
 	for (i = 0; i < n->n_groups; i++) {
 		fputs(i ? ", " : "", f);
-		cli_json_string(f, n->groups[i]);
+		json_string_write(f, n->groups[i]);
 	}
 	fputs("]}", f);
 }
@@ -86,14 +55,14 @@ void cli_json_engineer(FILE *f, const struct roster_engineer *e)
 	size_t i;
 
 	fputs("{\"name\": ", f);
-	cli_json_string(f, e->name);
+	json_string_write(f, e->name);
 	fputs(", \"ssh_keys\": [", f);
 	for (i = 0; i < e->n_ssh_keys; i++) {
 		fputs(i ? ", {\"type\": " : "{\"type\": ", f);
-		cli_json_string(f, e->ssh_keys[i].type);
+		json_string_write(f, e->ssh_keys[i].type);
 		roster_ssh_key_fingerprint(&e->ssh_keys[i], fp);
 		fprintf(f, ", \"fingerprint\": \"%s\", \"comment\": ", fp);
-		cli_json_string(f, e->ssh_keys[i].comment ? e->ssh_keys[i].comment : "");
+		json_string_write(f, e->ssh_keys[i].comment ? e->ssh_keys[i].comment : "");
 		fputs("}", f);
 	}
 	fputs("], \"allow\": [", f);
@@ -101,7 +70,7 @@ void cli_json_engineer(FILE *f, const struct roster_engineer *e)
 		const struct roster_allow *a = &e->allows[i];
 
 		fputs(i ? ", {\"target\": " : "{\"target\": ", f);
-		cli_json_string(f, a->target);
+		json_string_write(f, a->target);
 		fprintf(f, ", \"ports\": [%u, %u]}", a->port_lo, a->port_hi);
 	}
 	fputs("]}", f);

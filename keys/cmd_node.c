@@ -143,7 +143,7 @@ int cmd_status(int argc, char *argv[])
 	key_to_base64(b64, r.admin_key);
 	if (json) {
 		printf("{\"roster\": ");
-		cli_json_string(stdout, path);
+		json_string_write(stdout, path);
 		printf(", \"network\": \"%s\", \"serial\": %llu, \"issued\": \"%s\", "
 		    "\"admin_key\": \"%s\", \"signed\": %s, \"nodes\": %zu, \"engineers\": %zu}\n",
 		    r.network, (unsigned long long)r.serial, issued, b64,

@@ -108,7 +108,7 @@ static void list_json(const struct roster *r)
 	size_t i;
 
 	printf("{\"network\": ");
-	cli_json_string(stdout, r->network);
+	json_string_write(stdout, r->network);
 	cli_prefix_format(buf, &r->cidr4);
 	printf(", \"cidr\": \"%s\"", buf);
 	if (r->has_cidr6) {
@@ -339,7 +339,7 @@ static void json_list(const struct name_list *l, bool rekeyed)
 		first = false;
 		for (j = 0; j < l[i].count; j++) {
 			fputs(j ? ", " : "", stdout);
-			cli_json_string(stdout, l[i].names[j]);
+			json_string_write(stdout, l[i].names[j]);
 		}
 		printf("]");
 	}

@@ -1,73 +1,12 @@
-/* The one logging API of tunneld: levels, an errno variant, stderr (foreground) or syslog
- * (daemonized).  Untrusted strings must be bounded by the caller ("%.100s"); control bytes in a
- * message are escaped (\xHH) here, so a peer's bytes cannot forge lines or terminal codes.
- *
- * Rate limiting: every line an outsider can trigger repeatedly (packet drops, handshakes,
- * gossip, control requests) goes through the _rl variants.  Each call site has its own budget of
- * LOG_RATELIMIT_BURST lines per LOG_RATELIMIT_INTERVAL seconds (as the kernel's net_ratelimit);
- * what is dropped beyond it is counted and reported as one "N similar messages suppressed"
- * line, naming the call site, the next time that site logs after its interval.  The limiter is
- * consulted only when the level is enabled, so a debug line costs nothing at info level. */
+/* tunneld's logging: the common logger (common/log.h: levels, errno variant, escaping, per
+ * call site rate limits), plus libevent's own messages routed into it. */
 #ifndef TUNNELD_LOG_H
 #define TUNNELD_LOG_H
 
-#include <stdbool.h>
-#include <stdint.h>
+#include "common/log.h"
 
-enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
-
-enum {
-	LOG_RATELIMIT_BURST = 10,	/* lines per call site per interval */
-	LOG_RATELIMIT_INTERVAL = 5,	/* seconds */
-};
-
-/* One call site's budget: a zero-initialised static (the _rl macros declare it). */
-struct log_ratelimit {
-	bool started;
-	uint64_t window_ns;		/* start of the current interval (monotonic) */
-	unsigned printed;		/* in the current interval */
-	unsigned long suppressed;	/* since the last summary */
-};
-
-/* Also routes libevent's own messages here, rate-limited. */
-void log_init(const char *ident, enum log_level level, bool use_syslog);
-enum log_level log_level(void);
-void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends ": strerror(err)" (err is a positive or negative errno). */
-void log_errno(enum log_level level, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-/* true if the call site rl (file:line, for the summary) may log one more line now; logs the
- * summary of what it suppressed first when a new interval begins.  Thread-safe. */
-bool log_ratelimit_allow(struct log_ratelimit *rl, enum log_level level, const char *file,
-    int line);
-/* The decision alone, at monotonic time now_ns (nanoseconds): true to log.  *suppressed is
- * what the site dropped in the intervals before, when this call starts a new one, else 0. */
-bool log_ratelimit_check(struct log_ratelimit *rl, uint64_t now_ns, unsigned long *suppressed);
-
-#define log_error(...)	log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
-#define log_warn(...)	log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
-#define log_info(...)	log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
-#define log_debug(...)	do {						\
-	if (log_level() >= LOG_LEVEL_DEBUG)					\
-		log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__);				\
-} while (0)
-
-/* Rate-limited per call site (see above). */
-#define log_rl(level, ...) do {							\
-	static struct log_ratelimit log_rl_site_;				\
-	if (log_level() >= (level) &&						\
-	    log_ratelimit_allow(&log_rl_site_, (level), __FILE__, __LINE__))	\
-		log_msg((level), __VA_ARGS__);					\
-} while (0)
-#define log_rl_errno(level, err, ...) do {					\
-	static struct log_ratelimit log_rl_site_;				\
-	if (log_level() >= (level) &&						\
-	    log_ratelimit_allow(&log_rl_site_, (level), __FILE__, __LINE__))	\
-		log_errno((level), (err), __VA_ARGS__);				\
-} while (0)
-#define log_error_rl(...)	log_rl(LOG_LEVEL_ERROR, __VA_ARGS__)
-#define log_warn_rl(...)	log_rl(LOG_LEVEL_WARN, __VA_ARGS__)
-#define log_info_rl(...)	log_rl(LOG_LEVEL_INFO, __VA_ARGS__)
-#define log_debug_rl(...)	log_rl(LOG_LEVEL_DEBUG, __VA_ARGS__)
+/* Routes libevent's messages (accept() failures, allocation failures...) into the logger,
+ * rate-limited: under fd exhaustion libevent would say the same thing millions of times. */
+void log_libevent_route(void);
 
 #endif

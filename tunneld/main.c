@@ -220,7 +220,7 @@ static void report_ready(int ready_fd, bool ok)
 			dup2(null, STDERR_FILENO);
 			close(null);
 		}
-		log_init("tunneld", log_level(), true);
+		log_init("tunneld", log_level(), LOG_DEST_SYSLOG);
 	}
 	if (write(ready_fd, &status, 1) != 1)
 		status = 1;
@@ -270,7 +270,8 @@ int main(int argc, char *argv[])
 	env = getenv("LOG_LEVEL");
 	if (env && (strcmp(env, "verbose") == 0 || strcmp(env, "debug") == 0))
 		level = LOG_LEVEL_DEBUG;
-	log_init("tunneld", level, false);
+	log_init("tunneld", level, LOG_DEST_STDERR);
+	log_libevent_route();
 
 	if (config_path) {
 		if (optind != argc) {

@@ -9,6 +9,9 @@
 
 #include <sodium.h>
 
+#include "common/json.h"
+#include "common/utf8.h"
+
 enum { B64_PUB_LEN = 44, B64_SIG_LEN = 88 };
 
 static const struct {
@@ -88,39 +91,12 @@ static int64_t *num_slot(struct audit_event *ev, unsigned b)
 	}
 }
 
-/* Length of the well-formed UTF-8 sequence at p (at most n bytes), 0 if there is none:
- * shortest form only, no surrogates, nothing above U+10FFFF (RFC 3629). */
+/* Length of the well-formed UTF-8 sequence at p (at most n bytes), 0 if there is none. */
 static size_t utf8_seq(const unsigned char *p, size_t n)
 {
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t len, i;
+	uint32_t cp;
 
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	if (p[0] == 0xe0)
-		lo = 0xa0;
-	else if (p[0] == 0xed)
-		hi = 0x9f;
-	else if (p[0] == 0xf0)
-		lo = 0x90;
-	else if (p[0] == 0xf4)
-		hi = 0x8f;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return len;
+	return utf8_seq_decode(p, n, &cp);
 }
 
 /* Output cursor: writes stop (and ok turns false) at the end of the buffer. */
@@ -145,29 +121,17 @@ static void puts_(struct out *o, const char *s)
 	put(o, s, strlen(s));
 }
 
-/* A JSON string: '"' and '\' escaped, control bytes and bytes that are not well-formed UTF-8
- * as \u00XX, well-formed UTF-8 as is; the input cut to AUDIT_FIELD_MAX bytes first. */
+/* A JSON string (common/json.h's escaping: well-formed UTF-8 as is, control bytes and bytes
+ * that are not well-formed UTF-8 as \u00XX); the input cut to AUDIT_FIELD_MAX bytes first. */
 static void put_string(struct out *o, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strnlen(s, AUDIT_FIELD_MAX), i = 0, k;
-	char esc[7];
+	size_t n = strnlen(s, AUDIT_FIELD_MAX), i = 0, len;
+	char piece[JSON_ESCAPE_MAX];
 
 	put(o, "\"", 1);
 	while (i < n) {
-		if (p[i] == '"' || p[i] == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)p[i];
-			put(o, esc, 2);
-			i++;
-		} else if (p[i] < 0x20 || p[i] == 0x7f || !(k = utf8_seq(p + i, n - i))) {
-			snprintf(esc, sizeof(esc), "\\u%04x", p[i]);
-			put(o, esc, 6);
-			i++;
-		} else {
-			put(o, (const char *)p + i, k);
-			i += k;
-		}
+		i += json_escape_next(s + i, n - i, piece, &len);
+		put(o, piece, len);
 	}
 	put(o, "\"", 1);
 }
