@@ -1,6 +1,8 @@
 /* The logger: the per-call-site rate limit (a numbered case table on a fake clock, then the
- * log_rl macro end to end into a captured stderr: one budget per call site, the summary line)
- * and the escaping of control bytes. */
+ * log_rl macro end to end into a captured stderr: one budget per call site, the summary line),
+ * the escaping of each whole message (a forged line, terminal escapes, C1, UTF-8 kept, in
+ * log_msg and log_errno), a message cut at its bound on an escape boundary, and the command
+ * line tool's format. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +14,8 @@
 
 #include <cmocka.h>
 
-#include "tunneld/log.h"
+#include "common/log.h"
+#include "common/vis.h"
 
 #define S	1000000000ull
 
@@ -108,7 +111,7 @@ static void test_log_rl_per_site(void **state)
 	char *out;
 
 	(void)state;
-	log_init("test", LOG_LEVEL_INFO, false);
+	log_init("test", LOG_LEVEL_INFO, LOG_DEST_STDERR);
 	out = capture(two_sites_flooded);
 	assert_int_equal(count(out, "site one"), LOG_RATELIMIT_BURST);
 	assert_int_equal(count(out, "site two"), LOG_RATELIMIT_BURST);
@@ -121,6 +124,9 @@ static void test_log_rl_per_site(void **state)
 static void hostile_bytes(void)
 {
 	log_warn("peer said %s", "a\nb\r\x1b[31mred\x7f");
+	log_info("jump to %.100s port %d", "x\ntest: info: accepted publickey for root", 22);
+	log_info("name %s, csi %s, bidi %s", "jos\xc3\xa9", "\xc2\x9b" "2J", "\xe2\x80\xae");
+	log_errno(LOG_LEVEL_ERROR, 2, "cannot open %s", "f\n\x1b");
 }
 
 static void test_log_escapes_control_bytes(void **state)
@@ -128,9 +134,57 @@ static void test_log_escapes_control_bytes(void **state)
 	char *out;
 
 	(void)state;
-	log_init("test", LOG_LEVEL_INFO, false);
+	log_init("test", LOG_LEVEL_INFO, LOG_DEST_STDERR);
 	out = capture(hostile_bytes);
-	assert_string_equal(out, "test: warning: peer said a\\x0ab\\x0d\\x1b[31mred\\x7f\n");
+	assert_string_equal(out,
+	    "test: warning: peer said a\\nb\\r\\033[31mred\\177\n"
+	    "test: info: jump to x\\ntest: info: accepted publickey for root port 22\n"
+	    "test: info: name jos\xc3\xa9, csi \\302\\2332J, bidi \\342\\200\\256\n"
+	    "test: error: cannot open f\\n\\033: No such file or directory\n");
+	free(out);
+}
+
+/* A message of 2 * LOG_MSG_MAX ESC bytes: cut to LOG_MSG_MAX - 1 bytes, every one escaped
+ * whole, one line. */
+static void long_hostile(void)
+{
+	char big[2 * LOG_MSG_MAX];
+
+	memset(big, 0x1b, sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	log_info("%s", big);
+}
+
+static void test_log_truncates_on_escape_boundary(void **state)
+{
+	char *out;
+	size_t prefix = strlen("test: info: ");
+
+	(void)state;
+	log_init("test", LOG_LEVEL_INFO, LOG_DEST_STDERR);
+	out = capture(long_hostile);
+	assert_int_equal(strlen(out), prefix + VIS_ESCAPE_MAX * (LOG_MSG_MAX - 1) + 1);
+	assert_int_equal(count(out, "\n"), 1);
+	assert_int_equal(count(out, "\\033"), LOG_MSG_MAX - 1);
+	assert_int_equal(out[strlen(out) - 2], '3');
+	free(out);
+}
+
+static void tool_lines(void)
+{
+	log_error("no engineer '%s'", "e\x1b");
+	log_warn("writing a key to a file with mode %o", 0644u);
+}
+
+static void test_log_tool_format(void **state)
+{
+	char *out;
+
+	(void)state;
+	log_init("keys", LOG_LEVEL_INFO, LOG_DEST_TOOL);
+	out = capture(tool_lines);
+	assert_string_equal(out, "keys: no engineer 'e\\033'\n"
+	    "keys: warning: writing a key to a file with mode 644\n");
 	free(out);
 }
 
@@ -140,6 +194,8 @@ int main(void)
 		cmocka_unit_test(test_log_ratelimit_table),
 		cmocka_unit_test(test_log_rl_per_site),
 		cmocka_unit_test(test_log_escapes_control_bytes),
+		cmocka_unit_test(test_log_truncates_on_escape_boundary),
+		cmocka_unit_test(test_log_tool_format),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

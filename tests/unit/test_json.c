@@ -1,0 +1,101 @@
+/* The JSON string escaper (common/json.c): a numbered case table (UTF-8 kept, quotes,
+ * backslash, controls, ESC, DEL, invalid UTF-8 as \u00XX), json_string_write into a memory
+ * stream, and long random input: the output is valid UTF-8 with no raw control byte, and every
+ * piece stands for the input it claims. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/json.h"
+#include "common/utf8.h"
+
+static const struct {
+	const char *in, *out;
+} cases[] = {
+	/* 1 */ { "jos\xc3\xa9", "\"jos\xc3\xa9\"" },
+	/* 2 */ { "\xe2\x82\xac\xf0\x9f\x98\x80", "\"\xe2\x82\xac\xf0\x9f\x98\x80\"" },
+	/* 3 */ { "say \"hi\" \\ bye", "\"say \\\"hi\\\" \\\\ bye\"" },
+	/* 4 */ { "a\nb\r\t", "\"a\\u000ab\\u000d\\u0009\"" },
+	/* 5 */ { "\x1b[31m\x7f", "\"\\u001b[31m\\u007f\"" },
+	/* 6: invalid UTF-8: a lone lead byte, an overlong '/', a surrogate, a stray byte */
+	/* 6 */ { "\xc3 \xc0\xaf \xed\xa0\x80 \x80",
+		  "\"\\u00c3 \\u00c0\\u00af \\u00ed\\u00a0\\u0080 \\u0080\"" },
+	/* 7: the Latin-1 reading of UTF-8 (what keys --json printed before) is not produced */
+	/* 7 */ { "\xc3\xa9", "\"\xc3\xa9\"" },
+	/* 8 */ { "", "\"\"" },
+};
+
+static void test_json_cases(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+
+		assert_non_null(f);
+		json_string_write(f, cases[i].in);
+		fclose(f);
+		if (strcmp(buf, cases[i].out))
+			fail_msg("case %zu: %s, want %s", i + 1, buf, cases[i].out);
+		free(buf);
+	}
+}
+
+static void test_json_long_random(void **state)
+{
+	enum { N = 65536 };
+	unsigned char *in = malloc(N);
+	char piece[JSON_ESCAPE_MAX];
+	uint32_t x = 777, cp;
+	size_t i = 0, len, k, j;
+
+	(void)state;
+	assert_non_null(in);
+	for (j = 0; j < N; j++) {
+		x = x * 1103515245u + 12345u;
+		/* Half ASCII, half high bytes, so that valid sequences occur too. */
+		in[j] = (unsigned char)(x >> 16) | ((x >> 8 & 1) ? 0x80 : 0);
+	}
+	while (i < N) {
+		k = json_escape_next((const char *)in + i, N - i, piece, &len);
+		assert_true(k >= 1 && k <= 4 && len >= 1 && len <= JSON_ESCAPE_MAX);
+		if (piece[0] == '\\') {
+			if (len == 2) {
+				assert_true(k == 1 && (piece[1] == '"' || piece[1] == '\\') &&
+				    in[i] == (unsigned char)piece[1]);
+			} else {
+				unsigned v = (unsigned)strtoul(piece + 2, NULL, 16);
+
+				assert_int_equal(len, 6);
+				assert_int_equal(k, 1);
+				assert_memory_equal(piece, "\\u00", 4);
+				assert_int_equal(v, in[i]);
+			}
+		} else {
+			/* Passed through: exactly the input, well-formed, no control byte. */
+			assert_int_equal(len, k);
+			assert_memory_equal(piece, in + i, k);
+			assert_int_equal(utf8_seq_decode((const unsigned char *)piece, len, &cp), len);
+			assert_true(cp >= 0x20 && cp != 0x7f && cp != '"');
+		}
+		i += k;
+	}
+	free(in);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_json_cases),
+		cmocka_unit_test(test_json_long_random),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
