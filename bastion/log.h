@@ -25,4 +25,7 @@
 #define blog_info_rl		log_info_rl
 #define blog_debug_rl		log_debug_rl
 
+/* Routes libssh's own messages (written to stderr unescaped otherwise) into the logger. */
+void blog_libssh_route(void);
+
 #endif

@@ -48,15 +48,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	blog_init(verbose ? BLOG_DEBUG : BLOG_INFO);
+	blog_libssh_route();
 	if (!key_lib_init() || ssh_init() != SSH_OK) {
 		blog_error("cannot initialise the crypto libraries");
 		return 1;
 	}
 	if (!bastion_config_load(&b.cfg, conf, &errs)) {
 		for (i = 0; i < errs.count && i < BASTION_CONFIG_ERRORS_MAX; i++)
-			fprintf(stderr, "%s\n", errs.msgs[i]);
+			blog_error("%s", errs.msgs[i]);
 		if (errs.count > BASTION_CONFIG_ERRORS_MAX)
-			fprintf(stderr, "%s: %zu more errors\n", conf,
+			blog_error("%s: %zu more errors", conf,
 			    errs.count - BASTION_CONFIG_ERRORS_MAX);
 		return 1;
 	}

@@ -19,8 +19,8 @@ static bool pinned_key(const char *arg, uint8_t key[KEY_LEN])
 {
 	if (arg)
 		return cli_key_arg("--admin-key", arg, key);
-	fprintf(stderr, "%s: no trust anchor: pass --admin-key (the node's AdminKey, base64 or a "
-	    "file)\n", cli_prog);
+	log_error("no trust anchor: pass --admin-key (the node's AdminKey, base64 or a "
+	    "file)");
 	return false;
 }
 
@@ -37,17 +37,17 @@ static bool roster_load_verified(struct roster *r, const char *path, const char 
 		return false;
 	if (!roster_load(path, r, &errs)) {
 		for (i = 0; i < errs.count; i++)
-			fprintf(stderr, "%s: %s\n", cli_prog, errs.msgs[i]);
+			log_error("%s", errs.msgs[i]);
 		if (!errs.count)
-			fprintf(stderr, "%s: cannot read %s\n", cli_prog, path);
+			log_error("cannot read %s", path);
 		goto out;
 	}
 	if (!r->has_signature) {
-		fprintf(stderr, "%s: %s: not signed\n", cli_prog, path);
+		log_error("%s: not signed", path);
 		goto out;
 	}
 	if (!roster_verify(r, pinned, trusted, why, sizeof(why))) {
-		fprintf(stderr, "%s: %s: %s\n", cli_prog, path, why);
+		log_error("%s: %s", path, why);
 		goto out;
 	}
 	ok = true;
@@ -67,20 +67,20 @@ static const struct roster_node *self_find(const struct roster *r, const char *n
 	if (name) {
 		n = roster_node_find(r, name);
 		if (!n)
-			fprintf(stderr, "%s: no node '%.100s' in the roster\n", cli_prog, name);
+			log_error("no node '%.100s' in the roster", name);
 		return n;
 	}
 	if (key_file_read(key_file, true, priv, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s: %s (or pass --node NAME)\n", cli_prog, err);
+		log_error("%s (or pass --node NAME)", err);
 		goto out;
 	}
 	if (!key_public_from_private(pub, priv)) {
-		fprintf(stderr, "%s: %s: invalid private key\n", cli_prog, key_file);
+		log_error("%s: invalid private key", key_file);
 		goto out;
 	}
 	n = roster_node_find_key(r, pub);
 	if (!n)
-		fprintf(stderr, "%s: this node's key is not in the roster (revoked?)\n", cli_prog);
+		log_error("this node's key is not in the roster (revoked?)");
 out:
 	sodium_memzero(priv, sizeof(priv));
 	return n;
@@ -174,13 +174,13 @@ int cmd_authorized_keys(int argc, char *argv[])
 	if (e && roster_engineer_allows(&r, e, n, SSH_PORT)) {
 		for (i = 0; i < e->n_ssh_keys; i++) {
 			if (!print_key(&e->ssh_keys[i])) {
-				fprintf(stderr, "%s: out of memory\n", cli_prog);
+				log_error("out of memory");
 				goto out;
 			}
 		}
 	}
 	if (fflush(stdout) != 0) {
-		fprintf(stderr, "%s: cannot write to stdout\n", cli_prog);
+		log_error("cannot write to stdout");
 		goto out;
 	}
 	ret = EXIT_OK;
@@ -256,21 +256,20 @@ int cmd_ssh_config(int argc, char *argv[])
 		goto out;
 	}
 	if (!bastion_parse(bastion, host, &port)) {
-		fprintf(stderr, "%s: --bastion '%.100s' is not HOST, HOST:PORT or [V6]:PORT\n",
-		    cli_prog, bastion);
+		log_error("--bastion '%.100s' is not HOST, HOST:PORT or [V6]:PORT", bastion);
 		goto out;
 	}
 	if (user && !roster_name_valid(user)) {
-		fprintf(stderr, "%s: --user '%.100s' is not a valid login name\n", cli_prog, user);
+		log_error("--user '%.100s' is not a valid login name", user);
 		goto out;
 	}
 	/* The published roster (what nodes and the bastion enforce), or the file given. */
 	if (path) {
 		if (!roster_load(path, &r, &errs)) {
 			for (i = 0; i < errs.count; i++)
-				fprintf(stderr, "%s: %s\n", cli_prog, errs.msgs[i]);
+				log_error("%s", errs.msgs[i]);
 			if (!errs.count)
-				fprintf(stderr, "%s: cannot read %s\n", cli_prog, path);
+				log_error("cannot read %s", path);
 			goto out;
 		}
 	} else if (!cli_roster_load_signed(&r)) {
@@ -278,7 +277,7 @@ int cmd_ssh_config(int argc, char *argv[])
 	}
 	e = roster_engineer_find(&r, argv[optind]);
 	if (!e) {
-		fprintf(stderr, "%s: no engineer '%.100s'\n", cli_prog, argv[optind]);
+		log_error("no engineer '%.100s'", argv[optind]);
 		goto out;
 	}
 	snprintf(alias, sizeof(alias), "%s-bastion", r.network);
@@ -299,7 +298,7 @@ int cmd_ssh_config(int argc, char *argv[])
 		printf("\n\tUser %s\n\tProxyJump %s\n", user ? user : e->name, alias);
 	}
 	if (fflush(stdout) != 0) {
-		fprintf(stderr, "%s: cannot write to stdout\n", cli_prog);
+		log_error("cannot write to stdout");
 		goto out;
 	}
 	ret = EXIT_OK;

@@ -65,26 +65,26 @@ int cmd_init(int argc, char *argv[])
 	}
 	/* Every argument is checked before anything is created. */
 	if (!roster_name_valid(network)) {
-		fprintf(stderr, "%s: invalid network name '%.100s' ([a-z0-9][a-z0-9.-]*, at most "
-		    "%d characters)\n", cli_prog, network, ROSTER_NAME_MAX);
+		log_error("invalid network name '%.100s' ([a-z0-9][a-z0-9.-]*, at most "
+		    "%d characters)", network, ROSTER_NAME_MAX);
 		goto out;
 	}
 	if (!roster_prefix_parse(&r.cidr4, cidr4) || r.cidr4.family != AF_INET) {
-		fprintf(stderr, "%s: --cidr '%.100s' is not an IPv4 network such as "
-		    "100.64.0.0/16\n", cli_prog, cidr4);
+		log_error("--cidr '%.100s' is not an IPv4 network such as "
+		    "100.64.0.0/16", cidr4);
 		goto out;
 	}
 	if (cidr6 && (!roster_prefix_parse(&r.cidr6, cidr6) || r.cidr6.family != AF_INET6)) {
-		fprintf(stderr, "%s: --cidr6 '%.100s' is not an IPv6 network such as "
-		    "fd00:1234::/48\n", cli_prog, cidr6);
+		log_error("--cidr6 '%.100s' is not an IPv6 network such as "
+		    "fd00:1234::/48", cidr6);
 		goto out;
 	}
 	if (!cli_path(key_path, CLI_ADMIN_KEY) || !cli_path(roster_path, CLI_ROSTER) ||
 	    !cli_path(signed_path, CLI_ROSTER_SIGNED))
 		goto out;
 	if (exists(key_path) || exists(roster_path) || exists(signed_path)) {
-		fprintf(stderr, "%s: %s already holds a network (admin.key, roster or "
-		    "roster.signed exists); refusing to overwrite it\n", cli_prog, cli_dir);
+		log_error("%s already holds a network (admin.key, roster or "
+		    "roster.signed exists); refusing to overwrite it", cli_dir);
 		goto out;
 	}
 	r.version = ROSTER_VERSION;
@@ -94,7 +94,7 @@ int cmd_init(int argc, char *argv[])
 	r.issued = (int64_t)time(NULL);
 	err = roster_admin_key_generate(secret, pub);
 	if (err < 0) {
-		fprintf(stderr, "%s: cannot generate the admin key: %s\n", cli_prog, strerror(-err));
+		log_error("cannot generate the admin key: %s", strerror(-err));
 		goto out;
 	}
 	memcpy(r.admin_key, pub, KEY_LEN);
@@ -105,12 +105,12 @@ int cmd_init(int argc, char *argv[])
 	if (mkdir(cli_dir, 0700) == 0) {
 		made_dir = true;
 	} else if (errno != EEXIST) {
-		fprintf(stderr, "%s: cannot create %s: %s\n", cli_prog, cli_dir, strerror(errno));
+		log_error("cannot create %s: %s", cli_dir, strerror(errno));
 		goto out;
 	}
 	err = roster_admin_key_write(key_path, secret);
 	if (err < 0) {
-		fprintf(stderr, "%s: cannot write %s: %s\n", cli_prog, key_path, strerror(-err));
+		log_error("cannot write %s: %s", key_path, strerror(-err));
 		goto out;
 	}
 	wrote_key = true;
@@ -123,7 +123,7 @@ int cmd_init(int argc, char *argv[])
 		err = cli_file_commit(tmp, roster_path);
 	tmp[0] = '\0';
 	if (err < 0) {
-		fprintf(stderr, "%s: cannot write the roster in %s: %s\n", cli_prog, cli_dir,
+		log_error("cannot write the roster in %s: %s", cli_dir,
 		    strerror(-err));
 		goto out;
 	}
@@ -178,7 +178,7 @@ int cmd_publish(int argc, char *argv[])
 		goto out;
 	admin_pub(pub, secret);
 	if (sodium_memcmp(pub, r.admin_key, KEY_LEN) != 0) {
-		fprintf(stderr, "%s: %s does not match the admin key in %s\n", cli_prog,
+		log_error("%s does not match the admin key in %s",
 		    CLI_ADMIN_KEY, roster_path);
 		goto out;
 	}
@@ -189,8 +189,7 @@ int cmd_publish(int argc, char *argv[])
 		if (!cli_roster_load_signed(&old))
 			goto out;
 		if (strcmp(old.network, r.network)) {
-			fprintf(stderr, "%s: %s is for network '%s', the working roster for '%s'\n",
-			    cli_prog, signed_path, old.network, r.network);
+			log_error("%s is for network '%s', the working roster for '%s'", signed_path, old.network, r.network);
 			goto out;
 		}
 		memcpy(pinned, old.admin_key, KEY_LEN);
@@ -199,7 +198,7 @@ int cmd_publish(int argc, char *argv[])
 	r.issued = (int64_t)time(NULL);
 	roster_sign(&r, secret);
 	if (!roster_verify(&r, pinned, trusted, why, sizeof(why))) {
-		fprintf(stderr, "%s: the new roster would not verify on the nodes: %s\n", cli_prog,
+		log_error("the new roster would not verify on the nodes: %s",
 		    why);
 		goto out;
 	}
@@ -210,7 +209,7 @@ int cmd_publish(int argc, char *argv[])
 		err = cli_file_commit(tmp, roster_path);
 	tmp[0] = '\0';
 	if (err < 0) {
-		fprintf(stderr, "%s: cannot write %s: %s\n", cli_prog, signed_path, strerror(-err));
+		log_error("cannot write %s: %s", signed_path, strerror(-err));
 		goto out;
 	}
 	printf("%llu\n", (unsigned long long)r.serial);
@@ -228,7 +227,7 @@ static void verify_report(bool json, const char *file, const struct roster *r, c
 	char b64[KEY_B64_LEN + 1], issued[32];
 
 	if (why)
-		fprintf(stderr, "%s: %s: %s\n", cli_prog, file, why);
+		log_error("%s: %s", file, why);
 	if (!json) {
 		if (!why) {
 			key_to_base64(b64, r->admin_key);
@@ -292,7 +291,7 @@ int cmd_verify(int argc, char *argv[])
 	if (!roster_load(file, &r, &errs)) {
 		/* Every parse error on stderr; the first one is the reason. */
 		for (i = 0; i < errs.count; i++)
-			fprintf(stderr, "%s: %s\n", cli_prog, errs.msgs[i]);
+			log_error("%s", errs.msgs[i]);
 		snprintf(why, sizeof(why), "does not parse: %s",
 		    errs.count ? errs.msgs[0] : "cannot read it");
 		verify_report(json, file, &r, why);
@@ -349,7 +348,7 @@ int cmd_rotate_admin(int argc, char *argv[])
 		goto out;
 	admin_pub(old_pub, old_secret);
 	if (sodium_memcmp(old_pub, r.admin_key, KEY_LEN) != 0) {
-		fprintf(stderr, "%s: %s does not match the admin key in %s\n", cli_prog,
+		log_error("%s does not match the admin key in %s",
 		    CLI_ADMIN_KEY, roster_path);
 		goto out;
 	}
@@ -362,16 +361,16 @@ int cmd_rotate_admin(int argc, char *argv[])
 			break;
 	}
 	if (n > OLD_ADMIN_KEYS_MAX) {
-		fprintf(stderr, "%s: too many old admin keys in %s\n", cli_prog, cli_dir);
+		log_error("too many old admin keys in %s", cli_dir);
 		goto out;
 	}
 	err = roster_admin_key_generate(new_secret, new_pub);
 	if (err < 0) {
-		fprintf(stderr, "%s: cannot generate the admin key: %s\n", cli_prog, strerror(-err));
+		log_error("cannot generate the admin key: %s", strerror(-err));
 		goto out;
 	}
 	if (!roster_endorse(&r, old_secret, new_pub)) {
-		fprintf(stderr, "%s: cannot record the endorsement\n", cli_prog);
+		log_error("cannot record the endorsement");
 		goto out;
 	}
 	memcpy(r.admin_key, new_pub, KEY_LEN);
@@ -380,14 +379,14 @@ int cmd_rotate_admin(int argc, char *argv[])
 
 	err = roster_admin_key_write(old_path, old_secret);
 	if (err < 0) {
-		fprintf(stderr, "%s: cannot write %s: %s\n", cli_prog, old_path, strerror(-err));
+		log_error("cannot write %s: %s", old_path, strerror(-err));
 		goto out;
 	}
 	wrote_old = true;
 	unlink(new_path);	/* a leftover of an interrupted run holds nothing in use */
 	err = roster_admin_key_write(new_path, new_secret);
 	if (err < 0) {
-		fprintf(stderr, "%s: cannot write %s: %s\n", cli_prog, new_path, strerror(-err));
+		log_error("cannot write %s: %s", new_path, strerror(-err));
 		goto out;
 	}
 	wrote_new = true;
@@ -403,7 +402,7 @@ int cmd_rotate_admin(int argc, char *argv[])
 			cli_file_commit(new_path, key_path);
 	}
 	if (err < 0) {
-		fprintf(stderr, "%s: cannot replace the admin key in %s: %s\n", cli_prog, cli_dir,
+		log_error("cannot replace the admin key in %s: %s", cli_dir,
 		    strerror(-err));
 		goto out;
 	}

@@ -44,7 +44,7 @@ static int audit_verify(int argc, char *argv[])
 	struct audit_verify_result res;
 	const char *key_arg = NULL, *file;
 	uint8_t pub[KEY_LEN];
-	char why[256];
+	char why[256], shown[VIS_ESCAPE_MAX * 256];
 	bool json = false, ok;
 	int c;
 
@@ -67,11 +67,13 @@ static int audit_verify(int argc, char *argv[])
 	if (json)
 		report_json(file, ok, &res, why);
 	if (!ok) {
-		/* FILE:LINE: like a compiler, so editors jump to it; no line if unreadable. */
+		/* FILE:LINE: like a compiler, so editors jump to it; no line if unreadable.
+		 * The reason may quote the file: escaped as the logger does. */
+		vis_escape(shown, sizeof(shown), why, strlen(why));
 		if (res.bad_line)
-			fprintf(stderr, "%s:%u: %s\n", file, res.bad_line, why);
+			fprintf(stderr, "%s:%u: %s\n", file, res.bad_line, shown);
 		else
-			fprintf(stderr, "%s: %s\n", file, why);
+			fprintf(stderr, "%s: %s\n", file, shown);
 		return EXIT_FAIL;
 	}
 	if (!json)

@@ -20,7 +20,7 @@ bool cli_path(char out[CLI_PATH_MAX], const char *file)
 	int n = snprintf(out, CLI_PATH_MAX, "%s/%s", cli_dir, file);
 
 	if (n < 0 || n >= CLI_PATH_MAX) {
-		fprintf(stderr, "%s: path too long: %.100s/%s\n", cli_prog, cli_dir, file);
+		log_error("path too long: %.100s/%s", cli_dir, file);
 		return false;
 	}
 	return true;
@@ -31,7 +31,7 @@ static void print_errors(struct roster_errors *errs)
 	size_t i;
 
 	for (i = 0; i < errs->count; i++)
-		fprintf(stderr, "%s: %s\n", cli_prog, errs->msgs[i]);
+		log_error("%s", errs->msgs[i]);
 	roster_errors_free(errs);
 }
 
@@ -43,7 +43,7 @@ static bool load(const char *file, struct roster *r)
 	if (!cli_path(path, file))
 		return false;
 	if (access(path, F_OK) != 0) {
-		fprintf(stderr, "%s: %s: %s%s\n", cli_prog, path, strerror(errno),
+		log_error("%s: %s%s", path, strerror(errno),
 		    errno == ENOENT ? " (not an admin directory? run 'keys init' or use -C DIR)" :
 		    "");
 		return false;
@@ -53,7 +53,7 @@ static bool load(const char *file, struct roster *r)
 		return true;
 	}
 	if (errs.count == 0)
-		fprintf(stderr, "%s: cannot load %s\n", cli_prog, path);
+		log_error("cannot load %s", path);
 	print_errors(&errs);
 	return false;
 }
@@ -78,13 +78,13 @@ bool cli_roster_check(struct roster *r)
 
 	text = roster_serialize(r, false, &len);
 	if (!text) {
-		fprintf(stderr, "%s: out of memory\n", cli_prog);
+		log_error("out of memory");
 		return false;
 	}
 	roster_init(&back);
 	ok = roster_parse(text, len, "(new roster)", &back, &errs);
 	if (!ok && errs.count == 0)
-		fprintf(stderr, "%s: the new roster does not parse\n", cli_prog);
+		log_error("the new roster does not parse");
 	print_errors(&errs);
 	roster_free(&back);
 	free(text);
@@ -198,7 +198,7 @@ bool cli_roster_save_working(struct roster *r)
 	if (ret == 0)
 		ret = cli_file_commit(tmp, path);
 	if (ret < 0) {
-		fprintf(stderr, "%s: cannot write %s: %s\n", cli_prog, path, strerror(-ret));
+		log_error("cannot write %s: %s", path, strerror(-ret));
 		return false;
 	}
 	return true;
@@ -211,7 +211,7 @@ bool cli_admin_secret_read(uint8_t secret[ROSTER_ADMIN_SECRET_LEN])
 	if (!cli_path(path, CLI_ADMIN_KEY))
 		return false;
 	if (roster_admin_key_read(path, secret, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s\n", cli_prog, err);
+		log_error("%s", err);
 		sodium_memzero(secret, ROSTER_ADMIN_SECRET_LEN);
 		return false;
 	}

@@ -53,12 +53,12 @@ static bool ssh_keys_read(const char *path, struct roster_engineer *e)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
-		fprintf(stderr, "%s: %s: %s\n", cli_prog, path, strerror(errno));
+		log_error("%s: %s", path, strerror(errno));
 		return false;
 	}
 	buf = malloc(SSH_KEY_FILE_MAX + 1);
 	if (!buf) {
-		fprintf(stderr, "%s: out of memory\n", cli_prog);
+		log_error("out of memory");
 		goto out;
 	}
 	while (len <= SSH_KEY_FILE_MAX) {
@@ -66,7 +66,7 @@ static bool ssh_keys_read(const char *path, struct roster_engineer *e)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			fprintf(stderr, "%s: %s: %s\n", cli_prog, path, strerror(errno));
+			log_error("%s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (n == 0)
@@ -74,14 +74,14 @@ static bool ssh_keys_read(const char *path, struct roster_engineer *e)
 		len += (size_t)n;
 	}
 	if (len > SSH_KEY_FILE_MAX || memchr(buf, '\0', len)) {
-		fprintf(stderr, "%s: %s is not an SSH public key file\n", cli_prog, path);
+		log_error("%s is not an SSH public key file", path);
 		goto out;
 	}
 	buf[len] = '\0';
 	/* A key takes at least two bytes of the file: room for every key it can hold. */
 	e->ssh_keys = calloc(len / 2 + 1, sizeof(*e->ssh_keys));
 	if (!e->ssh_keys) {
-		fprintf(stderr, "%s: out of memory\n", cli_prog);
+		log_error("out of memory");
 		goto out;
 	}
 	for (line = buf; line; line = next) {
@@ -98,14 +98,14 @@ static bool ssh_keys_read(const char *path, struct roster_engineer *e)
 		if (!*line || *line == '#')
 			continue;
 		if (!roster_ssh_key_parse(&e->ssh_keys[e->n_ssh_keys], line, why, sizeof(why))) {
-			fprintf(stderr, "%s: %s:%u: not an SSH public key (\"type base64 "
-			    "[comment]\", as in a .pub file): %s\n", cli_prog, path, lineno, why);
+			log_error("%s:%u: not an SSH public key (\"type base64 "
+			    "[comment]\", as in a .pub file): %s", path, lineno, why);
 			goto out;
 		}
 		e->n_ssh_keys++;
 	}
 	if (!e->n_ssh_keys) {
-		fprintf(stderr, "%s: %s holds no SSH public key\n", cli_prog, path);
+		log_error("%s holds no SSH public key", path);
 		goto out;
 	}
 	ok = true;
@@ -147,7 +147,7 @@ static int engineer_add(int argc, char *argv[])
 	memset(&e, 0, sizeof(e));
 	e.allows = calloc((size_t)argc, sizeof(*e.allows));
 	if (!e.allows) {
-		fprintf(stderr, "%s: out of memory\n", cli_prog);
+		log_error("out of memory");
 		goto out;
 	}
 	while ((c = cli_getopt(argc, argv, opts)) != -1) {
@@ -161,8 +161,8 @@ static int engineer_add(int argc, char *argv[])
 			break;
 		case 'a':
 			if (!roster_allow_parse(&e.allows[e.n_allows], optarg)) {
-				fprintf(stderr, "%s: --allow '%.100s' is not TARGET[:PORTS] (TARGET "
-				    "a node, group:NAME or '*'; PORTS N, N-M or '*')\n", cli_prog,
+				log_error("--allow '%.100s' is not TARGET[:PORTS] (TARGET "
+				    "a node, group:NAME or '*'; PORTS N, N-M or '*')",
 				    optarg);
 				goto out;
 			}
@@ -183,27 +183,27 @@ static int engineer_add(int argc, char *argv[])
 	}
 	name = argv[optind];
 	if (!roster_name_valid(name)) {
-		fprintf(stderr, "%s: invalid engineer name '%.100s' ([a-z0-9][a-z0-9.-]*, at most "
-		    "%d characters)\n", cli_prog, name, ROSTER_NAME_MAX);
+		log_error("invalid engineer name '%.100s' ([a-z0-9][a-z0-9.-]*, at most "
+		    "%d characters)", name, ROSTER_NAME_MAX);
 		goto out;
 	}
 	snprintf(e.name, sizeof(e.name), "%s", name);
 	array_sort(e.allows, e.n_allows, sizeof(*e.allows), allow_cmp);
 	for (i = 1; i < e.n_allows; i++)
 		if (!allow_cmp(&e.allows[i - 1], &e.allows[i])) {
-			fprintf(stderr, "%s: --allow given twice\n", cli_prog);
+			log_error("--allow given twice");
 			goto out;
 		}
 	if (!ssh_keys_read(key_file, &e) || !cli_roster_load_working(&r))
 		goto out;
 	if (roster_engineer_find(&r, name)) {
-		fprintf(stderr, "%s: engineer '%s' already exists (remove it first to change "
-		    "it)\n", cli_prog, name);
+		log_error("engineer '%s' already exists (remove it first to change "
+		    "it)", name);
 		goto out;
 	}
 	grown = realloc(r.engineers, (r.n_engineers + 1) * sizeof(*r.engineers));
 	if (!grown) {
-		fprintf(stderr, "%s: out of memory\n", cli_prog);
+		log_error("out of memory");
 		goto out;
 	}
 	r.engineers = grown;
@@ -249,7 +249,7 @@ static int engineer_remove(int argc, char *argv[])
 		goto out;
 	e = roster_engineer_find(&r, argv[optind]);
 	if (!e) {
-		fprintf(stderr, "%s: no engineer '%.100s'\n", cli_prog, argv[optind]);
+		log_error("no engineer '%.100s'", argv[optind]);
 		goto out;
 	}
 	i = (size_t)(e - r.engineers);

@@ -56,12 +56,12 @@ int cmd_node_config(int argc, char *argv[])
 		goto out;
 	}
 	if (!config_path_valid(key_file) || !config_path_valid(roster_path)) {
-		fprintf(stderr, "%s: --private-key-file and --roster-path must be absolute paths on "
-		    "one line without '#'\n", cli_prog);
+		log_error("--private-key-file and --roster-path must be absolute paths on "
+		    "one line without '#'");
 		goto out;
 	}
 	if (port_arg && !cli_port_parse(port_arg, &port)) {
-		fprintf(stderr, "%s: --listen-port '%.100s' is not a port (1-65535)\n", cli_prog,
+		log_error("--listen-port '%.100s' is not a port (1-65535)",
 		    port_arg);
 		goto out;
 	}
@@ -69,15 +69,15 @@ int cmd_node_config(int argc, char *argv[])
 		goto out;
 	n = roster_node_find(&work, argv[optind]);
 	if (!n) {
-		fprintf(stderr, "%s: no node '%.100s'; enroll it first\n", cli_prog, argv[optind]);
+		log_error("no node '%.100s'; enroll it first", argv[optind]);
 		goto out;
 	}
 	/* Without --listen-port the node listens where the roster says peers reach it. */
 	if (!port_arg && n->n_endpoints)
 		port = n->endpoints[0].port;
 	if (!roster_node_find(&pub, n->name))
-		fprintf(stderr, "%s: note: '%s' is not in the published roster yet; run 'keys "
-		    "publish' before starting it\n", cli_prog, n->name);
+		log_info("note: '%s' is not in the published roster yet; run 'keys "
+		    "publish' before starting it", n->name);
 	/* The node pins the key that signed the published roster: later rosters reach it
 	 * through their endorsement chain, even after rotate-admin. */
 	key_to_base64(b64, pub.admin_key);
@@ -134,9 +134,9 @@ int cmd_status(int argc, char *argv[])
 	}
 	if (!roster_load(path, &r, &errs)) {
 		for (i = 0; i < errs.count; i++)
-			fprintf(stderr, "%s: %s\n", cli_prog, errs.msgs[i]);
+			log_error("%s", errs.msgs[i]);
 		if (!errs.count)
-			fprintf(stderr, "%s: cannot read %s\n", cli_prog, path);
+			log_error("cannot read %s", path);
 		goto out;
 	}
 	cli_time_format(issued, r.issued);

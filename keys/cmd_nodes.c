@@ -31,8 +31,8 @@ static int group_cmp(const void *a, const void *b)
 static bool key_arg(const char *s, uint8_t key[KEY_LEN])
 {
 	if (strlen(s) != KEY_B64_LEN || !key_from_base64(key, s) || key_is_zero(key)) {
-		fprintf(stderr, "%s: '%.100s' is not a WireGuard public key (44 characters of "
-		    "base64, as 'keys pubkey' prints)\n", cli_prog, s);
+		log_error("'%.100s' is not a WireGuard public key (44 characters of "
+		    "base64, as 'keys pubkey' prints)", s);
 		return false;
 	}
 	return true;
@@ -48,7 +48,7 @@ static bool key_unused(const struct roster *r, const uint8_t key[KEY_LEN],
 	if (!o || o == except)
 		return true;
 	key_to_base64(b64, key);
-	fprintf(stderr, "%s: key %s is already enrolled as node '%s'\n", cli_prog, b64, o->name);
+	log_error("key %s is already enrolled as node '%s'", b64, o->name);
 	return false;
 }
 
@@ -58,13 +58,13 @@ static bool address_arg(const char *s, struct roster_node *n, const struct roste
 	int family;
 
 	if (!roster_address_parse(&family, a, s)) {
-		fprintf(stderr, "%s: --address '%.100s' is not an IPv4 or IPv6 address (canonical "
-		    "form)\n", cli_prog, s);
+		log_error("--address '%.100s' is not an IPv4 or IPv6 address (canonical "
+		    "form)", s);
 		return false;
 	}
 	if (family == AF_INET) {
 		if (n->has_addr4) {
-			fprintf(stderr, "%s: more than one IPv4 --address\n", cli_prog);
+			log_error("more than one IPv4 --address");
 			return false;
 		}
 		memcpy(n->addr4, a, 4);
@@ -72,12 +72,12 @@ static bool address_arg(const char *s, struct roster_node *n, const struct roste
 		return true;
 	}
 	if (!r->has_cidr6) {
-		fprintf(stderr, "%s: --address %.100s: network %s has no IPv6 cidr6\n", cli_prog, s,
+		log_error("--address %.100s: network %s has no IPv6 cidr6", s,
 		    r->network);
 		return false;
 	}
 	if (n->has_addr6) {
-		fprintf(stderr, "%s: more than one IPv6 --address\n", cli_prog);
+		log_error("more than one IPv6 --address");
 		return false;
 	}
 	memcpy(n->addr6, a, 16);
@@ -94,7 +94,7 @@ static bool allocate(const struct roster *r, struct roster_node *n)
 	if (!n->has_addr4) {
 		if (!roster_allocate_address(r, AF_INET, a)) {
 			cli_prefix_format(cidr, &r->cidr4);
-			fprintf(stderr, "%s: no free address left in %s\n", cli_prog, cidr);
+			log_error("no free address left in %s", cidr);
 			return false;
 		}
 		memcpy(n->addr4, a, 4);
@@ -103,7 +103,7 @@ static bool allocate(const struct roster *r, struct roster_node *n)
 	if (r->has_cidr6 && !n->has_addr6) {
 		if (!roster_allocate_address(r, AF_INET6, a)) {
 			cli_prefix_format(cidr, &r->cidr6);
-			fprintf(stderr, "%s: no free address left in %s\n", cli_prog, cidr);
+			log_error("no free address left in %s", cidr);
 			return false;
 		}
 		memcpy(n->addr6, a, 16);
@@ -155,7 +155,7 @@ int cmd_enroll(int argc, char *argv[])
 	n.endpoints = calloc((size_t)argc, sizeof(*n.endpoints));
 	n.groups = calloc((size_t)argc, sizeof(*n.groups));
 	if (!addrs || !n.subnets || !n.endpoints || !n.groups) {
-		fprintf(stderr, "%s: out of memory\n", cli_prog);
+		log_error("out of memory");
 		goto out;
 	}
 	while ((c = cli_getopt(argc, argv, opts)) != -1) {
@@ -168,15 +168,15 @@ int cmd_enroll(int argc, char *argv[])
 			break;
 		case 'e':
 			if (!roster_endpoint_parse(&n.endpoints[n.n_endpoints], optarg)) {
-				fprintf(stderr, "%s: --endpoint '%.100s' is not HOST:PORT or "
-				    "[IPv6]:PORT\n", cli_prog, optarg);
+				log_error("--endpoint '%.100s' is not HOST:PORT or "
+				    "[IPv6]:PORT", optarg);
 				goto out;
 			}
 			n.n_endpoints++;
 			break;
 		case 'g':
 			if (!roster_name_valid(optarg)) {
-				fprintf(stderr, "%s: invalid group name '%.100s'\n", cli_prog,
+				log_error("invalid group name '%.100s'",
 				    optarg);
 				goto out;
 			}
@@ -184,8 +184,8 @@ int cmd_enroll(int argc, char *argv[])
 			break;
 		case 's':
 			if (!roster_prefix_parse(&n.subnets[n.n_subnets], optarg)) {
-				fprintf(stderr, "%s: --subnet '%.100s' is not a network such as "
-				    "10.20.0.0/16 (host bits zero)\n", cli_prog, optarg);
+				log_error("--subnet '%.100s' is not a network such as "
+				    "10.20.0.0/16 (host bits zero)", optarg);
 				goto out;
 			}
 			n.n_subnets++;
@@ -205,16 +205,16 @@ int cmd_enroll(int argc, char *argv[])
 	}
 	name = argv[optind];
 	if (!roster_name_valid(name)) {
-		fprintf(stderr, "%s: invalid node name '%.100s' ([a-z0-9][a-z0-9.-]*, at most %d "
-		    "characters)\n", cli_prog, name, ROSTER_NAME_MAX);
+		log_error("invalid node name '%.100s' ([a-z0-9][a-z0-9.-]*, at most %d "
+		    "characters)", name, ROSTER_NAME_MAX);
 		goto out;
 	}
 	snprintf(n.name, sizeof(n.name), "%s", name);
 	if (!key_arg(pubkey, n.key) || !cli_roster_load_working(&r))
 		goto out;
 	if (roster_node_find(&r, name)) {
-		fprintf(stderr, "%s: node '%s' is already enrolled (use 'keys rotate' to change "
-		    "its key)\n", cli_prog, name);
+		log_error("node '%s' is already enrolled (use 'keys rotate' to change "
+		    "its key)", name);
 		goto out;
 	}
 	if (!key_unused(&r, n.key, NULL))
@@ -225,14 +225,14 @@ int cmd_enroll(int argc, char *argv[])
 	array_sort(n.groups, n.n_groups, sizeof(*n.groups), group_cmp);
 	for (i = 1; i < n.n_groups; i++)
 		if (!strcmp(n.groups[i - 1], n.groups[i])) {
-			fprintf(stderr, "%s: --group %s given twice\n", cli_prog, n.groups[i]);
+			log_error("--group %s given twice", n.groups[i]);
 			goto out;
 		}
 	for (i = 0; i < n.n_endpoints; i++)
 		for (j = 0; j < i; j++)
 			if (!strcmp(n.endpoints[i].host, n.endpoints[j].host) &&
 			    n.endpoints[i].port == n.endpoints[j].port) {
-				fprintf(stderr, "%s: --endpoint given twice\n", cli_prog);
+				log_error("--endpoint given twice");
 				goto out;
 			}
 	if (!allocate(&r, &n))
@@ -240,7 +240,7 @@ int cmd_enroll(int argc, char *argv[])
 
 	grown = realloc(r.nodes, (r.n_nodes + 1) * sizeof(*r.nodes));
 	if (!grown) {
-		fprintf(stderr, "%s: out of memory\n", cli_prog);
+		log_error("out of memory");
 		goto out;
 	}
 	r.nodes = grown;
@@ -289,11 +289,11 @@ int cmd_rotate(int argc, char *argv[])
 		goto out;
 	n = roster_node_find(&r, argv[optind]);
 	if (!n) {
-		fprintf(stderr, "%s: no node '%.100s'\n", cli_prog, argv[optind]);
+		log_error("no node '%.100s'", argv[optind]);
 		goto out;
 	}
 	if (sodium_memcmp(n->key, key, KEY_LEN) == 0) {
-		fprintf(stderr, "%s: node '%s' already has that key\n", cli_prog, n->name);
+		log_error("node '%s' already has that key", n->name);
 		goto out;
 	}
 	if (!key_unused(&r, key, n))
@@ -378,7 +378,7 @@ int cmd_revoke(int argc, char *argv[])
 		goto out;
 	n = roster_node_find(&r, argv[optind]);
 	if (!n) {
-		fprintf(stderr, "%s: no node '%.100s'\n", cli_prog, argv[optind]);
+		log_error("no node '%.100s'", argv[optind]);
 		goto out;
 	}
 	i = (size_t)(n - r.nodes);
@@ -387,7 +387,7 @@ int cmd_revoke(int argc, char *argv[])
 	r.n_nodes--;
 	allows_drop_dangling(&r);
 	if (!cli_roster_check(&r)) {
-		fprintf(stderr, "%s: revoking '%s' would leave the roster invalid\n", cli_prog,
+		log_error("revoking '%s' would leave the roster invalid",
 		    argv[optind]);
 		goto out;
 	}

@@ -81,7 +81,7 @@ static int run(char *const argv[])
 		return -errno;
 	if (pid == 0) {
 		execvp(argv[0], argv);
-		fprintf(stderr, "%s: cannot run %s: %s\n", cli_prog, argv[0], strerror(errno));
+		log_error("cannot run %s: %s", argv[0], strerror(errno));
 		_exit(127);
 	}
 	while (waitpid(pid, &status, 0) < 0)
@@ -133,7 +133,7 @@ int cmd_push(int argc, char *argv[])
 	ssh_opts = calloc((size_t)argc, sizeof(*ssh_opts));
 	cmd = calloc((size_t)argc * 2 + SCP_FIXED_ARGS, sizeof(*cmd));
 	if (!ssh_opts || !cmd) {
-		fprintf(stderr, "%s: out of memory\n", cli_prog);
+		log_error("out of memory");
 		goto out;
 	}
 	while ((c = cli_getopt(argc, argv, opts)) != -1) {
@@ -160,18 +160,18 @@ int cmd_push(int argc, char *argv[])
 	/* Every argument checked before the first copy. */
 	for (i = (size_t)optind; i < (size_t)argc; i++)
 		if (!host_valid(argv[i])) {
-			fprintf(stderr, "%s: invalid host '%.100s' ([user@]host or "
-			    "[user@][ipv6])\n", cli_prog, argv[i]);
+			log_error("invalid host '%.100s' ([user@]host or "
+			    "[user@][ipv6])", argv[i]);
 			goto out;
 		}
 	if (!remote_path_valid(remote)) {
-		fprintf(stderr, "%s: --remote-path '%.100s' must be an absolute path of letters, "
-		    "digits and /._+-\n", cli_prog, remote);
+		log_error("--remote-path '%.100s' must be an absolute path of letters, "
+		    "digits and /._+-", remote);
 		goto out;
 	}
 	for (i = 0; i < n_opts; i++)
 		if (!ssh_option_valid(ssh_opts[i])) {
-			fprintf(stderr, "%s: --ssh-option '%.100s' is not Key=Value\n", cli_prog,
+			log_error("--ssh-option '%.100s' is not Key=Value",
 			    ssh_opts[i]);
 			goto out;
 		}
@@ -179,13 +179,13 @@ int cmd_push(int argc, char *argv[])
 	if (!cli_roster_load_signed(&r))
 		goto out;
 	if (!r.has_signature) {
-		fprintf(stderr, "%s: %s/%s is not signed; run 'keys publish'\n", cli_prog, cli_dir,
+		log_error("%s/%s is not signed; run 'keys publish'", cli_dir,
 		    CLI_ROSTER_SIGNED);
 		goto out;
 	}
 	/* Absolute, so scp never reads a ':' in the directory name as host:path. */
 	if (!cli_path(path, CLI_ROSTER_SIGNED) || !realpath(path, local)) {
-		fprintf(stderr, "%s: %s: %s\n", cli_prog, path, strerror(errno));
+		log_error("%s: %s", path, strerror(errno));
 		goto out;
 	}
 
@@ -224,13 +224,13 @@ int cmd_push(int argc, char *argv[])
 		}
 		failed++;
 		if (st < 0)
-			fprintf(stderr, "%s: %s: failed: %s\n", cli_prog, argv[i], strerror(-st));
+			log_error("%s: failed: %s", argv[i], strerror(-st));
 		else
-			fprintf(stderr, "%s: %s: failed (%s exit %d)\n", cli_prog, argv[i], what, st);
+			log_error("%s: failed (%s exit %d)", argv[i], what, st);
 	}
 	fflush(stdout);
 	if (failed) {
-		fprintf(stderr, "%s: push failed for %zu of %d hosts\n", cli_prog, failed,
+		log_error("push failed for %zu of %d hosts", failed,
 		    argc - optind);
 		goto out;
 	}

@@ -180,15 +180,18 @@ static void show_node(const struct roster_node *n)
 
 static void show_engineer(const struct roster_engineer *e)
 {
-	char fp[51], allow[96];
+	char fp[51], allow[96], comment[VIS_ESCAPE_MAX * 100 + 1];
 	size_t i;
 
 	printf("engineer %s\n", e->name);
 	for (i = 0; i < e->n_ssh_keys; i++) {
+		const char *c = e->ssh_keys[i].comment ? e->ssh_keys[i].comment : "";
+
 		roster_ssh_key_fingerprint(&e->ssh_keys[i], fp);
-		/* The comment is untrusted text: bounded. */
-		printf("\tssh-key %s %s %.100s\n", e->ssh_keys[i].type, fp,
-		    e->ssh_keys[i].comment ? e->ssh_keys[i].comment : "");
+		/* The comment is untrusted text: bounded, and escaped for the terminal (a C1
+		 * control is valid UTF-8 and passes the roster's checks). */
+		vis_escape(comment, sizeof(comment), c, strnlen(c, 100));
+		printf("\tssh-key %s %s %s\n", e->ssh_keys[i].type, fp, comment);
 	}
 	for (i = 0; i < e->n_allows; i++) {
 		cli_allow_format(allow, &e->allows[i]);
@@ -213,7 +216,7 @@ int cmd_show(int argc, char *argv[])
 	n = roster_node_find(&r, argv[optind]);
 	e = n ? NULL : roster_engineer_find(&r, argv[optind]);
 	if (!n && !e) {
-		fprintf(stderr, "%s: no node or engineer '%.100s'\n", cli_prog, argv[optind]);
+		log_error("no node or engineer '%.100s'", argv[optind]);
 		goto out;
 	}
 	if (json) {
@@ -377,7 +380,7 @@ int cmd_diff(int argc, char *argv[])
 	roster_diff_nodes(&pub, &work, on_node, &ch);
 	diff_engineers(&pub, &work, &ch);
 	if (ch.failed) {
-		fprintf(stderr, "%s: out of memory\n", cli_prog);
+		log_error("out of memory");
 		goto out;
 	}
 	admin_changed = sodium_memcmp(pub.admin_key, work.admin_key, KEY_LEN) != 0;

@@ -101,10 +101,10 @@ bool cli_key_arg(const char *opt, const char *arg, uint8_t key[KEY_LEN])
 	if (ret == 0)
 		return true;
 	if (ret == -ENOENT || ret == -ENOTDIR)
-		fprintf(stderr, "%s: %s '%.100s' is neither a base64 key nor a file\n", cli_prog,
+		log_error("%s '%.100s' is neither a base64 key nor a file",
 		    opt, arg);
 	else
-		fprintf(stderr, "%s: %s: %s\n", cli_prog, opt, err);
+		log_error("%s: %s", opt, err);
 	return false;
 }
 
@@ -125,7 +125,7 @@ int cli_subcommand(const char *group, const struct command *table, size_t n, int
 			optind = 0;
 			return table[i].fn(argc - 1, argv + 1);
 		}
-		fprintf(stderr, "%s %s: invalid subcommand '%.100s'\n", cli_prog, group, argv[1]);
+		log_error("%s: invalid subcommand '%.100s'", group, argv[1]);
 	}
 	for (i = 0; i < n; i++)
 		cli_table_usage(f, group, &table[i]);
@@ -149,12 +149,12 @@ int cli_getopt(int argc, char *argv[], const struct option *opts)
 	c = getopt_long(argc, argv, ":h", opts, NULL);
 	if (c == '?') {
 		if (optopt)
-			fprintf(stderr, "%s %s: unknown option '-%c'\n", cli_prog, argv[0], optopt);
+			log_error("%s: unknown option '-%c'", argv[0], optopt);
 		else
-			fprintf(stderr, "%s %s: unknown option '%.100s'\n", cli_prog, argv[0],
+			log_error("%s: unknown option '%.100s'", argv[0],
 			    argv[optind - 1]);
 	} else if (c == ':') {
-		fprintf(stderr, "%s %s: option '%.100s' needs an argument\n", cli_prog, argv[0],
+		log_error("%s: option '%.100s' needs an argument", argv[0],
 		    argv[optind - 1]);
 		c = '?';
 	}
@@ -180,13 +180,13 @@ static int cmd_genkey(int argc, char *argv[])
 	}
 	/* As wg: a regular file others can read is a leak waiting to happen; say so. */
 	if (fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077))
-		fprintf(stderr, "%s: warning: writing a private key to a file with mode 0%03o "
-		    "(group or others can read it); consider 'umask 077'\n", cli_prog,
+		log_warn("writing a private key to a file with mode 0%03o "
+		    "(group or others can read it); consider 'umask 077'",
 		    (unsigned)(st.st_mode & 0777));
 	key_generate_private(key);
 	key_to_base64(b64, key);
 	if (printf("%s\n", b64) < 0 || fflush(stdout) != 0) {
-		fprintf(stderr, "%s: cannot write the key to stdout\n", cli_prog);
+		log_error("cannot write the key to stdout");
 		goto out;
 	}
 	ret = EXIT_OK;
@@ -215,11 +215,11 @@ static int cmd_pubkey(int argc, char *argv[])
 	}
 	len = fread(in, 1, sizeof(in), stdin);
 	if (ferror(stdin)) {
-		fprintf(stderr, "%s: cannot read stdin\n", cli_prog);
+		log_error("cannot read stdin");
 		goto out;
 	}
 	if (len > PUBKEY_INPUT_MAX) {
-		fprintf(stderr, "%s: input too long for a key\n", cli_prog);
+		log_error("input too long for a key");
 		goto out;
 	}
 	for (start = 0; start < len && is_space(in[start]); start++)
@@ -229,17 +229,17 @@ static int cmd_pubkey(int argc, char *argv[])
 	in[end] = '\0';
 	if (end - start != KEY_B64_LEN || memchr(in + start, '\0', end - start) ||
 	    !key_from_base64(priv, in + start)) {
-		fprintf(stderr, "%s: stdin does not hold a base64 private key "
-		    "(44 characters ending in '=')\n", cli_prog);
+		log_error("stdin does not hold a base64 private key "
+		    "(44 characters ending in '=')");
 		goto out;
 	}
 	if (!key_public_from_private(pub, priv)) {
-		fprintf(stderr, "%s: invalid private key\n", cli_prog);
+		log_error("invalid private key");
 		goto out;
 	}
 	key_to_base64(b64, pub);
 	if (printf("%s\n", b64) < 0 || fflush(stdout) != 0) {
-		fprintf(stderr, "%s: cannot write the key to stdout\n", cli_prog);
+		log_error("cannot write the key to stdout");
 		goto out;
 	}
 	ret = EXIT_OK;
@@ -264,6 +264,7 @@ int main(int argc, char *argv[])
 {
 	const struct command *c;
 
+	log_init(cli_prog, LOG_LEVEL_INFO, LOG_DEST_TOOL);
 	/* Global options come before the subcommand: -C DIR or -CDIR. */
 	while (argc >= 2 && !strncmp(argv[1], "-C", 2)) {
 		if (argv[1][2]) {
@@ -275,7 +276,7 @@ int main(int argc, char *argv[])
 			argc -= 2;
 			argv += 2;
 		} else {
-			fprintf(stderr, "%s: -C needs a directory\n", cli_prog);
+			log_error("-C needs a directory");
 			usage(stderr);
 			return EXIT_USAGE;
 		}
@@ -287,12 +288,12 @@ int main(int argc, char *argv[])
 	if (wants_help(argv[1]))
 		return cmd_help(1, argv + 1);
 	if (!key_lib_init()) {
-		fprintf(stderr, "%s: cannot initialise libsodium\n", cli_prog);
+		log_error("cannot initialise libsodium");
 		return EXIT_FAIL;
 	}
 	c = command_find(argv[1]);
 	if (!c) {
-		fprintf(stderr, "%s: invalid subcommand '%.100s'\n", cli_prog, argv[1]);
+		log_error("invalid subcommand '%.100s'", argv[1]);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
