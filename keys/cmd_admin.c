@@ -247,9 +247,11 @@ static void verify_report(bool json, const char *file, const struct roster *r, c
 	} else {
 		key_to_base64(b64, r->admin_key);
 		cli_time_format(issued, r->issued);
-		printf(", \"network\": \"%s\", \"serial\": %llu, \"issued\": \"%s\", "
+		fputs(", \"network\": ", stdout);
+		json_string_write(stdout, r->network);
+		printf(", \"serial\": %llu, \"issued\": \"%s\", "
 		    "\"admin_key\": \"%s\", \"endorsements\": %zu, \"nodes\": %zu, "
-		    "\"engineers\": %zu", r->network, (unsigned long long)r->serial, issued, b64,
+		    "\"engineers\": %zu", (unsigned long long)r->serial, issued, b64,
 		    r->n_endorsements, r->n_nodes, r->n_engineers);
 	}
 	fputs("}\n", stdout);

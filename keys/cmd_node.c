@@ -144,9 +144,11 @@ int cmd_status(int argc, char *argv[])
 	if (json) {
 		printf("{\"roster\": ");
 		json_string_write(stdout, path);
-		printf(", \"network\": \"%s\", \"serial\": %llu, \"issued\": \"%s\", "
+		fputs(", \"network\": ", stdout);
+		json_string_write(stdout, r.network);
+		printf(", \"serial\": %llu, \"issued\": \"%s\", "
 		    "\"admin_key\": \"%s\", \"signed\": %s, \"nodes\": %zu, \"engineers\": %zu}\n",
-		    r.network, (unsigned long long)r.serial, issued, b64,
+		    (unsigned long long)r.serial, issued, b64,
 		    r.has_signature ? "true" : "false", r.n_nodes, r.n_engineers);
 	} else {
 		printf("roster %s\nnetwork %s\nserial %llu\nissued %s\nadmin %s\nnodes %zu\n"
