@@ -4,7 +4,9 @@
 # line, terminal escapes (ESC, BEL, the 8-bit CSI U+009B) and UTF-8, and logs in under a user
 # name that does the same.  The bastion's operational log (its stderr) shows each request on
 # its one line with every unsafe byte escaped (\n, \ooo) and readable UTF-8 kept: no forged
-# line, no ESC, BEL or CSI byte.  The audit log holds the same names JSON-escaped.
+# line, no ESC, BEL or CSI byte.  The audit log holds the same names JSON-escaped.  A burst of
+# denials is rate-limited in the log (the logger's per-call-site budget), and libssh's own
+# messages go through the logger too.
 . "$(dirname "$0")/lib.sh"
 
 need_bastion
@@ -68,6 +70,23 @@ check "the hostile user name is on its one rejected line" \
 	grep -aq 'rejected .* for eve.bastion:.info:.forged.*: unknown engineer$' "$T/bastion.log"
 check "the audit log holds the forged target JSON-escaped on one line" \
 	grep -qF '"target":"web-1\u000abastion: info: session 9: accepted publickey for root\u001b[2J' "$AUDIT_LOG"
+
+# The logger's rate limit holds for the bastion too: 30 denied jumps in one burst print at most
+# LOG_RATELIMIT_BURST (10) lines, and once the 5 s interval is over the next denial reports
+# the rest as one "similar messages suppressed" line.
+before=$(grep -ac 'jump denied' "$T/bastion.log")
+targets=(); for i in $(seq 30); do targets+=("nowhere-$i"); done
+out=$(client "$T/ssh/alice" alice "${targets[@]}" | grep -c '^refused 1$' || true)
+assert_eq "30 jumps to unknown targets refused" 30 "$out"
+denied=$(( $(grep -ac 'jump denied' "$T/bastion.log") - before ))
+assert_le "at most 10 of them logged" 10 "$denied"
+suppressed() {
+	client "$T/ssh/alice" alice late >/dev/null
+	grep -aq 'similar messages suppressed (bastion/jump.c:[0-9]*)' "$T/bastion.log"
+}
+check "the rest reported as suppressed after the interval" wait_until 30 suppressed
 check "bastion still running" pid_alive "$BASTION_PID"
+check "every line of the log is the logger's, libssh's debug lines (-v) included" \
+	bash -c "! grep -av '^bastion: \(error\|warning\|info\|debug\): ' '$T/bastion.log'"
 bastion_stop || true
 finish
