@@ -67,44 +67,40 @@ static void emit(enum log_level level, const char *msg, size_t len)
 	fwrite(line, 1, (size_t)n, stderr);
 }
 
-static size_t format(char buf[LOG_MSG_MAX], const char *fmt, va_list ap)
+/* Formats, appends ": strerror(err)" if with_err, and writes (if the level is enabled). */
+static void vlog(enum log_level level, bool with_err, int err, const char *fmt, va_list ap)
 {
-	int n = vsnprintf(buf, LOG_MSG_MAX, fmt, ap);
+	char buf[LOG_MSG_MAX];
+	int n;
 
-	if (n < 0) {
-		buf[0] = '\0';
-		return 0;
+	if (level > current_level)
+		return;
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = n < 0 ? 0 : n < LOG_MSG_MAX ? n : LOG_MSG_MAX - 1;
+	buf[n] = '\0';
+	if (with_err) {
+		snprintf(buf + n, sizeof(buf) - (size_t)n, ": %s", strerror(err < 0 ? -err : err));
+		n += (int)strlen(buf + n);
 	}
-	return (size_t)n < LOG_MSG_MAX ? (size_t)n : LOG_MSG_MAX - 1;
+	emit(level, buf, (size_t)n);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-	char buf[LOG_MSG_MAX];
-	size_t n;
 	va_list ap;
 
-	if (level > current_level)
-		return;
 	va_start(ap, fmt);
-	n = format(buf, fmt, ap);
+	vlog(level, false, 0, fmt, ap);
 	va_end(ap);
-	emit(level, buf, n);
 }
 
 void log_errno(enum log_level level, int err, const char *fmt, ...)
 {
-	char buf[LOG_MSG_MAX];
-	size_t n;
 	va_list ap;
 
-	if (level > current_level)
-		return;
 	va_start(ap, fmt);
-	n = format(buf, fmt, ap);
+	vlog(level, true, err, fmt, ap);
 	va_end(ap);
-	snprintf(buf + n, sizeof(buf) - n, ": %s", strerror(err < 0 ? -err : err));
-	emit(level, buf, strlen(buf + n) + n);
 }
 
 bool log_ratelimit_check(struct log_ratelimit *rl, uint64_t now_ns, unsigned long *suppressed)
