@@ -35,8 +35,8 @@ int jump_request(struct bsession *s, ssh_message msg)
 	snprintf(shown, sizeof(shown), "%s", host ? host : "");
 	if (reason) {
 		journal_jump_deny(s, host, resolved ? &t : NULL, port, reason);
-		blog_info_rl("session %s: jump denied: %s to %.100s port %d: %s", s->id, s->engineer,
-		    shown, port, reason);
+		blog_info_rl("session %s: jump denied: %s to %.100s port %d: %s", s->id,
+		    s->engineer, shown, port, reason);
 		return 1;	/* open failure: administratively prohibited, nothing more */
 	}
 	ch = ssh_message_channel_request_open_reply_accept(msg);

@@ -28,7 +28,7 @@ enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBU
 enum log_dest {
 	LOG_DEST_STDERR,	/* "IDENT: LEVEL: message" (daemons in the foreground, systemd) */
 	LOG_DEST_SYSLOG,	/* syslog(3), facility daemon, the message alone */
-	LOG_DEST_TOOL,		/* "IDENT: message", "IDENT: warning: message" (a command line tool) */
+	LOG_DEST_TOOL,		/* "IDENT: message", "IDENT: warning: message" (a CLI tool) */
 };
 
 enum {

@@ -189,7 +189,8 @@ int cmd_publish(int argc, char *argv[])
 		if (!cli_roster_load_signed(&old))
 			goto out;
 		if (strcmp(old.network, r.network)) {
-			log_error("%s is for network '%s', the working roster for '%s'", signed_path, old.network, r.network);
+			log_error("%s is for network '%s', the working roster for '%s'",
+			    signed_path, old.network, r.network);
 			goto out;
 		}
 		memcpy(pinned, old.admin_key, KEY_LEN);

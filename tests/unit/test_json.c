@@ -82,7 +82,8 @@ static void test_json_long_random(void **state)
 			/* Passed through: exactly the input, well-formed, no control byte. */
 			assert_int_equal(len, k);
 			assert_memory_equal(piece, in + i, k);
-			assert_int_equal(utf8_seq_decode((const unsigned char *)piece, len, &cp), len);
+			assert_int_equal(utf8_seq_decode((const unsigned char *)piece, len, &cp),
+			    len);
 			assert_true(cp >= 0x20 && cp != 0x7f && cp != '"');
 		}
 		i += k;

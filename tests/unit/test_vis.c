@@ -25,7 +25,8 @@ static const struct {
 	/* 4 */ { "\x1b[2J\x1b]0;title\x07", 0, "\\033[2J\\033]0;title\\007" },
 	/* 5 */ { "del\x7f nul", 0, "del\\177 nul" },
 	/* 6 */ { "a\\b", 0, "a\\\\b" },
-	/* 7 */ { "jos\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 0, "jos\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+	/* 7 */ { "jos\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 0,
+		  "jos\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
 	/* 8: C1 controls: NEL, CSI */
 	/* 8 */ { "\xc2\x85\xc2\x9b" "31m", 0, "\\302\\205\\302\\23331m" },
 	/* 9: U+00A0, the first printable after C1, stays */
@@ -55,8 +56,8 @@ static void test_vis_cases(void **state)
 		size_t took = vis_escape(out, sizeof(out), cases[i].in, len);
 
 		if (took != len || strcmp(out, cases[i].out))
-			fail_msg("case %zu: \"%s\" (took %zu of %zu), want \"%s\"", i + 1, out, took,
-			    len, cases[i].out);
+			fail_msg("case %zu: \"%s\" (took %zu of %zu), want \"%s\"", i + 1, out,
+			    took, len, cases[i].out);
 	}
 }
 
@@ -111,7 +112,8 @@ static size_t unvis(unsigned char *out, const char *s)
 		default:
 			assert_true(s[0] >= '0' && s[0] <= '3' && s[1] >= '0' && s[1] <= '7' &&
 			    s[2] >= '0' && s[2] <= '7');
-			out[n++] = (unsigned char)((s[0] - '0') << 6 | (s[1] - '0') << 3 | (s[2] - '0'));
+			out[n++] = (unsigned char)((s[0] - '0') << 6 | (s[1] - '0') << 3 |
+			    (s[2] - '0'));
 			s += 3;
 		}
 	}
