@@ -1,8 +1,8 @@
 /* The logger: the per-call-site rate limit (a numbered case table on a fake clock, then the
  * log_rl macro end to end into a captured stderr: one budget per call site, the summary line),
  * the escaping of each whole message (a forged line, terminal escapes, C1, UTF-8 kept, in
- * log_msg and log_errno), a message cut at its bound on an escape boundary, and the command
- * line tool's format. */
+ * log_msg and log_errno, on stderr and to syslog), a message cut at its bound on an escape
+ * boundary, and the command line tool's format. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -170,6 +171,56 @@ static void test_log_truncates_on_escape_boundary(void **state)
 	free(out);
 }
 
+/* syslog(3) replaced for this test (the executable's definitions win over libc's): the last
+ * message, formatted.  __syslog_chk is what syslog becomes under _FORTIFY_SOURCE. */
+static char syslog_last[8192];
+static int syslog_pri = -1;
+
+void __syslog_chk(int pri, int flag, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void syslog_record(int pri, const char *fmt, va_list ap)
+{
+	syslog_pri = pri;
+	vsnprintf(syslog_last, sizeof(syslog_last), fmt, ap);
+}
+
+void openlog(const char *ident, int option, int facility)
+{
+	(void)ident;
+	(void)option;
+	(void)facility;
+}
+
+void syslog(int pri, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	syslog_record(pri, fmt, ap);
+	va_end(ap);
+}
+
+void __syslog_chk(int pri, int flag, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)flag;
+	va_start(ap, fmt);
+	syslog_record(pri, fmt, ap);
+	va_end(ap);
+}
+
+static void test_log_syslog_escaped(void **state)
+{
+	(void)state;
+	log_init("test", LOG_LEVEL_INFO, LOG_DEST_SYSLOG);
+	log_warn("jump to %s", "x\ntest: accepted\x1b[2J\xc2\x9b caf\xc3\xa9");
+	assert_int_equal(syslog_pri, LOG_WARNING);
+	assert_string_equal(syslog_last,
+	    "jump to x\\ntest: accepted\\033[2J\\302\\233 caf\xc3\xa9");
+	log_init("test", LOG_LEVEL_INFO, LOG_DEST_STDERR);
+}
+
 static void tool_lines(void)
 {
 	log_error("no engineer '%s'", "e\x1b");
@@ -196,6 +247,7 @@ int main(void)
 		cmocka_unit_test(test_log_escapes_control_bytes),
 		cmocka_unit_test(test_log_truncates_on_escape_boundary),
 		cmocka_unit_test(test_log_tool_format),
+		cmocka_unit_test(test_log_syslog_escaped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
