@@ -74,15 +74,3 @@ size_t vis_escape(char *dst, size_t dsize, const char *src, size_t srclen)
 	dst[o] = '\0';
 	return i;
 }
-
-void vis_fputs(const char *s, FILE *f)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	char piece[4 * VIS_ESCAPE_MAX];
-	size_t n = strlen(s), i = 0, len;
-
-	while (i < n) {
-		i += next(p + i, n - i, piece, &len);
-		fwrite(piece, 1, len, f);
-	}
-}

@@ -19,7 +19,6 @@
 #define COMMON_VIS_H
 
 #include <stddef.h>
-#include <stdio.h>
 
 /* An input byte becomes at most this many output bytes (\ooo). */
 enum { VIS_ESCAPE_MAX = 4 };
@@ -29,8 +28,5 @@ enum { VIS_ESCAPE_MAX = 4 };
  * dst never ends in half an escape or half a UTF-8 sequence; dsize >= VIS_ESCAPE_MAX * srclen
  * + 1 always fits.  Returns the number of input bytes written (srclen when all of it fit). */
 size_t vis_escape(char *dst, size_t dsize, const char *src, size_t srclen);
-
-/* Writes the NUL-terminated s to f escaped as above (any length). */
-void vis_fputs(const char *s, FILE *f);
 
 #endif
