@@ -15,8 +15,8 @@
 #include <libssh/server.h>
 
 #include "bastion/access.h"
+#include "bastion/admission.h"
 #include "bastion/config.h"
-#include "bastion/ratelimit.h"
 
 enum {
 	BASTION_USER_MAX = 64,		/* SSH user names longer than this are refused */
@@ -72,7 +72,9 @@ struct bsession {
 	char id[17];			/* 16 hex: ties this connection's audit lines */
 	char src[INET6_ADDRSTRLEN];
 	int src_port;
-	struct ratelimit_addr addr;
+	struct admission_source net;	/* its source block, for admission */
+	bool auth_tried;		/* offered a key or a password (penalty: authfail) */
+	bool grace_exceeded;		/* closed at LoginGraceTime */
 	uint64_t t_start_ns;
 	char engineer[ROSTER_NAME_MAX + 1];	/* set once authenticated */
 	char fp[51];
@@ -96,7 +98,7 @@ struct bastion {
 	ssh_key host_key;
 	struct access acc;
 	struct audit_log *audit;
-	struct ratelimit rl;
+	struct admission adm;
 	struct bsession *sessions;
 	unsigned n_sessions, n_unauth, n_relays;
 	int sig_fd;

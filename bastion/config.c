@@ -12,7 +12,7 @@
 
 #include <sodium.h>
 
-enum { LINE_LEN_MAX = 4096, QUOTE_MAX = 80 };
+enum { LINE_LEN_MAX = 4096, QUOTE_MAX = 80, STARTUPS_MAX = 10000 };
 
 struct parse_ctx {
 	struct bastion_config *c;
@@ -205,9 +205,199 @@ static bool key_grace(struct parse_ctx *p, const char *v)
 	return set_uint(p, &p->c->login_grace_time, v, 1, 3600);
 }
 
+/* "N" (a hard limit, as OpenSSH) or "begin:rate:full". */
 static bool key_max_startups(struct parse_ctx *p, const char *v)
 {
-	return set_uint(p, &p->c->max_startups, v, 1, 10000);
+	struct bastion_config *c = p->c;
+	unsigned long b, r, f;
+	char q[QUOTE_MAX + 4], tok[3][24];
+	const char *s = v, *colon;
+	size_t i, n;
+
+	if (!strchr(v, ':')) {
+		if (!set_uint(p, &c->max_startups, v, 1, STARTUPS_MAX))
+			return false;
+		c->max_startups_begin = c->max_startups;
+		c->max_startups_rate = 100;
+		return true;
+	}
+	for (i = 0; i < 3; i++) {
+		colon = strchr(s, ':');
+		n = colon ? (size_t)(colon - s) : strlen(s);
+		if (n >= sizeof(tok[i]) || (i < 2) != (colon != NULL))
+			goto bad;
+		memcpy(tok[i], s, n);
+		tok[i][n] = '\0';
+		s += n + 1;
+	}
+	if (!parse_uint(tok[0], 1, STARTUPS_MAX, &b) || !parse_uint(tok[1], 1, 100, &r) ||
+	    !parse_uint(tok[2], 1, STARTUPS_MAX, &f) || b > f)
+		goto bad;
+	c->max_startups_begin = (unsigned)b;
+	c->max_startups_rate = (unsigned)r;
+	c->max_startups = (unsigned)f;
+	return true;
+bad:
+	err_add(p, "MaxStartups: expected N or BEGIN:RATE:FULL (1 <= BEGIN <= FULL <= %d, RATE "
+	    "1 to 100), got \"%s\"", STARTUPS_MAX, quote(q, v));
+	return false;
+}
+
+static bool key_per_source_max_startups(struct parse_ctx *p, const char *v)
+{
+	if (strcmp(v, "none") == 0) {
+		p->c->per_source_max_startups = 0;
+		return true;
+	}
+	return set_uint(p, &p->c->per_source_max_startups, v, 1, STARTUPS_MAX);
+}
+
+/* "V4" or "V4:V6" prefix lengths. */
+static bool key_net_block_size(struct parse_ctx *p, const char *v)
+{
+	char q[QUOTE_MAX + 4], v4[8];
+	const char *colon = strchr(v, ':');
+	unsigned long a, b = p->c->per_source_v6_bits;
+	size_t n = colon ? (size_t)(colon - v) : strlen(v);
+
+	if (n >= sizeof(v4))
+		goto bad;
+	memcpy(v4, v, n);
+	v4[n] = '\0';
+	if (!parse_uint(v4, 1, 32, &a) || (colon && !parse_uint(colon + 1, 1, 128, &b)))
+		goto bad;
+	p->c->per_source_v4_bits = (unsigned)a;
+	p->c->per_source_v6_bits = (unsigned)b;
+	return true;
+bad:
+	err_add(p, "PerSourceNetBlockSize: expected V4[:V6] (1 to 32, 1 to 128), got \"%s\"",
+	    quote(q, v));
+	return false;
+}
+
+/* A duration as OpenSSH writes one: N, Ns, Nm or Nh; at most a day. */
+static bool parse_seconds(const char *s, unsigned *out)
+{
+	char num[16];
+	size_t n = strlen(s);
+	unsigned long v, mul = 1;
+
+	if (n && (s[n - 1] == 's' || s[n - 1] == 'm' || s[n - 1] == 'h')) {
+		mul = s[n - 1] == 's' ? 1 : s[n - 1] == 'm' ? 60 : 3600;
+		n--;
+	}
+	if (n == 0 || n >= sizeof(num))
+		return false;
+	memcpy(num, s, n);
+	num[n] = '\0';
+	if (!parse_uint(num, 0, 86400, &v) || v * mul > 86400)
+		return false;
+	*out = (unsigned)(v * mul);
+	return true;
+}
+
+/* "yes", "no", or space-separated NAME:DURATION items (authfail, noauth, grace-exceeded,
+ * min, max), which enable penalties and override those defaults. */
+static bool key_penalties(struct parse_ctx *p, const char *v)
+{
+	static const char *const names[] = { "authfail", "noauth", "grace-exceeded", "min", "max" };
+	struct bastion_penalties *pen = &p->c->penalties;
+	unsigned *fields[] = { &pen->authfail, &pen->noauth, &pen->grace_exceeded, &pen->min,
+	    &pen->max };
+	char q[QUOTE_MAX + 4], item[64];
+	const char *s = v, *colon;
+	size_t n, i;
+	bool ok = true;
+
+	if (strcmp(v, "yes") == 0 || strcmp(v, "no") == 0) {
+		pen->enabled = v[0] == 'y';
+		return true;
+	}
+	while (*s) {
+		n = strcspn(s, " \t");
+		if (n >= sizeof(item)) {
+			err_add(p, "PerSourcePenalties: item too long: \"%s\"", quote(q, s));
+			return false;
+		}
+		memcpy(item, s, n);
+		item[n] = '\0';
+		s += n;
+		s += strspn(s, " \t");
+		colon = strchr(item, ':');
+		for (i = 0; colon && i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i]) == (size_t)(colon - item) &&
+			    memcmp(names[i], item, (size_t)(colon - item)) == 0)
+				break;
+		if (!colon || i == sizeof(names) / sizeof(names[0]) ||
+		    !parse_seconds(colon + 1, fields[i])) {
+			err_add(p, "PerSourcePenalties: expected yes, no or items authfail:, noauth:, "
+			    "grace-exceeded:, min:, max: with a duration (N[smh]), got \"%s\"",
+			    quote(q, item));
+			ok = false;
+		}
+	}
+	if (ok && pen->min > pen->max) {
+		err_add(p, "PerSourcePenalties: min (%u s) above max (%u s)", pen->min, pen->max);
+		ok = false;
+	}
+	pen->enabled = ok;
+	return ok;
+}
+
+/* "ADDR/BITS" or "ADDR" (a single address), numeric. */
+static bool parse_net(const char *s, struct bastion_net *net)
+{
+	char host[64];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned long bits;
+
+	if (n >= sizeof(host))
+		return false;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	memset(net, 0, sizeof(*net));
+	if (inet_pton(AF_INET, host, net->addr) == 1)
+		net->family = 4;
+	else if (inet_pton(AF_INET6, host, net->addr) == 1)
+		net->family = 6;
+	else
+		return false;
+	bits = net->family == 4 ? 32 : 128;
+	if (slash && !parse_uint(slash + 1, 0, bits, &bits))
+		return false;
+	net->bits = (uint8_t)bits;
+	return true;
+}
+
+static bool key_exempt(struct parse_ctx *p, const char *v)
+{
+	struct bastion_penalties *pen = &p->c->penalties;
+	char q[QUOTE_MAX + 4], item[72];
+	const char *s = v;
+	size_t n;
+
+	pen->n_exempt = 0;
+	while (*s) {
+		n = strcspn(s, ",");
+		if (n >= sizeof(item) || pen->n_exempt == BASTION_EXEMPT_MAX) {
+			err_add(p, "PerSourcePenaltyExemptList: at most %d items of ADDR[/BITS]",
+			    BASTION_EXEMPT_MAX);
+			return false;
+		}
+		memcpy(item, s, n);
+		item[n] = '\0';
+		if (!parse_net(item, &pen->exempt[pen->n_exempt])) {
+			err_add(p, "PerSourcePenaltyExemptList: expected ADDR[/BITS], got \"%s\"",
+			    quote(q, item));
+			return false;
+		}
+		pen->n_exempt++;
+		s += n;
+		if (*s == ',')
+			s++;
+	}
+	return true;
 }
 
 static bool key_max_auth_tries(struct parse_ctx *p, const char *v)
@@ -230,6 +420,10 @@ static const struct {
 	{ "ConnectTimeout", key_connect_timeout, false },
 	{ "LoginGraceTime", key_grace, false },
 	{ "MaxStartups", key_max_startups, false },
+	{ "PerSourceMaxStartups", key_per_source_max_startups, false },
+	{ "PerSourceNetBlockSize", key_net_block_size, false },
+	{ "PerSourcePenalties", key_penalties, false },
+	{ "PerSourcePenaltyExemptList", key_exempt, false },
 	{ "MaxAuthTries", key_max_auth_tries, false },
 };
 enum { N_KEYS = sizeof(keys_table) / sizeof(keys_table[0]) };
@@ -295,7 +489,21 @@ void bastion_config_defaults(struct bastion_config *c)
 	strcpy(c->audit_key_file, "/var/lib/warren/bastion/audit.key");
 	c->connect_timeout = 5;
 	c->login_grace_time = 30;
-	c->max_startups = 64;
+	/* OpenSSH's 10:30:100, scaled for a bastion that many engineers log in through at
+	 * once; one source may hold a quarter of begin, so four are needed to start drops. */
+	c->max_startups_begin = 64;
+	c->max_startups_rate = 30;
+	c->max_startups = 256;
+	c->per_source_max_startups = 16;
+	c->per_source_v4_bits = 32;
+	c->per_source_v6_bits = 64;
+	/* OpenSSH 9.8's defaults. */
+	c->penalties.enabled = true;
+	c->penalties.authfail = 5;
+	c->penalties.noauth = 1;
+	c->penalties.grace_exceeded = 10;
+	c->penalties.min = 15;
+	c->penalties.max = 600;
 	c->max_auth_tries = 6;
 }
 

@@ -14,6 +14,27 @@ enum {
 	BASTION_LISTEN_MAX = 8,		/* ListenAddress lines */
 	BASTION_CONFIG_ERRORS_MAX = 32,	/* messages kept; the rest are counted */
 	BASTION_CONFIG_MAX_BYTES = 1 << 20,
+	BASTION_EXEMPT_MAX = 32,	/* PerSourcePenaltyExemptList entries */
+};
+
+/* An address block: family 4 or 6, the address (v4 in the first 4 bytes), its prefix length. */
+struct bastion_net {
+	uint8_t family;
+	uint8_t addr[16];
+	uint8_t bits;
+};
+
+/* PerSourcePenalties (as OpenSSH 9.8's): seconds added to a source's penalty for each of its
+ * connections that ends without authenticating; the source is refused once its penalty reaches
+ * min, for as long as it lasts, never more than max. */
+struct bastion_penalties {
+	bool enabled;
+	unsigned authfail;		/* tried to authenticate, never succeeded */
+	unsigned noauth;		/* closed without trying */
+	unsigned grace_exceeded;	/* still unauthenticated at LoginGraceTime */
+	unsigned min, max;
+	struct bastion_net exempt[BASTION_EXEMPT_MAX];	/* PerSourcePenaltyExemptList */
+	size_t n_exempt;
 };
 
 struct bastion_listen {
@@ -33,7 +54,14 @@ struct bastion_config {
 	bool audit_syslog;
 	unsigned connect_timeout;	/* seconds */
 	unsigned login_grace_time;	/* seconds */
-	unsigned max_startups;		/* unauthenticated connections at once */
+	/* MaxStartups begin:rate:full: past begin unauthenticated connections, a new one is
+	 * refused with probability rate% rising linearly to 100% at full. */
+	unsigned max_startups_begin;
+	unsigned max_startups_rate;	/* percent */
+	unsigned max_startups;		/* full */
+	unsigned per_source_max_startups;	/* 0: none */
+	unsigned per_source_v4_bits, per_source_v6_bits;	/* PerSourceNetBlockSize */
+	struct bastion_penalties penalties;
 	unsigned max_auth_tries;	/* per connection */
 };
 

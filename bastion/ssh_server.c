@@ -39,8 +39,12 @@ void bsession_kill(struct bsession *s, const char *reason)
 {
 	if (s->state == BSESSION_DEAD)
 		return;
-	if (s->state != BSESSION_READY)
+	if (s->state != BSESSION_READY) {
+		/* Never authenticated: the source earns its penalty (PerSourcePenalties). */
 		s->b->n_unauth--;
+		admission_done(&s->b->adm, &s->net, s->grace_exceeded ? ADMISSION_GRACE_EXCEEDED :
+		    s->auth_tried ? ADMISSION_AUTHFAIL : ADMISSION_NOAUTH, bastion_now_ns());
+	}
 	s->state = BSESSION_DEAD;
 	s->reason = reason;
 	s->b->dirty = true;
@@ -64,21 +68,23 @@ static void user_copy(char *dst, size_t dstlen, const char *user)
 	dst[i] = '\0';
 }
 
+/* One refused authentication attempt (a key offered or signed, a password): audited, counted
+ * against MaxAuthTries.  The source is charged only when the connection ends without
+ * authenticating (bsession_kill), so the keys an agent offers before the right one cost
+ * nothing once it succeeds. */
 static void auth_failed(struct bsession *s, const char *user, const char *fp, const char *why)
 {
 	struct bastion *b = s->b;
 	char shown[BASTION_USER_MAX + 1];
-	bool more;
 
 	user_copy(shown, sizeof(shown), user ? user : "");
 	journal_session(s, "auth_reject", user, fp, why);
 	blog_info("session %s: rejected %s for %s from %s port %d: %s", s->id, fp ? fp : "-",
 	    shown, s->src, s->src_port, why);
+	s->auth_tried = true;
 	s->auth_failures++;
-	more = ratelimit_fail(&b->rl, &s->addr, bastion_now_ns());
-	if (!more || s->auth_failures >= b->cfg.max_auth_tries)
-		bsession_kill(s, more ? "too many authentication failures" :
-		    "source address rate limited");
+	if (s->auth_failures >= b->cfg.max_auth_tries)
+		bsession_kill(s, "too many authentication failures");
 }
 
 static int on_auth_pubkey(ssh_session ss, const char *user, struct ssh_key_struct *key,
@@ -246,24 +252,55 @@ static void peer_addr(struct bsession *s)
 	socklen_t sl = sizeof(ss);
 
 	strcpy(s->src, "?");
-	memset(&s->addr, 0, sizeof(s->addr));
+	memset(&s->net, 0, sizeof(s->net));
 	if (getpeername(ssh_get_fd(s->ssh), (struct sockaddr *)&ss, &sl) < 0)
 		return;
+	admission_source_of(&s->b->adm, (struct sockaddr *)&ss, &s->net);
 	if (ss.ss_family == AF_INET) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 
 		inet_ntop(AF_INET, &sin->sin_addr, s->src, sizeof(s->src));
 		s->src_port = ntohs(sin->sin_port);
-		s->addr.bytes[0] = 4;
-		memcpy(s->addr.bytes + 1, &sin->sin_addr, 4);
 	} else if (ss.ss_family == AF_INET6) {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 
 		inet_ntop(AF_INET6, &sin6->sin6_addr, s->src, sizeof(s->src));
 		s->src_port = ntohs(sin6->sin6_port);
-		s->addr.bytes[0] = 6;
-		memcpy(s->addr.bytes + 1, &sin6->sin6_addr, 16);
 	}
+}
+
+/* Whether a new connection may start; logs a refusal (at most once a second, counting the
+ * rest: a flood of refused connections must not flood the log). */
+static bool admit(struct bastion *b, struct bsession *s)
+{
+	const struct bsession *o;
+	unsigned same = 0, left;
+	unsigned long skipped;
+	const char *why = NULL;
+
+	for (o = b->sessions; o; o = o->next)
+		if ((o->state == BSESSION_KEX || o->state == BSESSION_AUTH) &&
+		    memcmp(&o->net, &s->net, sizeof(s->net)) == 0)
+			same++;
+	if (b->n_sessions >= BASTION_SESSIONS_MAX)
+		why = "too many connections";
+	else
+		why = admission_check(&b->adm, &s->net, b->n_unauth, same, s->t_start_ns,
+		    randombytes_uniform(100));
+	if (!why)
+		return true;
+	if (admission_log_due(&b->adm, s->t_start_ns, &skipped)) {
+		left = admission_penalty_left(&b->adm, &s->net, s->t_start_ns);
+		if (left)
+			blog_warn("refused connection from %s port %d: PerSourcePenalties "
+			    "(%u s left); %lu more refused in the last second", s->src, s->src_port,
+			    left, skipped);
+		else
+			blog_warn("refused connection from %s port %d: %s (%u unauthenticated, %u "
+			    "from this source); %lu more refused in the last second", s->src,
+			    s->src_port, why, b->n_unauth, same, skipped);
+	}
+	return false;
 }
 
 static void session_free(struct bsession *s)
@@ -318,12 +355,7 @@ static int on_listen(socket_t fd, int revents, void *ud)
 	randombytes_buf(rnd, sizeof(rnd));
 	sodium_bin2hex(s->id, sizeof(s->id), rnd, sizeof(rnd));
 	peer_addr(s);
-	if (b->n_unauth >= b->cfg.max_startups || b->n_sessions >= BASTION_SESSIONS_MAX ||
-	    !ratelimit_allowed(&b->rl, &s->addr, s->t_start_ns)) {
-		blog_warn("refused connection from %s port %d: %s", s->src, s->src_port,
-		    b->n_unauth >= b->cfg.max_startups ? "MaxStartups reached" :
-		    b->n_sessions >= BASTION_SESSIONS_MAX ? "too many connections" :
-		    "source address rate limited");
+	if (!admit(b, s)) {
 		ssh_free(ss);
 		free(s);
 		return 0;
@@ -518,7 +550,7 @@ int bastion_open(struct bastion *b, char *err, size_t errlen)
 	int ret;
 
 	b->sig_fd = -1;
-	ratelimit_init(&b->rl);
+	admission_init(&b->adm, &b->cfg);
 	b->ev = ssh_event_new();
 	if (!b->ev)
 		return -ENOMEM;
@@ -631,6 +663,7 @@ static void tick(struct bastion *b, uint64_t now)
 		    now - s->t_start_ns > grace) {
 			blog_info("session %s: from %s port %d: login grace time exceeded",
 			    s->id, s->src, s->src_port);
+			s->grace_exceeded = true;
 			bsession_kill(s, "login grace time exceeded");
 		}
 	if (b->audit)

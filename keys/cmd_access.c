@@ -222,18 +222,47 @@ static bool bastion_parse(const char *arg, char host[BASTION_HOST_MAX + 1], uint
 	return true;
 }
 
+/* ssh-keygen's default file for a key of this type: where the engineer most likely keeps it. */
+static const char *identity_default(const char *type)
+{
+	if (strncmp(type, "sk-ssh-ed25519", 14) == 0)
+		return "~/.ssh/id_ed25519_sk";
+	if (strncmp(type, "sk-ecdsa", 8) == 0)
+		return "~/.ssh/id_ecdsa_sk";
+	if (strncmp(type, "ecdsa", 5) == 0)
+		return "~/.ssh/id_ecdsa";
+	if (strcmp(type, "ssh-ed25519") == 0)
+		return "~/.ssh/id_ed25519";
+	return "~/.ssh/id_rsa";
+}
+
+/* An --identity path is written into ssh_config unquoted: no whitespace, quotes, '#' or
+ * control bytes (a newline would add directives of the caller's choosing). */
+static bool identity_valid(const char *path)
+{
+	const unsigned char *c;
+
+	if (!*path || strlen(path) > PATH_MAX)
+		return false;
+	for (c = (const unsigned char *)path; *c; c++)
+		if (*c <= 0x20 || *c == 0x7f || *c == '"' || *c == '\'' || *c == '#')
+			return false;
+	return true;
+}
+
 int cmd_ssh_config(int argc, char *argv[])
 {
 	static const struct option opts[] = {
 		{ "bastion", required_argument, NULL, 'b' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "roster", required_argument, NULL, 'r' },
+		{ "identity", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct roster_errors errs = { 0 };
-	const char *bastion = NULL, *user = NULL, *path = NULL;
-	char host[BASTION_HOST_MAX + 1], alias[ROSTER_NAME_MAX + 16];
+	const char *bastion = NULL, *user = NULL, *path = NULL, *identity = NULL;
+	char host[BASTION_HOST_MAX + 1], alias[ROSTER_NAME_MAX + 16], fp[51];
 	const struct roster_engineer *e;
 	size_t i, reachable = 0;
 	struct roster r;
@@ -246,6 +275,7 @@ int cmd_ssh_config(int argc, char *argv[])
 		case 'b': bastion = optarg; break;
 		case 'u': user = optarg; break;
 		case 'r': path = optarg; break;
+		case 'i': identity = optarg; break;
 		case 'h': cli_command_usage(stdout, "ssh-config"); ret = EXIT_OK; goto out;
 		default: cli_command_usage(stderr, "ssh-config"); ret = EXIT_USAGE; goto out;
 		}
@@ -257,6 +287,11 @@ int cmd_ssh_config(int argc, char *argv[])
 	}
 	if (!bastion_parse(bastion, host, &port)) {
 		log_error("--bastion '%.100s' is not HOST, HOST:PORT or [V6]:PORT", bastion);
+		goto out;
+	}
+	if (identity && !identity_valid(identity)) {
+		fprintf(stderr, "%s: --identity: a path without spaces, quotes, '#' or control "
+		    "characters\n", cli_prog);
 		goto out;
 	}
 	if (user && !roster_name_valid(user)) {
@@ -280,10 +315,21 @@ int cmd_ssh_config(int argc, char *argv[])
 		log_error("no engineer '%.100s'", argv[optind]);
 		goto out;
 	}
+	if (!e->n_ssh_keys) {
+		fprintf(stderr, "%s: engineer '%s' has no SSH key in the roster\n", cli_prog, e->name);
+		goto out;
+	}
+	/* IdentitiesOnly: only this key is offered, not every key of the engineer's agent (each
+	 * refused key counts against MaxAuthTries on the bastion and on the nodes). */
+	if (!identity)
+		identity = identity_default(e->ssh_keys[0].type);
+	roster_ssh_key_fingerprint(&e->ssh_keys[0], fp);
 	snprintf(alias, sizeof(alias), "%s-bastion", r.network);
 	printf("# warren network %s: engineer %s reaches its nodes through the bastion.\n"
-	    "Host %s\n\tHostName %s\n\tPort %u\n\tUser %s\n", r.network, e->name, alias, host,
-	    port, e->name);
+	    "# Only the key the roster holds is offered (%s %s).\n"
+	    "Host %s\n\tHostName %s\n\tPort %u\n\tUser %s\n\tIdentityFile %s\n"
+	    "\tIdentitiesOnly yes\n", r.network, e->name, e->ssh_keys[0].type, fp, alias, host,
+	    port, e->name, identity);
 	for (i = 0; i < r.n_nodes; i++)
 		if (roster_engineer_allows(&r, e, &r.nodes[i], SSH_PORT))
 			reachable++;
@@ -295,7 +341,8 @@ int cmd_ssh_config(int argc, char *argv[])
 		for (i = 0; i < r.n_nodes; i++)
 			if (roster_engineer_allows(&r, e, &r.nodes[i], SSH_PORT))
 				printf(" %s", r.nodes[i].name);
-		printf("\n\tUser %s\n\tProxyJump %s\n", user ? user : e->name, alias);
+		printf("\n\tUser %s\n\tProxyJump %s\n\tIdentityFile %s\n\tIdentitiesOnly yes\n",
+		    user ? user : e->name, alias, identity);
 	}
 	if (fflush(stdout) != 0) {
 		log_error("cannot write to stdout");

@@ -55,7 +55,7 @@ static const struct command commands[] = {
 	    "Prints the SSH keys allowed to log in to this node as USER (sshd "
 	    "AuthorizedKeysCommand)" },
 	{ "ssh-config", cmd_ssh_config, "ENGINEER --bastion HOST[:PORT] [--user USER] "
-	    "[--roster PATH]", "Prints the ssh_config snippet that jumps to the engineer's nodes" },
+	    "[--identity FILE] [--roster PATH]", "Prints the ssh_config snippet that jumps to the engineer's nodes" },
 	{ "audit", cmd_audit, "verify FILE --key PUB [--json]",
 	    "Verifies a bastion audit log (hash chain and signed checkpoints)" },
 	{ "help", cmd_help, "", "Shows this help" },
