@@ -245,11 +245,20 @@ bad:
 
 static bool key_per_source_max_startups(struct parse_ctx *p, const char *v)
 {
+	char q[QUOTE_MAX + 4];
+	unsigned long n;
+
 	if (strcmp(v, "none") == 0) {
 		p->c->per_source_max_startups = 0;
 		return true;
 	}
-	return set_uint(p, &p->c->per_source_max_startups, v, 1, STARTUPS_MAX);
+	if (!parse_uint(v, 1, STARTUPS_MAX, &n)) {
+		err_add(p, "expected none or a number from 1 to %d, got \"%s\"", STARTUPS_MAX,
+		    quote(q, v));
+		return false;
+	}
+	p->c->per_source_max_startups = (unsigned)n;
+	return true;
 }
 
 /* "V4" or "V4:V6" prefix lengths. */

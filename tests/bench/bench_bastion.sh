@@ -29,7 +29,7 @@ pub_link ojump 2 ojump
 SSHD_EXTRA=("MaxStartups $((CONCURRENT * 2))" "LoginGraceTime 0" "MaxSessions 10")
 SSHD_NODE_EXTRA[ojump]="ListenAddress ${PUB_OF[ojump]}:22"
 eng_add alice '*:22'
-bastion_up "MaxStartups = $((CONCURRENT + 100))" "LoginGraceTime = 60" ||
+bastion_up "MaxStartups = $((CONCURRENT + 100))" "PerSourceMaxStartups = none" "LoginGraceTime = 60" ||
 	{ echo "bench_bastion: setup failed: $(tail -n 5 "$T/bastion.log" 2>/dev/null | tr '\n' ' ')"; dump_logs; exit 0; }
 declare -A HOST=([bastion]=bastion [openssh]=ojump)
 # Warm both paths (known_hosts, handshakes).

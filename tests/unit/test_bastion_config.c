@@ -80,6 +80,30 @@ static const struct {
 	/* 25 */ { ADMIN "Roster = # all comment\n", { "b.conf:2: Roster: missing value" } },
 	/* 26 */ { ADMIN "Colour\x01 = x\n", { "b.conf:2: unknown key \"Colour?\"" } },
 	/* 27 */ { ADMIN "\r\nBogus = 1\r\n", { "b.conf:3: unknown key \"Bogus\"" } },
+	/* 28 */ { ADMIN "MaxStartups = 20:30:10\n", { "b.conf:2: MaxStartups: expected N or "
+		   "BEGIN:RATE:FULL (1 <= BEGIN <= FULL <= 10000, RATE 1 to 100), got \"20:30:10\"" } },
+	/* 29 */ { ADMIN "MaxStartups = 10:0:100\n", { "b.conf:2: MaxStartups: expected N or "
+		   "BEGIN:RATE:FULL (1 <= BEGIN <= FULL <= 10000, RATE 1 to 100), got \"10:0:100\"" } },
+	/* 30 */ { ADMIN "MaxStartups = 10:30\n", { "b.conf:2: MaxStartups: expected N or "
+		   "BEGIN:RATE:FULL (1 <= BEGIN <= FULL <= 10000, RATE 1 to 100), got \"10:30\"" } },
+	/* 31 */ { ADMIN "MaxStartups = 10:30:100:5\n", { "b.conf:2: MaxStartups: expected N or "
+		   "BEGIN:RATE:FULL (1 <= BEGIN <= FULL <= 10000, RATE 1 to 100), got \"10:30:100:5\"" } },
+	/* 32 */ { ADMIN "PerSourceMaxStartups = 0\n",
+		   { "b.conf:2: expected none or a number from 1 to 10000, got \"0\"" } },
+	/* 33 */ { ADMIN "PerSourceNetBlockSize = 32:129\n", { "b.conf:2: PerSourceNetBlockSize: "
+		   "expected V4[:V6] (1 to 32, 1 to 128), got \"32:129\"" } },
+	/* 34 */ { ADMIN "PerSourcePenalties = crash:90\n", { "b.conf:2: PerSourcePenalties: "
+		   "expected yes, no or items authfail:, noauth:, grace-exceeded:, min:, max: with a "
+		   "duration (N[smh]), got \"crash:90\"" } },
+	/* 35 */ { ADMIN "PerSourcePenalties = authfail:5x\n", { "b.conf:2: PerSourcePenalties: "
+		   "expected yes, no or items authfail:, noauth:, grace-exceeded:, min:, max: with a "
+		   "duration (N[smh]), got \"authfail:5x\"" } },
+	/* 36 */ { ADMIN "PerSourcePenalties = min:20m max:10m\n",
+		   { "b.conf:2: PerSourcePenalties: min (1200 s) above max (600 s)" } },
+	/* 37 */ { ADMIN "PerSourcePenaltyExemptList = 192.0.2.0/33\n", { "b.conf:2: "
+		   "PerSourcePenaltyExemptList: expected ADDR[/BITS], got \"192.0.2.0/33\"" } },
+	/* 38 */ { ADMIN "PerSourcePenaltyExemptList = 192.0.2.0/24,,10.0.0.1\n", { "b.conf:2: "
+		   "PerSourcePenaltyExemptList: expected ADDR[/BITS], got \"\"" } },
 };
 
 static void test_bad_table(void **state)
@@ -156,7 +180,7 @@ static void test_many_errors(void **state)
 	for (i = 0; i < e.count; i++)
 		assert_string_equal(e.msgs[i], want[i]);
 	assert_int_equal(c.login_grace_time, 7);
-	assert_int_equal(c.max_startups, 64);
+	assert_int_equal(c.max_startups, 256);
 	assert_int_equal(c.n_listen, 1);
 	assert_string_equal(c.listen[0].host, "::1");
 	assert_int_equal(c.listen[0].port, 2222);
@@ -219,7 +243,19 @@ static void test_defaults(void **state)
 	assert_false(c.audit_syslog);
 	assert_int_equal(c.connect_timeout, 5);
 	assert_int_equal(c.login_grace_time, 30);
-	assert_int_equal(c.max_startups, 64);
+	assert_int_equal(c.max_startups_begin, 64);
+	assert_int_equal(c.max_startups_rate, 30);
+	assert_int_equal(c.max_startups, 256);
+	assert_int_equal(c.per_source_max_startups, 16);
+	assert_int_equal(c.per_source_v4_bits, 32);
+	assert_int_equal(c.per_source_v6_bits, 64);
+	assert_true(c.penalties.enabled);
+	assert_int_equal(c.penalties.authfail, 5);
+	assert_int_equal(c.penalties.noauth, 1);
+	assert_int_equal(c.penalties.grace_exceeded, 10);
+	assert_int_equal(c.penalties.min, 15);
+	assert_int_equal(c.penalties.max, 600);
+	assert_int_equal(c.penalties.n_exempt, 0);
 	assert_int_equal(c.max_auth_tries, 6);
 	assert_true(c.has_admin_key);
 	assert_memory_not_equal(c.admin_key, zero, KEY_LEN);
@@ -285,6 +321,45 @@ static void test_good(void **state)
 	check_good(&c);
 }
 
+/* The admission keys in OpenSSH's syntax. */
+static void test_admission(void **state)
+{
+	struct bastion_config c;
+	struct bastion_config_errors e;
+
+	(void)state;
+	assert_true(parse(&c, ADMIN "MaxStartups = 10:30:100\nPerSourceMaxStartups = none\n"
+	    "PerSourceNetBlockSize = 24:56\nPerSourcePenalties = authfail:1m grace-exceeded:30s "
+	    "max:2h\nPerSourcePenaltyExemptList = 192.0.2.0/24,2001:db8::/32,198.51.100.7\n", &e));
+	assert_int_equal(c.max_startups_begin, 10);
+	assert_int_equal(c.max_startups_rate, 30);
+	assert_int_equal(c.max_startups, 100);
+	assert_int_equal(c.per_source_max_startups, 0);
+	assert_int_equal(c.per_source_v4_bits, 24);
+	assert_int_equal(c.per_source_v6_bits, 56);
+	assert_true(c.penalties.enabled);
+	assert_int_equal(c.penalties.authfail, 60);
+	assert_int_equal(c.penalties.noauth, 1);		/* default kept */
+	assert_int_equal(c.penalties.grace_exceeded, 30);
+	assert_int_equal(c.penalties.min, 15);
+	assert_int_equal(c.penalties.max, 7200);
+	assert_int_equal(c.penalties.n_exempt, 3);
+	assert_int_equal(c.penalties.exempt[0].family, 4);
+	assert_int_equal(c.penalties.exempt[0].bits, 24);
+	assert_int_equal(c.penalties.exempt[1].family, 6);
+	assert_int_equal(c.penalties.exempt[1].bits, 32);
+	assert_int_equal(c.penalties.exempt[2].bits, 32);
+	/* A single number: a hard limit, as OpenSSH's. */
+	assert_true(parse(&c, ADMIN "MaxStartups = 7\nPerSourcePenalties = no\n"
+	    "PerSourceNetBlockSize = 16\n", &e));
+	assert_int_equal(c.max_startups_begin, 7);
+	assert_int_equal(c.max_startups, 7);
+	assert_int_equal(c.max_startups_rate, 100);
+	assert_false(c.penalties.enabled);
+	assert_int_equal(c.per_source_v4_bits, 16);
+	assert_int_equal(c.per_source_v6_bits, 64);
+}
+
 static void test_load(void **state)
 {
 	char path[] = "/tmp/test_bastion_config.XXXXXX";
@@ -318,6 +393,7 @@ int main(void)
 		cmocka_unit_test(test_listen_max),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_admission),
 		cmocka_unit_test(test_load),
 	};
 
