@@ -17,6 +17,7 @@
 #include "bastion/access.h"
 #include "bastion/admission.h"
 #include "bastion/config.h"
+#include "bastion/refusal.h"
 
 enum {
 	BASTION_USER_MAX = 64,		/* SSH user names longer than this are refused */
@@ -81,6 +82,7 @@ struct bsession {
 	uint8_t *key_blob;		/* the accepted key, re-checked on every roster change */
 	size_t key_len;
 	unsigned auth_failures;
+	unsigned refusals;		/* refused requests so far (refusal.h) */
 	struct relay *relays;
 	unsigned n_relays;
 	const char *reason;		/* why it is being closed */
@@ -99,6 +101,7 @@ struct bastion {
 	struct access acc;
 	struct audit_log *audit;
 	struct admission adm;
+	struct refusals refusals;
 	struct bsession *sessions;
 	unsigned n_sessions, n_unauth, n_relays;
 	int sig_fd;
@@ -115,6 +118,10 @@ int bastion_run(struct bastion *b);
 void bastion_close(struct bastion *b);
 /* Marks s for closing (disconnect at the next reap); reason is a static string. */
 void bsession_kill(struct bsession *s, const char *reason);
+/* Counts one refused request of an authenticated session (refusal.h).  true: the caller may
+ * audit it; false: that was one too many, the session is closed and was audited once here (or
+ * s is not authenticated: nothing to audit). */
+bool bsession_refused(struct bsession *s);
 
 /* jump.c: a direct-tcpip open request; returns 0 if handled (accepted or refused). */
 int jump_request(struct bsession *s, ssh_message msg);

@@ -34,6 +34,9 @@ int jump_request(struct bsession *s, ssh_message msg)
 		reason = "too many jumps";
 	snprintf(shown, sizeof(shown), "%s", host ? host : "");
 	if (reason) {
+		/* Past the refusal limits the session closes instead (audited once). */
+		if (!bsession_refused(s))
+			return 1;
 		journal_jump_deny(s, host, resolved ? &t : NULL, port, reason);
 		blog_info_rl("session %s: jump denied: %s to %.100s port %d: %s", s->id,
 		    s->engineer, shown, port, reason);
@@ -43,7 +46,8 @@ int jump_request(struct bsession *s, ssh_message msg)
 	if (!ch)
 		return 0;
 	if (!relay_start(s, ch, &t, &why)) {
-		journal_jump_deny(s, host, &t, port, why);
+		if (bsession_refused(s))
+			journal_jump_deny(s, host, &t, port, why);
 		ssh_channel_close(ch);
 		ssh_channel_free(ch);
 	}

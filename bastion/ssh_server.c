@@ -50,6 +50,22 @@ void bsession_kill(struct bsession *s, const char *reason)
 	s->b->dirty = true;
 }
 
+bool bsession_refused(struct bsession *s)
+{
+	const char *why;
+
+	if (s->state != BSESSION_READY)
+		return false;
+	why = refusals_take(&s->b->refusals, s->engineer, &s->refusals, bastion_now_ns());
+	if (!why)
+		return true;
+	journal_session(s, "session_deny", NULL, NULL, why);
+	blog_info("session %s: %s from %s port %d: closing: %s", s->id, s->engineer, s->src,
+	    s->src_port, why);
+	bsession_kill(s, why);
+	return false;
+}
+
 /* "SHA256:..." of a key blob, as ssh-keygen -l prints it. */
 static void blob_fingerprint(const uint8_t *blob, size_t len, char fp[51])
 {
@@ -164,8 +180,11 @@ static int session_channel_request(struct bsession *s, ssh_message msg)
 		ssh_message_channel_request_reply_success(msg);
 		return 0;	/* harmless, and spares the client a warning */
 	case SSH_CHANNEL_REQUEST_ENV:
+		bsession_refused(s);	/* refused without a word, but counted */
 		return 1;
 	case SSH_CHANNEL_REQUEST_SHELL:
+		if (!bsession_refused(s))
+			return 1;
 		ssh_message_channel_request_reply_success(msg);
 		journal_session(s, "session_deny", NULL, NULL, "shell");
 		s->info_pending = true;
@@ -184,6 +203,8 @@ static int session_channel_request(struct bsession *s, ssh_message msg)
 		why = "channel request";
 		break;
 	}
+	if (!bsession_refused(s))
+		return 1;
 	journal_session(s, "session_deny", NULL, NULL, why);
 	if (sub == SSH_CHANNEL_REQUEST_EXEC || sub == SSH_CHANNEL_REQUEST_SUBSYSTEM) {
 		s->info_pending = true;
@@ -216,15 +237,19 @@ static int on_message(ssh_session ss, ssh_message msg, void *ud)
 			s->info_ch = ssh_message_channel_request_open_reply_accept(msg);
 			return 0;
 		}
-		journal_session(s, "session_deny", NULL, NULL, sub == SSH_CHANNEL_SESSION ?
-		    "second session channel" : "channel type");
+		if (bsession_refused(s))
+			journal_session(s, "session_deny", NULL, NULL, sub == SSH_CHANNEL_SESSION ?
+			    "second session channel" : "channel type");
 		return 1;
 	case SSH_REQUEST_CHANNEL:
 		if (s->state != BSESSION_READY)
 			return 1;
 		return session_channel_request(s, msg);
 	case SSH_REQUEST_GLOBAL:
-		if (s->state == BSESSION_READY && sub == SSH_GLOBAL_REQUEST_TCPIP_FORWARD)
+		/* Forwarding requests are refused and counted; keepalives and the requests that
+		 * want no reply (OpenSSH's no-more-sessions) are a client's normal traffic. */
+		if (s->state == BSESSION_READY && (sub == SSH_GLOBAL_REQUEST_TCPIP_FORWARD ||
+		    sub == SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD) && bsession_refused(s))
 			journal_session(s, "session_deny", NULL, NULL, "remote forwarding");
 		return 1;
 	default:
@@ -551,6 +576,7 @@ int bastion_open(struct bastion *b, char *err, size_t errlen)
 
 	b->sig_fd = -1;
 	admission_init(&b->adm, &b->cfg);
+	refusals_init(&b->refusals);
 	b->ev = ssh_event_new();
 	if (!b->ev)
 		return -ENOMEM;
