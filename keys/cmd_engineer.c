@@ -103,6 +103,14 @@ static bool ssh_keys_read(const char *path, struct roster_engineer *e)
 			goto out;
 		}
 		e->n_ssh_keys++;
+		/* FIDO keys: the bastion (libssh 0.10) cannot require the authenticator's user
+		 * presence as sshd does, and would refuse them at login: refuse them here. */
+		if (strncmp(e->ssh_keys[e->n_ssh_keys - 1].type, "sk-", 3) == 0) {
+			fprintf(stderr, "%s: %s:%u: %s is a FIDO security key (sk-*): the warren "
+			    "bastion does not accept these; give an ssh-ed25519, ecdsa-sha2-* or rsa "
+			    "key\n", cli_prog, path, lineno, e->ssh_keys[e->n_ssh_keys - 1].type);
+			goto out;
+		}
 	}
 	if (!e->n_ssh_keys) {
 		log_error("%s holds no SSH public key", path);

@@ -170,6 +170,28 @@ unchanged "engineer allow unknown node" k engineer add bob --ssh-key alice.pub -
 echo "ssh-ed25519 AAAAnotbase64!!" >junk.pub
 unchanged "engineer bad ssh key" k engineer add bob --ssh-key junk.pub --allow db-1
 unchanged "engineer missing key file" k engineer add bob --ssh-key missing.pub --allow db-1
+# FIDO (sk-*) keys: well-formed, but the bastion cannot take them: refused with the reason.
+ssh-keygen -q -t ecdsa -b 256 -N '' -f ec >/dev/null
+python3 - alice.pub ec.pub <<'PY' >sk.pub
+import base64, struct, sys
+def s(b): return struct.pack(">I", len(b)) + b
+def fields(blob):
+    out = []
+    while blob:
+        n = struct.unpack(">I", blob[:4])[0]; out.append(blob[4:4 + n]); blob = blob[4 + n:]
+    return out
+ed = fields(base64.b64decode(open(sys.argv[1]).read().split()[1]))
+ec = fields(base64.b64decode(open(sys.argv[2]).read().split()[1]))
+for t, body in ((b"sk-ssh-ed25519@openssh.com", s(ed[1])),
+                (b"sk-ecdsa-sha2-nistp256@openssh.com", s(ec[1]) + s(ec[2]))):
+    print(t.decode(), base64.b64encode(s(t) + body + s(b"ssh:")).decode(), "bob@token")
+PY
+head -n 1 sk.pub >sk-ed.pub
+tail -n 1 sk.pub >sk-ec.pub
+for f in sk-ed sk-ec; do
+	unchanged "engineer $f key" k engineer add bob --ssh-key $f.pub --allow db-1
+	check "engineer $f key: says FIDO, file and line" grep -q "$f.pub:1: sk-.* is a FIDO security key" err
+done
 # Revoking a node an engineer may reach drops the allow lines naming it (on a copy: db-1 stays
 # here), says so, and keeps the engineer's other lines.
 cp -a adm adm-revoke
