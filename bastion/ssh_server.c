@@ -316,7 +316,7 @@ static bool admit(struct bastion *b, struct bsession *s)
 		return true;
 	if (admission_log_due(&b->adm, s->t_start_ns, &skipped)) {
 		left = admission_penalty_left(&b->adm, &s->net, s->t_start_ns);
-		if (left)
+		if (strcmp(why, "PerSourcePenalties") == 0)
 			blog_warn("refused connection from %s port %d: PerSourcePenalties "
 			    "(%u s left); %lu more refused in the last second", s->src, s->src_port,
 			    left, skipped);
