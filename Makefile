@@ -90,12 +90,12 @@ $(BUILD)/keys: $(call obj,$(KEYS_SRC)) $(LIBKEYS) $(LIBCOMMON)
 
 $(BUILD)/bastion: $(call obj,$(BASTION_SRC)) $(LIBBASTION) $(LIBKEYS) $(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs libssh)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs libssh libseccomp)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBTUNNELD) $(LIBBASTION) $(LIBKEYS) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs libssh) -lcmocka
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs libssh libseccomp) -lcmocka
 
 # The forged-handshake flooder of the flood test and benchmark (tests/bench/flood.c).
 $(BUILD)/flood: tests/bench/flood.c
@@ -106,7 +106,7 @@ $(BUILD)/flood: tests/bench/flood.c
 # Installs every package the build, the tests, the demo and the benchmarks need.  Idempotent:
 # apt-get runs only when something is missing.
 DEPS := build-essential pkg-config libsodium-dev libb2-dev libevent-dev libmnl-dev libnftnl-dev \
-        libssh-dev libssl-dev libcmocka-dev iproute2 iputils-ping iperf3 wireguard-go wireguard-tools \
+        libssh-dev libssl-dev libseccomp-dev libcmocka-dev iproute2 iputils-ping iperf3 wireguard-go wireguard-tools \
         openssh-client openssh-server procps psmisc coreutils netcat-openbsd clang time \
         systemd systemd-container libcap2-bin util-linux nftables rsync curl python3-asyncssh
 deps:

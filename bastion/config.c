@@ -195,6 +195,25 @@ static bool key_audit_syslog(struct parse_ctx *p, const char *v)
 	return true;
 }
 
+/* A POSIX portable user name (useradd's rule), looked up only at start. */
+static bool key_user(struct parse_ctx *p, const char *v)
+{
+	char q[QUOTE_MAX + 4];
+	size_t i, n = strlen(v);
+	bool ok = n > 0 && n < sizeof(p->c->user) && v[0] != '-';
+
+	for (i = 0; ok && i < n; i++)
+		ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+		    (v[i] >= '0' && v[i] <= '9') || v[i] == '_' || v[i] == '-' || v[i] == '.';
+	if (!ok) {
+		err_add(p, "User: expected a user name (letters, digits, '_', '-', '.', at most "
+		    "%zu), got \"%s\"", sizeof(p->c->user) - 1, quote(q, v));
+		return false;
+	}
+	strcpy(p->c->user, v);
+	return true;
+}
+
 static bool key_connect_timeout(struct parse_ctx *p, const char *v)
 {
 	return set_uint(p, &p->c->connect_timeout, v, 1, 300);
@@ -426,6 +445,7 @@ static const struct {
 	{ "AuditLog", key_audit_log, false },
 	{ "AuditKeyFile", key_audit_key, false },
 	{ "AuditSyslog", key_audit_syslog, false },
+	{ "User", key_user, false },
 	{ "ConnectTimeout", key_connect_timeout, false },
 	{ "LoginGraceTime", key_grace, false },
 	{ "MaxStartups", key_max_startups, false },
@@ -496,6 +516,7 @@ void bastion_config_defaults(struct bastion_config *c)
 	strcpy(c->roster, "/var/lib/warren/roster");
 	strcpy(c->audit_log, "/var/log/warren/audit.jsonl");
 	strcpy(c->audit_key_file, "/var/lib/warren/bastion/audit.key");
+	strcpy(c->user, "bastion");
 	c->connect_timeout = 5;
 	c->login_grace_time = 30;
 	/* OpenSSH's 10:30:100, scaled for a bastion that many engineers log in through at

@@ -51,6 +51,7 @@ struct bastion_config {
 	uint8_t admin_key[KEY_LEN];	/* Ed25519 public key pinned for the roster */
 	char audit_log[PATH_MAX];
 	char audit_key_file[PATH_MAX];
+	char user[33];			/* User: the network process runs as this user */
 	bool audit_syslog;
 	unsigned connect_timeout;	/* seconds */
 	unsigned login_grace_time;	/* seconds */

@@ -4,6 +4,7 @@
  * after the poll round). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "bastion/bastion.h"
 #include "bastion/journal.h"
 #include "bastion/log.h"
+#include "bastion/sandbox.h"
 #include "keys/lib/audit.h"
 
 #define KEX_ALGOS "curve25519-sha256,curve25519-sha256@libssh.org"
@@ -566,6 +568,20 @@ static int listen_one(struct bastion *b, const struct bastion_listen *la, char *
 	return 0;
 }
 
+/* After the drop the roster is re-read as User: say now if it cannot be. */
+static void roster_check_readable(struct bastion *b)
+{
+	int fd = open(b->cfg.roster, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 && errno != ENOENT)
+		blog_warn("%s: not readable as user %s (%s): roster changes are refused until it is",
+		    b->cfg.roster, b->cfg.user, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	blog_info("running as user %s (uid %u, gid %u): no capabilities, seccomp filter on",
+	    b->cfg.user, (unsigned)getuid(), (unsigned)getgid());
+}
+
 int bastion_open(struct bastion *b, char *err, size_t errlen)
 {
 	uint8_t secret[ROSTER_ADMIN_SECRET_LEN], pub[KEY_LEN];
@@ -648,6 +664,11 @@ int bastion_open(struct bastion *b, char *err, size_t errlen)
 		snprintf(err, errlen, "signalfd: %s", strerror(errno));
 		goto out;
 	}
+	/* Everything privileged is open: the rest runs as User, sandboxed (sandbox.h). */
+	ret = sandbox_enter(b->cfg.user, err, errlen);
+	if (ret < 0)
+		goto out;
+	roster_check_readable(b);
 	journal_daemon(b, "start", b->acc.has_roster ? (int64_t)b->acc.r.serial : -1, NULL);
 	ret = 0;
 out:

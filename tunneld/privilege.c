@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/threads.h"
 #include "log.h"
 #include "privilege.h"
 
@@ -76,26 +77,6 @@ int privilege_socket_share(const char *dir, const char *sock, const struct privi
 	return 0;
 }
 
-/* Threads of this process (/proc/self/status), or -1 if unknown. */
-/* Our thread count, or a negative errno when /proc/self/status cannot tell. */
-static int thread_count(void)
-{
-	char line[128];
-	int n = -EIO;
-	FILE *f = fopen("/proc/self/status", "re");
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "Threads:", 8) == 0) {
-			n = (int)strtol(line + 8, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return n;
-}
-
 static bool is_kept(int cap, bool keep_bind)
 {
 	return cap == CAP_NET_ADMIN || (keep_bind && cap == CAP_NET_BIND_SERVICE);
@@ -127,7 +108,7 @@ int privilege_drop(const struct privilege_user *user, bool keep_bind)
 	int cap, last = CAP_LAST_CAP, threads, ret;
 	bool have;
 
-	threads = thread_count();
+	threads = threads_count_self();
 	if (threads < 0) {
 		log_errno(LOG_LEVEL_ERROR, threads, "cannot drop privileges: cannot count our "
 		    "threads in /proc/self/status");

@@ -902,6 +902,7 @@ users_install() {
 		for m in "${!OV4[@]}"; do printf '%s %s\n' "${OV4[$m]}" "$m"; done
 	} >"$d/hosts"
 	chmod 0644 "$d/passwd" "$d/group" "$d/hosts"
+	[ "${BASTION_NODE:-}" != "$n" ] || bastion_user_install "$n"
 }
 
 has_addr() { ip -n "${NS[$1]}" -4 addr show | grep -qF "inet $2/"; }
@@ -938,14 +939,36 @@ sshd_start() {
 	wait_until 10 listening "$n" 22 || { fail "$n: sshd not listening on ${OV4[$n]}:22"; return 1; }
 }
 
-# bastion_conf NODE [KEY = VALUE...]: the bastion's config, $T/bastion.conf, state in $T/bastion/.
+# The bastion's network process runs as BASTION_USER (its config's User), a user that exists
+# only in the bastion node's namespace (/etc/netns/NS/passwd, as users_install does).
+BASTION_USER=${RUN}bu
+BASTION_UID=$((65000 - $$ % 3000))
+
+# bastion_user_install NODE: NODE's namespace knows BASTION_USER (uid = gid = BASTION_UID).
+bastion_user_install() {
+	local d=/etc/netns/${NS[$1]}
+	install -d -m 0755 "$d"
+	[ -e "$d/passwd" ] || cp /etc/passwd "$d/passwd"
+	[ -e "$d/group" ] || cp /etc/group "$d/group"
+	grep -q "^$BASTION_USER:" "$d/passwd" ||
+		printf '%s:x:%s:%s:warren bastion:/nonexistent:/usr/sbin/nologin\n' "$BASTION_USER" \
+			"$BASTION_UID" "$BASTION_UID" >>"$d/passwd"
+	grep -q "^$BASTION_USER:" "$d/group" || printf '%s:x:%s:\n' "$BASTION_USER" "$BASTION_UID" >>"$d/group"
+	chmod 0644 "$d/passwd" "$d/group"
+}
+
+# bastion_conf NODE [KEY = VALUE...]: the bastion's config, $T/bastion.conf, state in $T/bastion/;
+# User = BASTION_USER unless a User line is given.
 bastion_conf() {
-	local n=$1 l; shift
+	local n=$1 l user=1; shift
 	BASTION_NODE=$n
 	BASTION_DIR=$T/bastion
 	AUDIT_LOG=$BASTION_DIR/audit.jsonl
 	mkdir -p -m 0700 "$BASTION_DIR"
+	bastion_user_install "$n"
+	for l in "$@"; do case $l in [Uu][Ss][Ee][Rr]*=*) user= ;; esac; done
 	{
+		[ -z "$user" ] || printf 'User = %s\n' "$BASTION_USER"
 		printf 'ListenAddress = %s:22\n' "${PUB_OF[$n]}"
 		printf 'HostKeyFile = %s/ssh_host_ed25519_key\n' "$BASTION_DIR"
 		printf 'Roster = %s\nAdminKey = %s\n' "${ROSTER_PATH[$n]}" "$(keys_admin admin-pubkey)"
