@@ -104,6 +104,15 @@ static const struct {
 		   "PerSourcePenaltyExemptList: expected ADDR[/BITS], got \"192.0.2.0/33\"" } },
 	/* 38 */ { ADMIN "PerSourcePenaltyExemptList = 192.0.2.0/24,,10.0.0.1\n", { "b.conf:2: "
 		   "PerSourcePenaltyExemptList: expected ADDR[/BITS], got \"\"" } },
+	/* 39 */ { ADMIN "User = bas tion\n", { "b.conf:2: User: expected a user name (letters, "
+		   "digits, '_', '-', '.', at most 32), got \"bas tion\"" } },
+	/* 40 */ { ADMIN "User = -bastion\n", { "b.conf:2: User: expected a user name (letters, "
+		   "digits, '_', '-', '.', at most 32), got \"-bastion\"" } },
+	/* 41 */ { ADMIN "User = a23456789012345678901234567890123\n", { "b.conf:2: User: expected "
+		   "a user name (letters, digits, '_', '-', '.', at most 32), got "
+		   "\"a23456789012345678901234567890123\"" } },
+	/* 42 */ { ADMIN "User = ../etc\n", { "b.conf:2: User: expected a user name (letters, "
+		   "digits, '_', '-', '.', at most 32), got \"../etc\"" } },
 };
 
 static void test_bad_table(void **state)
@@ -240,6 +249,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c.roster, "/var/lib/warren/roster");
 	assert_string_equal(c.audit_log, "/var/log/warren/audit.jsonl");
 	assert_string_equal(c.audit_key_file, "/var/lib/warren/bastion/audit.key");
+	assert_string_equal(c.user, "bastion");
 	assert_false(c.audit_syslog);
 	assert_int_equal(c.connect_timeout, 5);
 	assert_int_equal(c.login_grace_time, 30);
@@ -278,6 +288,7 @@ static const char good[] =
     "AuditLog = /srv/audit.jsonl\n"
     "AuditKeyFile = /srv/audit.key\n"
     "AuditSyslog = yes\r\n"
+    "User = _warren-bastion.1\n"
     "ConnectTimeout = 300\n"
     "LoginGraceTime = 1\n"
     "MaxStartups = 10000\n"
@@ -304,6 +315,7 @@ static void check_good(const struct bastion_config *c)
 	assert_string_equal(c->audit_log, "/srv/audit.jsonl");
 	assert_string_equal(c->audit_key_file, "/srv/audit.key");
 	assert_true(c->audit_syslog);
+	assert_string_equal(c->user, "_warren-bastion.1");
 	assert_int_equal(c->connect_timeout, 300);
 	assert_int_equal(c->login_grace_time, 1);
 	assert_int_equal(c->max_startups, 10000);
