@@ -202,13 +202,17 @@ install: all
 	install -D -m 0644 dist/systemd/bastion.service \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/bastion.service
 	install -d -m 0700 $(DESTDIR)/etc/warren
-# On the host itself (no DESTDIR; a package does this in its maintainer scripts): the unit's
-# system user, /etc/warren readable by its group, the state directory.  Idempotent.
+# On the host itself (no DESTDIR; a package does this in its maintainer scripts): the units'
+# system users (tunneld; bastion, the User of the bastion's network process), /etc/warren
+# readable by tunneld's group, the state directory (0711: the bastion's User re-reads the
+# roster there).  Idempotent.
 ifeq ($(DESTDIR),)
 	getent passwd tunneld >/dev/null || useradd --system --user-group --no-create-home \
 		--home-dir /var/lib/warren --shell /usr/sbin/nologin tunneld
+	getent passwd bastion >/dev/null || useradd --system --user-group --no-create-home \
+		--home-dir /nonexistent --shell /usr/sbin/nologin bastion
 	chgrp tunneld /etc/warren && chmod 0750 /etc/warren
-	install -d -m 0700 /var/lib/warren
+	install -d -m 0711 /var/lib/warren
 endif
 
 clean:

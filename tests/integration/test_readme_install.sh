@@ -244,7 +244,7 @@ for n in db web; do
 		0 "$(cat "$T/$n/out/enroll-node.rc")"
 	assert_eq "$n: make install a second time (exit status)" 0 "$(tail -n 1 "$T/$n/out/reinstall")"
 	assert_eq "$n: /etc/warren and /var/lib/warren after make install" \
-		"root:tunneld 750 /etc/warren|root:root 700 /var/lib/warren" "$(paste -sd'|' "$T/$n/out/dirs")"
+		"root:tunneld 750 /etc/warren|root:root 711 /var/lib/warren" "$(paste -sd'|' "$T/$n/out/dirs")"
 	pub=$(tail -n 1 "$T/$n/out/enroll-node.out")
 	log "$n: public key ${pub:-none}"
 	sub="s#--pubkey PUBKEY#--pubkey $pub#"

@@ -25,7 +25,7 @@ assert_eq "User (static, see the unit's comment)" tunneld "$(unit_key User)"
 assert_eq "Group" tunneld "$(unit_key Group)"
 assert_eq "AmbientCapabilities" "CAP_NET_ADMIN CAP_NET_BIND_SERVICE" "$(unit_key AmbientCapabilities)"
 assert_eq "StateDirectory" warren "$(unit_key StateDirectory)"
-assert_eq "StateDirectoryMode" 0700 "$(unit_key StateDirectoryMode)"
+assert_eq "StateDirectoryMode (others reach the 0644 roster, not the keys)" 0711 "$(unit_key StateDirectoryMode)"
 assert_eq "ExecReload" '/bin/kill -HUP $MAINPID' "$(unit_key ExecReload)"
 assert_eq "Restart" on-failure "$(unit_key Restart)"
 assert_eq "CapabilityBoundingSet" "CAP_NET_ADMIN CAP_NET_BIND_SERVICE" "$(unit_key CapabilityBoundingSet)"
@@ -147,7 +147,7 @@ assert_eq "a's ambient capabilities cleared" 0000000000000000 "$(cap CapAmb)"
 assert_eq "a's bounding set (the unit's)" 0000000000001400 "$(cap CapBnd)"
 assert_eq "no_new_privs" 1 "$(cap NoNewPrivs)"
 assert_eq "StateDirectory, the key and the socket are tunneld's" \
-	"$TUID 700 /var/lib/warren|$TUID 600 /var/lib/warren/$ifn.key|$TUID 600 /run/wireguard/$ifn.sock" \
+	"$TUID 711 /var/lib/warren|$TUID 600 /var/lib/warren/$ifn.key|$TUID 600 /run/wireguard/$ifn.sock" \
 	"$(paste -sd'|' "$C/out/owners" 2>/dev/null)"
 assert_eq "ping a -> b under systemd (exit status)" 0 "$(tail -n 1 "$C/out/ping1" 2>/dev/null)"
 assert_eq "active after systemctl reload" active "$(cat "$C/out/active" 2>/dev/null)"
