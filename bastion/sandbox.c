@@ -45,6 +45,8 @@ static const int allowed[] = {
 	 * the drop (appends, fsync, cutting a line that could not be written whole) */
 	SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(lseek), SCMP_SYS(fsync),
 	SCMP_SYS(fdatasync), SCMP_SYS(ftruncate),
+	/* reaping our own children only (a process of ours that exits: the audit writer) */
+	SCMP_SYS(wait4),
 	/* signals (the blocked mask, SIGPIPE ignored), exit */
 	SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction), SCMP_SYS(futex),
 	SCMP_SYS(exit), SCMP_SYS(exit_group),
@@ -55,7 +57,7 @@ static const int allowed[] = {
  * /proc/self/maps, writes its report to log_path (an open for writing) and may start a
  * symbolizer (the child dies at execve: the report is then printed unsymbolized). */
 static const int sanitizer_allowed[] = {
-	SCMP_SYS(clone), SCMP_SYS(ptrace), SCMP_SYS(wait4), SCMP_SYS(waitid), SCMP_SYS(prctl),
+	SCMP_SYS(clone), SCMP_SYS(ptrace), SCMP_SYS(waitid), SCMP_SYS(prctl),
 	SCMP_SYS(sched_yield), SCMP_SYS(getdents), SCMP_SYS(getdents64), SCMP_SYS(readlink), SCMP_SYS(readlinkat),
 	SCMP_SYS(sigaltstack), SCMP_SYS(kill), SCMP_SYS(tgkill), SCMP_SYS(getppid),
 	SCMP_SYS(sched_getaffinity), SCMP_SYS(getrlimit), SCMP_SYS(prlimit64), SCMP_SYS(pipe2),

@@ -10,7 +10,8 @@
 #include <stddef.h>
 
 /* The seccomp filter alone: an allow-list (memory, time, randomness, the poll loop's sockets,
- * opens for reading only -- the roster is re-read on change --, signals to ourselves, exit);
+ * opens for reading only -- the roster is re-read on change --, reaping our own children,
+ * signals to ourselves, exit);
  * socket() only for AF_INET, AF_INET6 and AF_UNIX (syslog); ioctl() only FIONBIO, FIONREAD and
  * TCGETS.  Every other call, and an open for writing or creating, kills the process (execve,
  * fork, ptrace, bind, listen, setuid, chmod, unlink, rename, mount...).  The sanitizer build

@@ -94,6 +94,14 @@ static int do_malloc(void)
 	return ret;
 }
 
+/* wait4 reaps only our own children: none here, so ECHILD. */
+static int do_wait_child(void)
+{
+	int st;
+
+	return waitpid(-1, &st, WNOHANG) < 0 && errno == ECHILD ? 0 : -1;
+}
+
 /* Forbidden.  Each would return (and the child exit non-zero) if the filter let it through:
  * execve aims at a file that does not exist, so an allowed execve cannot run anything that the
  * filter then kills for its own reasons. */
@@ -224,6 +232,7 @@ static const struct {
 	/* 19 */ { "setuid", do_setuid, false, false },
 	/* 20 */ { "kill(1)", do_kill_other, false, true },
 	/* 21 */ { "ioctl(FIOASYNC)", do_ioctl_other, false, false },
+	/* 22 */ { "waitpid (no child)", do_wait_child, true, true },
 };
 
 /* Runs case i in a child under the filter; returns its wait status. */
