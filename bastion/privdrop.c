@@ -6,7 +6,6 @@
 #include <linux/capability.h>
 #include <pwd.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -48,14 +47,13 @@ bool privdrop_user_lookup(const char *name, struct privdrop_user *out, char *err
  * ever regaining anything either way. */
 static void bounding_set_clear(void)
 {
-	int cap = 0;
+	int cap, in;
 
-	while (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0) {
-		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 &&
-		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+	/* Up to the last capability the running kernel knows (it may know more than our
+	 * headers). */
+	for (cap = 0; (in = prctl(PR_CAPBSET_READ, cap, 0, 0, 0)) >= 0; cap++)
+		if (in == 1 && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
 			return;
-		cap++;
-	}
 }
 
 int privdrop_apply(const struct privdrop_user *user, char *err, size_t errlen)
