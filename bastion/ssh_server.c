@@ -664,6 +664,7 @@ int bastion_open(struct bastion *b, char *err, size_t errlen)
 		goto out;
 	roster_check_readable(b);
 	journal_daemon(b, "start", b->acc.has_roster ? (int64_t)b->acc.r.serial : -1, NULL);
+	auditor_flush(b);
 	ret = 0;
 out:
 	return ret;
