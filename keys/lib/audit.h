@@ -42,8 +42,9 @@ enum {
  *   jump_deny     session engineer fingerprint src src_port target target_addr target_port reason
  *   jump_close    session engineer fingerprint src src_port target target_addr target_port reason
  *                 bytes_in bytes_out duration_ms
- * (genesis, checkpoint, recovered and lost lines are written by the library itself.)  Strings may hold any
- * bytes: they are cut to AUDIT_FIELD_MAX bytes and escaped (docs/audit.md, "Strings"). */
+ * (genesis, checkpoint, recovered and lost lines are written by the library itself.)  Strings
+ * may hold any bytes: they are cut to AUDIT_FIELD_MAX bytes and escaped (docs/audit.md,
+ * "Strings"). */
 struct audit_event {
 	const char *session, *engineer, *fingerprint, *src;
 	int src_port;

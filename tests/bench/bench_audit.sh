@@ -20,7 +20,10 @@ bastion_up "MaxStartups = $((CONCURRENT + 100))" "LoginGraceTime = 60" ||
 	{ echo "bench_audit: setup failed"; dump_logs; exit 0; }
 out=$(eng_ssh alice -J alice@bastion web-1 uname -n 2>&1)
 [ "$out" = web-1 ] || echo "bench_audit: warm-up jump said: $(printf '%s' "$out" | head -c 200)"
-established() { ip netns exec "${NS[web-1]}" ss -Htn state established "( sport = :22 and dst $1 )" 2>/dev/null | wc -l; }
+established() {
+	ip netns exec "${NS[web-1]}" ss -Htn state established "( sport = :22 and dst $1 )" \
+		2>/dev/null | wc -l
+}
 
 skip=$(wc -l <"$AUDIT_LOG")
 : >"$T/conc.pids"
@@ -55,19 +58,22 @@ for line in sys.stdin:
     r = json.loads(line)
     if r["event"] not in ("auth_accept", "jump_open"):
         continue
-    ts = datetime.datetime.strptime(r["time"], "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+    fmt = "%Y-%m-%dT%H:%M:%S.%fZ"
+    ts = datetime.datetime.strptime(r["time"], fmt).timestamp()
     if r["event"] == "auth_accept":
         t[r["session"]] = ts
     elif r["session"] in t:
         out.append((ts - t[r["session"]]) * 1000)
 out.sort()
 if out:
-    print("%.1f ms median, %.1f ms p99 (%d jumps)" % (out[len(out) // 2], out[min(len(out) - 1, int(len(out) * 0.99))], len(out)))
+    p99 = out[min(len(out) - 1, int(len(out) * 0.99))]
+    print("%.1f ms median, %.1f ms p99 (%d jumps)" % (out[len(out) // 2], p99, len(out)))
 else:
     print("n/a")')
 echo
 echo "bench_audit: $(nproc) CPU, $BASTION_BIN, log on $(df -T "$AUDIT_LOG" | awk 'NR == 2 { print $2 }')"
-printf '%-44s %s\n' "$CONCURRENT concurrent jumps established" "$up in $t_up ms ($(awk -v n="$up" -v ms="$t_up" 'BEGIN { printf "%.0f", n * 1000 / ms }') jumps/s)"
+rate=$(awk -v n="$up" -v ms="$t_up" 'BEGIN { printf "%.0f", n * 1000 / ms }')
+printf '%-44s %s\n' "$CONCURRENT concurrent jumps established" "$up in $t_up ms ($rate jumps/s)"
 printf '%-44s %s\n' "auth_accept -> jump_open durable" "$lat"
 finish >/dev/null
 exit 0
