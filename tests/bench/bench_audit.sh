@@ -16,7 +16,7 @@ bastion_net_init || { echo "bench_audit: setup failed"; exit 0; }
 bastion_nodes_add web-1
 SSHD_EXTRA=("MaxStartups $((CONCURRENT * 2))" "LoginGraceTime 0" "MaxSessions 10")
 eng_add alice '*:22'
-bastion_up "MaxStartups = $((CONCURRENT + 100))" "LoginGraceTime = 60" ||
+bastion_up "MaxStartups = $((CONCURRENT + 100))" "PerSourceMaxStartups = none" "LoginGraceTime = 60" ||
 	{ echo "bench_audit: setup failed"; dump_logs; exit 0; }
 out=$(eng_ssh alice -J alice@bastion web-1 uname -n 2>&1)
 [ "$out" = web-1 ] || echo "bench_audit: warm-up jump said: $(printf '%s' "$out" | head -c 200)"
