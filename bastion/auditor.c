@@ -41,6 +41,7 @@ struct auditor {
 	uint64_t lost;			/* events not written meanwhile */
 	bool stopped;			/* the network process sent its "stop" */
 	bool violated;			/* it sent something malformed: stop serving it */
+	uint64_t n_events, n_batches, n_syncs;	/* for the debug line at exit */
 	uint8_t in[AUDITOR_IN_MAX + AUDITOR_MSG_MAX];
 	size_t in_len;
 	uint64_t ack_id[AUDITOR_BATCH_MAX];
@@ -127,6 +128,7 @@ static void handle(struct auditor *a, const uint8_t *p, size_t len, bool *sync)
 	}
 	if (m->event == AUDITOR_EV_STOP)
 		a->stopped = true;
+	a->n_events++;
 	if (a->writable) {
 		ret = audit_log_append(a->log, auditor_event_name(m->event), &m->ev, false);
 		if (ret < 0)
@@ -156,6 +158,7 @@ static int batch(struct auditor *a)
 	if (n == 0)
 		return -EPIPE;
 	a->in_len += (size_t)n;
+	a->n_batches++;
 	audit_log_mark(a->log, &mark);
 	a->n_acks = 0;
 	while (!a->violated && a->in_len - off >= AUDITOR_HDR_LEN) {
@@ -173,6 +176,8 @@ static int batch(struct auditor *a)
 	}
 	memmove(a->in, a->in + off, a->in_len - off);
 	a->in_len -= off;
+	if (sync && a->writable)
+		a->n_syncs++;
 	if (sync && a->writable && (ret = audit_log_sync(a->log)) < 0) {
 		/* Not durable: no line of this batch may stay while its sender hears "failed". */
 		a->lost += audit_log_next_seq(a->log) - mark.seq;
@@ -300,6 +305,9 @@ void auditor_main(int fd, const struct bastion_config *cfg)
 	}
 	if (!a.writable)
 		retry(&a);
+	blog_debug("audit process: %llu events in %llu reads, %llu group fsyncs",
+	    (unsigned long long)a.n_events, (unsigned long long)a.n_batches,
+	    (unsigned long long)a.n_syncs);
 	audit_log_close(a.log);		/* the final checkpoint */
 	close(fd);
 	exit(0);

@@ -75,5 +75,7 @@ echo "bench_audit: $(nproc) CPU, $BASTION_BIN, log on $(df -T "$AUDIT_LOG" | awk
 rate=$(awk -v n="$up" -v ms="$t_up" 'BEGIN { printf "%.0f", n * 1000 / ms }')
 printf '%-44s %s\n' "$CONCURRENT concurrent jumps established" "$up in $t_up ms ($rate jumps/s)"
 printf '%-44s %s\n' "auth_accept -> jump_open durable" "$lat"
+fs=$(sed -n 's/.*audit process: \(.*\)/\1/p' "$T/bastion.log" | tail -n 1)
+printf '%-44s %s\n' "audit process (whole run)" "${fs:-n/a (a bastion without one)}"
 finish >/dev/null
 exit 0
