@@ -42,6 +42,7 @@ struct auditor {
 	bool stopped;			/* the network process sent its "stop" */
 	bool violated;			/* it sent something malformed: stop serving it */
 	uint64_t n_events, n_batches, n_syncs;	/* for the debug line at exit */
+	uint64_t batch_written;		/* event lines appended in this batch */
 	uint8_t in[AUDITOR_IN_MAX + AUDITOR_MSG_MAX];
 	size_t in_len;
 	uint64_t ack_id[AUDITOR_BATCH_MAX];
@@ -136,7 +137,9 @@ static void handle(struct auditor *a, const uint8_t *p, size_t len, bool *sync)
 	}
 	if (ret < 0)
 		a->lost++;
-	else if (m->flags & AUDITOR_F_DURABLE)
+	else
+		a->batch_written++;
+	if (ret >= 0 && (m->flags & AUDITOR_F_DURABLE))
 		*sync = true;
 	if (m->flags & AUDITOR_F_ACK)
 		ack(a, m->id, ret);
@@ -161,6 +164,7 @@ static int batch(struct auditor *a)
 	a->n_batches++;
 	audit_log_mark(a->log, &mark);
 	a->n_acks = 0;
+	a->batch_written = 0;
 	while (!a->violated && a->in_len - off >= AUDITOR_HDR_LEN) {
 		mlen = auditor_msg_len(a->in + off);
 		if (mlen < AUDITOR_HDR_LEN || mlen > AUDITOR_MSG_MAX) {
@@ -176,11 +180,13 @@ static int batch(struct auditor *a)
 	}
 	memmove(a->in, a->in + off, a->in_len - off);
 	a->in_len -= off;
-	if (sync && a->writable)
+	/* Even if a later line of the batch failed: the earlier ones were written and must be
+	 * on disk before they are acknowledged. */
+	if (sync)
 		a->n_syncs++;
-	if (sync && a->writable && (ret = audit_log_sync(a->log)) < 0) {
+	if (sync && (ret = audit_log_sync(a->log)) < 0) {
 		/* Not durable: no line of this batch may stay while its sender hears "failed". */
-		a->lost += audit_log_next_seq(a->log) - mark.seq;
+		a->lost += a->batch_written;
 		audit_log_rollback(a->log, &mark);
 		log_down(a, ret);
 		for (i = 0; i < a->n_acks; i++)
