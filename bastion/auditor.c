@@ -31,6 +31,7 @@ enum {
 	    (AUDITOR_HDR_LEN + 8 + 2 * AUDITOR_STRINGS + 40) + 1,
 	AUDITOR_TICK_MS = 1000,		/* checkpoint timer; retry of an unwritable log */
 	LOCK_TRIES = 100, LOCK_WAIT_US = 50000,	/* 5 s for a previous auditor to finish */
+	ANSWER_TIMEOUT_MS = 10000,	/* the network process must take its answers */
 };
 
 struct auditor {
@@ -59,14 +60,23 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The network process reads its answers in its event loop; one that stops reading for
+ * ANSWER_TIMEOUT_MS could otherwise stall the auditor (and its checkpoint timer): it is then
+ * treated as a violation. */
 static int send_all(int fd, const uint8_t *p, size_t n)
 {
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 	ssize_t w;
 
 	while (n) {
-		w = send(fd, p, n, MSG_NOSIGNAL);
+		w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0 && errno == EINTR)
 			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (poll(&pfd, 1, ANSWER_TIMEOUT_MS) == 0)
+				return -ETIMEDOUT;
+			continue;
+		}
 		if (w < 0)
 			return -errno;
 		p += w;
@@ -192,10 +202,15 @@ static int batch(struct auditor *a)
 		for (i = 0; i < a->n_acks; i++)
 			a->ack_status[i] = ret;
 	}
-	for (i = 0; i < a->n_acks; i++)
-		if (send_all(a->fd, out, auditor_ack_encode(out, a->ack_id[i],
-		    a->ack_status[i])) < 0)
-			return -EPIPE;
+	for (i = 0; i < a->n_acks; i++) {
+		ret = send_all(a->fd, out, auditor_ack_encode(out, a->ack_id[i], a->ack_status[i]));
+		if (ret == -ETIMEDOUT) {
+			blog_error("audit: the network process does not read its answers: stopping");
+			a->violated = true;
+		}
+		if (ret < 0)
+			return ret;
+	}
 	return a->violated ? -EPROTO : 0;
 }
 

@@ -160,7 +160,15 @@ static char dir[64];
 static struct bastion_config cfg;
 static pid_t child;
 
+static int start_buf(int bufsize);
+
 static int start(void)
+{
+	return start_buf(0);
+}
+
+/* bufsize: if not 0, the link's socket buffers (bytes) */
+static int start_buf(int bufsize)
 {
 	enum auditor_msg_type type;
 	uint8_t m[AUDITOR_READY_MAX];
@@ -177,6 +185,12 @@ static int start(void)
 	snprintf(cfg.audit_key_file, sizeof(cfg.audit_key_file), "%s/audit.key", dir);
 	cfg.audit_syslog = false;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	if (bufsize) {
+		assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &bufsize,
+		    sizeof(bufsize)), 0);
+		assert_int_equal(setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &bufsize,
+		    sizeof(bufsize)), 0);
+	}
 	child = fork();
 	assert_true(child >= 0);
 	if (child == 0) {
@@ -358,6 +372,41 @@ static void test_auditor_full_disk(void **state)
 	finish_dir();
 }
 
+/* A network process that asks for acks and never reads them cannot stall the auditor (and
+ * its checkpoints) for ever: after ANSWER_TIMEOUT_MS it is treated as a violation. */
+static void test_auditor_unread_answers(void **state)
+{
+	struct audit_event ev = jump();
+	struct audit_verify_result res;
+	uint8_t buf[AUDITOR_MSG_MAX];
+	char log[1024];
+	int fd, st, i;
+	ssize_t w = 0;
+	size_t n;
+	FILE *f;
+
+	(void)state;
+	fd = start_buf(4096);
+	n = auditor_event_encode(buf, 1, AUDITOR_EV_JUMP_OPEN, AUDITOR_F_ACK, &ev);
+	/* Blocks once both directions are full, until the auditor gives up and closes. */
+	for (i = 0; i < 100000 && w >= 0; i++)
+		w = send(fd, buf, n, MSG_NOSIGNAL);
+	assert_true(w < 0);
+	assert_int_equal(waitpid(child, &st, 0), child);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(fd);
+	verify_log(&res);
+	assert_int_equal(res.unsigned_tail, 0);
+	f = fopen(cfg.audit_log, "r");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, -400, SEEK_END), 0);
+	n = fread(log, 1, sizeof(log) - 1, f);
+	log[n] = '\0';
+	fclose(f);
+	assert_non_null(strstr(log, "\"event\":\"stop\",\"reason\":\"protocol violation"));
+	finish_dir();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -367,6 +416,7 @@ int main(void)
 		cmocka_unit_test(test_auditor_process),
 		cmocka_unit_test(test_auditor_peer_gone),
 		cmocka_unit_test(test_auditor_full_disk),
+		cmocka_unit_test(test_auditor_unread_answers),
 	};
 
 	if (sodium_init() < 0)
