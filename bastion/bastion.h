@@ -33,7 +33,8 @@ enum {
 
 struct bsession;
 
-enum relay_state { RELAY_CONNECTING, RELAY_OPEN, RELAY_DEAD };
+/* AUDITING: connected, waiting for the auditor to say jump_open is durable. */
+enum relay_state { RELAY_CONNECTING, RELAY_AUDITING, RELAY_OPEN, RELAY_DEAD };
 
 struct relay {
 	struct relay *next;		/* in the session's list */
@@ -47,6 +48,8 @@ struct relay {
 	bool registered;
 	struct access_target t;
 	bool opened;			/* jump_open was audited (jump_close follows) */
+	uint64_t audit_id;		/* the jump_open whose ack this relay waits for */
+	struct relay *audit_next;	/* in the auditor link's queue of relays waiting */
 	uint64_t t_open_ns;
 	uint64_t deadline_ns;		/* connect timeout */
 	int64_t bytes_in;		/* engineer -> target */
@@ -83,6 +86,7 @@ struct bsession {
 	size_t key_len;
 	unsigned auth_failures;
 	unsigned refusals;		/* refused requests so far (refusal.h) */
+	bool audit_told;		/* told the audit log cannot be written */
 	struct relay *relays;
 	unsigned n_relays;
 	const char *reason;		/* why it is being closed */
@@ -99,7 +103,7 @@ struct bastion {
 	size_t n_listeners;
 	ssh_key host_key;
 	struct access acc;
-	struct audit_log *audit;
+	struct auditor_link *aud;	/* bastion/auditor.h: the audit process */
 	struct admission adm;
 	struct refusals refusals;
 	struct bsession *sessions;
@@ -132,6 +136,8 @@ void jump_recheck(struct bsession *s);
 struct relay *relay_start(struct bsession *s, ssh_channel ch, const struct access_target *t,
     const char **why);
 void relay_kill(struct relay *r, const char *reason);
+/* The auditor's answer for r's jump_open: 0 (durable: the jump opens) or -errno (refused). */
+void relay_audited(struct relay *r, int status);
 /* After each poll round: applies wanted poll events, connect timeouts, frees dead relays. */
 void relay_sync(struct bsession *s, uint64_t now_ns);
 /* Frees every relay of s (session going away), auditing their close. */

@@ -1,22 +1,34 @@
-/* Audit hooks: session and jump fields into struct audit_event, then one append. */
+/* Audit hooks: session and jump fields into struct audit_event, then one message to the
+ * auditor (bastion/auditor.h). */
 #include "bastion/journal.h"
 
+#include <errno.h>
+#include <string.h>
+
+#include "bastion/auditor.h"
 #include "bastion/bastion.h"
-#include "bastion/log.h"
 #include "keys/lib/audit.h"
 
-static void append(struct bastion *b, const char *event, const struct audit_event *ev,
-    bool durable, int *ret)
+/* The network side's name for an event is the log's; the auditor takes only these. */
+static enum auditor_event event_code(const char *event)
 {
-	int r;
+	enum auditor_event e;
 
-	if (!b->audit)
-		return;
-	r = audit_log_append(b->audit, event, ev, durable);
-	if (r < 0)
-		blog_errno(BLOG_ERROR, r, "audit log: cannot append %s", event);
-	if (ret)
-		*ret = r;
+	for (e = 0; e < AUDITOR_EV_COUNT; e++)
+		if (!strcmp(auditor_event_name(e), event))
+			break;
+	return e;
+}
+
+/* Queued for the auditor; a dead auditor stops the bastion (auditor_process says so). */
+static int append(struct bastion *b, const char *event, const struct audit_event *ev,
+    unsigned flags, struct relay *r)
+{
+	enum auditor_event e = event_code(event);
+
+	if (e == AUDITOR_EV_COUNT)
+		return -EINVAL;
+	return auditor_send(b, e, flags, ev, r);
 }
 
 static void session_fields(struct audit_event *ev, struct bsession *s)
@@ -38,7 +50,7 @@ void journal_daemon(struct bastion *b, const char *event, int64_t serial, const 
 	audit_event_init(&ev);
 	ev.serial = serial;
 	ev.reason = reason;
-	append(b, event, &ev, true, NULL);
+	append(b, event, &ev, AUDITOR_F_DURABLE, NULL);
 }
 
 void journal_session(struct bsession *s, const char *event, const char *user, const char *fp,
@@ -52,7 +64,7 @@ void journal_session(struct bsession *s, const char *event, const char *user, co
 	if (fp)
 		ev.fingerprint = fp;
 	ev.reason = reason;
-	append(s->b, event, &ev, false, NULL);
+	append(s->b, event, &ev, 0, NULL);
 }
 
 void journal_jump_deny(struct bsession *s, const char *target, const struct access_target *t,
@@ -65,7 +77,7 @@ void journal_jump_deny(struct bsession *s, const char *target, const struct acce
 	ev.target_addr = t ? t->addr_str : NULL;
 	ev.target_port = port;
 	ev.reason = reason;
-	append(s->b, "jump_deny", &ev, false, NULL);
+	append(s->b, "jump_deny", &ev, 0, NULL);
 }
 
 static void jump_fields(struct audit_event *ev, struct relay *r)
@@ -79,11 +91,9 @@ static void jump_fields(struct audit_event *ev, struct relay *r)
 int journal_jump_open(struct relay *r)
 {
 	struct audit_event ev;
-	int ret = 0;
 
 	jump_fields(&ev, r);
-	append(r->s->b, "jump_open", &ev, true, &ret);
-	return ret;
+	return append(r->s->b, "jump_open", &ev, AUDITOR_F_ACK, r);
 }
 
 void journal_jump_close(struct relay *r, uint64_t now_ns)
@@ -95,5 +105,5 @@ void journal_jump_close(struct relay *r, uint64_t now_ns)
 	ev.bytes_in = r->bytes_in;
 	ev.bytes_out = r->bytes_out;
 	ev.duration_ms = (int64_t)((now_ns - r->t_open_ns) / 1000000);
-	append(r->s->b, "jump_close", &ev, false, NULL);
+	append(r->s->b, "jump_close", &ev, 0, NULL);
 }

@@ -1,5 +1,6 @@
-/* Audit hooks: one audit line per decision, built from a session (and jump), written with
- * keys/lib/audit.h.  A failing audit write is logged; for jump_open it refuses the jump. */
+/* Audit hooks: one audit line per decision, built from a session (and jump), sent to the
+ * auditor process (bastion/auditor.h), which writes it.  jump_open waits for the auditor's
+ * answer (relay_audited); a failure refuses the jump. */
 #ifndef BASTION_JOURNAL_H
 #define BASTION_JOURNAL_H
 
@@ -19,7 +20,8 @@ void journal_session(struct bsession *s, const char *event, const char *user, co
 /* jump_deny: target is the string asked for; t NULL if it names no node. */
 void journal_jump_deny(struct bsession *s, const char *target, const struct access_target *t,
     int port, const char *reason);
-/* jump_open (durable: fsync before the jump carries data).  0 or -errno. */
+/* jump_open: queued with a request for an ack once durable (relay_audited(r) follows).
+ * 0 or -errno (the auditor is gone). */
 int journal_jump_open(struct relay *r);
 void journal_jump_close(struct relay *r, uint64_t now_ns);
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bastion/auditor.h"
 #include "bastion/bastion.h"
 #include "bastion/journal.h"
 #include "bastion/log.h"
@@ -21,7 +22,9 @@ int jump_request(struct bsession *s, ssh_message msg)
 
 	if (s->state != BSESSION_READY)
 		return 1;
-	if (!host || strnlen(host, BASTION_TARGET_MAX + 1) > BASTION_TARGET_MAX) {
+	if (!auditor_writable(b))
+		reason = "audit log unavailable";	/* fail closed: it could not be recorded */
+	else if (!host || strnlen(host, BASTION_TARGET_MAX + 1) > BASTION_TARGET_MAX) {
 		reason = "bad target";
 		host = NULL;
 	} else if (port < 1 || port > 65535)

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bastion/auditor.h"
 #include "bastion/bastion.h"
 #include "bastion/journal.h"
 #include "bastion/log.h"
@@ -126,13 +127,29 @@ static void connected(struct relay *r)
 		relay_kill(r, "connect failed");
 		return;
 	}
-	/* Durable before the first byte of the node reaches the engineer. */
+	/* Durable before a byte goes either way: the auditor's ack opens it (relay_audited);
+	 * meanwhile the engineer's bytes wait in libssh, the node's in its socket. */
 	if (journal_jump_open(r) < 0) {
-		journal_jump_deny(r->s, r->t.name, &r->t, r->t.port, "audit log write failed");
 		relay_kill(r, "audit log write failed");
 		return;
 	}
 	r->opened = true;
+	r->state = RELAY_AUDITING;
+	want(r, POLLOUT, false);
+}
+
+void relay_audited(struct relay *r, int status)
+{
+	if (r->state != RELAY_AUDITING)
+		return;
+	if (status < 0) {
+		r->opened = false;	/* no jump_open line: no jump_close either */
+		journal_jump_deny(r->s, r->t.name, &r->t, r->t.port, "audit log write failed");
+		blog_info("session %s: %s to %s port %u: refused: the audit log cannot record it",
+		    r->s->id, r->s->engineer, r->t.name, r->t.port);
+		relay_kill(r, "audit log write failed");
+		return;
+	}
 	r->state = RELAY_OPEN;
 	r->t_open_ns = bastion_now_ns();
 	blog_info("session %s: jump open: %s to %s (%s) port %u", r->s->id, r->s->engineer,
@@ -172,8 +189,8 @@ static int on_data(ssh_session ss, ssh_channel ch, void *data, uint32_t len, int
 	(void)ch;
 	if (is_stderr || r->state == RELAY_DEAD)
 		return (int)len;	/* nothing to do with it: drop */
-	if (r->state == RELAY_CONNECTING) {
-		r->lib_pending = len;	/* held by libssh until connected */
+	if (r->state == RELAY_CONNECTING || r->state == RELAY_AUDITING) {
+		r->lib_pending = len;	/* held by libssh until open */
 		return 0;
 	}
 	if (r->len == r->off && r->lib_pending == 0) {
@@ -295,6 +312,7 @@ static void relay_free(struct relay *r, uint64_t now_ns)
 	if (r->registered)
 		ssh_event_remove_fd(b->ev, r->fd);
 	r->registered = false;
+	auditor_forget(b, r);
 	if (r->fd >= 0)
 		close(r->fd);
 	if (r->opened) {

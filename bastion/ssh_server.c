@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "bastion/auditor.h"
 #include "bastion/bastion.h"
 #include "bastion/journal.h"
 #include "bastion/log.h"
@@ -105,6 +106,23 @@ static void auth_failed(struct bsession *s, const char *user, const char *fp, co
 		bsession_kill(s, "too many authentication failures");
 }
 
+/* Fail closed: no login that the audit log cannot record.  The client is told once (a
+ * userauth banner, which OpenSSH prints), the operator by the auditor's one log line. */
+static void audit_unavailable(struct bsession *s)
+{
+	static const char msg[] = "warren bastion: the audit log cannot be written; logins are "
+	    "refused until it can. Tell the bastion's operator.\r\n";
+	ssh_string banner;
+
+	if (s->audit_told)
+		return;
+	s->audit_told = true;
+	banner = ssh_string_from_char(msg);
+	if (banner)
+		ssh_send_issue_banner(s->ssh, banner);
+	ssh_string_free(banner);
+}
+
 static int on_auth_pubkey(ssh_session ss, const char *user, struct ssh_key_struct *key,
     char state, void *ud)
 {
@@ -119,6 +137,10 @@ static int on_auth_pubkey(ssh_session ss, const char *user, struct ssh_key_struc
 	(void)ss;
 	if (s->state == BSESSION_DEAD || s->state == BSESSION_READY)
 		return SSH_AUTH_DENIED;
+	if (!auditor_writable(s->b)) {
+		audit_unavailable(s);
+		return SSH_AUTH_DENIED;
+	}
 	/* The key blob, as the roster stores it (libssh exports it only as base64). */
 	if (ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK || !b64)
 		return SSH_AUTH_DENIED;
@@ -584,18 +606,24 @@ static void roster_check_readable(struct bastion *b)
 
 int bastion_open(struct bastion *b, char *err, size_t errlen)
 {
-	uint8_t secret[ROSTER_ADMIN_SECRET_LEN], pub[KEY_LEN];
 	char why[256];
 	sigset_t set;
 	size_t i;
 	int ret;
 
 	b->sig_fd = -1;
+	b->acc.inotify_fd = -1;
 	admission_init(&b->adm, &b->cfg);
 	refusals_init(&b->refusals);
 	b->ev = ssh_event_new();
 	if (!b->ev)
 		return -ENOMEM;
+	/* First, while nothing else is open: the auditor process holds the audit key and the
+	 * log, and inherits no listener, host key or roster watch.  Anything that drops the
+	 * network process's privileges comes right after this. */
+	ret = auditor_start(b, err, errlen);
+	if (ret < 0)
+		return ret;
 	ret = access_open(&b->acc, b->cfg.roster, b->cfg.admin_key);
 	if (ret < 0) {
 		snprintf(err, errlen, "%s: cannot watch: %s", b->cfg.roster, strerror(-ret));
@@ -606,40 +634,6 @@ int bastion_open(struct bastion *b, char *err, size_t errlen)
 		    why[0] ? why : "none");
 	else
 		blog_info("roster serial %llu", (unsigned long long)b->acc.r.serial);
-	/* Audit key: created 0600 on first start, same file format as the admin key. */
-	ret = roster_admin_key_read(b->cfg.audit_key_file, secret, why, sizeof(why));
-	if (ret == -ENOENT) {
-		ret = roster_admin_key_generate(secret, pub);
-		if (ret == 0)
-			ret = roster_admin_key_write(b->cfg.audit_key_file, secret);
-		if (ret == 0) {
-			/* The public half next to it, for `keys audit verify --key`. */
-			char pubpath[PATH_MAX + 8];
-
-			snprintf(pubpath, sizeof(pubpath), "%s.pub", b->cfg.audit_key_file);
-			if (key_file_write(pubpath, pub, true) < 0)
-				blog_warn("cannot write %s", pubpath);
-			else
-				chmod(pubpath, 0644);
-			blog_info("created audit key %s", b->cfg.audit_key_file);
-		}
-		else
-			snprintf(why, sizeof(why), "%.200s: cannot create: %s", b->cfg.audit_key_file,
-			    strerror(-ret));
-	}
-	if (ret < 0) {
-		snprintf(err, errlen, "%s", why);
-		goto out;
-	}
-	ret = audit_log_open(&b->audit, b->cfg.audit_log, secret, b->cfg.audit_syslog, why,
-	    sizeof(why));
-	if (ret < 0) {
-		snprintf(err, errlen, "%s", why);
-		goto out;
-	}
-	if (audit_log_torn_bytes(b->audit))
-		blog_warn("audit log %s: cut %zu bytes of a torn final line", b->cfg.audit_log,
-		    audit_log_torn_bytes(b->audit));
 	ret = host_key_ensure(b, err, errlen);
 	if (ret < 0)
 		goto out;
@@ -670,9 +664,9 @@ int bastion_open(struct bastion *b, char *err, size_t errlen)
 		goto out;
 	roster_check_readable(b);
 	journal_daemon(b, "start", b->acc.has_roster ? (int64_t)b->acc.r.serial : -1, NULL);
+	auditor_flush(b);
 	ret = 0;
 out:
-	sodium_memzero(secret, sizeof(secret));
 	return ret;
 }
 
@@ -713,8 +707,6 @@ static void tick(struct bastion *b, uint64_t now)
 			s->grace_exceeded = true;
 			bsession_kill(s, "login grace time exceeded");
 		}
-	if (b->audit)
-		audit_log_checkpoint(b->audit, now, false);
 }
 
 int bastion_run(struct bastion *b)
@@ -724,6 +716,7 @@ int bastion_run(struct bastion *b)
 	while (!b->stop) {
 		ssh_event_dopoll(b->ev, BASTION_TICK_MS);
 		now = bastion_now_ns();
+		auditor_process(b);		/* acks open jumps; a dead auditor stops us */
 		if (b->acc_changed) {
 			b->acc_changed = false;
 			roster_changed(b);
@@ -733,9 +726,10 @@ int bastion_run(struct bastion *b)
 			tick(b, now);
 			next_tick = now + BASTION_TICK_MS * 1000000ull;
 		}
+		auditor_flush(b);		/* this round's events: one batch, one fsync */
 	}
 	blog_info("stopping");
-	return 0;
+	return auditor_dead(b) ? -EPIPE : 0;
 }
 
 void bastion_close(struct bastion *b)
@@ -750,11 +744,9 @@ void bastion_close(struct bastion *b)
 		ssh_event_remove_fd(b->ev, b->listeners[i].fd);
 		ssh_bind_free(b->listeners[i].bind);
 	}
-	if (b->audit) {
+	if (!auditor_dead(b))
 		journal_daemon(b, "stop", -1, "signal");
-		audit_log_close(b->audit);
-		b->audit = NULL;
-	}
+	auditor_stop(b);	/* waits for its final checkpoint */
 	if (b->acc.inotify_fd >= 0 && b->ev)
 		ssh_event_remove_fd(b->ev, b->acc.inotify_fd);
 	if (b->sig_fd >= 0) {

@@ -42,8 +42,9 @@ enum {
  *   jump_deny     session engineer fingerprint src src_port target target_addr target_port reason
  *   jump_close    session engineer fingerprint src src_port target target_addr target_port reason
  *                 bytes_in bytes_out duration_ms
- * (genesis and checkpoint lines are written by the library itself.)  Strings may hold any
- * bytes: they are cut to AUDIT_FIELD_MAX bytes and escaped (docs/audit.md, "Strings"). */
+ * (genesis, checkpoint, recovered and lost lines are written by the library itself.)  Strings
+ * may hold any bytes: they are cut to AUDIT_FIELD_MAX bytes and escaped (docs/audit.md,
+ * "Strings"). */
 struct audit_event {
 	const char *session, *engineer, *fingerprint, *src;
 	int src_port;
@@ -69,10 +70,34 @@ int audit_log_open(struct audit_log **out, const char *path, const uint8_t secre
     bool syslog_copy, char *err, size_t errlen);
 /* Appends one event line (event: one of the names above, else -EINVAL) with one write().
  * durable: fsync before returning (before a jump is reported open to the client).  Writes a
- * checkpoint (fsync'd) once AUDIT_CHECKPOINT_LINES lines are unsigned.  0 or -errno; on error
- * nothing of the line stays in the file and the chain is unchanged.  No allocation. */
+ * checkpoint (fsync'd) once AUDIT_CHECKPOINT_LINES lines are unsigned.  0: the line is in the
+ * file (and on disk if durable, or if a checkpoint followed).  -errno: nothing of the line
+ * stays in the file and the chain is unchanged, whichever step failed (the write, the
+ * checkpoint after it, the fsync): the line is cut back (if even the cut fails, the next
+ * write cuts first).  ENOSPC/EFBIG: the disk is full.  No allocation. */
 int audit_log_append(struct audit_log *a, const char *event, const struct audit_event *ev,
     bool durable);
+
+/* Group commit: audit_log_mark, any number of audit_log_append(durable = false), then one
+ * audit_log_sync; if it (or an append) fails, audit_log_rollback cuts every line since the
+ * mark and returns the chain to it, so no caller is told "failed" about a line that stays.
+ * The mark is plain data, owned by the caller; a checkpoint written in between is cut too. */
+struct audit_mark {
+	int64_t size;
+	uint64_t seq;
+	uint8_t head[AUDIT_HASH_LEN];
+	unsigned unsigned_lines;
+	uint64_t oldest_unsigned_ns;
+};
+void audit_log_mark(const struct audit_log *a, struct audit_mark *m);
+/* 0 or -errno (the cut failed: the next write retries it). */
+int audit_log_rollback(struct audit_log *a, const struct audit_mark *m);
+/* fsync: 0 or -errno. */
+int audit_log_sync(struct audit_log *a);
+/* A "lost" line: count events could not be written (the disk was full), then a checkpoint.
+ * Written by the bastion's auditor when the log is writable again.  0 or -errno (nothing
+ * written). */
+int audit_log_lost(struct audit_log *a, uint64_t count);
 /* Writes a checkpoint if a line was appended since the last one and the oldest such line is
  * AUDIT_CHECKPOINT_SECONDS old at now_mono_ns (CLOCK_MONOTONIC; the caller's timer calls this
  * every few seconds), or whenever anything is unsigned if force.  0 or -errno. */
@@ -84,13 +109,21 @@ void audit_log_close(struct audit_log *a);
  * audit_log_open (0 if none; the caller logs it). */
 uint64_t audit_log_next_seq(const struct audit_log *a);
 size_t audit_log_torn_bytes(const struct audit_log *a);
+/* Lines audit_log_open found after the last checkpoint signed with this key (or after the
+ * genesis line): not written by this process, so marked with a "recovered" line rather than
+ * signed as its own (0 if none; the caller logs it). */
+uint64_t audit_log_recovered_lines(const struct audit_log *a);
 
 /* Verification.  Lines are numbered from 1 (line 1 is the genesis, seq 0).  lines: complete
  * lines read; checkpoints: valid checkpoint lines; unsigned_tail: lines after the last
- * checkpoint (not covered by any signature).  bad_line: the first line found wrong, 0 if the
- * file itself could not be read. */
+ * checkpoint (not covered by any signature).  recovered_lines: lines that a "recovered" line
+ * marks as found unsigned by a restart (chained, but nobody vouches for them);
+ * first_recovered_line: the first of them (0 if none); lost: events a "lost" line says
+ * could not be written.  bad_line: the first line found wrong, 0 if the file itself could
+ * not be read. */
 struct audit_verify_result {
 	uint64_t lines, checkpoints, unsigned_tail;
+	uint64_t recovered_lines, first_recovered_line, lost;
 	unsigned bad_line;
 };
 /* true if the whole file verifies against pub (the genesis key must equal it); else false with

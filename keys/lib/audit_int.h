@@ -25,6 +25,8 @@ enum {
 
 #define AUDIT_EVENT_GENESIS "genesis"
 #define AUDIT_EVENT_CHECKPOINT "checkpoint"
+#define AUDIT_EVENT_RECOVERED "recovered"
+#define AUDIT_EVENT_LOST "lost"
 
 /* The fields event carries (AF_ bits), or 0 for an unknown event. */
 unsigned audit_event_fields(const char *event);

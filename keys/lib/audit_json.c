@@ -20,6 +20,8 @@ static const struct {
 } kinds[] = {
 	{ AUDIT_EVENT_GENESIS, AF_AUDIT_KEY },
 	{ AUDIT_EVENT_CHECKPOINT, AF_COUNT | AF_SIG },
+	{ AUDIT_EVENT_RECOVERED, AF_COUNT },
+	{ AUDIT_EVENT_LOST, AF_COUNT },
 	{ "start", AF_SERIAL },
 	{ "stop", AF_REASON },
 	{ "config_reload", AF_SERIAL },

@@ -74,6 +74,16 @@ static bool check_line(struct verifier *v, const char *line, size_t len, uint64_
 		    "edited, removed or reordered)", (unsigned long long)(n - 1));
 		return false;
 	}
+	if (!strcmp(rec->event, AUDIT_EVENT_RECOVERED)) {
+		/* It marks exactly the unsigned lines before it (since the last checkpoint). */
+		if (rec->count == 0 || rec->count != n - 1 - v->last_ckpt_line)
+			return bad(v, "recovered count is not the number of unsigned lines before it");
+		if (!v->res->first_recovered_line)
+			v->res->first_recovered_line = n - rec->count;
+		v->res->recovered_lines += rec->count;
+	}
+	if (!strcmp(rec->event, AUDIT_EVENT_LOST))
+		v->res->lost += rec->count;
 	if (!strcmp(rec->event, AUDIT_EVENT_CHECKPOINT)) {
 		if (rec->count != rec->seq)
 			return bad(v, "checkpoint count is not its seq");

@@ -28,6 +28,8 @@ struct audit_log {
 	unsigned unsigned_lines;	/* since the last checkpoint */
 	uint64_t oldest_unsigned_ns;	/* CLOCK_MONOTONIC when the first of them was written */
 	size_t torn;
+	uint64_t recovered;		/* lines marked recovered by audit_log_open */
+	bool need_cut;			/* bytes past size may be in the file: cut before writing */
 	struct audit_record rec;	/* scratch: no allocation when appending */
 	char line[AUDIT_LINE_MAX];
 };
@@ -45,6 +47,20 @@ static int sync_fd(int fd)
 	return fsync(fd) == 0 ? 0 : -errno;
 }
 
+static int write_checkpoint(struct audit_log *a);
+
+/* Makes the file end at a->size again after a failed cut (a write past it must not follow
+ * bytes the chain does not know). */
+static int cut_back(struct audit_log *a)
+{
+	if (ftruncate(a->fd, a->size) != 0) {
+		a->need_cut = true;
+		return -errno;
+	}
+	a->need_cut = false;
+	return 0;
+}
+
 /* Formats rec (seq, time and prev filled in here) and writes it with one write().  A short or
  * failed write is cut back so the file never keeps a partial line. */
 static int write_line(struct audit_log *a, struct audit_record *rec)
@@ -53,6 +69,8 @@ static int write_line(struct audit_log *a, struct audit_record *rec)
 	ssize_t w;
 	int ret;
 
+	if (a->need_cut && (ret = cut_back(a)) < 0)
+		return ret;
 	rec->seq = a->seq;
 	audit_time_now(rec->time);
 	memcpy(rec->prev, a->head, AUDIT_HASH_LEN);
@@ -62,10 +80,17 @@ static int write_line(struct audit_log *a, struct audit_record *rec)
 	do
 		w = write(a->fd, a->line, n);
 	while (w < 0 && errno == EINTR);
+	if (w >= 0 && w != (ssize_t)n) {
+		/* A short write (a full disk): the rest fails too, and says why. */
+		do
+			w = write(a->fd, a->line + w, n - (size_t)w);
+		while (w < 0 && errno == EINTR);
+		if (w >= 0)
+			w = 0;
+	}
 	if (w != (ssize_t)n) {
 		ret = w < 0 ? -errno : -EIO;
-		if (ftruncate(a->fd, a->size) != 0)
-			ret = -errno;
+		cut_back(a);
 		return ret;
 	}
 	a->size += (off_t)n;
@@ -74,6 +99,30 @@ static int write_line(struct audit_log *a, struct audit_record *rec)
 	if (a->syslog_copy)
 		syslog(LOG_AUTHPRIV | LOG_INFO, "%.*s", (int)(n - 1), a->line);
 	return 0;
+}
+
+void audit_log_mark(const struct audit_log *a, struct audit_mark *m)
+{
+	m->size = a->size;
+	m->seq = a->seq;
+	memcpy(m->head, a->head, AUDIT_HASH_LEN);
+	m->unsigned_lines = a->unsigned_lines;
+	m->oldest_unsigned_ns = a->oldest_unsigned_ns;
+}
+
+int audit_log_rollback(struct audit_log *a, const struct audit_mark *m)
+{
+	a->size = m->size;
+	a->seq = m->seq;
+	memcpy(a->head, m->head, AUDIT_HASH_LEN);
+	a->unsigned_lines = m->unsigned_lines;
+	a->oldest_unsigned_ns = m->oldest_unsigned_ns;
+	return cut_back(a);
+}
+
+int audit_log_sync(struct audit_log *a)
+{
+	return fsync(a->fd) == 0 ? 0 : -errno;
 }
 
 static int write_checkpoint(struct audit_log *a)
@@ -107,11 +156,14 @@ int audit_log_append(struct audit_log *a, const char *event, const struct audit_
     bool durable)
 {
 	struct audit_record *rec = &a->rec;
+	struct audit_mark m;
 	int ret;
 
 	if (strlen(event) > AUDIT_EVENT_MAX || !audit_event_fields(event) ||
-	    !strcmp(event, AUDIT_EVENT_GENESIS) || !strcmp(event, AUDIT_EVENT_CHECKPOINT))
+	    !strcmp(event, AUDIT_EVENT_GENESIS) || !strcmp(event, AUDIT_EVENT_CHECKPOINT) ||
+	    !strcmp(event, AUDIT_EVENT_RECOVERED) || !strcmp(event, AUDIT_EVENT_LOST))
 		return -EINVAL;
+	audit_log_mark(a, &m);
 	memset(rec, 0, offsetof(struct audit_record, storage));
 	strcpy(rec->event, event);
 	rec->ev = *ev;
@@ -120,18 +172,52 @@ int audit_log_append(struct audit_log *a, const char *event, const struct audit_
 		return ret;
 	counted(a);
 	if (a->unsigned_lines >= AUDIT_CHECKPOINT_LINES)
-		return write_checkpoint(a);	/* fsyncs the event too */
-	return durable ? sync_fd(a->fd) : 0;
+		ret = write_checkpoint(a);	/* fsyncs the event too */
+	else if (durable)
+		ret = sync_fd(a->fd);
+	/* The caller hears "failed": then the line must not stay (a jump_open followed by the
+	 * caller's jump_deny would record one jump as both). */
+	if (ret)
+		audit_log_rollback(a, &m);
+	return ret;
+}
+
+int audit_log_lost(struct audit_log *a, uint64_t count)
+{
+	struct audit_record *rec = &a->rec;
+	struct audit_mark m;
+	int ret;
+
+	audit_log_mark(a, &m);
+	memset(rec, 0, offsetof(struct audit_record, storage));
+	audit_event_init(&rec->ev);
+	strcpy(rec->event, AUDIT_EVENT_LOST);
+	rec->count = count;
+	ret = write_line(a, rec);
+	if (ret)
+		return ret;
+	counted(a);
+	ret = write_checkpoint(a);
+	if (ret)
+		audit_log_rollback(a, &m);
+	return ret;
 }
 
 int audit_log_checkpoint(struct audit_log *a, uint64_t now_mono_ns, bool force)
 {
+	struct audit_mark m;
+	int ret;
+
 	if (!a->unsigned_lines)
 		return 0;
 	if (!force && now_mono_ns - a->oldest_unsigned_ns <
 	    (uint64_t)AUDIT_CHECKPOINT_SECONDS * NS_PER_SEC)
 		return 0;
-	return write_checkpoint(a);
+	audit_log_mark(a, &m);
+	ret = write_checkpoint(a);
+	if (ret)
+		audit_log_rollback(a, &m);
+	return ret;
 }
 
 uint64_t audit_log_next_seq(const struct audit_log *a)
@@ -142,6 +228,11 @@ uint64_t audit_log_next_seq(const struct audit_log *a)
 size_t audit_log_torn_bytes(const struct audit_log *a)
 {
 	return a->torn;
+}
+
+uint64_t audit_log_recovered_lines(const struct audit_log *a)
+{
+	return a->recovered;
 }
 
 void audit_log_close(struct audit_log *a)
@@ -261,63 +352,110 @@ static int cut_torn(struct audit_log *a, char *buf, char *err, size_t errlen, co
 	return a->size == 0;
 }
 
-/* Reads the tail: checks the last line and that it links to the one before, and takes the
- * chain head from it. */
-static int continue_chain(struct audit_log *a, char *buf, char *err, size_t errlen,
-    const char *path)
+/* The line that ends just before offset end (its newline at end - 1) into buf: *start is its
+ * first byte's offset, *len its length without the newline. */
+static int line_before(struct audit_log *a, off_t end, char *buf, off_t *start, size_t *len,
+    char *err, size_t errlen, const char *path)
 {
-	size_t win = 2 * AUDIT_LINE_MAX, start, end, pstart;
-	uint8_t hash[AUDIT_HASH_LEN];
-	uint64_t last_seq;
-	bool last_ckpt;
-	char why[128];
-	ssize_t n;
+	size_t win = AUDIT_LINE_MAX, i;
 	off_t off;
+	ssize_t n;
 
-	if ((off_t)win > a->size)
-		win = (size_t)a->size;
-	off = a->size - (off_t)win;
+	if ((off_t)win > end - 1)
+		win = (size_t)(end - 1);
+	off = end - 1 - (off_t)win;
 	n = pread_all(a->fd, buf, win, off);
 	if (n != (ssize_t)win)
 		return n < 0 ? (int)n : -EIO;
-	end = win;
-	/* buf[start, end - 1) is the last line; buf[pstart, start - 1) the one before. */
-	for (start = end - 1; start > 0 && buf[start - 1] != '\n'; start--)
+	for (i = win; i > 0 && buf[i - 1] != '\n'; i--)
 		;
-	if (start == 0 && off > 0) {
-		snprintf(err, errlen, "%s: last line longer than %d bytes", path, AUDIT_LINE_MAX);
+	if (i == 0 && off > 0) {
+		snprintf(err, errlen, "%s: a line longer than %d bytes", path, AUDIT_LINE_MAX);
 		return -EBADMSG;
 	}
-	if (!audit_line_parse(buf + start, end - 1 - start, &a->rec, why, sizeof(why))) {
-		snprintf(err, errlen, "%s: last line: %s", path, why);
-		return -EBADMSG;
-	}
-	last_seq = a->rec.seq;
-	last_ckpt = !strcmp(a->rec.event, AUDIT_EVENT_CHECKPOINT);
-	if (start > 0) {
-		for (pstart = start - 1; pstart > 0 && buf[pstart - 1] != '\n'; pstart--)
-			;
-		crypto_hash_sha256(hash, (const uint8_t *)buf + pstart, start - 1 - pstart);
-		if (sodium_memcmp(hash, a->rec.prev, AUDIT_HASH_LEN) != 0 ||
-		    !audit_line_parse(buf + pstart, start - 1 - pstart, &a->rec, why,
-		    sizeof(why)) || a->rec.seq + 1 != last_seq) {
-			snprintf(err, errlen, "%s: the last two lines do not chain (tail edited?); "
-			    "run 'keys audit verify'", path);
+	memmove(buf, buf + i, win - i);
+	*start = off + (off_t)i;
+	*len = win - i;
+	return 0;
+}
+
+/* Reads the tail back to the last checkpoint our key signed (or the genesis line), checking
+ * that every line links to the one before; takes the chain head from the last line.  The
+ * lines after that checkpoint were not written by this process (a crash before the next
+ * checkpoint, or lines appended while the bastion was stopped): they are not signed as ours
+ * but marked "recovered" with their count, and then the chain is signed. */
+static int continue_chain(struct audit_log *a, char *buf, char *err, size_t errlen,
+    const char *path)
+{
+	uint8_t hash[AUDIT_HASH_LEN], want_prev[AUDIT_HASH_LEN], msg[AUDIT_CKPT_MSG_LEN];
+	uint64_t last_seq = 0, seq = 0, unverified;
+	off_t end = a->size, start = 0;
+	bool last = true;
+	char why[128];
+	size_t len = 0;
+	int ret;
+
+	for (;;) {
+		ret = line_before(a, end, buf, &start, &len, err, errlen, path);
+		if (ret)
+			return ret;
+		if (!audit_line_parse(buf, len, &a->rec, why, sizeof(why))) {
+			if (last)
+				snprintf(err, errlen, "%s: last line: %s", path, why);
+			else
+				snprintf(err, errlen, "%s: the line before seq %llu: %s", path,
+				    (unsigned long long)seq, why);
 			return -EBADMSG;
 		}
-	} else if (last_seq != 0) {
-		snprintf(err, errlen, "%s: the only line is not the genesis line", path);
-		return -EBADMSG;
+		crypto_hash_sha256(hash, (const uint8_t *)buf, len);
+		if (last) {
+			memcpy(a->head, hash, AUDIT_HASH_LEN);
+			last_seq = a->rec.seq;
+		} else if (sodium_memcmp(hash, want_prev, AUDIT_HASH_LEN) != 0 ||
+		    a->rec.seq + 1 != seq) {
+			snprintf(err, errlen, "%s: the lines before seq %llu do not chain (tail "
+			    "edited?); run 'keys audit verify'", path, (unsigned long long)seq);
+			return -EBADMSG;
+		}
+		last = false;
+		seq = a->rec.seq;
+		memcpy(want_prev, a->rec.prev, AUDIT_HASH_LEN);
+		if (!strcmp(a->rec.event, AUDIT_EVENT_CHECKPOINT)) {
+			audit_checkpoint_message(msg, a->rec.seq, a->rec.prev);
+			if (a->rec.count != a->rec.seq || crypto_sign_verify_detached(a->rec.sig,
+			    msg, sizeof(msg), a->secret + 32) != 0) {
+				snprintf(err, errlen, "%s: the checkpoint with seq %llu: its signature "
+				    "does not verify under the audit key (forged?); run 'keys audit "
+				    "verify'", path, (unsigned long long)seq);
+				return -EBADMSG;
+			}
+			unverified = last_seq - seq;
+			break;
+		}
+		if (start == 0) {
+			if (seq != 0) {
+				snprintf(err, errlen, "%s: the first line is not the genesis line", path);
+				return -EBADMSG;
+			}
+			unverified = last_seq + 1;	/* the genesis line is unsigned too */
+			break;
+		}
+		end = start;
 	}
-	crypto_hash_sha256(a->head, (const uint8_t *)buf + start, end - 1 - start);
 	a->seq = last_seq + 1;
 	a->unsigned_lines = 0;
-	if (!last_ckpt) {
-		/* Sign what the previous run left unsigned: the restart is a checkpoint. */
-		counted(a);
-		return write_checkpoint(a);
-	}
-	return 0;
+	if (!unverified)
+		return 0;
+	a->recovered = unverified;
+	memset(&a->rec, 0, offsetof(struct audit_record, storage));
+	audit_event_init(&a->rec.ev);
+	strcpy(a->rec.event, AUDIT_EVENT_RECOVERED);
+	a->rec.count = unverified;
+	ret = write_line(a, &a->rec);
+	if (ret)
+		return ret;
+	counted(a);
+	return write_checkpoint(a);
 }
 
 /* Every step of opening, in order; err is set by whichever fails. */

@@ -6,7 +6,8 @@
 #                (end-to-end ssh to web-1 inside the jump's ssh; median of ROUNDS)
 #   500 jumps    CONCURRENT `ssh -W web-1:22 JUMP` held open at once (each gets web-1's sshd
 #                banner); time until all are established at web-1, and the jump host's memory:
-#                the bastion's RSS (one process) vs the sum over OpenSSH's sshd processes
+#                the bastion's RSS (network + audit process) vs the sum over OpenSSH's sshd
+#                processes
 # Topology (tests/integration/lib.sh): engineer -- public switch -- {bastion "jump", sshd
 # "ojump"} -- overlay -- web-1.  Measures and prints; never fails.
 . "$(dirname "$0")/../integration/lib.sh"
@@ -74,7 +75,13 @@ established() { ip netns exec "${NS[web-1]}" ss -Htn state established "( sport 
 # for OpenSSH: the listener, and the monitor + child of each connection).
 jump_rss() {
 	local p sum=0
-	if [ "$1" = bastion ]; then proc_kb "$BASTION_PID" VmRSS; return; fi
+	if [ "$1" = bastion ]; then
+		for p in "$BASTION_PID" $(pgrep -P "$BASTION_PID"); do
+			sum=$((sum + $(proc_kb "$p" VmRSS || echo 0)))
+		done
+		echo "$sum"
+		return
+	fi
 	for p in $(ip netns pids "${NS[ojump]}"); do
 		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sshd ] || continue
 		sum=$((sum + $(proc_kb "$p" VmRSS || echo 0)))
@@ -109,7 +116,7 @@ for j in bastion openssh; do
 	N_UP[$j]=$up
 	sleep 1
 	RSS1[$j]=$(jump_rss "$j")
-	[ "$j" = openssh ] && NPROC[$j]=$(for p in $(ip netns pids "${NS[ojump]}"); do cat "/proc/$p/comm" 2>/dev/null; done | grep -c '^sshd$') || NPROC[$j]=1
+	[ "$j" = openssh ] && NPROC[$j]=$(for p in $(ip netns pids "${NS[ojump]}"); do cat "/proc/$p/comm" 2>/dev/null; done | grep -c '^sshd$') || NPROC[$j]=2
 	# End the clients by their PIDs (the timeouts), then wait for the runner.
 	while read -r p; do kill "$p" 2>/dev/null; done <"$T/conc.$j.pids"
 	for _ in $(seq 200); do [ "$(established "$from")" -eq 0 ] && break; sleep 0.1; done

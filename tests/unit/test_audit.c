@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -524,7 +526,8 @@ static void test_reopen(void **state)
 	assert_int_equal(res.lines, 285);
 	assert_int_equal(res.checkpoints, 4);
 
-	/* A crash before the closing checkpoint (its line gone): reopening signs the tail. */
+	/* A crash before the closing checkpoint (its line gone): the restart did not write the
+	 * 30 unsigned lines, so it marks them recovered (seq 284), then signs (285). */
 	lines_read(&l, path);
 	l.n--;
 	lines_write(&l, path, -1);
@@ -533,11 +536,12 @@ static void test_reopen(void **state)
 	assert_true(verify(path, &res, why));
 	assert_int_equal(res.unsigned_tail, 30);
 	assert_int_equal(audit_log_open(&a, path, secret, false, err, sizeof(err)), 0);
-	assert_int_equal(audit_log_next_seq(a), 285);	/* the restart checkpoint took 284 */
+	assert_int_equal(audit_log_next_seq(a), 286);
 	audit_log_close(a);
 	assert_true(verify(path, &res, why));
-	assert_int_equal(res.lines, 285);
+	assert_int_equal(res.lines, 286);
 	assert_int_equal(res.unsigned_tail, 0);
+	assert_int_equal(res.recovered_lines, 30);
 
 	/* Another key: refused, file untouched. */
 	assert_int_equal(audit_log_open(&a, path, other_secret, false, err, sizeof(err)),
@@ -545,7 +549,7 @@ static void test_reopen(void **state)
 	assert_null(a);
 	assert_non_null(strstr(err, "another audit key"));
 	assert_true(verify(path, &res, why));
-	assert_int_equal(res.lines, 285);
+	assert_int_equal(res.lines, 286);
 	free(rec);
 }
 
@@ -756,6 +760,268 @@ static void test_checkpoint_timer(void **state)
 	assert_int_equal(res.checkpoints, 2);
 }
 
+/* A log with n unsigned lines (genesis + n - 1 events), still open. */
+static struct audit_log *open_with_unsigned(unsigned n)
+{
+	struct audit_log *a;
+	char err[256];
+	unsigned i;
+
+	unlink(path);
+	assert_int_equal(audit_log_open(&a, path, secret, false, err, sizeof(err)), 0);
+	for (i = 1; i < n; i++)
+		append_event(a, i);
+	return a;
+}
+
+static off_t file_size(const char *p)
+{
+	struct stat st;
+
+	assert_int_equal(stat(p, &st), 0);
+	return st.st_size;
+}
+
+/* Writes past max_bytes fail with EFBIG (RLIMIT_FSIZE; SIGXFSZ ignored): a disk that fills up
+ * at an exact byte. */
+static void fsize_limit(rlim_t max_bytes)
+{
+	struct rlimit rl;
+
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &rl), 0);
+	rl.rlim_cur = max_bytes;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+static void fsize_unlimited(void)
+{
+	struct rlimit rl;
+
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &rl), 0);
+	rl.rlim_cur = rl.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+static struct audit_event jump_event(void)
+{
+	struct audit_event ev;
+
+	audit_event_init(&ev);
+	ev.session = "9f2c41d07a1be355";
+	ev.engineer = "alice";
+	ev.target = "web-1";
+	ev.target_port = 22;
+	return ev;
+}
+
+/* Item 8: the event line fits, the checkpoint due after it does not.  The caller is told the
+ * append failed, so the line must not stay: the file, the chain and the seq are as before, and
+ * a retry once there is room writes the line once. */
+static void test_checkpoint_failure_rolls_back(void **state)
+{
+	struct audit_verify_result res;
+	struct audit_event ev = jump_event();
+	struct audit_log *a;
+	struct lines l;
+	char why[256];
+	off_t before;
+	uint64_t seq;
+	size_t i, opens = 0;
+
+	(void)state;
+	a = open_with_unsigned(AUDIT_CHECKPOINT_LINES - 1);	/* the next line makes 100 */
+	before = file_size(path);
+	seq = audit_log_next_seq(a);
+	fsize_limit((rlim_t)before + 400);	/* room for the event line, not the checkpoint */
+	assert_true(audit_log_append(a, "jump_open", &ev, true) < 0);
+	fsize_unlimited();
+	assert_int_equal(file_size(path), before);
+	assert_int_equal(audit_log_next_seq(a), seq);
+	assert_true(verify(path, &res, why));
+	assert_int_equal(res.lines, seq);
+	/* The same line, now with room: written once, checkpoint after it, chain intact. */
+	assert_int_equal(audit_log_append(a, "jump_open", &ev, true), 0);
+	assert_int_equal(audit_log_next_seq(a), seq + 2);
+	audit_log_close(a);
+	assert_true(verify(path, &res, why));
+	assert_int_equal(res.unsigned_tail, 0);
+	lines_read(&l, path);
+	for (i = 0; i < l.n; i++)
+		opens += strstr(l.text[i], "9f2c41d07a1be355") != NULL;
+	lines_free(&l);
+	assert_int_equal(opens, 1);
+}
+
+/* Item 5: the disk is full for the event line itself: nothing of it stays, and the log goes on
+ * where it was once there is room. */
+static void test_full_disk_append(void **state)
+{
+	struct audit_verify_result res;
+	struct audit_event ev = jump_event();
+	struct audit_log *a;
+	char why[256];
+	off_t before;
+	uint64_t seq;
+
+	(void)state;
+	a = open_with_unsigned(10);
+	before = file_size(path);
+	seq = audit_log_next_seq(a);
+	fsize_limit((rlim_t)before + 20);	/* 20 bytes of a line fit: a short write */
+	assert_int_equal(audit_log_append(a, "jump_open", &ev, false), -EFBIG);
+	assert_int_equal(audit_log_append(a, "jump_deny", &ev, true), -EFBIG);
+	fsize_unlimited();
+	assert_int_equal(file_size(path), before);
+	assert_int_equal(audit_log_next_seq(a), seq);
+	assert_int_equal(audit_log_append(a, "jump_open", &ev, true), 0);
+	audit_log_close(a);
+	assert_true(verify(path, &res, why));
+	assert_int_equal(res.lines, seq + 2);
+}
+
+/* Group commit: lines appended without fsync, one audit_log_sync for all; when the batch
+ * cannot be made durable it is rolled back to the mark as a whole. */
+static void test_group_commit(void **state)
+{
+	struct audit_verify_result res;
+	struct audit_event ev = jump_event();
+	struct audit_mark m;
+	struct audit_log *a;
+	char why[256];
+	off_t before;
+	uint64_t seq;
+	unsigned i;
+
+	(void)state;
+	a = open_with_unsigned(5);
+	audit_log_mark(a, &m);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(audit_log_append(a, "jump_open", &ev, false), 0);
+	assert_int_equal(audit_log_sync(a), 0);
+	assert_int_equal(audit_log_next_seq(a), 8);
+	before = file_size(path);
+	seq = audit_log_next_seq(a);
+	audit_log_mark(a, &m);
+	fsize_limit((rlim_t)before + 600);	/* two lines fit, the third does not */
+	assert_int_equal(audit_log_append(a, "jump_open", &ev, false), 0);
+	assert_int_equal(audit_log_append(a, "jump_open", &ev, false), 0);
+	assert_int_equal(audit_log_append(a, "jump_open", &ev, false), -EFBIG);
+	fsize_unlimited();
+	assert_int_equal(audit_log_rollback(a, &m), 0);
+	assert_int_equal(file_size(path), before);
+	assert_int_equal(audit_log_next_seq(a), seq);
+	assert_int_equal(audit_log_append(a, "jump_deny", &ev, true), 0);
+	audit_log_close(a);
+	assert_true(verify(path, &res, why));
+	assert_int_equal(res.lines, seq + 2);
+}
+
+/* Appends n lines chained correctly but written by someone else (no key needed for that). */
+static void forge_tail(const char *p, unsigned n)
+{
+	struct audit_record *rec = calloc(1, sizeof(*rec));
+	char out[AUDIT_LINE_MAX];
+	uint8_t head[32];
+	struct lines l;
+	uint64_t seq;
+	size_t len;
+	unsigned i;
+	FILE *f;
+
+	lines_read(&l, p);
+	crypto_hash_sha256(head, (const uint8_t *)l.text[l.n - 1], l.len[l.n - 1]);
+	seq = l.n;
+	lines_free(&l);
+	f = fopen(p, "a");
+	assert_non_null(f);
+	for (i = 0; i < n; i++) {
+		memset(rec, 0, offsetof(struct audit_record, storage));
+		*rec = (struct audit_record){ .seq = seq + i };
+		audit_event_init(&rec->ev);
+		strcpy(rec->event, "jump_open");
+		rec->ev = jump_event();
+		rec->ev.engineer = "mallory";
+		audit_time_now(rec->time);
+		memcpy(rec->prev, head, 32);
+		len = audit_line_format(out, rec);
+		assert_true(len > 0);
+		fwrite(out, 1, len, f);
+		crypto_hash_sha256(head, (const uint8_t *)out, len - 1);
+	}
+	fclose(f);
+	free(rec);
+}
+
+static const char *line_event(const struct lines *l, size_t i, struct audit_record *rec)
+{
+	char why[128];
+
+	assert_true(audit_line_parse(l->text[i], l->len[i], rec, why, sizeof(why)));
+	return rec->event;
+}
+
+/* Item 6: lines appended (correctly chained) while the bastion was stopped are not signed by
+ * the next start as if it had written them: it marks them "recovered", with their count, and
+ * the verifier reports them. */
+static void test_recovered_tail(void **state)
+{
+	struct audit_record *rec = malloc(sizeof(*rec));
+	struct audit_verify_result res;
+	struct audit_log *a;
+	char err[256], why[256];
+	struct lines l;
+	size_t n0;
+
+	(void)state;
+	make_log(path);				/* 254 lines, the last a checkpoint */
+	forge_tail(path, 3);
+	assert_int_equal(audit_log_open(&a, path, secret, false, err, sizeof(err)), 0);
+	assert_int_equal(audit_log_next_seq(a), 259);	/* recovered at 257, checkpoint 258 */
+	audit_log_close(a);
+	lines_read(&l, path);
+	assert_int_equal(l.n, 259);
+	assert_string_equal(line_event(&l, 256, rec), "jump_open");
+	assert_string_equal(line_event(&l, 257, rec), "recovered");
+	assert_int_equal(rec->count, 3);
+	assert_string_equal(line_event(&l, 258, rec), "checkpoint");
+	n0 = l.n;
+	lines_free(&l);
+	assert_true(verify(path, &res, why));
+	assert_int_equal(res.lines, n0);
+	assert_int_equal(res.recovered_lines, 3);
+	assert_int_equal(res.first_recovered_line, 255);
+
+	/* A restart on a log that ends with our own checkpoint marks nothing. */
+	assert_int_equal(audit_log_open(&a, path, secret, false, err, sizeof(err)), 0);
+	assert_int_equal(audit_log_next_seq(a), n0);
+	audit_log_close(a);
+	assert_true(verify(path, &res, why));
+	assert_int_equal(res.recovered_lines, 3);
+
+	/* A recovered line whose count does not match the unsigned lines before it is refused. */
+	lines_read(&l, path);
+	l.text[257][strstr(l.text[257], "\"count\":3") - l.text[257] + 8] = '2';
+	lines_write(&l, path, -1);
+	lines_free(&l);
+	assert_false(verify(path, &res, why));
+	assert_int_equal(res.bad_line, 258);
+
+	/* A checkpoint at the end that our key did not sign: the start is refused. */
+	make_log(path);
+	lines_read(&l, path);
+	{
+		char *c = strstr(l.text[253], "\"sig\":\"") + 8;
+
+		*c = *c == 'A' ? 'B' : 'A';
+	}
+	lines_write(&l, path, -1);
+	lines_free(&l);
+	assert_int_equal(audit_log_open(&a, path, secret, false, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "signature"));
+	free(rec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -769,6 +1035,10 @@ int main(void)
 		cmocka_unit_test(test_json_escaping),
 		cmocka_unit_test(test_parse_strict),
 		cmocka_unit_test(test_checkpoint_timer),
+		cmocka_unit_test(test_checkpoint_failure_rolls_back),
+		cmocka_unit_test(test_full_disk_append),
+		cmocka_unit_test(test_group_commit),
+		cmocka_unit_test(test_recovered_tail),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
