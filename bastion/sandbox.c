@@ -41,10 +41,9 @@ static const int allowed[] = {
 	SCMP_SYS(sendmsg), SCMP_SYS(accept), SCMP_SYS(accept4), SCMP_SYS(connect),
 	SCMP_SYS(shutdown), SCMP_SYS(getsockopt), SCMP_SYS(setsockopt), SCMP_SYS(getpeername),
 	SCMP_SYS(getsockname), SCMP_SYS(close), SCMP_SYS(fcntl), SCMP_SYS(restart_syscall),
-	/* re-reading the roster (fopen, fstat, read); the audit log's descriptor, opened before
-	 * the drop (appends, fsync, cutting a line that could not be written whole) */
-	SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(lseek), SCMP_SYS(fsync),
-	SCMP_SYS(fdatasync), SCMP_SYS(ftruncate),
+	/* re-reading the roster (fopen, fstat, read).  No fsync or ftruncate: the audit log
+	 * belongs to the audit process, reached over its socket. */
+	SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(lseek),
 	/* reaping our own children only (a process of ours that exits: the audit writer) */
 	SCMP_SYS(wait4),
 	/* signals (the blocked mask, SIGPIPE ignored), exit */

@@ -155,6 +155,17 @@ static int do_unlink(void)
 	return unlink(tmpfile_path);
 }
 
+/* The audit log is the audit process's: the network process has nothing to make durable. */
+static int do_fsync(void)
+{
+	return fsync(STDERR_FILENO);
+}
+
+static int do_ftruncate(void)
+{
+	return ftruncate(STDERR_FILENO, 0);
+}
+
 static int do_rename(void)
 {
 	return rename(tmpfile_path, "/tmp/test_bastion_sandbox.renamed");
@@ -233,6 +244,8 @@ static const struct {
 	/* 20 */ { "kill(1)", do_kill_other, false, true },
 	/* 21 */ { "ioctl(FIOASYNC)", do_ioctl_other, false, false },
 	/* 22 */ { "waitpid (no child)", do_wait_child, true, true },
+	/* 23 */ { "fsync", do_fsync, false, false },
+	/* 24 */ { "ftruncate", do_ftruncate, false, false },
 };
 
 /* Runs case i in a child under the filter; returns its wait status. */
