@@ -16,6 +16,7 @@
 
 #include "bastion/access.h"
 #include "bastion/admission.h"
+#include "bastion/chanwin.h"
 #include "bastion/config.h"
 #include "bastion/refusal.h"
 
@@ -27,14 +28,21 @@ enum {
 	BASTION_SESSION_JUMPS_MAX = 256,	/* open jumps per session */
 	BASTION_SESSIONS_MAX = 2048,	/* connections at once, authenticated or not */
 	BASTION_TICK_MS = 250,		/* timers: grace time, connect timeouts, checkpoints */
+	/* engineer -> node bytes held for one session's jumps, by libssh and by us, past which
+	 * the session is closed (a client that keeps to the windows reaches it only with more
+	 * than 8 jumps at full speed into nodes that do not read). */
+	BASTION_SESSION_HELD_MAX = 32 << 20,
+	BASTION_CLOSE_WAIT_S = 30,	/* a jump we closed waits this long for the client's close */
 };
 
 #define BASTION_EXPLAIN "warren bastion: jump only. Use: ssh -J USER@BASTION NODE\r\n"
 
 struct bsession;
 
-/* AUDITING: connected, waiting for the auditor to say jump_open is durable. */
-enum relay_state { RELAY_CONNECTING, RELAY_AUDITING, RELAY_OPEN, RELAY_DEAD };
+/* AUDITING: connected, waiting for the auditor to say jump_open is durable.  CLOSING: the
+ * node closed, everything it sent is written to the channel, EOF and close are sent; waiting
+ * for the client's close (the SSH connection is the client's to end). */
+enum relay_state { RELAY_CONNECTING, RELAY_AUDITING, RELAY_OPEN, RELAY_CLOSING, RELAY_DEAD };
 
 struct relay {
 	struct relay *next;		/* in the session's list */
@@ -51,12 +59,14 @@ struct relay {
 	uint64_t audit_id;		/* the jump_open whose ack this relay waits for */
 	struct relay *audit_next;	/* in the auditor link's queue of relays waiting */
 	uint64_t t_open_ns;
-	uint64_t deadline_ns;		/* connect timeout */
+	uint64_t deadline_ns;		/* connect timeout, then the close wait */
 	int64_t bytes_in;		/* engineer -> target */
 	int64_t bytes_out;		/* target -> engineer */
 	uint8_t *buf;			/* channel -> target bytes not yet written */
-	size_t len, off;
-	size_t lib_pending;		/* channel data libssh still holds for us (window closed) */
+	size_t len, off, cap;		/* cap: BASTION_RELAY_BUF, more while draining libssh */
+	struct chanwin win;		/* the channel's receive window; win.held[0]: in libssh */
+	uint8_t *obuf;			/* target -> channel bytes libssh did not take yet */
+	size_t olen, ooff;
 	bool client_eof, target_eof, target_shut;
 	const char *reason;		/* why it closes (static string) */
 };
@@ -71,7 +81,9 @@ struct bsession {
 	struct ssh_server_callbacks_struct scb;
 	struct ssh_channel_callbacks_struct ccb;	/* the "session" channel, if any */
 	ssh_channel info_ch;		/* session channel: gets the explanation, then closes */
+	struct chanwin info_win;	/* its window: data on it is dropped, past it closes */
 	bool info_pending;
+	bool info_done;			/* the explanation was sent and the channel closed */
 	enum bsession_state state;
 	char id[17];			/* 16 hex: ties this connection's audit lines */
 	char src[INET6_ADDRSTRLEN];
@@ -126,6 +138,8 @@ void bsession_kill(struct bsession *s, const char *reason);
  * audit it; false: that was one too many, the session is closed and was audited once here (or
  * s is not authenticated: nothing to audit). */
 bool bsession_refused(struct bsession *s);
+/* Audits session_deny reason and closes s: the client broke flow control (window, budget). */
+void bsession_flow_violation(struct bsession *s, const char *reason);
 
 /* jump.c: a direct-tcpip open request; returns 0 if handled (accepted or refused). */
 int jump_request(struct bsession *s, ssh_message msg);
@@ -140,6 +154,8 @@ void relay_kill(struct relay *r, const char *reason);
 void relay_audited(struct relay *r, int status);
 /* After each poll round: applies wanted poll events, connect timeouts, frees dead relays. */
 void relay_sync(struct bsession *s, uint64_t now_ns);
+/* Engineer -> node bytes held for s's jumps (in libssh and in our buffers), for the budget. */
+size_t relay_session_held(const struct bsession *s);
 /* Frees every relay of s (session going away), auditing their close. */
 void relay_free_all(struct bsession *s, const char *reason);
 

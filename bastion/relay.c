@@ -1,11 +1,19 @@
 /* Relay: bytes both ways between a direct-tcpip channel and its target socket, with flow
- * control on both sides and no allocation once the jump is open.
+ * control on both sides.
  *
  * engineer -> target: libssh hands us channel data (on_data); what the target socket does not
- * take at once goes to our bounded buffer; what does not fit is left in libssh's channel buffer,
- * which stops libssh from growing the SSH window, so the engineer's client stops sending.
+ * take at once goes to our buffer (32 KiB); what does not fit is left in libssh, which then
+ * does not re-open the SSH window, so the engineer's client stops sending.  libssh 0.10 keeps
+ * data sent past the window and re-opens the window after any read that leaves it below half,
+ * however much it still holds; so we keep our own copy of the window (chanwin.c) and close the
+ * connection of a client that sends past it, and when a read would re-open the window we take
+ * everything libssh holds at once.  libssh then holds at most CHANWIN_HELD_MAX per jump and we
+ * as much again; a session's total is capped at BASTION_SESSION_HELD_MAX.
  * target -> engineer: we read the target only while the SSH channel window is open, and never
- * more than the window, so libssh never has to wait (or buffer beyond the window). */
+ * more than the window; what libssh does not take (it may refuse during a key re-exchange)
+ * waits in obuf and the target is not read meanwhile.
+ * End: when the target closes, everything it sent reaches the channel, then EOF and close; the
+ * client closes its side and ends the SSH connection itself. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -18,9 +26,6 @@
 #include "bastion/bastion.h"
 #include "bastion/journal.h"
 #include "bastion/log.h"
-
-/* target -> channel bytes go through here: one read, one channel write, nothing kept. */
-static uint8_t scratch[BASTION_RELAY_BUF];
 
 static void want(struct relay *r, short ev, bool on)
 {
@@ -46,6 +51,9 @@ void relay_kill(struct relay *r, const char *reason)
 /* Writes our buffer, then whatever libssh still holds, to the target. */
 static void flush_to_target(struct relay *r)
 {
+	size_t want_n;
+	uint32_t held;
+	uint8_t *nb;
 	ssize_t w;
 	int n;
 
@@ -63,24 +71,77 @@ static void flush_to_target(struct relay *r)
 			continue;
 		}
 		r->off = r->len = 0;
-		if (r->lib_pending == 0)
+		held = r->win.held[0];
+		if (held == 0)
 			break;
-		/* libssh holds data for us, so this read never polls (no re-entry). */
-		n = ssh_channel_read_nonblocking(r->ch, r->buf,
-		    (uint32_t)(r->lib_pending < BASTION_RELAY_BUF ? r->lib_pending :
-		    BASTION_RELAY_BUF), 0);
-		if (n <= 0) {
-			r->lib_pending = 0;
-			break;
+		/* A read below half a window makes libssh re-open it: then take all it holds, so
+		 * that what it may hold stays one window (see the top of this file). */
+		want_n = held;
+		if (!chanwin_read_reopens(&r->win) && want_n > BASTION_RELAY_BUF)
+			want_n = BASTION_RELAY_BUF;
+		if (want_n > r->cap) {
+			nb = realloc(r->buf, want_n);
+			if (!nb) {
+				relay_kill(r, "out of memory");
+				return;
+			}
+			r->buf = nb;
+			r->cap = want_n;
 		}
-		r->lib_pending -= (size_t)n < r->lib_pending ? (size_t)n : r->lib_pending;
+		/* libssh holds data for us, so this read never polls (no re-entry). */
+		n = ssh_channel_read_nonblocking(r->ch, r->buf, (uint32_t)want_n, 0);
+		if (n <= 0) {
+			relay_kill(r, "channel read error");
+			return;
+		}
+		chanwin_read(&r->win, (uint32_t)n);
 		r->len = (size_t)n;
 	}
+	if (r->len == 0 && r->cap > BASTION_RELAY_BUF) {
+		/* Drained: give the large buffer back (shrinking in place cannot fail). */
+		nb = realloc(r->buf, BASTION_RELAY_BUF);
+		if (nb)
+			r->buf = nb;
+		r->cap = BASTION_RELAY_BUF;
+	}
 	want(r, POLLOUT, r->len > r->off);
-	if (r->len == r->off && r->lib_pending == 0 && r->client_eof && !r->target_shut) {
+	if (r->len == r->off && r->win.held[0] == 0 && r->client_eof && !r->target_shut) {
 		shutdown(r->fd, SHUT_WR);
 		r->target_shut = true;
 	}
+}
+
+/* Target -> channel bytes libssh has not taken yet; true once there are none. */
+static bool flush_to_channel(struct relay *r)
+{
+	int w;
+
+	while (r->olen > r->ooff) {
+		w = ssh_channel_write(r->ch, r->obuf + r->ooff, (uint32_t)(r->olen - r->ooff));
+		if (w == SSH_ERROR) {
+			relay_kill(r, "channel write error");
+			return false;
+		}
+		if (w == 0)
+			return false;	/* key re-exchange or no window: again after the next poll */
+		r->ooff += (size_t)w;
+		r->bytes_out += w;
+	}
+	r->olen = r->ooff = 0;
+	return true;
+}
+
+/* The node closed and all it sent is on the channel: EOF, close, and wait for the client. */
+static void finish(struct relay *r)
+{
+	if (r->state != RELAY_OPEN || !r->target_eof || !flush_to_channel(r))
+		return;
+	ssh_channel_send_eof(r->ch);
+	ssh_channel_close(r->ch);
+	r->state = RELAY_CLOSING;
+	r->deadline_ns = bastion_now_ns() + BASTION_CLOSE_WAIT_S * 1000000000ull;
+	want(r, POLLIN | POLLOUT, false);
+	r->s->b->dirty = true;
 }
 
 static void from_target(struct relay *r)
@@ -88,27 +149,34 @@ static void from_target(struct relay *r)
 	uint32_t win = ssh_channel_window_size(r->ch);
 	ssize_t n;
 
+	if (r->olen > r->ooff && !flush_to_channel(r)) {
+		want(r, POLLIN, false);	/* relay_sync retries after each poll round */
+		return;
+	}
 	if (win == 0) {
 		want(r, POLLIN, false);	/* relay_sync re-arms once the window opens */
 		return;
 	}
-	n = recv(r->fd, scratch, win < sizeof(scratch) ? win : sizeof(scratch), 0);
+	n = recv(r->fd, r->obuf, win < BASTION_RELAY_BUF ? win : BASTION_RELAY_BUF, 0);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			relay_kill(r, "target read error");
 		return;
 	}
 	if (n == 0) {
-		/* The node closed: so does the jump (as sshd's direct-tcpip does). */
+		/* The node closed: so does the jump (as sshd's direct-tcpip does), once all it
+		 * sent is on the channel. */
 		r->target_eof = true;
-		relay_kill(r, "closed by target");
+		if (!r->reason)
+			r->reason = "closed by target";
+		want(r, POLLIN, false);
+		finish(r);
 		return;
 	}
-	if (ssh_channel_write(r->ch, scratch, (uint32_t)n) == SSH_ERROR) {
-		relay_kill(r, "channel write error");
-		return;
-	}
-	r->bytes_out += n;
+	r->olen = (size_t)n;
+	r->ooff = 0;
+	if (!flush_to_channel(r))
+		want(r, POLLIN, false);
 }
 
 static void connected(struct relay *r)
@@ -183,21 +251,29 @@ static int on_data(ssh_session ss, ssh_channel ch, void *data, uint32_t len, int
 {
 	struct relay *r = ud;
 	uint32_t used = 0, take;
+	size_t room;
 	ssize_t w;
 
 	(void)ss;
 	(void)ch;
-	if (is_stderr || r->state == RELAY_DEAD)
-		return (int)len;	/* nothing to do with it: drop */
-	if (r->state == RELAY_CONNECTING || r->state == RELAY_AUDITING) {
-		r->lib_pending = len;	/* held by libssh until open */
-		return 0;
+	if (!chanwin_recv(&r->win, len, is_stderr)) {
+		bsession_flow_violation(r->s, "channel window exceeded");
+		used = len;
+		goto out;
 	}
-	if (r->len == r->off && r->lib_pending == 0) {
+	if (is_stderr || r->state == RELAY_DEAD || r->state == RELAY_CLOSING ||
+	    r->s->state == BSESSION_DEAD) {
+		used = len;	/* nothing to do with it: drop */
+		goto out;
+	}
+	if (r->state == RELAY_CONNECTING || r->state == RELAY_AUDITING)
+		goto out;	/* held by libssh until open */
+	if (r->len == r->off) {	/* data starts with the oldest byte libssh holds */
 		w = send(r->fd, data, len, MSG_NOSIGNAL);
 		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 			relay_kill(r, "target write error");
-			return (int)len;
+			used = len;
+			goto out;
 		}
 		if (w > 0) {
 			used = (uint32_t)w;
@@ -211,14 +287,20 @@ static int on_data(ssh_session ss, ssh_channel ch, void *data, uint32_t len, int
 		r->len -= r->off;
 		r->off = 0;
 	}
+	/* Only the first BASTION_RELAY_BUF: a larger buffer is for draining libssh. */
+	room = r->len < BASTION_RELAY_BUF ? BASTION_RELAY_BUF - r->len : 0;
 	take = len - used;
-	if (take > BASTION_RELAY_BUF - r->len)
-		take = (uint32_t)(BASTION_RELAY_BUF - r->len);
+	if (take > room)
+		take = (uint32_t)room;
 	memcpy(r->buf + r->len, (const uint8_t *)data + used, take);
 	r->len += take;
 	used += take;
-	r->lib_pending = len - used;
 	want(r, POLLOUT, r->len > r->off);
+out:
+	chanwin_left(&r->win, len - used, is_stderr);
+	if (!is_stderr && r->s->state != BSESSION_DEAD &&
+	    r->win.held[0] > 0 && relay_session_held(r->s) > BASTION_SESSION_HELD_MAX)
+		bsession_flow_violation(r->s, "jump buffers over budget");
 	return (int)used;
 }
 
@@ -248,11 +330,15 @@ struct relay *relay_start(struct bsession *s, ssh_channel ch, const struct acces
 	socklen_t sl;
 
 	r = calloc(1, sizeof(*r));
-	if (!r || !(r->buf = malloc(BASTION_RELAY_BUF))) {
+	if (!r || !(r->buf = malloc(BASTION_RELAY_BUF)) || !(r->obuf = malloc(BASTION_RELAY_BUF))) {
+		if (r)
+			free(r->buf);
 		free(r);
 		*why = "out of memory";
 		return NULL;
 	}
+	r->cap = BASTION_RELAY_BUF;
+	chanwin_init(&r->win);
 	r->s = s;
 	r->ch = ch;
 	r->t = *t;
@@ -301,6 +387,7 @@ fail:
 	if (r->fd >= 0)
 		close(r->fd);
 	free(r->buf);
+	free(r->obuf);
 	free(r);
 	return NULL;
 }
@@ -330,6 +417,7 @@ static void relay_free(struct relay *r, uint64_t now_ns)
 	r->s->n_relays--;
 	b->n_relays--;
 	free(r->buf);
+	free(r->obuf);
 	free(r);
 }
 
@@ -343,8 +431,14 @@ void relay_sync(struct bsession *s, uint64_t now_ns)
 			journal_jump_deny(s, r->t.name, &r->t, r->t.port, "connect timed out");
 			relay_kill(r, "connect timed out");
 		}
-		if (r->state == RELAY_OPEN && !(r->want & POLLIN) &&
-		    ssh_channel_window_size(r->ch) > 0)
+		if (r->state == RELAY_CLOSING && now_ns >= r->deadline_ns)
+			relay_kill(r, r->reason ? r->reason : "closed by target");
+		if (r->state == RELAY_OPEN && r->olen > r->ooff)
+			flush_to_channel(r);
+		if (r->state == RELAY_OPEN && r->target_eof)
+			finish(r);
+		if (r->state == RELAY_OPEN && !r->target_eof && !(r->want & POLLIN) &&
+		    r->olen == r->ooff && ssh_channel_window_size(r->ch) > 0)
 			want(r, POLLIN, true);	/* the engineer's window opened again */
 		if (r->state == RELAY_DEAD) {
 			*pp = r->next;
@@ -363,6 +457,16 @@ void relay_sync(struct bsession *s, uint64_t now_ns)
 		}
 		pp = &r->next;
 	}
+}
+
+size_t relay_session_held(const struct bsession *s)
+{
+	const struct relay *r;
+	size_t n = 0;
+
+	for (r = s->relays; r; r = r->next)
+		n += r->win.held[0] + r->cap;
+	return n;
 }
 
 void relay_free_all(struct bsession *s, const char *reason)

@@ -69,6 +69,16 @@ bool bsession_refused(struct bsession *s)
 	return false;
 }
 
+void bsession_flow_violation(struct bsession *s, const char *reason)
+{
+	if (s->state == BSESSION_DEAD)
+		return;
+	journal_session(s, "session_deny", NULL, NULL, reason);
+	blog_info("session %s: %s from %s port %d: %s: closing", s->id,
+	    s->state == BSESSION_READY ? s->engineer : "-", s->src, s->src_port, reason);
+	bsession_kill(s, reason);
+}
+
 /* "SHA256:..." of a key blob, as ssh-keygen -l prints it. */
 static void blob_fingerprint(const uint8_t *blob, size_t len, char fp[51])
 {
@@ -192,6 +202,45 @@ static int on_auth_password(ssh_session ss, const char *user, const char *passwo
 	return SSH_AUTH_DENIED;
 }
 
+/* Data on the session channel: nobody reads it, so it is dropped as it comes; the window is
+ * still ours to enforce (libssh re-opens it as it empties). */
+static int on_info_data(ssh_session ss, ssh_channel ch, void *data, uint32_t len, int is_stderr,
+    void *ud)
+{
+	struct bsession *s = ud;
+
+	(void)ss;
+	(void)ch;
+	(void)data;
+	if (!chanwin_recv(&s->info_win, len, is_stderr))
+		bsession_flow_violation(s, "channel window exceeded");
+	chanwin_left(&s->info_win, 0, is_stderr);
+	return (int)len;
+}
+
+/* A "session" channel: one at a time (ssh bastion, also through a ControlMaster connection,
+ * which opens one per command); a finished one makes room. */
+static bool info_open(struct bsession *s, ssh_message msg)
+{
+	if (s->info_ch) {
+		if (ssh_channel_is_open(s->info_ch) && !s->info_done)
+			return false;
+		ssh_remove_channel_callbacks(s->info_ch, &s->ccb);
+		ssh_channel_free(s->info_ch);
+		s->info_ch = NULL;
+	}
+	s->info_ch = ssh_message_channel_request_open_reply_accept(msg);
+	if (!s->info_ch)
+		return true;
+	s->info_done = false;
+	chanwin_init(&s->info_win);
+	ssh_callbacks_init(&s->ccb);
+	s->ccb.userdata = s;
+	s->ccb.channel_data_function = on_info_data;
+	ssh_set_channel_callbacks(s->info_ch, &s->ccb);
+	return true;
+}
+
 /* Everything on a "session" channel is refused; "ssh bastion" gets one line of help. */
 static int session_channel_request(struct bsession *s, ssh_message msg)
 {
@@ -257,10 +306,8 @@ static int on_message(ssh_session ss, ssh_message msg, void *ud)
 			return 1;
 		if (sub == SSH_CHANNEL_DIRECT_TCPIP)
 			return jump_request(s, msg);
-		if (sub == SSH_CHANNEL_SESSION && !s->info_ch) {
-			s->info_ch = ssh_message_channel_request_open_reply_accept(msg);
+		if (sub == SSH_CHANNEL_SESSION && info_open(s, msg))
 			return 0;
-		}
 		if (bsession_refused(s))
 			journal_session(s, "session_deny", NULL, NULL, sub == SSH_CHANNEL_SESSION ?
 			    "second session channel" : "channel type");
@@ -287,8 +334,9 @@ static void explain(struct bsession *s)
 	ssh_channel ch = s->info_ch;
 
 	s->info_pending = false;
-	if (!ch || !ssh_channel_is_open(ch))
+	if (!ch || !ssh_channel_is_open(ch) || s->info_done)
 		return;
+	s->info_done = true;
 	ssh_channel_write(ch, BASTION_EXPLAIN, (uint32_t)strlen(BASTION_EXPLAIN));
 	ssh_channel_request_send_exit_status(ch, 1);
 	ssh_channel_send_eof(ch);
@@ -357,8 +405,10 @@ static void session_free(struct bsession *s)
 	struct bastion *b = s->b;
 
 	relay_free_all(s, s->reason ? s->reason : "session closed");
-	if (s->info_ch)
+	if (s->info_ch) {
+		ssh_remove_channel_callbacks(s->info_ch, &s->ccb);
 		ssh_channel_free(s->info_ch);
+	}
 	if (s->in_event)
 		ssh_event_remove_session(b->ev, s->ssh);
 	ssh_disconnect(s->ssh);
