@@ -67,6 +67,7 @@ struct relay {
 	struct chanwin win;		/* the channel's receive window; win.held[0]: in libssh */
 	uint8_t *obuf;			/* target -> channel bytes libssh did not take yet */
 	size_t olen, ooff;
+	bool writing;			/* inside ssh_channel_write (which may poll, see relay.c) */
 	bool client_eof, target_eof, target_shut;
 	const char *reason;		/* why it closes (static string) */
 };
@@ -78,6 +79,7 @@ struct bsession {
 	struct bastion *b;
 	ssh_session ssh;
 	bool in_event;
+	bool writing;			/* out of the event while we write (bsession_write_begin) */
 	struct ssh_server_callbacks_struct scb;
 	struct ssh_channel_callbacks_struct ccb;	/* the "session" channel, if any */
 	ssh_channel info_ch;		/* session channel: gets the explanation, then closes */
@@ -138,6 +140,9 @@ void bsession_kill(struct bsession *s, const char *reason);
  * audit it; false: that was one too many, the session is closed and was audited once here (or
  * s is not authenticated: nothing to audit). */
 bool bsession_refused(struct bsession *s);
+/* Before a libssh write on s's channels (after the poll round only): s leaves the event until
+ * the end of the round, so that the write's flush polls only s's socket. */
+void bsession_write_begin(struct bsession *s);
 /* Audits session_deny reason and closes s: the client broke flow control (window, budget). */
 void bsession_flow_violation(struct bsession *s, const char *reason);
 

@@ -10,8 +10,10 @@
  * everything libssh holds at once.  libssh then holds at most CHANWIN_HELD_MAX per jump and we
  * as much again; a session's total is capped at BASTION_SESSION_HELD_MAX.
  * target -> engineer: we read the target only while the SSH channel window is open, and never
- * more than the window; what libssh does not take (it may refuse during a key re-exchange)
- * waits in obuf and the target is not read meanwhile.
+ * more than the window, into obuf; relay_sync writes obuf to the channel after the poll round
+ * (every libssh write flushes, and the flush polls the whole ssh_event: inside a poll callback
+ * that re-entered the callbacks, and crashed libssh under load).  The target is not read
+ * again until obuf is on the channel.
  * End: when the target closes, everything it sent reaches the channel, then EOF and close; the
  * client closes its side and ends the SSH connection itself. */
 #include <errno.h>
@@ -116,9 +118,16 @@ static bool flush_to_channel(struct relay *r)
 {
 	int w;
 
+	if (r->writing)
+		return false;
 	while (r->olen > r->ooff) {
+		/* ssh_channel_write flushes, and the flush polls the whole ssh_event: our on_fd
+		 * may run inside it, and must not send these bytes a second time. */
+		r->writing = true;
 		w = ssh_channel_write(r->ch, r->obuf + r->ooff, (uint32_t)(r->olen - r->ooff));
+		r->writing = false;
 		if (w == SSH_ERROR) {
+			blog_debug("session %s: channel write: %s", r->s->id, ssh_get_error(r->s->ssh));
 			relay_kill(r, "channel write error");
 			return false;
 		}
@@ -144,17 +153,15 @@ static void finish(struct relay *r)
 	r->s->b->dirty = true;
 }
 
+/* Reads the target into obuf; relay_sync writes it to the channel (see the top of this file:
+ * no libssh write from inside a poll callback). */
 static void from_target(struct relay *r)
 {
 	uint32_t win = ssh_channel_window_size(r->ch);
 	ssize_t n;
 
-	if (r->olen > r->ooff && !flush_to_channel(r)) {
-		want(r, POLLIN, false);	/* relay_sync retries after each poll round */
-		return;
-	}
-	if (win == 0) {
-		want(r, POLLIN, false);	/* relay_sync re-arms once the window opens */
+	if (r->olen > r->ooff || win == 0) {
+		want(r, POLLIN, false);	/* relay_sync re-arms once obuf is empty and the window open */
 		return;
 	}
 	n = recv(r->fd, r->obuf, win < BASTION_RELAY_BUF ? win : BASTION_RELAY_BUF, 0);
@@ -163,20 +170,17 @@ static void from_target(struct relay *r)
 			relay_kill(r, "target read error");
 		return;
 	}
+	want(r, POLLIN, false);
 	if (n == 0) {
 		/* The node closed: so does the jump (as sshd's direct-tcpip does), once all it
 		 * sent is on the channel. */
 		r->target_eof = true;
 		if (!r->reason)
 			r->reason = "closed by target";
-		want(r, POLLIN, false);
-		finish(r);
 		return;
 	}
 	r->olen = (size_t)n;
 	r->ooff = 0;
-	if (!flush_to_channel(r))
-		want(r, POLLIN, false);
 }
 
 static void connected(struct relay *r)
@@ -232,6 +236,8 @@ static int on_fd(socket_t fd, int revents, void *ud)
 	struct relay *r = ud;
 
 	(void)fd;
+	if (r->writing)
+		return 0;	/* inside our own ssh_channel_write: poll again next round */
 	if (r->state == RELAY_CONNECTING) {
 		if (revents & (POLLOUT | POLLERR | POLLHUP))
 			connected(r);
@@ -433,6 +439,10 @@ void relay_sync(struct bsession *s, uint64_t now_ns)
 		}
 		if (r->state == RELAY_CLOSING && now_ns >= r->deadline_ns)
 			relay_kill(r, r->reason ? r->reason : "closed by target");
+		/* libssh writes here, outside the poll: they flush, and a flush polls every fd
+		 * of the ssh_event, which must not run inside one of its own callbacks. */
+		if (r->state == RELAY_OPEN && (r->olen > r->ooff || r->target_eof))
+			bsession_write_begin(s);
 		if (r->state == RELAY_OPEN && r->olen > r->ooff)
 			flush_to_channel(r);
 		if (r->state == RELAY_OPEN && r->target_eof)
@@ -442,6 +452,7 @@ void relay_sync(struct bsession *s, uint64_t now_ns)
 			want(r, POLLIN, true);	/* the engineer's window opened again */
 		if (r->state == RELAY_DEAD) {
 			*pp = r->next;
+			bsession_write_begin(s);	/* the channel close flushes */
 			relay_free(r, now_ns);
 			continue;
 		}

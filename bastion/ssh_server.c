@@ -69,6 +69,31 @@ bool bsession_refused(struct bsession *s)
 	return false;
 }
 
+/* Every libssh channel write flushes, and a flush the socket cannot take at once polls: the
+ * whole ssh_event if the session is in it, and there any other connection that closed makes
+ * libssh mark this session failed (ssh_handle_packets sets SSH_SESSION_STATE_ERROR when the
+ * poll reports a closed socket, whichever it is): under load, jumps lost what the node had
+ * sent.  So a session leaves the event while we write to it, polling only its own socket. */
+void bsession_write_begin(struct bsession *s)
+{
+	if (!s->in_event)
+		return;
+	ssh_event_remove_session(s->b->ev, s->ssh);
+	s->in_event = false;
+	s->writing = true;
+}
+
+static void write_end(struct bsession *s)
+{
+	if (!s->writing)
+		return;
+	s->writing = false;
+	if (ssh_event_add_session(s->b->ev, s->ssh) == SSH_OK)
+		s->in_event = true;
+	else
+		bsession_kill(s, "out of memory");
+}
+
 void bsession_flow_violation(struct bsession *s, const char *reason)
 {
 	if (s->state == BSESSION_DEAD)
@@ -337,6 +362,7 @@ static void explain(struct bsession *s)
 	if (!ch || !ssh_channel_is_open(ch) || s->info_done)
 		return;
 	s->info_done = true;
+	bsession_write_begin(s);
 	ssh_channel_write(ch, BASTION_EXPLAIN, (uint32_t)strlen(BASTION_EXPLAIN));
 	ssh_channel_request_send_exit_status(ch, 1);
 	ssh_channel_send_eof(ch);
@@ -741,6 +767,7 @@ static void reap(struct bastion *b, uint64_t now)
 		if (s->info_pending)
 			explain(s);
 		relay_sync(s, now);
+		write_end(s);
 	}
 }
 
