@@ -3,12 +3,15 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -581,25 +584,40 @@ bool bastion_config_load(struct bastion_config *c, const char *path,
 	struct parse_ctx p = { .c = c, .errs = errs, .file = path, .line = 0 };
 	char *text = NULL;
 	size_t len = 0;
+	struct stat st;
+	ssize_t n;
 	bool ok = false;
-	FILE *f;
+	int fd;
 
 	errs->count = 0;
 	bastion_config_defaults(c);
-	f = fopen(path, "re");
-	if (!f) {
+	/* Not blocking: a FIFO in its place is refused below instead of waited on. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
 		err_add(&p, "cannot open: %s", strerror(errno));
 		return false;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		err_add(&p, "not a regular file");
+		goto out;
 	}
 	text = malloc(BASTION_CONFIG_MAX_BYTES + 1);
 	if (!text) {
 		err_add(&p, "out of memory");
 		goto out;
 	}
-	len = fread(text, 1, BASTION_CONFIG_MAX_BYTES + 1, f);
-	if (ferror(f)) {
-		err_add(&p, "read error");
-		goto out;
+	/* One byte more than allowed, so that a larger file is caught. */
+	while (len < BASTION_CONFIG_MAX_BYTES + 1) {
+		n = read(fd, text + len, BASTION_CONFIG_MAX_BYTES + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err_add(&p, "read error: %s", strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
 	}
 	if (len > BASTION_CONFIG_MAX_BYTES) {
 		err_add(&p, "file larger than %d bytes", BASTION_CONFIG_MAX_BYTES);
@@ -607,7 +625,7 @@ bool bastion_config_load(struct bastion_config *c, const char *path,
 	}
 	ok = bastion_config_parse(c, text, len, path, errs);
 out:
-	fclose(f);
+	close(fd);
 	free(text);
 	return ok;
 }

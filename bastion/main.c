@@ -13,8 +13,9 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bastion -c FILE [-v]\n"
-	    "  -c FILE  configuration file (see bastion(8))\n"
-	    "  -v       verbose (debug) logging\n");
+	    "  -c, --config FILE  configuration file (see bastion(8))\n"
+	    "  -v, --verbose      verbose (debug) logging\n"
+	    "  -h, --help         this help\n");
 }
 
 int main(int argc, char **argv)
@@ -27,7 +28,14 @@ int main(int argc, char **argv)
 	size_t i;
 	int c, ret;
 
-	while ((c = getopt(argc, argv, "c:vh")) != -1) {
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	while ((c = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			conf = optarg;

@@ -23,6 +23,7 @@
 #include "bastion/log.h"
 #include "bastion/sandbox.h"
 #include "keys/lib/audit.h"
+#include "keys/lib/key.h"
 
 #define KEX_ALGOS "curve25519-sha256,curve25519-sha256@libssh.org"
 #define CIPHERS "chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com"
@@ -564,54 +565,77 @@ static int on_signal(socket_t fd, int revents, void *ud)
 	return 0;
 }
 
+/* Reads (or, when missing, creates) the host key into b->host_key.  Read with
+ * key_secret_file_read: not blocking, so a FIFO or device in its place is refused with its name
+ * instead of hanging start-up; libssh then gets the key, never the path (it would open the file
+ * again, blocking, at ssh_bind_listen). */
 static int host_key_ensure(struct bastion *b, char *err, size_t errlen)
 {
+	enum { HOST_KEY_FILE_MAX = 16384 };	/* an OpenSSH RSA-8192 key is under 7 KiB */
 	const char *path = b->cfg.host_key_file;
 	ssh_key key = NULL, pub = NULL;
 	unsigned char *hash = NULL;
-	size_t hlen = 0;
+	char *text = NULL;
+	size_t hlen = 0, len = 0;
 	char *fp = NULL;
-	struct stat st;
 	mode_t old;
-	int ret = 0;
+	int ret;
 
-	if (stat(path, &st) == 0) {
-		if (st.st_mode & 077) {
-			snprintf(err, errlen, "%s: host key readable by group or others; refusing",
-			    path);
-			return -EPERM;
+	text = malloc(HOST_KEY_FILE_MAX + 1);
+	if (!text)
+		return -ENOMEM;
+	ret = key_secret_file_read(path, "host key", true, text, HOST_KEY_FILE_MAX + 1, &len, err,
+	    errlen);
+	if (ret == 0) {
+		if (len > HOST_KEY_FILE_MAX) {
+			snprintf(err, errlen, "%.200s: larger than %d bytes", path, HOST_KEY_FILE_MAX);
+			ret = -EFBIG;
+			goto out;
 		}
-		if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) != SSH_OK) {
-			snprintf(err, errlen, "%s: cannot read the host key", path);
-			return -EINVAL;
+		text[len] = '\0';
+		if (ssh_pki_import_privkey_base64(text, NULL, NULL, NULL, &key) != SSH_OK) {
+			snprintf(err, errlen, "%.200s: cannot read the host key", path);
+			ret = -EINVAL;
+			goto out;
 		}
-	} else if (errno == ENOENT) {
+	} else if (ret == -ENOENT) {
 		if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK) {
 			snprintf(err, errlen, "cannot generate a host key");
-			return -EIO;
+			ret = -EIO;
+			goto out;
 		}
 		old = umask(077);
 		ret = ssh_pki_export_privkey_file(key, NULL, NULL, NULL, path);
 		umask(old);
 		if (ret != SSH_OK) {
-			snprintf(err, errlen, "%s: cannot write the host key", path);
+			snprintf(err, errlen, "%.200s: cannot write the host key", path);
 			ret = -EIO;
 			goto out;
 		}
 		chmod(path, 0600);
 		blog_info("created host key %s", path);
 	} else {
-		ret = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return ret;
+		goto out;	/* err names the file and what is wrong */
+	}
+	if (ssh_key_type(key) != SSH_KEYTYPE_ED25519) {
+		snprintf(err, errlen, "%.200s: not an Ed25519 key (the only host key type offered)",
+		    path);
+		ret = -EINVAL;
+		goto out;
 	}
 	if (ssh_pki_export_privkey_to_pubkey(key, &pub) == SSH_OK &&
 	    ssh_get_publickey_hash(pub, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) == 0) {
 		fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
 		blog_info("host key %s ED25519", fp ? fp : "?");
 	}
+	b->host_key = key;
+	key = NULL;
 	ret = 0;
 out:
+	if (text) {
+		sodium_memzero(text, HOST_KEY_FILE_MAX + 1);
+		free(text);
+	}
 	ssh_string_free_char(fp);
 	ssh_clean_pubkey_hash(&hash);
 	ssh_key_free(pub);
@@ -627,13 +651,22 @@ static int listen_one(struct bastion *b, const struct bastion_listen *la, char *
 	int verbosity = blog_level() >= BLOG_DEBUG ? SSH_LOG_PROTOCOL : SSH_LOG_NOLOG;
 	bool no = false;
 	ssh_bind bind = ssh_bind_new();
+	ssh_key key = ssh_key_dup(b->host_key);	/* the bind owns (and frees) its copy */
 
-	if (!bind)
+	if (!bind || !key) {
+		ssh_bind_free(bind);
+		ssh_key_free(key);
 		return -ENOMEM;
+	}
+	if (ssh_bind_options_set(bind, SSH_BIND_OPTIONS_IMPORT_KEY, key) < 0) {
+		snprintf(err, errlen, "libssh host key: %s", ssh_get_error(bind));
+		ssh_key_free(key);	/* not taken on failure */
+		ssh_bind_free(bind);
+		return -EINVAL;
+	}
 	if (ssh_bind_options_set(bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no) < 0 ||
 	    ssh_bind_options_set(bind, SSH_BIND_OPTIONS_BINDADDR, la->host) < 0 ||
 	    ssh_bind_options_set(bind, SSH_BIND_OPTIONS_BINDPORT, &port) < 0 ||
-	    ssh_bind_options_set(bind, SSH_BIND_OPTIONS_HOSTKEY, b->cfg.host_key_file) < 0 ||
 	    ssh_bind_options_set(bind, SSH_BIND_OPTIONS_LOG_VERBOSITY, &verbosity) < 0 ||
 	    ssh_bind_options_set(bind, SSH_BIND_OPTIONS_KEY_EXCHANGE, KEX_ALGOS) < 0 ||
 	    ssh_bind_options_set(bind, SSH_BIND_OPTIONS_CIPHERS_C_S, CIPHERS) < 0 ||
@@ -832,6 +865,8 @@ void bastion_close(struct bastion *b)
 		close(b->sig_fd);
 	}
 	access_close(&b->acc);
+	ssh_key_free(b->host_key);
+	b->host_key = NULL;
 	if (b->ev)
 		ssh_event_free(b->ev);
 	b->ev = NULL;

@@ -12,6 +12,8 @@ PY=/usr/bin/python3
 $PY -c 'import asyncssh' 2>/dev/null || { fail "python3-asyncssh not installed (make deps)"; exit 1; }
 bastion_net_init
 bastion_nodes_add web-1
+# Under ASan, freed memory waits in a quarantine (256 MiB) before reuse: RSS would measure that.
+ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
 eng_add alice web-1:22 web-1:9000 web-1:9001
 bastion_up
 
