@@ -20,6 +20,22 @@ out=$(eng_ssh alice bastion 2>&1 </dev/null || true)
 assert_match "ssh bastion gets the explanation" "warren bastion: jump only. Use: ssh -J USER@BASTION NODE" "$out"
 out=$(eng_ssh alice bastion id 2>&1 </dev/null || true)
 assert_nomatch "ssh bastion id runs nothing" "uid=" "$out"
+# Through one ControlMaster connection every `ssh bastion` opens a session channel of its own:
+# each gets the explanation (the second was refused: "channel open failed").
+CM=(-o ControlMaster=auto -o "ControlPath=$T/cm.%C" -o ControlPersist=30)
+eng_ssh alice "${CM[@]}" -fN bastion </dev/null >/dev/null 2>&1 || true
+check "ControlMaster: the master runs" eng_ssh alice "${CM[@]}" -O check bastion
+for i in 1 2 3; do
+	out=$(eng_ssh alice "${CM[@]}" bastion 2>&1 </dev/null || true)
+	assert_match "ControlMaster: ssh bastion #$i gets the explanation" \
+		"warren bastion: jump only" "$out"
+	# Refused, OpenSSH falls back to a connection of its own: that must not be needed.
+	assert_nomatch "ControlMaster: ssh bastion #$i through the master (not refused)" \
+		"refused|disabling multiplexing" "$out"
+done
+assert_eq "audit: no session_deny second session channel" 0 \
+	"$(audit_count session_deny reason="second session channel")"
+eng_ssh alice "${CM[@]}" -O exit bastion >/dev/null 2>&1 || true
 
 check "a node alice may not reach (db-1) is refused" \
 	bash -c "! timeout -k 2 20 ip netns exec $ENG ssh -F $T/ssh/alice.config -i $T/ssh/alice -J alice@bastion db-1 true"
