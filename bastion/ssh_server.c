@@ -702,7 +702,8 @@ static int listen_one(struct bastion *b, const struct bastion_listen *la, char *
 /* After the drop the roster is re-read as User: say now if it cannot be. */
 static void roster_check_readable(struct bastion *b)
 {
-	int fd = open(b->cfg.roster, O_RDONLY | O_CLOEXEC);
+	/* Not blocking: a FIFO in its place must not hang start-up (roster_load refuses it). */
+	int fd = open(b->cfg.roster, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
 	if (fd < 0 && errno != ENOENT)
 		blog_warn("%s: not readable as user %s (%s): roster changes are refused until it is",

@@ -12,7 +12,7 @@ ROUNDS=${CONCURRENT_ROUNDS:-5}
 bastion_net_init
 bastion_nodes_add web-1
 eng_add alice web-1:9002
-bastion_up "MaxStartups = 1000"
+bastion_up "MaxStartups = 1000" "PerSourceMaxStartups = none"	# all from one address
 
 # The node service: 48 KiB (a fixed pattern) to each connection, then close; bounded at 300 s.
 timeout -k 1 300 ip netns exec "${NS[web-1]}" $PY -c '
