@@ -6,8 +6,8 @@
 #                (end-to-end ssh to web-1 inside the jump's ssh; median of ROUNDS)
 #   500 jumps    CONCURRENT `ssh -W web-1:22 JUMP` held open at once (each gets web-1's sshd
 #                banner); time until all are established at web-1, and the jump host's memory:
-#                the bastion's RSS (network + audit process) vs the sum over OpenSSH's sshd
-#                processes
+#                PSS (shared pages counted once) and RSS summed over the bastion's two
+#                processes (network, audit) and over OpenSSH's sshd processes
 # Topology (tests/integration/lib.sh): engineer -- public switch -- {bastion "jump", sshd
 # "ojump"} -- overlay -- web-1.  Measures and prints; never fails.
 . "$(dirname "$0")/../integration/lib.sh"
@@ -71,29 +71,36 @@ done
 proc_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null; }
 # established NODE-ADDR: connections to web-1's sshd from the jump host at NODE-ADDR.
 established() { ip netns exec "${NS[web-1]}" ss -Htn state established "( sport = :22 and dst $1 )" 2>/dev/null | wc -l; }
-# jump_rss J: the jump host's resident memory in kB (every sshd process in ojump's namespace
-# for OpenSSH: the listener, and the monitor + child of each connection).
-jump_rss() {
-	local p sum=0
+# pss_kb PID: the process's proportional set size in kB (shared pages divided among the
+# processes that map them, so a sum over processes counts each page once).
+pss_kb() { awk '$1 == "Pss:" { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null; }
+# jump_procs J: the jump host's processes: the bastion's two (network, audit), or every sshd
+# process in ojump's namespace (the listener, and the monitor + child of each connection).
+jump_procs() {
+	local p
 	if [ "$1" = bastion ]; then
-		for p in "$BASTION_PID" $(pgrep -P "$BASTION_PID"); do
-			sum=$((sum + $(proc_kb "$p" VmRSS || echo 0)))
-		done
-		echo "$sum"
+		echo "$BASTION_PID" $(pgrep -P "$BASTION_PID")
 		return
 	fi
 	for p in $(ip netns pids "${NS[ojump]}"); do
-		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sshd ] || continue
-		sum=$((sum + $(proc_kb "$p" VmRSS || echo 0)))
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sshd ] && echo "$p"
 	done
-	echo "$sum"
+}
+# jump_mem J: "RSS PSS" of the jump host in kB, each summed over its processes.
+jump_mem() {
+	local p rss=0 pss=0
+	for p in $(jump_procs "$1"); do
+		rss=$((rss + $(proc_kb "$p" VmRSS || echo 0)))
+		pss=$((pss + $(pss_kb "$p" || echo 0)))
+	done
+	echo "$rss $pss"
 }
 
 # Concurrent jumps, one jump host at a time.
-declare -A N_UP T_UP RSS0 RSS1 NPROC
+declare -A N_UP T_UP RSS0 RSS1 PSS0 PSS1 NPROC
 for j in bastion openssh; do
 	[ "$j" = bastion ] && from=${OV4[jump]} || from=${OV4[ojump]}
-	RSS0[$j]=$(jump_rss "$j")
+	read -r "RSS0[$j]" "PSS0[$j]" < <(jump_mem "$j")
 	: >"$T/conc.$j.pids"
 	t0=$(now_ms)
 	# One namespace entry for all clients; each client holds its jump for at most 90 s.
@@ -115,7 +122,7 @@ for j in bastion openssh; do
 	T_UP[$j]=$(( $(now_ms) - t0 ))
 	N_UP[$j]=$up
 	sleep 1
-	RSS1[$j]=$(jump_rss "$j")
+	read -r "RSS1[$j]" "PSS1[$j]" < <(jump_mem "$j")
 	[ "$j" = openssh ] && NPROC[$j]=$(for p in $(ip netns pids "${NS[ojump]}"); do cat "/proc/$p/comm" 2>/dev/null; done | grep -c '^sshd$') || NPROC[$j]=2
 	# End the clients by their PIDs (the timeouts), then wait for the runner.
 	while read -r p; do kill "$p" 2>/dev/null; done <"$T/conc.$j.pids"
@@ -138,9 +145,12 @@ printf '%-44s %15s MiB/s %15s MiB/s\n' "single jump, $MB MiB (median of $ROUNDS)
 	"$(median ${G[bastion]})" "$(median ${G[openssh]})"
 printf '%-44s %20s %20s\n' "$CONCURRENT concurrent jumps established" \
 	"${N_UP[bastion]}/$CONCURRENT in ${T_UP[bastion]} ms" "${N_UP[openssh]}/$CONCURRENT in ${T_UP[openssh]} ms"
-printf '%-44s %20s %20s\n' "jump host RSS idle" "$(mib "${RSS0[bastion]}")" "$(mib "${RSS0[openssh]}")"
-printf '%-44s %20s %20s\n' "jump host RSS with $CONCURRENT jumps" "$(mib "${RSS1[bastion]}")" \
-	"$(mib "${RSS1[openssh]}") (${NPROC[openssh]} procs)"
+printf '%-44s %20s %20s\n' "jump host PSS idle" "$(mib "${PSS0[bastion]}")" "$(mib "${PSS0[openssh]}")"
+printf '%-44s %20s %20s\n' "jump host PSS with $CONCURRENT jumps" "$(mib "${PSS1[bastion]}")" \
+	"$(mib "${PSS1[openssh]}") (${NPROC[openssh]} procs)"
+printf '%-44s %20s %20s\n' "jump host RSS idle (summed)" "$(mib "${RSS0[bastion]}")" "$(mib "${RSS0[openssh]}")"
+printf '%-44s %20s %20s\n' "jump host RSS with $CONCURRENT jumps (summed)" "$(mib "${RSS1[bastion]}")" \
+	"$(mib "${RSS1[openssh]}")"
 echo "rounds connect: bastion${C[bastion]} | openssh${C[openssh]} (ms)"
 echo "rounds throughput: bastion${G[bastion]} | openssh${G[openssh]} (MiB/s)"
 echo "bastion still running after the benchmark: $bastion_alive"
