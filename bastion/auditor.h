@@ -33,12 +33,15 @@ int auditor_send(struct bastion *b, enum auditor_event e, unsigned flags,
     const struct audit_event *ev, struct relay *r);
 /* A relay going away before its answer came: forget it (the answer is then ignored). */
 void auditor_forget(struct bastion *b, struct relay *r);
-/* End of a poll round: sends what was queued (waits if the socket is full). */
+/* End of a poll round: sends what the socket takes of the queue, never waiting (the rest goes
+ * when the link is writable; only a queue of LINK_OUT_MAX bytes makes auditor_send wait).
+ * Past LINK_OUT_HIGH queued bytes the auditor is "not keeping up" (one log line each way)
+ * and auditor_writable() is false until the queue is empty. */
 void auditor_flush(struct bastion *b);
 /* Start of a round's bookkeeping: handles the answers read so far (acks, log state). */
 void auditor_process(struct bastion *b);
-/* false while the auditor reports that the log cannot be written (disk full): logins and new
- * jumps are refused meanwhile. */
+/* false while the auditor reports that the log cannot be written (disk full), or while it is
+ * not keeping up (above): logins and new jumps are refused meanwhile. */
 bool auditor_writable(const struct bastion *b);
 /* true once the auditor has gone (the bastion must stop). */
 bool auditor_dead(const struct bastion *b);

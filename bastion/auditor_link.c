@@ -17,7 +17,11 @@
 #include "bastion/log.h"
 
 enum {
-	LINK_OUT_MAX = 1 << 20,		/* queued bytes; a full queue is sent mid-round */
+	LINK_OUT_MAX = 1 << 20,		/* queued bytes; only a full queue waits for the auditor */
+	/* Past this many bytes the auditor is not keeping up (a stalled disk): fail closed as
+	 * when it cannot write, so that the rest of the queue only takes the events of what is
+	 * already open. */
+	LINK_OUT_HIGH = LINK_OUT_MAX / 4,
 	/* Answers not yet handled: at most one ack per jump waiting, and a few states. */
 	LINK_IN_MAX = (BASTION_JUMPS_MAX + 64) * AUDITOR_ACK_LEN,
 	LINK_READY_TIMEOUT_MS = 60000,	/* the auditor reads the key and the log's tail */
@@ -28,6 +32,8 @@ struct auditor_link {
 	int fd;
 	pid_t pid;
 	bool writable, dead, registered, said_dead;
+	bool behind;			/* out_len past LINK_OUT_HIGH (said once each way) */
+	short watched;			/* the events the loop watches the link for */
 	uint64_t next_id;
 	struct relay *wait_head, *wait_tail;	/* jumps waiting for their jump_open ack */
 	size_t out_len, in_len;
@@ -54,17 +60,42 @@ static void read_in(struct auditor_link *l)
 	}
 }
 
+/* Sends what the socket takes now; the rest stays queued (the loop watches for POLLOUT). */
+static void send_some(struct auditor_link *l)
+{
+	size_t off = 0;
+	ssize_t w;
+
+	while (off < l->out_len && !l->dead) {
+		w = send(l->fd, l->out + off, l->out_len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w > 0)
+			off += (size_t)w;
+		else if (w < 0 && errno == EINTR)
+			continue;
+		else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		else
+			l->dead = true;
+	}
+	memmove(l->out, l->out + off, l->out_len - off);
+	l->out_len -= off;
+}
+
 static int on_readable(socket_t fd, int revents, void *ud)
 {
 	struct bastion *b = ud;
 
 	(void)fd;
-	(void)revents;
-	read_in(b->aud);
+	if (revents & POLLOUT)
+		send_some(b->aud);
+	if (revents & ~POLLOUT)
+		read_in(b->aud);
 	b->dirty = true;
 	return 0;
 }
 
+/* Sends everything queued, waiting for the auditor as long as it takes: only at stop, and
+ * for a queue that cannot take one more message. */
 static void flush(struct auditor_link *l)
 {
 	struct pollfd p;
@@ -176,6 +207,7 @@ int auditor_start(struct bastion *b, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	l->registered = true;
+	l->watched = POLLIN;
 	blog_debug("audit process %d started", (int)pid);
 	return 0;
 }
@@ -188,7 +220,9 @@ int auditor_send(struct bastion *b, enum auditor_event e, unsigned flags,
 	if (!l || l->dead)
 		return -EPIPE;
 	if (l->out_len + AUDITOR_MSG_MAX > LINK_OUT_MAX)
-		flush(l);
+		send_some(l);
+	if (l->out_len + AUDITOR_MSG_MAX > LINK_OUT_MAX)
+		flush(l);	/* bounded memory; auditor_writable kept new work out long before */
 	if (l->dead)
 		return -EPIPE;
 	if (flags & AUDITOR_F_ACK) {
@@ -224,8 +258,32 @@ void auditor_forget(struct bastion *b, struct relay *r)
 
 void auditor_flush(struct bastion *b)
 {
-	if (b->aud)
-		flush(b->aud);
+	struct auditor_link *l = b->aud;
+	short want;
+
+	if (!l || l->dead)
+		return;
+	send_some(l);
+	if (!l->behind && l->out_len > LINK_OUT_HIGH) {
+		l->behind = true;
+		blog_error("audit process not keeping up (%zu bytes queued for it): refusing logins "
+		    "and new jumps until it takes them (open jumps go on)", l->out_len);
+	} else if (l->behind && l->out_len == 0) {
+		l->behind = false;
+		blog_warn("audit process not keeping up: it took its queue again; logins and jumps "
+		    "accepted");
+	}
+	/* Changed here, between rounds, never inside the event's own callbacks. */
+	want = POLLIN | (l->out_len ? POLLOUT : 0);
+	if (!l->registered || want == l->watched)
+		return;
+	ssh_event_remove_fd(b->ev, l->fd);
+	if (ssh_event_add_fd(b->ev, l->fd, want, on_readable, b) != SSH_OK) {
+		l->registered = false;
+		l->dead = true;		/* cannot hear it any more: auditor_process stops us */
+		return;
+	}
+	l->watched = want;
 }
 
 static void answer(struct bastion *b, uint64_t id, int status)
@@ -285,7 +343,7 @@ void auditor_process(struct bastion *b)
 
 bool auditor_writable(const struct bastion *b)
 {
-	return b->aud && !b->aud->dead && b->aud->writable;
+	return b->aud && !b->aud->dead && b->aud->writable && !b->aud->behind;
 }
 
 bool auditor_dead(const struct bastion *b)

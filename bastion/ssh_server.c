@@ -127,13 +127,20 @@ static void user_copy(char *dst, size_t dstlen, const char *user)
  * against MaxAuthTries.  The source is charged only when the connection ends without
  * authenticating (bsession_kill), so the keys an agent offers before the right one cost
  * nothing once it succeeds. */
+static void audit_unavailable(struct bsession *s);
+
 static void auth_failed(struct bsession *s, const char *user, const char *fp, const char *why)
 {
 	struct bastion *b = s->b;
 	char shown[BASTION_USER_MAX + 1];
 
 	user_copy(shown, sizeof(shown), user ? user : "");
-	journal_session(s, "auth_reject", user, fp, why);
+	/* While the log cannot take lines (full, or the auditor behind) every login is refused
+	 * anyway: an unauthenticated client must not be able to keep adding to the queue. */
+	if (auditor_writable(b))
+		journal_session(s, "auth_reject", user, fp, why);
+	else
+		audit_unavailable(s);
 	blog_info("session %s: rejected %s for %s from %s port %d: %s", s->id, fp ? fp : "-",
 	    shown, s->src, s->src_port, why);
 	s->auth_tried = true;
