@@ -29,8 +29,7 @@ static void mask(uint8_t *addr, unsigned bits, unsigned len)
 	}
 }
 
-bool admission_source_of(const struct admission *a, const struct sockaddr *sa,
-    struct admission_source *out)
+static bool admission_source_unmasked(const struct sockaddr *sa, struct admission_source *out)
 {
 	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
 
@@ -47,6 +46,14 @@ bool admission_source_of(const struct admission *a, const struct sockaddr *sa,
 		memcpy(out->addr, &sin6->sin6_addr, 16);
 	} else
 		return false;
+	return true;
+}
+
+bool admission_source_of(const struct admission *a, const struct sockaddr *sa,
+    struct admission_source *out)
+{
+	if (!admission_source_unmasked(sa, out))
+		return false;
 	if (out->family == 4)
 		mask(out->addr, a->cfg->per_source_v4_bits, 4);
 	else
@@ -54,20 +61,26 @@ bool admission_source_of(const struct admission *a, const struct sockaddr *sa,
 	return true;
 }
 
-static bool exempt(const struct admission *a, const struct admission_source *src)
+bool admission_exempt(const struct admission *a, const struct sockaddr *sa)
 {
 	const struct bastion_penalties *pen = &a->cfg->penalties;
 	const struct bastion_net *n;
+	struct admission_source peer;
 	uint8_t addr[16];
-	size_t i;
+	size_t i, len;
 
+	/* The peer's own address, not its source block: one exempt address inside an IPv6 /64
+	 * must not exempt the block, nor a block hide the exempt address. */
+	if (!admission_source_unmasked(sa, &peer))
+		return false;
 	for (i = 0; i < pen->n_exempt; i++) {
 		n = &pen->exempt[i];
-		if (n->family != src->family)
+		if (n->family != peer.family)
 			continue;
-		memcpy(addr, src->addr, sizeof(addr));
-		mask(addr, n->bits, n->family == 4 ? 4 : 16);
-		if (memcmp(addr, n->addr, n->family == 4 ? 4 : 16) == 0)
+		len = n->family == 4 ? 4 : 16;
+		memcpy(addr, peer.addr, len);
+		mask(addr, n->bits, (unsigned)len);
+		if (memcmp(addr, n->addr, len) == 0)
 			return true;
 	}
 	return false;
@@ -141,7 +154,7 @@ void admission_done(struct admission *a, const struct admission_source *src,
 	case ADMISSION_GRACE_EXCEEDED: secs = pen->grace_exceeded; break;
 	default: secs = 0; break;
 	}
-	if (!pen->enabled || secs == 0 || exempt(a, src))
+	if (!pen->enabled || secs == 0)
 		return;
 	p = find(a, src, now_ns);
 	if (!p) {

@@ -57,6 +57,11 @@ void admission_init(struct admission *a, const struct bastion_config *cfg);
 bool admission_source_of(const struct admission *a, const struct sockaddr *sa,
     struct admission_source *out);
 
+/* Whether the peer address sa (an IPv4-mapped IPv6 address as IPv4) is in
+ * PerSourcePenaltyExemptList: its connections earn no penalty (the caller then does not call
+ * admission_done).  Checked on the address itself, as sshd does, not on its source block. */
+bool admission_exempt(const struct admission *a, const struct sockaddr *sa);
+
 /* Whether a new connection from src may start.  unauth: unauthenticated connections open now;
  * unauth_src: those of them from src.  Returns NULL to admit, else why it is refused (a
  * static string naming the limit: "PerSourcePenalties", "PerSourceMaxStartups",
@@ -64,7 +69,8 @@ bool admission_source_of(const struct admission *a, const struct sockaddr *sa,
 const char *admission_check(struct admission *a, const struct admission_source *src,
     unsigned unauth, unsigned unauth_src, uint64_t now_ns, unsigned rnd100);
 
-/* Records how a connection from src ended (the penalty it earns, if any). */
+/* Records how a connection from src ended (the penalty it earns, if any; never called for an
+ * exempt peer, admission_exempt). */
 void admission_done(struct admission *a, const struct admission_source *src,
     enum admission_outcome outcome, uint64_t now_ns);
 

@@ -91,6 +91,7 @@ struct bsession {
 	char src[INET6_ADDRSTRLEN];
 	int src_port;
 	struct admission_source net;	/* its source block, for admission */
+	bool exempt;			/* its address is in PerSourcePenaltyExemptList */
 	bool auth_tried;		/* offered a key or a password (penalty: authfail) */
 	bool grace_exceeded;		/* closed at LoginGraceTime */
 	uint64_t t_start_ns;

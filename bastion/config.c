@@ -401,6 +401,37 @@ static bool parse_net(const char *s, struct bastion_net *net)
 	return true;
 }
 
+/* A net as admission compares it: its address has no bit set past its prefix, and an IPv4
+ * client (IPv4-mapped on a dual-stack listener too) is matched as IPv4.  Else says why. */
+static bool net_check(struct parse_ctx *p, const char *key, const char *item,
+    const struct bastion_net *net)
+{
+	static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
+	char q[QUOTE_MAX + 4], text[INET6_ADDRSTRLEN];
+	unsigned len = net->family == 4 ? 4 : 16, i, keep;
+	uint8_t masked[16];
+
+	if (net->family == 6 && memcmp(net->addr, v4mapped, sizeof(v4mapped)) == 0) {
+		inet_ntop(AF_INET, net->addr + 12, text, sizeof(text));
+		err_add(p, "%s: \"%s\" is an IPv4-mapped address: write the IPv4 address (%s) as "
+		    "clients are matched by it", key, quote(q, item), text);
+		return false;
+	}
+	memcpy(masked, net->addr, len);
+	for (i = 0; i < len; i++) {
+		keep = net->bits > 8 * i ? net->bits - 8 * i : 0;
+		if (keep < 8)
+			masked[i] &= (uint8_t)(0xff00u >> keep);
+	}
+	if (memcmp(masked, net->addr, len) != 0) {
+		inet_ntop(net->family == 4 ? AF_INET : AF_INET6, masked, text, sizeof(text));
+		err_add(p, "%s: \"%s\" has bits set past /%u (the network is %s/%u)", key,
+		    quote(q, item), net->bits, text, net->bits);
+		return false;
+	}
+	return true;
+}
+
 static bool key_exempt(struct parse_ctx *p, const char *v)
 {
 	struct bastion_penalties *pen = &p->c->penalties;
@@ -423,6 +454,8 @@ static bool key_exempt(struct parse_ctx *p, const char *v)
 			    quote(q, item));
 			return false;
 		}
+		if (!net_check(p, "PerSourcePenaltyExemptList", item, &pen->exempt[pen->n_exempt]))
+			return false;
 		pen->n_exempt++;
 		s += n;
 		if (*s == ',')

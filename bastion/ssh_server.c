@@ -46,8 +46,10 @@ void bsession_kill(struct bsession *s, const char *reason)
 	if (s->state != BSESSION_READY) {
 		/* Never authenticated: the source earns its penalty (PerSourcePenalties). */
 		s->b->n_unauth--;
-		admission_done(&s->b->adm, &s->net, s->grace_exceeded ? ADMISSION_GRACE_EXCEEDED :
-		    s->auth_tried ? ADMISSION_AUTHFAIL : ADMISSION_NOAUTH, bastion_now_ns());
+		if (!s->exempt)
+			admission_done(&s->b->adm, &s->net, s->grace_exceeded ?
+			    ADMISSION_GRACE_EXCEEDED : s->auth_tried ? ADMISSION_AUTHFAIL :
+			    ADMISSION_NOAUTH, bastion_now_ns());
 	}
 	s->state = BSESSION_DEAD;
 	s->reason = reason;
@@ -387,6 +389,7 @@ static void peer_addr(struct bsession *s)
 	if (getpeername(ssh_get_fd(s->ssh), (struct sockaddr *)&ss, &sl) < 0)
 		return;
 	admission_source_of(&s->b->adm, (struct sockaddr *)&ss, &s->net);
+	s->exempt = admission_exempt(&s->b->adm, (struct sockaddr *)&ss);
 	if (ss.ss_family == AF_INET) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 

@@ -2,7 +2,7 @@
  * /64, an IPv4-mapped address as IPv4), MaxStartups' random early drop at its bounds,
  * PerSourceMaxStartups, and PerSourcePenalties: a success costs nothing, failures add up to
  * min before the source is refused, the refusal lasts what was added (never more than max) and
- * then ends, exempt sources are never penalised, and a full bucket forgives rather than
+ * then ends, exempt peers (by their own address) are never penalised, and a full bucket forgives rather than
  * refuses. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,20 +23,26 @@
 static struct admission *adm;
 static struct bastion_config cfg;
 
-static struct admission_source src(const char *text)
+static void sockaddr_of(const char *text, struct sockaddr_storage *ss)
 {
-	struct sockaddr_storage ss;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-	struct admission_source s;
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 
-	memset(&ss, 0, sizeof(ss));
+	memset(ss, 0, sizeof(*ss));
 	if (inet_pton(AF_INET, text, &sin->sin_addr) == 1)
 		sin->sin_family = AF_INET;
 	else {
 		assert_int_equal(inet_pton(AF_INET6, text, &sin6->sin6_addr), 1);
 		sin6->sin6_family = AF_INET6;
 	}
+}
+
+static struct admission_source src(const char *text)
+{
+	struct sockaddr_storage ss;
+	struct admission_source s;
+
+	sockaddr_of(text, &ss);
 	assert_true(admission_source_of(adm, (struct sockaddr *)&ss, &s));
 	return s;
 }
@@ -185,24 +191,35 @@ static void test_penalties(void **state)
 	assert_null(admission_check(adm, &a, 0, 0, now, 99));
 }
 
+static bool exempt(const char *text)
+{
+	struct sockaddr_storage ss;
+
+	sockaddr_of(text, &ss);
+	return admission_exempt(adm, (struct sockaddr *)&ss);
+}
+
+/* Exemption is decided on the peer's own address (as sshd), not on its source block: an
+ * exempt IPv6 /128 inside a /64, an exempt IPv4 address with PerSourceNetBlockSize 24. */
 static void test_exempt(void **state)
 {
-	struct admission_source a, b;
-	int i;
-
 	(void)state;
 	setup_defaults();
 	cfg.penalties.exempt[0] = (struct bastion_net){ .family = 4, .addr = { 192, 0, 2, 0 },
 	    .bits = 24 };
-	cfg.penalties.n_exempt = 1;
-	a = src("192.0.2.77");
-	b = src("192.0.3.77");
-	for (i = 0; i < 10; i++) {
-		admission_done(adm, &a, ADMISSION_AUTHFAIL, T0);
-		admission_done(adm, &b, ADMISSION_AUTHFAIL, T0);
-	}
-	assert_null(admission_check(adm, &a, 0, 0, T0, 99));
-	assert_string_equal(admission_check(adm, &b, 0, 0, T0, 99), "PerSourcePenalties");
+	cfg.penalties.exempt[1] = (struct bastion_net){ .family = 6, .addr = { 0x20, 0x01, 0x0d,
+	    0xb8, [15] = 5 }, .bits = 128 };
+	cfg.penalties.exempt[2] = (struct bastion_net){ .family = 4, .addr = { 198, 51, 100, 9 },
+	    .bits = 32 };
+	cfg.penalties.n_exempt = 3;
+	cfg.per_source_v4_bits = 24;
+	assert_true(exempt("192.0.2.77"));
+	assert_true(exempt("::ffff:192.0.2.77"));
+	assert_false(exempt("192.0.3.77"));
+	assert_true(exempt("2001:db8::5"));
+	assert_false(exempt("2001:db8::6"));	/* same /64 block, not exempt */
+	assert_true(exempt("198.51.100.9"));
+	assert_false(exempt("198.51.100.10"));	/* same /24 block, not exempt */
 }
 
 /* Many more sources than the table holds: memory stays fixed, the most recent sources are

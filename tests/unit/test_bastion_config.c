@@ -113,6 +113,12 @@ static const struct {
 		   "\"a23456789012345678901234567890123\"" } },
 	/* 42 */ { ADMIN "User = ../etc\n", { "b.conf:2: User: expected a user name (letters, "
 		   "digits, '_', '-', '.', at most 32), got \"../etc\"" } },
+	/* 43 */ { ADMIN "PerSourcePenaltyExemptList = 192.0.2.7/24\n", { "b.conf:2: "
+		   "PerSourcePenaltyExemptList: \"192.0.2.7/24\" has bits set past /24 (the "
+		   "network is 192.0.2.0/24)" } },
+	/* 44 */ { ADMIN "PerSourcePenaltyExemptList = ::ffff:192.0.2.7\n", { "b.conf:2: "
+		   "PerSourcePenaltyExemptList: \"::ffff:192.0.2.7\" is an IPv4-mapped address: "
+		   "write the IPv4 address (192.0.2.7) as clients are matched by it" } },
 };
 
 static void test_bad_table(void **state)
