@@ -107,5 +107,14 @@ assert_match "wrong key: fails at line 1" "^$T/good\\.jsonl:1: " "$out"
 log "log of $total lines, tampered at line $K; first checkpoint at line $ck"
 out=$(timeout 30 "$KEYS_BIN" audit verify "$T/good.jsonl" --key "$(audit_pub)" --json 2>&1 || true)
 assert_match "keys audit verify --json reports ok" '"ok": ?true' "$out"
+# The verify command as docs/audit.md and keys(1) give it, with the default AuditKeyFile's
+# directory mapped to this run's: the public key file it names is the one the bastion wrote.
+for doc in docs/audit.md docs/keys.1; do
+	cmdkey=$(sed -n 's/.*keys audit verify [^ ]* \\\{0,1\}-\\\{0,1\}-key \(\/var\/lib\/warren\/bastion\/[^ ]*\).*/\1/p' \
+		"$ROOT/$doc" | head -n 1)
+	rc=0; out=$(timeout 30 "$KEYS_BIN" audit verify "$T/good.jsonl" \
+		--key "$BASTION_DIR/${cmdkey##*/}" 2>&1) || rc=$?
+	assert_eq "$doc's verify command (--key $cmdkey) works ($out)" 0 "$rc"
+done
 
 finish
