@@ -156,6 +156,9 @@ san-selftest:
 
 # CI (.ci/run): every part, each timed.  Budget and the reasons for each part: docs/testing.md.
 TEST_JOBS ?= 2
+# Integration tests mostly wait (handshakes, timeouts, outages): three at a time on 2 cores;
+# the few that load the CPU on purpose run alone ("# run-all: alone").
+INTEGRATION_JOBS ?= 3
 define test_step
 	$(Q)s=$$(date +%s); $(MAKE) --no-print-directory $(2) || { \
 		echo "make test: $(1) FAILED after $$(($$(date +%s) - s))s"; exit 1; }; \
@@ -168,11 +171,11 @@ test: deps
 	$(call test_step,ASan+UBSan unit,SANITIZE=1 JOBS=$(TEST_JOBS) unit)
 	$(call test_step,fuzz-smoke,fuzz-smoke)
 	$(call test_step,sanitizer self-test,san-selftest)
-	$(call test_step,integration,JOBS=$(TEST_JOBS) integration)
-	$(call test_step,ASan+UBSan integration,SANITIZE=1 JOBS=$(TEST_JOBS) integration)
+	$(call test_step,integration,JOBS=$(INTEGRATION_JOBS) integration)
+	$(call test_step,ASan+UBSan integration,SANITIZE=1 JOBS=$(INTEGRATION_JOBS) integration)
 	$(call test_step,TSan build,SANITIZE=thread -j2 all unit-bins)
 	$(call test_step,TSan unit,SANITIZE=thread JOBS=$(TEST_JOBS) unit)
-	$(call test_step,TSan integration,SANITIZE=thread JOBS=$(TEST_JOBS) integration)
+	$(call test_step,TSan integration,SANITIZE=thread JOBS=$(INTEGRATION_JOBS) integration)
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -3,6 +3,7 @@
 # the bastion to a node service that sends 48 KiB and closes, while two busy loops (bounded,
 # 150 s) compete for the CPU; every client must get all 48 KiB, intact, and end by itself (the
 # bastion sends EOF and close on the channel, the client ends the connection).  Five rounds.
+# run-all: alone (it loads the CPU on purpose: no other test runs beside it)
 . "$(dirname "$0")/lib.sh"
 
 need_bastion

@@ -6,6 +6,7 @@
 # a and b reach each other only through it (nftables drops their direct UDP), and its counters
 # prove each impairment happened.  The endpoints' TCP buffers are raised so that 100 MiB over a
 # 200 ms round trip fits the time budget; nothing in tunneld is tuned.
+# run-all: alone (it loads the CPU on purpose: no other test runs beside it)
 . "$(dirname "$0")/lib.sh"
 
 IMPAIR=$BUILD/tests/udp_impair

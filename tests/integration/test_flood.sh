@@ -7,6 +7,7 @@
 #   - a new node c completes its first handshake with b (through the cookie exchange);
 #   - b's resident memory grows by less than RSS_GROWTH_MAX_KB;
 #   - b went under load and answered with cookie replies, as the protocol wants.
+# run-all: alone (it loads the CPU on purpose: no other test runs beside it)
 . "$(dirname "$0")/lib.sh"
 
 FLOOD=${FLOOD:-$BUILD/flood}
