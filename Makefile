@@ -156,9 +156,9 @@ san-selftest:
 
 # CI (.ci/run): every part, each timed.  Budget and the reasons for each part: docs/testing.md.
 TEST_JOBS ?= 2
-# Integration tests mostly wait (handshakes, timeouts, outages): three at a time on 2 cores;
+# Integration tests mostly wait (handshakes, timeouts, outages): four at a time on 2 cores;
 # the few that load the CPU on purpose run alone ("# run-all: alone").
-INTEGRATION_JOBS ?= 3
+INTEGRATION_JOBS ?= 4
 define test_step
 	$(Q)s=$$(date +%s); $(MAKE) --no-print-directory $(2) || { \
 		echo "make test: $(1) FAILED after $$(($$(date +%s) - s))s"; exit 1; }; \

@@ -7,7 +7,7 @@
 #   JOBS=2 run-all.sh             two tests at a time (tests are isolated: namespaces,
 #                                 interfaces and files are named after their PID); a test
 #                                 file with the line "# run-all: alone" (timing-sensitive)
-#                                 runs with no other test beside it
+#                                 runs with no other test beside it (those run first)
 #
 # A test's output is printed whole when it ends.  Exit status 77 from a test means skipped:
 # under IMPL=wireguard-go (tunneld-only tests) it is listed but counted in neither total; in
@@ -118,21 +118,27 @@ wanted() {
 
 t0=$SECONDS
 n=0
+alone=() shared=()
 for t in "$DIR"/*.sh; do
 	name=$(basename "$t")
 	case $name in lib*.sh|run-all.sh) continue ;; esac
 	wanted "$name" "$@" || continue
 	n=$((n + 1))
-	if grep -q '^# run-all: alone' "$t"; then
-		reap 1
-		run_one "$name" "$t" &
-		RUNNING[$name]=$!
-		reap 1
-	else
-		reap "$JOBS"
-		run_one "$name" "$t" &
-		RUNNING[$name]=$!
-	fi
+	if grep -q '^# run-all: alone' "$t"; then alone+=("$t"); else shared+=("$t"); fi
+done
+# The tests that must run alone first, one after the other (no waiting for others to drain),
+# then the rest JOBS at a time.
+for t in ${alone[@]+"${alone[@]}"}; do
+	name=$(basename "$t")
+	run_one "$name" "$t" &
+	RUNNING[$name]=$!
+	reap 1
+done
+for t in ${shared[@]+"${shared[@]}"}; do
+	name=$(basename "$t")
+	reap "$JOBS"
+	run_one "$name" "$t" &
+	RUNNING[$name]=$!
 done
 reap 1
 [ "$n" -gt 0 ] || echo "run-all: no test matches: $*"
