@@ -8,6 +8,9 @@
 #                                 interfaces and files are named after their PID); a test
 #                                 file with the line "# run-all: alone" (timing-sensitive)
 #                                 runs with no other test beside it (those run first)
+#   BUILD=build-san run-all.sh    a test file with the line "# run-all: no-sanitizer" (one that
+#                                 runs no daemon of ours it could check: packaging, playbooks)
+#                                 is left out of the sanitizer builds' runs, and listed
 #
 # A test's output is printed whole when it ends.  Exit status 77 from a test means skipped:
 # under IMPL=wireguard-go (tunneld-only tests) it is listed but counted in neither total; in
@@ -123,6 +126,10 @@ for t in "$DIR"/*.sh; do
 	name=$(basename "$t")
 	case $name in lib*.sh|run-all.sh) continue ;; esac
 	wanted "$name" "$@" || continue
+	if [ "$BUILD" != build ] && grep -q '^# run-all: no-sanitizer' "$t"; then
+		echo "NOT RUN $name: no-sanitizer (BUILD=$BUILD)"
+		continue
+	fi
 	n=$((n + 1))
 	if grep -q '^# run-all: alone' "$t"; then alone+=("$t"); else shared+=("$t"); fi
 done
