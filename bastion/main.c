@@ -12,7 +12,7 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: bastion -c FILE [-v]\n"
+	fprintf(f, "usage: bastion -c FILE [-v]\n"
 	    "\n"
 	    "warren's jump-only SSH entry point (ssh -J), in the foreground; SIGHUP re-reads the\n"
 	    "roster.  Defaults: ListenAddress 0.0.0.0:22, state in /var/lib/warren/bastion, the\n"
