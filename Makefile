@@ -217,15 +217,15 @@ install: all
 	install -d -m 0700 $(DESTDIR)/etc/warren
 # On the host itself (no DESTDIR; a package does this in its maintainer scripts): the units'
 # system users (tunneld; bastion, the User of the bastion's network process), /etc/warren
-# readable by tunneld's group, the state directory (0711: the bastion's User re-reads the
-# roster there).  Idempotent.
+# readable by tunneld's group, the state directory (0751: the bastion's User re-reads the
+# roster there, its root watches it through group tunneld).  Idempotent.
 ifeq ($(DESTDIR),)
 	getent passwd tunneld >/dev/null || useradd --system --user-group --no-create-home \
 		--home-dir /var/lib/warren --shell /usr/sbin/nologin tunneld
 	getent passwd bastion >/dev/null || useradd --system --user-group --no-create-home \
 		--home-dir /nonexistent --shell /usr/sbin/nologin bastion
 	chgrp tunneld /etc/warren && chmod 0750 /etc/warren
-	install -d -m 0711 /var/lib/warren
+	install -d -m 0751 /var/lib/warren
 endif
 
 clean:
