@@ -845,18 +845,24 @@ static void tick(struct bastion *b, uint64_t now)
 		}
 }
 
+/* The STATUS= line: where it listens, which roster serial it enforces. */
+static void status_format(const struct bastion *b, char *status, size_t len)
+{
+	if (b->acc.has_roster)
+		snprintf(status, len, "listening on %s port %u (%zu addresses); roster serial %llu",
+		    b->cfg.listen[0].host, b->cfg.listen[0].port, b->n_listeners,
+		    (unsigned long long)b->acc.r.serial);
+	else
+		snprintf(status, len, "listening on %s port %u (%zu addresses); no verified roster "
+		    "yet: every login is refused", b->cfg.listen[0].host, b->cfg.listen[0].port,
+		    b->n_listeners);
+}
+
 void bastion_notify_ready(const struct bastion *b)
 {
 	char status[256];
 
-	if (b->acc.has_roster)
-		snprintf(status, sizeof(status), "listening on %s port %u (%zu addresses); roster "
-		    "serial %llu", b->cfg.listen[0].host, b->cfg.listen[0].port, b->n_listeners,
-		    (unsigned long long)b->acc.r.serial);
-	else
-		snprintf(status, sizeof(status), "listening on %s port %u (%zu addresses); no "
-		    "verified roster yet: every login is refused", b->cfg.listen[0].host,
-		    b->cfg.listen[0].port, b->n_listeners);
+	status_format(b, status, sizeof(status));
 	notify_ready(status);
 }
 
@@ -869,8 +875,13 @@ int bastion_run(struct bastion *b)
 		now = bastion_now_ns();
 		auditor_process(b);		/* acks open jumps; a dead auditor stops us */
 		if (b->acc_changed) {
+			char status[256];
+
 			b->acc_changed = false;
 			roster_changed(b);
+			/* The serial enforced now, however the change came (inotify or SIGHUP). */
+			status_format(b, status, sizeof(status));
+			notify_status("%s", status);
 		}
 		if (b->reloading) {
 			b->reloading = false;

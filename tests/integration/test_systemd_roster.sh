@@ -144,9 +144,12 @@ systemctl reload tunneld@wg0
 waitfor '[ ! -e /var/lib/warren/wg0.key.next ]'
 waitfor 'grep -q "^serial $S2\$" /var/lib/warren/roster'
 { grep '^serial ' /var/lib/warren/roster; ls /var/lib/warren; } >/out/after-push
+waitfor 'systemctl show -p StatusText --value tunneld@wg0 | grep -q "roster serial $S2"'
 systemctl show -p StatusText --value tunneld@wg0 >/out/status2
 wg show wg0 public-key >/out/pubkey
 waitfor 'journalctl -u bastion --no-pager | grep -q "roster serial $S2 applied"'
+waitfor 'systemctl show -p StatusText --value bastion | grep -q "roster serial $S2"'
+systemctl show -p StatusText --value bastion >/out/bastion-status-inotify
 systemctl reload bastion
 systemctl show -p ActiveState --value bastion >/out/bastion-active
 systemctl show -p StatusText --value bastion >/out/bastion-status
@@ -193,6 +196,8 @@ assert_eq "rotation: wg0's public key is the new one" "$new_pub" "$(cat "$O/pubk
 assert_eq "the pushed roster.new was claimed and persisted in /var/lib/warren" \
 	"serial $S2|bastion|roster|wg0.key" "$(paste -sd'|' "$O/after-push" 2>/dev/null)"
 assert_match "STATUS= after the reload names serial $S2" "wg0 up: roster serial $S2" "$(cat "$O/status2" 2>/dev/null)"
+assert_match "the bastion's STATUS= follows a roster it saw change (inotify)" "roster serial $S2" \
+	"$(cat "$O/bastion-status-inotify" 2>/dev/null)"
 assert_eq "the bastion is active after its reload" active "$(cat "$O/bastion-active" 2>/dev/null)"
 assert_match "the bastion's STATUS= names serial $S2" "listening on 0.0.0.0 port 22.*roster serial $S2" \
 	"$(cat "$O/bastion-status" 2>/dev/null)"
