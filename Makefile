@@ -5,7 +5,9 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS    := libsodium libb2 libevent libmnl libnftnl libcrypto
+PKGS    := libsodium libb2 libevent libmnl libnftnl libcrypto libsystemd
+# The one version of every program (--version) and of the package.
+VERSION := 0.9.0
 V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
 
@@ -13,7 +15,7 @@ WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wmissing-prototypes -Wstrict-proto
            -Wvla -Wwrite-strings -Wimplicit-fallthrough -Werror
 HARDEN  := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection -fPIE
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) -I. -MMD -MP
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) -I. -MMD -MP -DWARREN_VERSION='"$(VERSION)"'
 LDFLAGS += -pie -Wl,-z,relro,-z,now
 ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
@@ -108,7 +110,7 @@ $(BUILD)/flood: tests/bench/flood.c
 DEPS := build-essential pkg-config libsodium-dev libb2-dev libevent-dev libmnl-dev libnftnl-dev \
         libssh-dev libssl-dev libseccomp-dev libcmocka-dev iproute2 iputils-ping iperf3 wireguard-go wireguard-tools \
         openssh-client openssh-server procps psmisc coreutils netcat-openbsd clang time gdb \
-        systemd systemd-container libcap2-bin util-linux nftables rsync curl python3-asyncssh
+        systemd systemd-container libsystemd-dev libcap2-bin util-linux nftables rsync curl python3-asyncssh
 deps:
 	$(Q)missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		grep -q '^install ok installed' || echo $$p; done); \
@@ -210,18 +212,20 @@ install: all
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/tunneld@.service
 	install -D -m 0644 dist/systemd/bastion.service \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/bastion.service
+	install -D -m 0644 dist/systemd/ssh.service.d/warren.conf \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/ssh.service.d/warren.conf
 	install -d -m 0700 $(DESTDIR)/etc/warren
 # On the host itself (no DESTDIR; a package does this in its maintainer scripts): the units'
 # system users (tunneld; bastion, the User of the bastion's network process), /etc/warren
-# readable by tunneld's group, the state directory (0711: the bastion's User re-reads the
-# roster there).  Idempotent.
+# readable by tunneld's group, the state directory (0751: the bastion's User re-reads the
+# roster there, its root watches it through group tunneld).  Idempotent.
 ifeq ($(DESTDIR),)
 	getent passwd tunneld >/dev/null || useradd --system --user-group --no-create-home \
 		--home-dir /var/lib/warren --shell /usr/sbin/nologin tunneld
 	getent passwd bastion >/dev/null || useradd --system --user-group --no-create-home \
 		--home-dir /nonexistent --shell /usr/sbin/nologin bastion
 	chgrp tunneld /etc/warren && chmod 0750 /etc/warren
-	install -d -m 0711 /var/lib/warren
+	install -d -m 0751 /var/lib/warren
 endif
 
 clean:

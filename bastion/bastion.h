@@ -127,6 +127,7 @@ struct bastion {
 	bool stop;
 	bool dirty;			/* a relay's poll events or a session's state changed */
 	bool acc_changed;		/* the roster file changed (inotify or SIGHUP) */
+	bool reloading;			/* SIGHUP: READY=1 once the roster is re-read */
 };
 
 uint64_t bastion_now_ns(void);
@@ -134,6 +135,9 @@ uint64_t bastion_now_ns(void);
 /* ssh_server.c */
 int bastion_open(struct bastion *b, char *err, size_t errlen);
 int bastion_run(struct bastion *b);
+/* Tells systemd (Type=notify) that the bastion serves: its listeners are bound, the audit
+ * process is up and the network process is sandboxed.  Also after each SIGHUP reload. */
+void bastion_notify_ready(const struct bastion *b);
 void bastion_close(struct bastion *b);
 /* Marks s for closing (disconnect at the next reap); reason is a static string. */
 void bsession_kill(struct bsession *s, const char *reason);

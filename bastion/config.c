@@ -604,7 +604,7 @@ bool bastion_config_parse(struct bastion_config *c, const char *text, size_t len
 	}
 	if (c->n_listen == 0) {
 		strcpy(c->listen[0].host, "0.0.0.0");
-		c->listen[0].port = 2222;
+		c->listen[0].port = BASTION_PORT_DEFAULT;
 		c->n_listen = 1;
 	}
 	sodium_memzero(buf, sizeof(buf));

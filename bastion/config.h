@@ -15,6 +15,9 @@ enum {
 	BASTION_CONFIG_ERRORS_MAX = 32,	/* messages kept; the rest are counted */
 	BASTION_CONFIG_MAX_BYTES = 1 << 20,
 	BASTION_EXEMPT_MAX = 32,	/* PerSourcePenaltyExemptList entries */
+	/* The default ListenAddress port: ssh's, what `keys ssh-config` and `ssh -J HOST`
+	 * assume (bastion.service keeps CAP_NET_BIND_SERVICE for it). */
+	BASTION_PORT_DEFAULT = 22,
 };
 
 /* An address block: family 4 or 6, the address (v4 in the first 4 bytes), its prefix length. */
@@ -71,7 +74,7 @@ struct bastion_config_errors {
 	size_t count;			/* may exceed BASTION_CONFIG_ERRORS_MAX: only that many kept */
 };
 
-/* Defaults for every key (ListenAddress 0.0.0.0:2222 is added only if none is given). */
+/* Defaults for every key (ListenAddress 0.0.0.0:22 is added only if none is given). */
 void bastion_config_defaults(struct bastion_config *c);
 /* Parses text (len bytes, named filename in messages) over c's current values.  true if no
  * error; AdminKey is required. */

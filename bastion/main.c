@@ -13,9 +13,15 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bastion -c FILE [-v]\n"
+	    "\n"
+	    "warren's jump-only SSH entry point (ssh -J), in the foreground; SIGHUP re-reads the\n"
+	    "roster.  Defaults: ListenAddress 0.0.0.0:22, state in /var/lib/warren/bastion, the\n"
+	    "audit log in /var/log/warren (created 0700 when missing).\n"
+	    "\n"
 	    "  -c, --config FILE  configuration file (see bastion(8))\n"
 	    "  -v, --verbose      verbose (debug) logging\n"
-	    "  -h, --help         this help\n");
+	    "  -h, --help         this help\n"
+	    "      --version      print the version\n");
 }
 
 int main(int argc, char **argv)
@@ -32,6 +38,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 
@@ -45,6 +52,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("bastion %s\n", WARREN_VERSION);
 			return 0;
 		default:
 			usage(stderr);
@@ -76,6 +86,7 @@ int main(int argc, char **argv)
 		ssh_finalize();
 		return 1;
 	}
+	bastion_notify_ready(&b);
 	ret = bastion_run(&b);
 	bastion_close(&b);
 	ssh_finalize();

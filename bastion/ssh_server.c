@@ -22,6 +22,8 @@
 #include "bastion/journal.h"
 #include "bastion/log.h"
 #include "bastion/sandbox.h"
+#include "bastion/statedir.h"
+#include "common/notify.h"
 #include "keys/lib/audit.h"
 #include "keys/lib/key.h"
 
@@ -567,10 +569,15 @@ static int on_signal(socket_t fd, int revents, void *ud)
 
 	(void)revents;
 	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGHUP)
-			b->acc_changed = true;
-		else
+		if (si.ssi_signo == SIGHUP) {
+			if (!b->reloading)
+				notify_reloading("re-reading the roster");
+			b->acc_changed = b->reloading = true;
+		} else {
+			if (!b->stop)
+				notify_stopping("stopping");
 			b->stop = true;
+		}
 	}
 	return 0;
 }
@@ -738,6 +745,14 @@ int bastion_open(struct bastion *b, char *err, size_t errlen)
 	b->ev = ssh_event_new();
 	if (!b->ev)
 		return -ENOMEM;
+	/* Outside bastion.service nobody made our directories: make the missing ones. */
+	ret = statedir_ensure(b->cfg.audit_log, err, errlen);
+	if (ret == 0)
+		ret = statedir_ensure(b->cfg.audit_key_file, err, errlen);
+	if (ret == 0)
+		ret = statedir_ensure(b->cfg.host_key_file, err, errlen);
+	if (ret < 0)
+		return ret;
 	/* First, while nothing else is open: the auditor process holds the audit key and the
 	 * log, and inherits no listener, host key or roster watch.  Anything that drops the
 	 * network process's privileges comes right after this. */
@@ -830,6 +845,27 @@ static void tick(struct bastion *b, uint64_t now)
 		}
 }
 
+/* The STATUS= line: where it listens, which roster serial it enforces. */
+static void status_format(const struct bastion *b, char *status, size_t len)
+{
+	if (b->acc.has_roster)
+		snprintf(status, len, "listening on %s port %u (%zu addresses); roster serial %llu",
+		    b->cfg.listen[0].host, b->cfg.listen[0].port, b->n_listeners,
+		    (unsigned long long)b->acc.r.serial);
+	else
+		snprintf(status, len, "listening on %s port %u (%zu addresses); no verified roster "
+		    "yet: every login is refused", b->cfg.listen[0].host, b->cfg.listen[0].port,
+		    b->n_listeners);
+}
+
+void bastion_notify_ready(const struct bastion *b)
+{
+	char status[256];
+
+	status_format(b, status, sizeof(status));
+	notify_ready(status);
+}
+
 int bastion_run(struct bastion *b)
 {
 	uint64_t now, next_tick = 0;
@@ -839,8 +875,17 @@ int bastion_run(struct bastion *b)
 		now = bastion_now_ns();
 		auditor_process(b);		/* acks open jumps; a dead auditor stops us */
 		if (b->acc_changed) {
+			char status[256];
+
 			b->acc_changed = false;
 			roster_changed(b);
+			/* The serial enforced now, however the change came (inotify or SIGHUP). */
+			status_format(b, status, sizeof(status));
+			notify_status("%s", status);
+		}
+		if (b->reloading) {
+			b->reloading = false;
+			bastion_notify_ready(b);
 		}
 		reap(b, now);
 		if (now >= next_tick) {

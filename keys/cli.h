@@ -75,6 +75,11 @@ int cli_file_stage(const char *path, const void *data, size_t len, unsigned mode
     char tmp[CLI_PATH_MAX]);
 int cli_file_commit(const char *tmp, const char *path);
 void cli_file_abort(const char *tmp);
+/* Writes the known_hosts file known_hosts ("~/" = $HOME; replaced atomically, 0644) pinning,
+ * under the name alias, every public host key of key_file (the bastion's
+ * ssh_host_ed25519_key.pub); says on stderr what it pinned.  0 or -errno, the error printed
+ * (key_file:line: for a line that is not a public key). */
+int cli_known_hosts_write(const char *known_hosts, const char *alias, const char *key_file);
 /* Stages the working roster (canonical body, no signature) for DIR/roster. */
 int cli_roster_stage_working(struct roster *r, char tmp[CLI_PATH_MAX]);
 /* Stages and commits it; prints the error. */

@@ -257,11 +257,14 @@ int cmd_ssh_config(int argc, char *argv[])
 		{ "user", required_argument, NULL, 'u' },
 		{ "roster", required_argument, NULL, 'r' },
 		{ "identity", required_argument, NULL, 'i' },
+		{ "bastion-host-key", required_argument, NULL, 'K' },
+		{ "known-hosts", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct roster_errors errs = { 0 };
-	const char *bastion = NULL, *user = NULL, *path = NULL, *identity = NULL;
+	const char *bastion = NULL, *user = NULL, *path = NULL, *identity = NULL,
+	    *host_key = NULL, *known_hosts = NULL;
 	char host[BASTION_HOST_MAX + 1], alias[ROSTER_NAME_MAX + 16], fp[51];
 	const struct roster_engineer *e;
 	size_t i, reachable = 0;
@@ -276,6 +279,8 @@ int cmd_ssh_config(int argc, char *argv[])
 		case 'u': user = optarg; break;
 		case 'r': path = optarg; break;
 		case 'i': identity = optarg; break;
+		case 'K': host_key = optarg; break;
+		case 'k': known_hosts = optarg; break;
 		case 'h': cli_command_usage(stdout, "ssh-config"); ret = EXIT_OK; goto out;
 		default: cli_command_usage(stderr, "ssh-config"); ret = EXIT_USAGE; goto out;
 		}
@@ -291,6 +296,18 @@ int cmd_ssh_config(int argc, char *argv[])
 	}
 	if (identity && !identity_valid(identity)) {
 		fprintf(stderr, "%s: --identity: a path without spaces, quotes, '#' or control "
+		    "characters\n", cli_prog);
+		goto out;
+	}
+	/* Both or neither: the snippet names the file that holds the pin. */
+	if (!host_key != !known_hosts) {
+		log_error("--bastion-host-key FILE and --known-hosts PATH go together (the pin is "
+		    "written to PATH, which the snippet names)");
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	if (known_hosts && !identity_valid(known_hosts)) {
+		fprintf(stderr, "%s: --known-hosts: a path without spaces, quotes, '#' or control "
 		    "characters\n", cli_prog);
 		goto out;
 	}
@@ -325,11 +342,19 @@ int cmd_ssh_config(int argc, char *argv[])
 		identity = identity_default(e->ssh_keys[0].type);
 	roster_ssh_key_fingerprint(&e->ssh_keys[0], fp);
 	snprintf(alias, sizeof(alias), "%s-bastion", r.network);
+	if (host_key && cli_known_hosts_write(known_hosts, alias, host_key) < 0)
+		goto out;
 	printf("# warren network %s: engineer %s reaches its nodes through the bastion.\n"
 	    "# Only the key the roster holds is offered (%s %s).\n"
 	    "Host %s\n\tHostName %s\n\tPort %u\n\tUser %s\n\tIdentityFile %s\n"
 	    "\tIdentitiesOnly yes\n", r.network, e->name, e->ssh_keys[0].type, fp, alias, host,
 	    port, e->name, identity);
+	/* HostKeyAlias: the pin holds whatever name or address reaches the bastion. */
+	if (known_hosts)
+		printf("\t# The bastion's host key is pinned in %s: the first connection is\n"
+		    "\t# verified, a different key refused.\n"
+		    "\tHostKeyAlias %s\n\tUserKnownHostsFile %s\n\tStrictHostKeyChecking yes\n"
+		    "\tUpdateHostKeys no\n", known_hosts, alias, known_hosts);
 	for (i = 0; i < r.n_nodes; i++)
 		if (roster_engineer_allows(&r, e, &r.nodes[i], SSH_PORT))
 			reachable++;

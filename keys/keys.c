@@ -55,7 +55,9 @@ static const struct command commands[] = {
 	    "Prints the SSH keys allowed to log in to this node as USER (sshd "
 	    "AuthorizedKeysCommand)" },
 	{ "ssh-config", cmd_ssh_config, "ENGINEER --bastion HOST[:PORT] [--user USER] "
-	    "[--identity FILE] [--roster PATH]", "Prints the ssh_config snippet that jumps to the engineer's nodes" },
+	    "[--identity FILE] [--roster PATH] [--bastion-host-key FILE --known-hosts PATH]",
+	    "Prints the ssh_config snippet that jumps to the engineer's nodes; with "
+	    "--bastion-host-key, writes PATH pinning the bastion's host key" },
 	{ "audit", cmd_audit, "verify FILE --key PUB [--json]",
 	    "Verifies a bastion audit log (hash chain and signed checkpoints)" },
 	{ "help", cmd_help, "", "Shows this help" },
@@ -79,7 +81,8 @@ static void usage(FILE *f)
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\n-C DIR is the admin directory (default: the current directory).\n"
-	    "Run '%s <cmd> --help' for a subcommand's usage.\n", cli_prog);
+	    "Run '%s <cmd> --help' for a subcommand's usage, '%s --version' for the version.\n",
+	    cli_prog, cli_prog);
 }
 
 void cli_table_usage(FILE *f, const char *prefix, const struct command *c)
@@ -287,6 +290,10 @@ int main(int argc, char *argv[])
 	}
 	if (wants_help(argv[1]))
 		return cmd_help(1, argv + 1);
+	if (!strcmp(argv[1], "--version") && argc == 2) {
+		printf("keys %s\n", WARREN_VERSION);
+		return EXIT_OK;
+	}
 	if (!key_lib_init()) {
 		log_error("cannot initialise libsodium");
 		return EXIT_FAIL;

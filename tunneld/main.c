@@ -15,6 +15,7 @@
 
 #include <sodium.h>
 
+#include "common/notify.h"
 #include "keys/lib/key.h"
 #include "tunneld/config.h"
 #include "tunneld/device.h"
@@ -23,8 +24,6 @@
 #include "tunneld/privilege.h"
 #include "tunneld/roster_sync.h"
 #include "tunneld/uapi.h"
-
-#define TUNNELD_VERSION "0.1.0"
 
 struct daemon_state {
 	struct event_base *base;
@@ -122,14 +121,29 @@ static void stop(int code)
 	event_base_loopbreak(state.base);
 }
 
+/* The STATUS= line `systemctl status` shows: what serves now. */
+static void ready_status(char *out, size_t len)
+{
+	if (state.roster_mode && state.rs.has_roster)
+		snprintf(out, len, "%s up: roster serial %llu, %zu peers", state.dev.ifname,
+		    (unsigned long long)state.rs.running.serial, state.dev.n_peers);
+	else if (state.roster_mode)
+		snprintf(out, len, "%s up: no roster yet (waiting for %.150s or a peer)",
+		    state.dev.ifname, state.rs.new_path);
+	else
+		snprintf(out, len, "%s up: %zu peers", state.dev.ifname, state.dev.n_peers);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
+	char status[256];
 	struct config c;
 
 	(void)what;
 	(void)arg;
 	if (sig != SIGHUP) {
 		log_info("%s: shutting down", state.dev.ifname);
+		notify_stopping("shutting down");
 		stop(0);
 		return;
 	}
@@ -137,17 +151,20 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		log_info("%s: SIGHUP ignored: no configuration file", state.dev.ifname);
 		return;
 	}
+	/* systemd shows "reloading" until READY=1: the reload is synchronous (a roster
+	 * candidate is verified and applied here; only its persisting is left to the thread). */
+	notify_reloading("reloading");
 	/* Roster mode: peers come from the roster; SIGHUP looks for a candidate. */
 	if (state.roster_mode) {
 		log_info("%s: SIGHUP: looking for %s", state.dev.ifname, state.rs.new_path);
 		roster_sync_check_new(&state.rs);
-		return;
+		goto ready;
 	}
 	if (!load_config(state.config_path, &c)) {
 		log_error("%s: reload rejected, keeping the running configuration",
 		    state.dev.ifname);
 		config_free(&c);
-		return;
+		goto ready;
 	}
 	if (device_apply_file_config(&state.dev, &c) == 0)
 		log_info("%s: configuration reloaded from %s", state.dev.ifname, state.config_path);
@@ -155,17 +172,22 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		log_error("%s: configuration from %s applied only in part (see above); SIGHUP "
 		    "retries", state.dev.ifname, state.config_path);
 	config_free(&c);
+ready:
+	ready_status(status, sizeof(status));
+	notify_ready(status);
 }
 
 static void on_device_fatal(struct device *dev, const char *why)
 {
 	log_info("%s: %s, exiting", dev->ifname, why);
+	notify_stopping(why);
 	stop(0);
 }
 
 static void on_socket_gone(struct device *dev)
 {
 	log_info("%s: control socket removed, exiting", dev->ifname);
+	notify_stopping("control socket removed");
 	stop(0);
 }
 
@@ -240,6 +262,7 @@ int main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = NULL, *ifname_arg = NULL, *user_arg = NULL, *env;
+	char status[256];
 	struct privilege_user user;
 	bool have_user = false, keep_bind;
 	char err[256], sock[sizeof(UAPI_SOCKET_DIR) + IFNAMSIZ + 8];
@@ -260,7 +283,7 @@ int main(int argc, char *argv[])
 		case 'u': user_arg = optarg; break;
 		case 'v': level = LOG_LEVEL_DEBUG; break;
 		case 'h': usage(stdout, argv[0]); return 0;
-		case 'V': printf("tunneld %s\n", TUNNELD_VERSION); return 0;
+		case 'V': printf("tunneld %s\n", WARREN_VERSION); return 0;
 		default: usage(stderr, argv[0]); return 2;
 		}
 	}
@@ -392,6 +415,11 @@ int main(int argc, char *argv[])
 	log_info("%s: up (%s)", state.dev.ifname, config_path ? config_path : "UAPI");
 	report_ready(ready_fd, true);
 	ready_fd = -1;
+	/* Type=notify: the interface, its addresses and routes exist, the port is bound and the
+	 * control socket answers; units ordered after us (sshd on the overlay address) may
+	 * start. */
+	ready_status(status, sizeof(status));
+	notify_ready(status);
 	event_base_dispatch(state.base);
 	ret = state.exit_code;
 out:

@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "common/notify.h"
 #include "device.h"
 #include "log.h"
 #include "peer.h"
@@ -651,6 +652,9 @@ static void applied(struct roster_sync *rs)
 	rs->text_len = rs->pending_text_len;
 	rs->text_serial = rs->running.serial;
 	rs->pending_text = NULL;
+	/* `systemctl status` shows the serial that runs, however it arrived. */
+	notify_status("%s up: roster serial %llu, %zu peers", rs->dev->ifname,
+	    (unsigned long long)rs->running.serial, rs->dev->n_peers);
 	if (rs->on_accepted)
 		rs->on_accepted(rs->on_accepted_ctx, rs);
 }

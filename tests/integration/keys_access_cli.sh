@@ -135,6 +135,27 @@ check "--user: v6 bastion" grep -qx $'\tHostName 2001:db8::1' out
 expect_exit 1 "ssh-config unknown engineer" k ssh-config alice --bastion b.example.com
 expect_exit 1 "ssh-config hostile bastion" k ssh-config bob --bastion $'b.example.com\nProxyCommand x'
 expect_exit 2 "ssh-config without --bastion" k ssh-config bob
+# The bastion's host key pinned: a known_hosts file for the alias, the snippet names it.
+ssh-keygen -q -t ed25519 -N '' -C bastion -f hostkey
+expect_exit 0 "ssh-config --bastion-host-key" k ssh-config bob --bastion b.example.com \
+	--bastion-host-key hostkey.pub --known-hosts "$PWD/kh"
+check "pin: known_hosts line for the alias, no comment" \
+	test "$(cat kh)" = "prod-bastion $(cut -d' ' -f1-2 hostkey.pub)"
+check "pin: HostKeyAlias" grep -qx $'\tHostKeyAlias prod-bastion' out
+check "pin: UserKnownHostsFile" grep -qx $'\tUserKnownHostsFile '"$PWD/kh" out
+check "pin: StrictHostKeyChecking yes" grep -qx $'\tStrictHostKeyChecking yes' out
+check "pin: ssh -G understands it" sh -c 'ssh -T -G -F out prod-bastion </dev/null 2>/dev/null | grep -qx "stricthostkeychecking true"'
+expect_exit 0 "pin: ~/ is the home directory" env HOME="$PWD" "$KEYS" -C adm ssh-config bob \
+	--bastion b.example.com --bastion-host-key hostkey.pub --known-hosts '~/kh2'
+check "pin: ~/kh2 written, named as given" sh -c "test -s kh2 && grep -qx \"$(printf '\t')UserKnownHostsFile ~/kh2\" out"
+expect_exit 1 "pin: a private key as --bastion-host-key is refused" k ssh-config bob --bastion b.example.com \
+	--bastion-host-key hostkey --known-hosts "$PWD/kh3"
+check "pin: refused naming file:line" grep -q '^keys: hostkey:1: not an SSH public host key' err
+check "pin: nothing written" test ! -e kh3
+expect_exit 2 "pin: --bastion-host-key without --known-hosts" k ssh-config bob --bastion b.example.com \
+	--bastion-host-key hostkey.pub
+expect_exit 1 "pin: hostile --known-hosts path" k ssh-config bob --bastion b.example.com \
+	--bastion-host-key hostkey.pub --known-hosts $'kh\nProxyCommand x'
 
 echo "keys_access_cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

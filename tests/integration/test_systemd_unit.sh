@@ -9,8 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 [ "$IMPL" = tunneld ] || skip "checks tunneld's own unit"
-command -v systemd-analyze >/dev/null || skip "systemd-analyze not installed"
-command -v systemd-nspawn >/dev/null || skip "systemd-nspawn (systemd-container) not installed"
+. "$(dirname "$0")/lib_nspawn.sh"
 need_tunneld
 
 UNIT=$ROOT/dist/systemd/tunneld@.service
@@ -21,11 +20,13 @@ unit_key() { sed -n "s/^$1=//p" "$UNIT" | tail -n 1; }
 
 # 1. The directives the brief and docs/tunneld.md promise.
 assert_eq "ExecStart" "$BIN -c /etc/warren/%i.conf" "$(unit_key ExecStart)"
+assert_eq "Type (READY=1 once the interface, addresses and routes exist)" notify "$(unit_key Type)"
+assert_eq "LimitNOFILE (fixed, not the host's default)" 4096 "$(unit_key LimitNOFILE)"
 assert_eq "User (static, see the unit's comment)" tunneld "$(unit_key User)"
 assert_eq "Group" tunneld "$(unit_key Group)"
 assert_eq "AmbientCapabilities" "CAP_NET_ADMIN CAP_NET_BIND_SERVICE" "$(unit_key AmbientCapabilities)"
 assert_eq "StateDirectory" warren "$(unit_key StateDirectory)"
-assert_eq "StateDirectoryMode (others reach the 0644 roster, not the keys)" 0711 "$(unit_key StateDirectoryMode)"
+assert_eq "StateDirectoryMode (others reach the 0644 roster, not the keys; group tunneld lists)" 0751 "$(unit_key StateDirectoryMode)"
 assert_eq "ExecReload" '/bin/kill -HUP $MAINPID' "$(unit_key ExecReload)"
 assert_eq "Restart" on-failure "$(unit_key Restart)"
 assert_eq "CapabilityBoundingSet" "CAP_NET_ADMIN CAP_NET_BIND_SERVICE" "$(unit_key CapabilityBoundingSet)"
@@ -64,11 +65,9 @@ node_peer b a
 node_start b
 ifn=${IFN[a]}
 TUID=$((60000 + $$ % 5000))
-C=$T/ct
-mkdir -p "$C/etc" "$C/state" "$C/out" "$C/units/tunneld@.service.d"
-chmod 0777 "$C/out"
-{ cat /etc/passwd; printf 'tunneld:x:%s:%s::/var/lib/warren:/usr/sbin/nologin\n' "$TUID" "$TUID"; } >"$C/passwd"
-{ cat /etc/group; printf 'tunneld:x:%s:\n' "$TUID"; } >"$C/group"
+nspawn_init
+nspawn_user tunneld "$TUID" /var/lib/warren
+mkdir -p "$C/etc" "$C/state"
 conf_write a
 (umask 077; printf '%s\n' "${PRIV[a]}" >"$C/state/$ifn.key")
 sed "s|^PrivateKey = .*|PrivateKeyFile = /var/lib/warren/$ifn.key|" "$(conf_file a)" >"$C/etc/$ifn.conf"
@@ -77,18 +76,7 @@ chmod 0750 "$C/etc"
 chmod 0640 "$C/etc/$ifn.conf"
 mknod "$C/tun" c 10 200
 chmod 0666 "$C/tun"
-cp "$UNIT" "$C/units/tunneld@.service"
-printf '[Service]\nExecStart=\nExecStart=/opt/warren/tunneld -c /etc/warren/%%i.conf\n' \
-	>"$C/units/tunneld@.service.d/test.conf"
-# A sanitizer build (BUILD=build-san): LeakSanitizer's exit-time check needs ptrace, which the
-# unit's own SystemCallFilter (~@debug) refuses, so it would fail every stop.  Leaks stay
-# checked by the other tests; ASan and UBSan stay on here.
-if grep -qa __asan_init "$TUNNELD"; then
-	printf 'Environment=ASAN_OPTIONS=detect_leaks=0\n' >>"$C/units/tunneld@.service.d/test.conf"
-fi
-printf '[Unit]\nWants=tunneld@%s.service warren-test.service\n' "$ifn" >"$C/units/warren-test.target"
-printf '[Unit]\nAfter=tunneld@%s.service\n[Service]\nType=oneshot\nExecStart=/opt/warren/scenario.sh\n' \
-	"$ifn" >"$C/units/warren-test.service"
+nspawn_unit "$UNIT" "$TUNNELD" '/opt/warren/tunneld -c /etc/warren/%i.conf'
 cat >"$C/scenario.sh" <<SCENARIO
 #!/bin/sh
 # Runs inside the container once tunneld@$ifn is started; results in /out, then power off.
@@ -115,26 +103,11 @@ journalctl -u tunneld@$ifn --no-pager >/out/journal
 echo done >/out/done
 systemctl poweroff --no-block
 SCENARIO
-chmod 0755 "$C/scenario.sh"
-binds=(--bind-ro="$C/passwd:/etc/passwd" --bind-ro="$C/group:/etc/group"
-	--bind-ro="$C/units/tunneld@.service:/etc/systemd/system/tunneld@.service"
-	--bind-ro="$C/units/tunneld@.service.d:/etc/systemd/system/tunneld@.service.d"
-	--bind-ro="$C/units/warren-test.service:/etc/systemd/system/warren-test.service"
-	--bind-ro="$C/units/warren-test.target:/etc/systemd/system/warren-test.target"
-	--bind-ro="$TUNNELD:/opt/warren/tunneld" --bind-ro="$C/scenario.sh:/opt/warren/scenario.sh"
-	--bind-ro="$C/etc:/etc/warren" --bind="$C/state:/var/lib/warren"
-	--bind="$C/tun:/dev/net/tun" --bind="$C/out:/out")
-# Host presets would start these in a's namespace (networkd and wait-online also hold up
-# network-online.target): masked.
-for u in systemd-networkd.service systemd-networkd.socket systemd-networkd-wait-online.service \
-	systemd-resolved.service nftables.service; do
-	binds+=(--bind-ro="/dev/null:/etc/systemd/system/$u")
-done
-log "booting systemd in a's namespace (nspawn, instance $ifn)"
-timeout -k 5 120 systemd-nspawn --keep-unit --register=no --machine="${RUN}ct" --volatile=yes \
-	-D / -b -q --network-namespace-path="/run/netns/${NS[a]}" --capability=CAP_NET_ADMIN \
-	"${binds[@]}" systemd.unit=warren-test.target systemd.firstboot=off \
-	>"$T/nspawn.log" 2>&1 </dev/null || true
+nspawn_scenario "$C/scenario.sh" "tunneld@$ifn.service" "tunneld@$ifn.service"
+nspawn_bind_ro "$C/etc" /etc/warren
+nspawn_bind "$C/state" /var/lib/warren
+nspawn_bind "$C/tun" /dev/net/tun
+nspawn_boot "${NS[a]}" 120 --capability=CAP_NET_ADMIN
 cp "$C/out/journal" "$T/a.log" 2>/dev/null || true
 check "the scenario ran to its end under systemd" test -e "$C/out/done"
 st() { awk -v k="$1:" '$1 == k {print $2 " " $3 " " $4 " " $5}' "$C/out/status" 2>/dev/null | sed 's/ *$//'; }
@@ -147,7 +120,7 @@ assert_eq "a's ambient capabilities cleared" 0000000000000000 "$(cap CapAmb)"
 assert_eq "a's bounding set (the unit's)" 0000000000001400 "$(cap CapBnd)"
 assert_eq "no_new_privs" 1 "$(cap NoNewPrivs)"
 assert_eq "StateDirectory, the key and the socket are tunneld's" \
-	"$TUID 711 /var/lib/warren|$TUID 600 /var/lib/warren/$ifn.key|$TUID 600 /run/wireguard/$ifn.sock" \
+	"$TUID 751 /var/lib/warren|$TUID 600 /var/lib/warren/$ifn.key|$TUID 600 /run/wireguard/$ifn.sock" \
 	"$(paste -sd'|' "$C/out/owners" 2>/dev/null)"
 assert_eq "ping a -> b under systemd (exit status)" 0 "$(tail -n 1 "$C/out/ping1" 2>/dev/null)"
 assert_eq "active after systemctl reload" active "$(cat "$C/out/active" 2>/dev/null)"

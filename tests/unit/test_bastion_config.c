@@ -250,7 +250,7 @@ static void test_defaults(void **state)
 	assert_int_equal(e.count, 0);
 	assert_int_equal(c.n_listen, 1);
 	assert_string_equal(c.listen[0].host, "0.0.0.0");
-	assert_int_equal(c.listen[0].port, 2222);
+	assert_int_equal(c.listen[0].port, 22);
 	assert_string_equal(c.host_key_file, "/var/lib/warren/bastion/ssh_host_ed25519_key");
 	assert_string_equal(c.roster, "/var/lib/warren/roster");
 	assert_string_equal(c.audit_log, "/var/log/warren/audit.jsonl");
