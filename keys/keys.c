@@ -15,6 +15,10 @@
 enum { PUBKEY_INPUT_MAX = 1024 };
 
 const char *cli_prog = "keys";
+struct cli_settings cli_settings = {
+	.address_hold = CLI_ADDRESS_HOLD_DEFAULT,
+	.lock_timeout = CLI_LOCK_TIMEOUT_DEFAULT,
+};
 
 static int cmd_genkey(int argc, char *argv[]);
 static int cmd_pubkey(int argc, char *argv[]);
@@ -28,17 +32,19 @@ static const struct command commands[] = {
 	    "Creates the admin key and the roster (serial 1) in the admin directory" },
 	{ "enroll", cmd_enroll,
 	    "NAME --pubkey KEY [--address A]... [--endpoint HOST:PORT]... [--group G]... "
-	    "[--subnet CIDR]...",
+	    "[--subnet CIDR]... [--force]",
 	    "Adds a node; its addresses are allocated from the network's CIDRs unless given" },
 	{ "rotate", cmd_rotate, "NAME --pubkey NEWKEY", "Replaces a node's public key" },
-	{ "revoke", cmd_revoke, "NAME", "Removes a node" },
+	{ "revoke", cmd_revoke, "NAME [--force]", "Removes a node" },
 	{ "list", cmd_list, "[--json]", "Lists the nodes and engineers of the working roster" },
 	{ "show", cmd_show, "NAME [--json]", "Shows one node or engineer" },
 	{ "diff", cmd_diff, "[--json]", "Shows what the next publish changes" },
-	{ "engineer", cmd_engineer, "add|remove ...", "Adds or removes an engineer" },
+	{ "engineer", cmd_engineer, "add|remove|set ...",
+	    "Adds, removes or edits an engineer" },
+	{ "node", cmd_node, "set ...", "Edits a node's endpoints, groups and subnets" },
 	{ "rotate-admin", cmd_rotate_admin, "",
 	    "Replaces the admin key; the old key endorses the new one in the roster" },
-	{ "publish", cmd_publish, "",
+	{ "publish", cmd_publish, "[--force]",
 	    "Signs the working roster with the next serial into roster.signed; prints the serial" },
 	{ "verify", cmd_verify, "FILE --admin-key KEY [--json]",
 	    "Verifies a signed roster as a node that pinned KEY would" },
@@ -60,6 +66,22 @@ static const struct command commands[] = {
 	    "Verifies a bastion audit log (hash chain and signed checkpoints)" },
 	{ "help", cmd_help, "", "Shows this help" },
 };
+
+/* The commands that change the admin directory: each runs under its lock (dir_lock.c), from
+ * before it reads the roster to its exit.  A new command that writes DIR goes here. */
+static const char *const mutating_commands[] = {
+	"init", "enroll", "rotate", "revoke", "engineer", "node", "rotate-admin", "publish",
+};
+
+static bool command_mutates(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(mutating_commands) / sizeof(mutating_commands[0]); i++)
+		if (!strcmp(name, mutating_commands[i]))
+			return true;
+	return false;
+}
 
 static const struct command *command_find(const char *name)
 {
@@ -301,6 +323,11 @@ int main(int argc, char *argv[])
 		cli_table_usage(stdout, NULL, c);
 		return EXIT_OK;
 	}
+	/* A command that changes the directory reads its settings and holds its lock from
+	 * before the read of the roster to its exit: no lost update between two commands. */
+	if (command_mutates(c->name) && (!cli_settings_load(&cli_settings) ||
+	    !cli_dir_lock(cli_settings.lock_timeout)))
+		return EXIT_FAIL;
 	optind = 0;	/* each subcommand parses its own argv from the start */
 	return c->fn(argc - 1, argv + 1);
 }
