@@ -67,6 +67,13 @@ bool cli_dir_lock(unsigned timeout_s);
 /* Loaded by main before a command that mutates runs (the defaults otherwise). */
 extern struct cli_settings cli_settings;
 
+/* Whether the working roster differs from the published one (cmd_pending.c): *pending, false
+ * only if out of memory. */
+bool cli_roster_unpublished(struct roster *work, struct roster *pub, bool *pending);
+/* If DIR/roster holds unpublished changes, says so on stderr: "working roster has unpublished
+ * changes (keys diff); DOING serial N" with N pub's serial. */
+void cli_unpublished_warn(struct roster *pub, const char *doing);
+
 /* Addresses freed by revoke, held back from enroll for AddressHold (dir_held.c). */
 struct cli_held_entry {
 	int family;			/* AF_INET or AF_INET6 */
@@ -93,6 +100,21 @@ const struct cli_held_entry *cli_held_find(const struct cli_held *h, int family,
  * malloc'd (free it), *n entries. */
 bool cli_held_addresses(const struct cli_held *h, int family, uint8_t (**out)[16], size_t *n);
 
+/* Engineers (cmd_engineer_guard.c).  A name that is a system account (the reserved list, or
+ * below UID_MIN in this machine's passwd) is refused unless force (then a warning). */
+bool cli_engineer_name_check(const char *name, bool force);
+/* Each SSH key of e is on no other engineer of r and not twice on e: false after naming the
+ * other engineer and the key's SHA256: fingerprint. */
+bool cli_ssh_keys_unique(const struct roster *r, const struct roster_engineer *e);
+/* Appends the keys of an authorized_keys style file (blank lines, # comments skipped) to e;
+ * a private key file is refused without echoing it.  false after a FILE:LINE: message. */
+bool cli_ssh_keys_read(const char *path, struct roster_engineer *e);
+/* keys engineer set (cmd_engineer_set.c) and its usage line. */
+int cli_engineer_set(int argc, char *argv[]);
+#define CLI_ENGINEER_SET_ARGS "NAME [--add-ssh-key FILE]... [--remove-ssh-key SHA256:FP|FILE]... " \
+	"[--allow TARGET[:PORTS]]... [--disallow TARGET[:PORTS]]..."
+
+
 /* What a node change breaks (cmd_impact.c).  Called on the changed roster: every allow line
  * whose group no longer has a node is named on stderr (doing: "revoking db-1"); without
  * force that is refused (false, nothing dropped).  Otherwise the lines naming nothing are
@@ -109,7 +131,8 @@ bool cli_node_is_bastion(const struct roster_node *n);
 void cli_command_usage(FILE *f, const char *name);
 /* Prints the usage of a command from another table (a subcommand's own table). */
 void cli_table_usage(FILE *f, const char *prefix, const struct command *c);
-/* A public key given to option opt: 44 characters of base64, or a file holding one.  false
+/* An Ed25519 public key (admin, audit) given to option opt: 44 characters of base64, or a file
+ * holding one; a value that is no point of the main subgroup (a secret?) is refused.  false
  * (reported on stderr, naming opt) otherwise. */
 bool cli_key_arg(const char *opt, const char *arg, uint8_t key[KEY_LEN]);
 /* Runs the subcommand of group named by argv[1] from table (argv shifted by one), or prints the

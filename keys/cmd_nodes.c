@@ -35,7 +35,33 @@ static bool key_arg(const char *s, uint8_t key[KEY_LEN])
 		    "base64, as 'keys pubkey' prints)", s);
 		return false;
 	}
+	/* Private and public keys look alike: a private key here would be published 0644 and
+	 * gossiped to every node.  Not echoed: it may be a secret. */
+	if (!key_is_public(key)) {
+		log_error("--pubkey is not a WireGuard public key (no point of the curve's "
+		    "prime-order group, which every public key is): a private key? On the node: "
+		    "'keys pubkey < /var/lib/warren/wg0.key' prints the public one");
+		sodium_memzero(key, KEY_LEN);
+		return false;
+	}
 	return true;
+}
+
+/* The 1 private key in 16 that passes key_is_public: if it is the private key of a node
+ * already enrolled, its public key is in the roster. */
+static bool key_not_private_of(const struct roster *r, const uint8_t key[KEY_LEN])
+{
+	const struct roster_node *o;
+	uint8_t pub[KEY_LEN];
+
+	if (!key_public_from_private(pub, key))
+		return true;
+	o = roster_node_find_key(r, pub);
+	if (!o)
+		return true;
+	log_error("--pubkey is node '%s''s private key, not a public key; on the node: 'keys "
+	    "pubkey < /var/lib/warren/wg0.key' prints the public one", o->name);
+	return false;
 }
 
 /* The key must not already belong to a node (other than except). */
@@ -258,7 +284,7 @@ int cmd_enroll(int argc, char *argv[])
 		    "its key)", name);
 		goto out;
 	}
-	if (!key_unused(&r, n.key, NULL))
+	if (!key_unused(&r, n.key, NULL) || !key_not_private_of(&r, n.key))
 		goto out;
 	for (i = 0; i < n_addrs; i++)
 		if (!address_arg(addrs[i], &n, &r))
@@ -342,7 +368,7 @@ int cmd_rotate(int argc, char *argv[])
 		log_error("node '%s' already has that key", n->name);
 		goto out;
 	}
-	if (!key_unused(&r, key, n))
+	if (!key_unused(&r, key, n) || !key_not_private_of(&r, key))
 		goto out;
 	key_to_base64(old_b64, n->key);
 	key_to_base64(new_b64, key);

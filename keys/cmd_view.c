@@ -130,6 +130,17 @@ static void list_json(const struct roster *r)
 	printf("]}\n");
 }
 
+/* list shows the working roster: say when it is not what the nodes run. */
+static void list_unpublished_warn(void)
+{
+	struct roster pub;
+
+	roster_init(&pub);
+	if (cli_roster_load_signed(&pub))
+		cli_unpublished_warn(&pub, "published is");
+	roster_free(&pub);
+}
+
 int cmd_list(int argc, char *argv[])
 {
 	struct roster r;
@@ -141,6 +152,7 @@ int cmd_list(int argc, char *argv[])
 		return o;
 	roster_init(&r);
 	if (cli_roster_load_working(&r)) {
+		list_unpublished_warn();
 		if (json)
 			list_json(&r);
 		else

@@ -110,18 +110,30 @@ void cli_table_usage(FILE *f, const char *prefix, const struct command *c)
 	    c->name, *c->args ? " " : "", c->args, c->help);
 }
 
+/* The keys cli_key_arg reads (admin, audit) are Ed25519 public keys: a point of the main
+ * subgroup.  A 32-byte seed (a secret) given instead is refused 15 times in 16, unechoed. */
+static bool ed25519_public_check(const char *opt, uint8_t key[KEY_LEN])
+{
+	if (crypto_core_ed25519_is_valid_point(key) == 1)
+		return true;
+	log_error("%s is not an Ed25519 public key (no point of the curve's prime-order "
+	    "group): a secret key? 'keys admin-pubkey' prints the admin public key", opt);
+	sodium_memzero(key, KEY_LEN);
+	return false;
+}
+
 bool cli_key_arg(const char *opt, const char *arg, uint8_t key[KEY_LEN])
 {
 	char err[256];
 	int ret;
 
 	if (strlen(arg) == KEY_B64_LEN && key_from_base64(key, arg))
-		return true;
+		return ed25519_public_check(opt, key);
 	/* Read, not access()ed first: a file in a directory we may not search (EACCES) is not
 	 * "no such file", and the message must say which it is. */
 	ret = key_file_read(arg, false, key, err, sizeof(err));
 	if (ret == 0)
-		return true;
+		return ed25519_public_check(opt, key);
 	if (ret == -ENOENT || ret == -ENOTDIR)
 		log_error("%s '%.100s' is neither a base64 key nor a file",
 		    opt, arg);

@@ -181,6 +181,9 @@ bool roster_allocate_address(const struct roster *r, int family, uint8_t out[16]
  * after a revoke.  false if full or out of memory. */
 bool roster_allocate_address_avoiding(const struct roster *r, int family,
     const uint8_t (*avoid)[16], size_t n_avoid, uint8_t out[16]);
+/* Whether an engineer name is a system account on every node (root, daemon, sshd, systemd-*,
+ * tunneld, bastion, ...): the engineer would log in as that account (roster_reserved.c). */
+bool roster_engineer_name_reserved(const char *name);
 /* Whether engineer e may reach node n on port. */
 bool roster_engineer_allows(const struct roster *r, const struct roster_engineer *e,
     const struct roster_node *n, uint16_t port);
