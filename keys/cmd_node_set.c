@@ -2,6 +2,7 @@
  * gateway gains a subnet or a node moves without revoke + enroll (which would change its
  * address, drop allow lines and cut its traffic).  Like every edit it changes the working
  * roster only: `keys diff` shows it, `keys publish` signs it. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -45,17 +46,51 @@ static bool prefix_eq(const struct roster_prefix *a, const struct roster_prefix 
 	    memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16) == 0;
 }
 
-/* Grows an array of the node by one element; false (after a message) if out of memory. */
-static bool grow(void **arr, size_t n, size_t size)
-{
-	void *p = realloc(*arr, (n + 1) * size);
+/* Removes element i of the array *arr of *n elements (del), or appends item: the one edit
+ * every list of a node gets.  LIST_MISSING if del and i == *n (not there), LIST_PRESENT if not
+ * del and i < *n (already there), LIST_NOMEM, or LIST_OK. */
+enum list_result { LIST_OK, LIST_MISSING, LIST_PRESENT, LIST_NOMEM };
 
-	if (!p) {
-		log_error("out of memory");
-		return false;
+static enum list_result list_edit(void *arr_p, size_t *n, size_t size, size_t i, bool del,
+    const void *item)
+{
+	uint8_t **arr = arr_p, *grown;
+
+	if (del) {
+		if (i == *n)
+			return LIST_MISSING;
+		memmove(*arr + i * size, *arr + (i + 1) * size, (*n - i - 1) * size);
+		(*n)--;
+		return LIST_OK;
 	}
-	*arr = p;
-	return true;
+	if (i < *n)
+		return LIST_PRESENT;
+	grown = realloc(*arr, (*n + 1) * size);
+	if (!grown)
+		return LIST_NOMEM;
+	*arr = grown;
+	memcpy(*arr + (*n)++ * size, item, size);
+	return LIST_OK;
+}
+
+/* Says what list_edit refused: what (e.g. "endpoint"), the node, the argument. */
+static bool list_said(enum list_result res, const char *what, const struct roster_node *n,
+    const char *arg)
+{
+	switch (res) {
+	case LIST_OK:
+		return true;
+	case LIST_MISSING:
+		log_error("node %s has no %s %.100s", n->name, what, arg);
+		break;
+	case LIST_PRESENT:
+		log_error("node %s already has %s %.100s", n->name, what, arg);
+		break;
+	case LIST_NOMEM:
+		log_error("out of memory");
+		break;
+	}
+	return false;
 }
 
 static bool op_endpoint(struct roster_node *n, const struct op *o, bool *replaced)
@@ -71,58 +106,26 @@ static bool op_endpoint(struct roster_node *n, const struct op *o, bool *replace
 		n->n_endpoints = 0;	/* the first --endpoint starts the new list */
 		*replaced = true;
 	}
-	for (i = 0; i < n->n_endpoints; i++)
-		if (endpoint_eq(&n->endpoints[i], &ep))
-			break;
-	if (o->kind == OP_DEL_ENDPOINT) {
-		if (i == n->n_endpoints) {
-			log_error("node %s has no endpoint %.100s", n->name, o->arg);
-			return false;
-		}
-		memmove(&n->endpoints[i], &n->endpoints[i + 1],
-		    (n->n_endpoints - i - 1) * sizeof(*n->endpoints));
-		n->n_endpoints--;
-		return true;
-	}
-	if (i < n->n_endpoints) {
-		log_error("node %s already has endpoint %.100s", n->name, o->arg);
-		return false;
-	}
-	if (!grow((void **)&n->endpoints, n->n_endpoints, sizeof(*n->endpoints)))
-		return false;
-	n->endpoints[n->n_endpoints++] = ep;
-	return true;
+	for (i = 0; i < n->n_endpoints && !endpoint_eq(&n->endpoints[i], &ep); i++)
+		;
+	return list_said(list_edit(&n->endpoints, &n->n_endpoints, sizeof(ep), i,
+	    o->kind == OP_DEL_ENDPOINT, &ep), "endpoint", n, o->arg);
 }
 
 static bool op_group(struct roster_node *n, const struct op *o)
 {
+	char g[ROSTER_NAME_MAX + 1];
 	size_t i;
 
 	if (!roster_name_valid(o->arg)) {
 		log_error("invalid group name '%.100s'", o->arg);
 		return false;
 	}
-	for (i = 0; i < n->n_groups; i++)
-		if (strcmp(n->groups[i], o->arg) == 0)
-			break;
-	if (o->kind == OP_DEL_GROUP) {
-		if (i == n->n_groups) {
-			log_error("node %s is not in group %s", n->name, o->arg);
-			return false;
-		}
-		memmove(&n->groups[i], &n->groups[i + 1], (n->n_groups - i - 1) *
-		    sizeof(*n->groups));
-		n->n_groups--;
-		return true;
-	}
-	if (i < n->n_groups) {
-		log_error("node %s is already in group %s", n->name, o->arg);
-		return false;
-	}
-	if (!grow((void **)&n->groups, n->n_groups, sizeof(*n->groups)))
-		return false;
-	snprintf(n->groups[n->n_groups++], ROSTER_NAME_MAX + 1, "%s", o->arg);
-	return true;
+	snprintf(g, sizeof(g), "%s", o->arg);
+	for (i = 0; i < n->n_groups && strcmp(n->groups[i], g) != 0; i++)
+		;
+	return list_said(list_edit(&n->groups, &n->n_groups, sizeof(g), i,
+	    o->kind == OP_DEL_GROUP, g), "group", n, o->arg);
 }
 
 static bool op_subnet(struct roster_node *n, const struct op *o)
@@ -135,27 +138,10 @@ static bool op_subnet(struct roster_node *n, const struct op *o)
 		    "zero)", o->arg);
 		return false;
 	}
-	for (i = 0; i < n->n_subnets; i++)
-		if (prefix_eq(&n->subnets[i], &p))
-			break;
-	if (o->kind == OP_DEL_SUBNET) {
-		if (i == n->n_subnets) {
-			log_error("node %s routes no subnet %.100s", n->name, o->arg);
-			return false;
-		}
-		memmove(&n->subnets[i], &n->subnets[i + 1], (n->n_subnets - i - 1) *
-		    sizeof(*n->subnets));
-		n->n_subnets--;
-		return true;
-	}
-	if (i < n->n_subnets) {
-		log_error("node %s already routes %.100s", n->name, o->arg);
-		return false;
-	}
-	if (!grow((void **)&n->subnets, n->n_subnets, sizeof(*n->subnets)))
-		return false;
-	n->subnets[n->n_subnets++] = p;
-	return true;
+	for (i = 0; i < n->n_subnets && !prefix_eq(&n->subnets[i], &p); i++)
+		;
+	return list_said(list_edit(&n->subnets, &n->n_subnets, sizeof(p), i,
+	    o->kind == OP_DEL_SUBNET, &p), "subnet", n, o->arg);
 }
 
 static int node_set(int argc, char *argv[])

@@ -55,7 +55,7 @@ ok "node set: remove an endpoint and a subnet, add one" node set gw-1 \
 	--remove-endpoint '[2001:db8::1]:51820' --remove-subnet 10.20.0.0/16 --add-subnet 10.30.0.0/16
 check "10.20.0.0/16 gone, 10.30.0.0/16 there" test "$(grep -c $'^\tsubnet' "$ADMIN/roster" || true)" = 1
 refused "node set: removing a group it is not in" node set gw-1 --remove-group nosuch
-assert_match "says why" "node gw-1 is not in group nosuch" "$(cat "$T/err")"
+assert_match "says why" "node gw-1 has no group nosuch" "$(cat "$T/err")"
 refused "node set: a subnet overlapping the overlay" node set gw-1 --add-subnet 100.64.0.0/25
 rc=0; k node set gw-1 --endpoint 192.0.2.9:1 --add-endpoint 192.0.2.8:1 || rc=$?
 assert_eq "node set: --endpoint with --add-endpoint is a usage error" 2 "$rc"
