@@ -58,11 +58,20 @@ rc=0; keys_admin verify "$ADMIN/roster.signed" --admin-key "$(keys_admin admin-p
 	>"$T/v.out" 2>&1 || rc=$?
 assert_eq "roster.signed written by racing publishes verifies" 0 "$rc"
 
-# A lock held elsewhere (flock(1) on DIR/.lock): a command waits for it, then goes on.
-flock "$ADMIN/.lock" sleep 2 &
-holder=$!
+# lock_hold SECONDS: another process holds DIR/.lock (flock(2), as keys takes it) for SECONDS;
+# its pid in $holder (the taker itself, so /proc/locks names it and kill ends it).
+lock_hold() {
+	python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "a")
+fcntl.flock(f, fcntl.LOCK_EX)
+time.sleep(float(sys.argv[2]))' "$ADMIN/.lock" "$1" &
+	holder=$!
+}
+
+# A lock held elsewhere: a command waits for it, then goes on.
+lock_hold 2
 BG_PIDS+=("$holder")
-wait_until 10 sh -c "! flock -n '$ADMIN/.lock' true" || fail "flock(1) never took the lock"
+wait_until 10 sh -c "! flock -n '$ADMIN/.lock' true" || fail "the holder never took the lock"
 t0=$(now_ms)
 rc=0; keys_admin enroll waiter --pubkey "$(cat "$T/pub29")" >"$T/w.out" 2>"$T/w.err" || rc=$?
 assert_eq "an enroll waits for the lock, then succeeds" 0 "$rc"
@@ -71,10 +80,9 @@ wait "$holder" || true
 
 # Held past LockTimeout: refused, naming the lock, nothing changed.
 printf 'LockTimeout = 1s\n' >"$ADMIN/keys.conf"
-flock "$ADMIN/.lock" sleep 20 &
-holder=$!
+lock_hold 20
 BG_PIDS+=("$holder")
-wait_until 10 sh -c "! flock -n '$ADMIN/.lock' true" || fail "flock(1) never took the lock"
+wait_until 10 sh -c "! flock -n '$ADMIN/.lock' true" || fail "the holder never took the lock"
 cp "$ADMIN/roster" "$T/roster.before"
 t0=$(now_ms)
 rc=0; keys_admin enroll late --pubkey "$(cat "$T/pub30")" >"$T/l.out" 2>"$T/l.err" || rc=$?
