@@ -177,4 +177,23 @@ refused "node set: db-1 leaving group db" node set db-1 --remove-group db
 ok "revoke db-1 --force" revoke db-1 --force
 assert_match "it says what it dropped" "^dropped alice's allow group:db:22" "$(cat "$T/out")"
 ok "revoke jump --force" revoke jump --force
+
+# The 1 private key in 16 that is a point of the group: refused if it is an enrolled node's.
+# Found by trying keys in a scratch directory (bounded: 400 tries miss with p = 6e-12).
+cp -a "$ADMIN" "$T/scratch"
+lucky=
+for i in $(seq 1 400); do
+	p=$("$KEYS_BIN" genkey)
+	if "$KEYS_BIN" -C "$T/scratch" enroll "probe-$i" --pubkey "$p" >/dev/null 2>&1; then
+		lucky=$p
+		break
+	fi
+done
+check "a private key that is a point of the group was found" test -n "$lucky"
+ok "enroll lucky-1 with that key's public key" enroll lucky-1 --pubkey "$(printf '%s\n' "$lucky" | "$KEYS_BIN" pubkey)"
+refused "enroll --pubkey (lucky-1's private key)" enroll lucky-2 --pubkey "$lucky"
+assert_match "it names the node whose private key it is" "node 'lucky-1''s private key" "$(cat "$T/err")"
+assert_nomatch "without echoing it" "$lucky" "$(cat "$T/err")"
+refused "rotate --pubkey (lucky-1's private key)" rotate db-1 --pubkey "$lucky"
+ok "revoke lucky-1" revoke lucky-1
 finish
