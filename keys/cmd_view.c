@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -133,8 +134,12 @@ static void list_json(const struct roster *r)
 /* list shows the working roster: say when it is not what the nodes run. */
 static void list_unpublished_warn(void)
 {
+	char path[CLI_PATH_MAX];
 	struct roster pub;
 
+	/* Nothing published (a copied working roster alone): nothing to compare, no error. */
+	if (!cli_path(path, CLI_ROSTER_SIGNED) || access(path, F_OK) != 0)
+		return;
 	roster_init(&pub);
 	if (cli_roster_load_signed(&pub))
 		cli_unpublished_warn(&pub, "published is");
