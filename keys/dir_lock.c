@@ -69,7 +69,11 @@ bool cli_dir_lock(unsigned timeout_s)
 		return false;
 	/* No directory yet (init creates it; any other command then says it is no admin
 	 * directory): nothing to protect. */
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* Empty and public (0644): admins sharing the directory through a group all lock it,
+	 * read-only if another one created it (flock needs no write access). */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 && errno == EACCES)
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
 		return true;
 	if (fd < 0) {
