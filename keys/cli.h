@@ -34,6 +34,9 @@ extern const char *cli_dir;
 #define CLI_ADMIN_KEY "admin.key"
 #define CLI_ROSTER "roster"
 #define CLI_ROSTER_SIGNED "roster.signed"
+#define CLI_SETTINGS "keys.conf"	/* this tool's settings (dir_settings.c) */
+#define CLI_LOCK ".lock"		/* held by every command that changes the directory */
+#define CLI_HELD "addresses.held"	/* overlay addresses freed by revoke (dir_held.c) */
 
 /* A node's files, where README.md "Installing" and the unit (StateDirectory=warren) keep them:
  * the defaults of node-config, status --node, authorized-keys and push, defined once so that
@@ -42,11 +45,94 @@ extern const char *cli_dir;
 #define CLI_NODE_ROSTER "/var/lib/warren/roster"
 #define CLI_NODE_ROSTER_NEW CLI_NODE_ROSTER ".new"
 
+/* DIR/keys.conf (docs/keys.1, FILES).  Durations in seconds. */
+enum {
+	CLI_ADDRESS_HOLD_DEFAULT = 30 * 86400,	/* a revoked node's addresses are not reused */
+	CLI_ADDRESS_HOLD_MAX = 3650 * 86400,
+	CLI_LOCK_TIMEOUT_DEFAULT = 30,		/* wait for another command's lock */
+	CLI_LOCK_TIMEOUT_MAX = 3600,
+};
+struct cli_settings {
+	int64_t address_hold;			/* AddressHold */
+	unsigned lock_timeout;			/* LockTimeout */
+	char bastion_node[ROSTER_NAME_MAX + 1];	/* BastionNode, "" if unset */
+};
+/* Reads DIR/keys.conf into st (defaults first; no file: the defaults).  false after printing
+ * every FILE:LINE: error. */
+bool cli_settings_load(struct cli_settings *st);
+/* Takes the exclusive lock DIR/.lock, waiting at most timeout_s seconds for another command
+ * to release it; held until the process exits.  No directory: nothing to lock, true.  false
+ * after saying which lock is held and by which pid (/proc/locks). */
+bool cli_dir_lock(unsigned timeout_s);
+/* Loaded by main before a command that mutates runs (the defaults otherwise). */
+extern struct cli_settings cli_settings;
+
+/* Whether the working roster differs from the published one (cmd_pending.c): *pending, false
+ * only if out of memory. */
+bool cli_roster_unpublished(struct roster *work, struct roster *pub, bool *pending);
+/* If DIR/roster holds unpublished changes, says so on stderr: "working roster has unpublished
+ * changes (keys diff); DOING serial N" with N pub's serial. */
+void cli_unpublished_warn(struct roster *pub, const char *doing);
+
+/* Addresses freed by revoke, held back from enroll for AddressHold (dir_held.c). */
+struct cli_held_entry {
+	int family;			/* AF_INET or AF_INET6 */
+	uint8_t addr[16];		/* network order, 4 bytes used for AF_INET */
+	int64_t freed;			/* Unix seconds */
+	char node[ROSTER_NAME_MAX + 1];	/* the node revoked */
+};
+struct cli_held {
+	struct cli_held_entry *e;	/* malloc'd: cli_held_free */
+	size_t n;
+};
+/* Reads DIR/addresses.held (none: empty), leaving out entries past their hold.  false after
+ * printing FILE:LINE: errors. */
+bool cli_held_load(struct cli_held *h);
+/* Adds n's addresses, freed now. */
+bool cli_held_add(struct cli_held *h, const struct roster_node *n);
+/* Writes the file atomically. */
+bool cli_held_save(const struct cli_held *h);
+void cli_held_free(struct cli_held *h);
+/* The entry holding addr of family, or NULL (borrowed from h). */
+const struct cli_held_entry *cli_held_find(const struct cli_held *h, int family,
+    const uint8_t *addr);
+/* The held addresses of family as roster_allocate_address_avoiding takes them: *out is
+ * malloc'd (free it), *n entries. */
+bool cli_held_addresses(const struct cli_held *h, int family, uint8_t (**out)[16], size_t *n);
+
+/* Engineers (cmd_engineer_guard.c).  A name that is a system account (the reserved list, or
+ * below UID_MIN in this machine's passwd) is refused unless force (then a warning). */
+bool cli_engineer_name_check(const char *name, bool force);
+/* Each SSH key of e is on no other engineer of r and not twice on e: false after naming the
+ * other engineer and the key's SHA256: fingerprint. */
+bool cli_ssh_keys_unique(const struct roster *r, const struct roster_engineer *e);
+/* Appends the keys of an authorized_keys style file (blank lines, # comments skipped) to e;
+ * a private key file is refused without echoing it.  false after a FILE:LINE: message. */
+bool cli_ssh_keys_read(const char *path, struct roster_engineer *e);
+/* keys engineer set (cmd_engineer_set.c) and its usage line. */
+int cli_engineer_set(int argc, char *argv[]);
+#define CLI_ENGINEER_SET_ARGS "NAME [--add-ssh-key FILE]... [--remove-ssh-key SHA256:FP|FILE]... " \
+	"[--allow TARGET[:PORTS]]... [--disallow TARGET[:PORTS]]..."
+
+
+/* What a node change breaks (cmd_impact.c).  Called on the changed roster: every allow line
+ * whose group no longer has a node is named on stderr (doing: "revoking db-1"); without
+ * force that is refused (false, nothing dropped).  Otherwise the lines naming nothing are
+ * dropped, each said on stdout ("dropped alice's allow db-1:22"): a revocation never waits
+ * for ACL edits, and a stale line must not grant a later node enrolled under the same name. */
+bool cli_allows_settle(struct roster *r, const char *doing, bool force);
+/* The group that marks the bastion's node when keys.conf names no BastionNode. */
+#define CLI_BASTION_GROUP "bastion"
+/* Whether n is the bastion's own node: BastionNode in keys.conf, else a node in group
+ * "bastion".  Every engineer's jump goes through it. */
+bool cli_node_is_bastion(const struct roster_node *n);
+
 /* Prints "Usage: keys NAME ARGS" and the help of the table entry called name (keys.c). */
 void cli_command_usage(FILE *f, const char *name);
 /* Prints the usage of a command from another table (a subcommand's own table). */
 void cli_table_usage(FILE *f, const char *prefix, const struct command *c);
-/* A public key given to option opt: 44 characters of base64, or a file holding one.  false
+/* An Ed25519 public key (admin, audit) given to option opt: 44 characters of base64, or a file
+ * holding one; a value that is no point of the main subgroup (a secret?) is refused.  false
  * (reported on stderr, naming opt) otherwise. */
 bool cli_key_arg(const char *opt, const char *arg, uint8_t key[KEY_LEN]);
 /* Runs the subcommand of group named by argv[1] from table (argv shifted by one), or prints the
@@ -118,6 +204,7 @@ int cmd_show(int argc, char *argv[]);
 int cmd_diff(int argc, char *argv[]);
 int cmd_engineer(int argc, char *argv[]);
 int cmd_push(int argc, char *argv[]);
+int cmd_node(int argc, char *argv[]);
 int cmd_node_config(int argc, char *argv[]);
 int cmd_status(int argc, char *argv[]);
 /* Bastion access (cmd_audit.c, cmd_access.c). */

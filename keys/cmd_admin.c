@@ -149,6 +149,7 @@ out:
 int cmd_publish(int argc, char *argv[])
 {
 	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -156,11 +157,16 @@ int cmd_publish(int argc, char *argv[])
 	char why[256];
 	uint8_t secret[ROSTER_ADMIN_SECRET_LEN], pub[KEY_LEN], pinned[KEY_LEN], trusted[KEY_LEN];
 	struct roster r, old;
+	bool force = false, pending = true;
 	int c, ret = EXIT_FAIL, err;
 
 	roster_init(&r);
 	roster_init(&old);
 	while ((c = cli_getopt(argc, argv, opts)) != -1) {
+		if (c == 'f') {
+			force = true;
+			continue;
+		}
 		if (c == 'h') {
 			cli_command_usage(stdout, "publish");
 			ret = EXIT_OK;
@@ -194,6 +200,19 @@ int cmd_publish(int argc, char *argv[])
 			goto out;
 		}
 		memcpy(pinned, old.admin_key, KEY_LEN);
+		if (!cli_roster_unpublished(&r, &old, &pending))
+			goto out;
+	}
+	/* Nothing to sign: a new serial would only make every node re-apply the same roster
+	 * and hide that the intended change was never made.  Exit 0, the serial in force on
+	 * stdout, so scripts that publish after every step go on working. */
+	if (!pending && !force) {
+		log_info("nothing to publish: the working roster is serial %llu as published "
+		    "(keys diff); %s unchanged (--force signs a new serial anyway)",
+		    (unsigned long long)old.serial, signed_path);
+		printf("%llu\n", (unsigned long long)old.serial);
+		ret = EXIT_OK;
+		goto out;
 	}
 	r.serial = (r.serial > old.serial ? r.serial : old.serial) + 1;
 	r.issued = (int64_t)time(NULL);

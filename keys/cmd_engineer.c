@@ -1,4 +1,4 @@
-/* keys engineer add|remove: who may reach which nodes over SSH.  Its own subcommand table. */
+/* keys engineer add|remove|set: who may reach which nodes over SSH.  Its own subcommand table. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -17,10 +17,14 @@ static int engineer_add(int argc, char *argv[]);
 static int engineer_remove(int argc, char *argv[]);
 
 static const struct command engineer_commands[] = {
-	{ "add", engineer_add, "NAME --ssh-key FILE --allow TARGET[:PORTS]...",
+	{ "add", engineer_add, "NAME --ssh-key FILE --allow TARGET[:PORTS]... [--force]",
 	    "Adds an engineer: SSH public keys from FILE (authorized_keys form); TARGET is a node, "
-	    "group:NAME or '*'; PORTS is N, N-M or '*' (none: every port)" },
+	    "group:NAME or '*'; PORTS is N, N-M or '*' (none: every port); --force: a name that "
+	    "is a system account (root)" },
 	{ "remove", engineer_remove, "NAME", "Removes an engineer" },
+	{ "set", cli_engineer_set, CLI_ENGINEER_SET_ARGS,
+	    "Edits an engineer: adds or removes SSH keys (by fingerprint, as ssh-keygen -l "
+	    "prints, or the keys of a .pub file) and allow lines" },
 };
 
 static int usage_error(const struct command *c)
@@ -40,14 +44,19 @@ static void engineer_clear(struct roster_engineer *e)
 	memset(e, 0, sizeof(*e));
 }
 
-/* Reads every key line of an authorized_keys style file (blank lines and # comments
- * skipped) into e. */
-static bool ssh_keys_read(const char *path, struct roster_engineer *e)
+/* What a private key file starts with (OpenSSH, PEM, PKCS#8, PuTTY). */
+static bool private_key_text(const char *buf)
 {
+	return strstr(buf, "PRIVATE KEY-----") || strstr(buf, "PuTTY-User-Key-File");
+}
+
+bool cli_ssh_keys_read(const char *path, struct roster_engineer *e)
+{
+	struct roster_ssh_key *grown;
 	char *buf = NULL, *line, *next, why[200];
 	unsigned lineno = 0;
+	size_t len = 0, first = e->n_ssh_keys;
 	ssize_t n;
-	size_t len = 0;
 	bool ok = false;
 	int fd;
 
@@ -78,12 +87,21 @@ static bool ssh_keys_read(const char *path, struct roster_engineer *e)
 		goto out;
 	}
 	buf[len] = '\0';
+	/* Said before any line is parsed: the error for a line quotes nothing of it, but the
+	 * point is to stop a secret from going into a 0644, gossiped file. */
+	if (private_key_text(buf)) {
+		log_error("%s is a private key: give the public one (the .pub file, or "
+		    "'ssh-keygen -y -f %s')", path, path);
+		goto out;
+	}
 	/* A key takes at least two bytes of the file: room for every key it can hold. */
-	e->ssh_keys = calloc(len / 2 + 1, sizeof(*e->ssh_keys));
-	if (!e->ssh_keys) {
+	grown = realloc(e->ssh_keys, (e->n_ssh_keys + len / 2 + 1) * sizeof(*e->ssh_keys));
+	if (!grown) {
 		log_error("out of memory");
 		goto out;
 	}
+	e->ssh_keys = grown;
+	memset(&e->ssh_keys[e->n_ssh_keys], 0, (len / 2 + 1) * sizeof(*e->ssh_keys));
 	for (line = buf; line; line = next) {
 		size_t l;
 
@@ -112,12 +130,14 @@ static bool ssh_keys_read(const char *path, struct roster_engineer *e)
 			goto out;
 		}
 	}
-	if (!e->n_ssh_keys) {
+	if (e->n_ssh_keys == first) {
 		log_error("%s holds no SSH public key", path);
 		goto out;
 	}
 	ok = true;
 out:
+	if (buf)
+		sodium_memzero(buf, SSH_KEY_FILE_MAX + 1);	/* it may have been a secret */
 	free(buf);
 	close(fd);
 	return ok;
@@ -141,10 +161,12 @@ static int engineer_add(int argc, char *argv[])
 	static const struct option opts[] = {
 		{ "ssh-key", required_argument, NULL, 'k' },
 		{ "allow", required_argument, NULL, 'a' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct command *self = &engineer_commands[0];
+	bool force = false;
 	struct roster_engineer e, *grown;
 	const char *key_file = NULL, *name;
 	struct roster r;
@@ -176,6 +198,9 @@ static int engineer_add(int argc, char *argv[])
 			}
 			e.n_allows++;
 			break;
+		case 'f':
+			force = true;
+			break;
 		case 'h':
 			cli_table_usage(stdout, "engineer", self);
 			ret = EXIT_OK;
@@ -195,6 +220,8 @@ static int engineer_add(int argc, char *argv[])
 		    "%d characters)", name, ROSTER_NAME_MAX);
 		goto out;
 	}
+	if (!cli_engineer_name_check(name, force))
+		goto out;
 	snprintf(e.name, sizeof(e.name), "%s", name);
 	array_sort(e.allows, e.n_allows, sizeof(*e.allows), allow_cmp);
 	for (i = 1; i < e.n_allows; i++)
@@ -202,13 +229,15 @@ static int engineer_add(int argc, char *argv[])
 			log_error("--allow given twice");
 			goto out;
 		}
-	if (!ssh_keys_read(key_file, &e) || !cli_roster_load_working(&r))
+	if (!cli_ssh_keys_read(key_file, &e) || !cli_roster_load_working(&r))
 		goto out;
 	if (roster_engineer_find(&r, name)) {
-		log_error("engineer '%s' already exists (remove it first to change "
+		log_error("engineer '%s' already exists ('keys engineer set' changes "
 		    "it)", name);
 		goto out;
 	}
+	if (!cli_ssh_keys_unique(&r, &e))
+		goto out;
 	grown = realloc(r.engineers, (r.n_engineers + 1) * sizeof(*r.engineers));
 	if (!grown) {
 		log_error("out of memory");

@@ -35,7 +35,33 @@ static bool key_arg(const char *s, uint8_t key[KEY_LEN])
 		    "base64, as 'keys pubkey' prints)", s);
 		return false;
 	}
+	/* Private and public keys look alike: a private key here would be published 0644 and
+	 * gossiped to every node.  Not echoed: it may be a secret. */
+	if (!key_is_public(key)) {
+		log_error("--pubkey is not a WireGuard public key (no point of the curve's "
+		    "prime-order group, which every public key is): a private key? On the node: "
+		    "'keys pubkey < /var/lib/warren/wg0.key' prints the public one");
+		sodium_memzero(key, KEY_LEN);
+		return false;
+	}
 	return true;
+}
+
+/* The 1 private key in 16 that passes key_is_public: if it is the private key of a node
+ * already enrolled, its public key is in the roster. */
+static bool key_not_private_of(const struct roster *r, const uint8_t key[KEY_LEN])
+{
+	const struct roster_node *o;
+	uint8_t pub[KEY_LEN];
+
+	if (!key_public_from_private(pub, key))
+		return true;
+	o = roster_node_find_key(r, pub);
+	if (!o)
+		return true;
+	log_error("--pubkey is node '%s''s private key, not a public key; on the node: 'keys "
+	    "pubkey < /var/lib/warren/wg0.key' prints the public one", o->name);
+	return false;
 }
 
 /* The key must not already belong to a node (other than except). */
@@ -85,31 +111,66 @@ static bool address_arg(const char *s, struct roster_node *n, const struct roste
 	return true;
 }
 
+/* One family's lowest free address, skipping those a revoke holds back. */
+static bool allocate_one(const struct roster *r, const struct cli_held *held, int family,
+    uint8_t a[16])
+{
+	uint8_t (*avoid)[16] = NULL;
+	size_t n_avoid = 0;
+	char cidr[64];
+	bool ok;
+
+	if (!cli_held_addresses(held, family, &avoid, &n_avoid))
+		return false;
+	ok = roster_allocate_address_avoiding(r, family, (const uint8_t (*)[16])avoid, n_avoid, a);
+	free(avoid);
+	if (!ok) {
+		cli_prefix_format(cidr, family == AF_INET ? &r->cidr4 : &r->cidr6);
+		log_error("no free address left in %s%s", cidr, n_avoid ?
+		    " (some are held after a revoke: " CLI_HELD ", AddressHold in " CLI_SETTINGS
+		    ")" : "");
+	}
+	return ok;
+}
+
 /* Fills the families not given from the network's CIDRs (lowest free address). */
-static bool allocate(const struct roster *r, struct roster_node *n)
+static bool allocate(const struct roster *r, const struct cli_held *held, struct roster_node *n)
 {
 	uint8_t a[16];
-	char cidr[64];
 
 	if (!n->has_addr4) {
-		if (!roster_allocate_address(r, AF_INET, a)) {
-			cli_prefix_format(cidr, &r->cidr4);
-			log_error("no free address left in %s", cidr);
+		if (!allocate_one(r, held, AF_INET, a))
 			return false;
-		}
 		memcpy(n->addr4, a, 4);
 		n->has_addr4 = true;
 	}
 	if (r->has_cidr6 && !n->has_addr6) {
-		if (!roster_allocate_address(r, AF_INET6, a)) {
-			cli_prefix_format(cidr, &r->cidr6);
-			log_error("no free address left in %s", cidr);
+		if (!allocate_one(r, held, AF_INET6, a))
 			return false;
-		}
 		memcpy(n->addr6, a, 16);
 		n->has_addr6 = true;
 	}
 	return true;
+}
+
+/* An address given with --address that a revoke holds back: refused unless --force. */
+static bool held_check(const struct cli_held *held, int family, const uint8_t *addr, bool force)
+{
+	const struct cli_held_entry *h = cli_held_find(held, family, addr);
+	char a[64], when[32];
+
+	if (!h)
+		return true;
+	cli_addr_format(a, family, addr);
+	cli_time_format(when, h->freed + cli_settings.address_hold);
+	if (force) {
+		log_warn("reusing %s, freed by revoking %s, before its hold ends (%s)", a,
+		    h->node, when);
+		return true;
+	}
+	log_error("address %s was freed by revoking %s and is held until %s (AddressHold in "
+	    "%s); --force to reuse it now", a, h->node, when, CLI_SETTINGS);
+	return false;
 }
 
 static void print_node_line(const char *verb, const struct roster_node *n)
@@ -136,14 +197,17 @@ int cmd_enroll(int argc, char *argv[])
 		{ "endpoint", required_argument, NULL, 'e' },
 		{ "group", required_argument, NULL, 'g' },
 		{ "subnet", required_argument, NULL, 's' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* Option values, checked once the roster is loaded. */
 	const char **addrs = NULL;
 	const char *pubkey = NULL, *name;
+	struct cli_held held = { 0 };
 	struct roster_node n, *grown;
 	size_t n_addrs = 0, i, j;
+	bool force = false;
 	struct roster r;
 	int c, ret = EXIT_FAIL;
 
@@ -190,6 +254,9 @@ int cmd_enroll(int argc, char *argv[])
 			}
 			n.n_subnets++;
 			break;
+		case 'f':
+			force = true;
+			break;
 		case 'h':
 			cli_command_usage(stdout, "enroll");
 			ret = EXIT_OK;
@@ -217,11 +284,15 @@ int cmd_enroll(int argc, char *argv[])
 		    "its key)", name);
 		goto out;
 	}
-	if (!key_unused(&r, n.key, NULL))
+	if (!key_unused(&r, n.key, NULL) || !key_not_private_of(&r, n.key))
 		goto out;
 	for (i = 0; i < n_addrs; i++)
 		if (!address_arg(addrs[i], &n, &r))
 			goto out;
+	if (!cli_held_load(&held) ||
+	    (n.has_addr4 && !held_check(&held, AF_INET, n.addr4, force)) ||
+	    (n.has_addr6 && !held_check(&held, AF_INET6, n.addr6, force)))
+		goto out;
 	array_sort(n.groups, n.n_groups, sizeof(*n.groups), group_cmp);
 	for (i = 1; i < n.n_groups; i++)
 		if (!strcmp(n.groups[i - 1], n.groups[i])) {
@@ -235,7 +306,7 @@ int cmd_enroll(int argc, char *argv[])
 				log_error("--endpoint given twice");
 				goto out;
 			}
-	if (!allocate(&r, &n))
+	if (!allocate(&r, &held, &n))
 		goto out;
 
 	grown = realloc(r.nodes, (r.n_nodes + 1) * sizeof(*r.nodes));
@@ -253,6 +324,7 @@ int cmd_enroll(int argc, char *argv[])
 		print_node_line("enrolled", grown);
 	ret = EXIT_OK;
 out:
+	cli_held_free(&held);
 	node_clear(&n);
 	free(addrs);
 	roster_free(&r);
@@ -296,7 +368,7 @@ int cmd_rotate(int argc, char *argv[])
 		log_error("node '%s' already has that key", n->name);
 		goto out;
 	}
-	if (!key_unused(&r, key, n))
+	if (!key_unused(&r, key, n) || !key_not_private_of(&r, key))
 		goto out;
 	key_to_base64(old_b64, n->key);
 	key_to_base64(new_b64, key);
@@ -310,58 +382,27 @@ out:
 	return ret;
 }
 
-/* Whether an allow target still names something once a node is gone: a node, "*", or a
- * group that some node is in. */
-static bool allow_target_exists(const struct roster *r, const char *target)
-{
-	size_t i, g;
-
-	if (strncmp(target, "group:", 6) != 0)
-		return strcmp(target, "*") == 0 || roster_node_find(r, target);
-	for (i = 0; i < r->n_nodes; i++)
-		for (g = 0; g < r->nodes[i].n_groups; g++)
-			if (strcmp(r->nodes[i].groups[g], target + 6) == 0)
-				return true;
-	return false;
-}
-
-/* Drops the allow lines that name nothing once a node is revoked (its name, or a group it was
- * the last member of), saying which: a revocation must never wait for ACL edits, and a stale
- * line must not grant a later node enrolled under the same name. */
-static void allows_drop_dangling(struct roster *r)
-{
-	struct roster_engineer *e;
-	size_t i, j, k;
-
-	for (i = 0; i < r->n_engineers; i++) {
-		e = &r->engineers[i];
-		for (j = 0, k = 0; j < e->n_allows; j++) {
-			if (allow_target_exists(r, e->allows[j].target))
-				e->allows[k++] = e->allows[j];
-			else if (e->allows[j].port_lo == e->allows[j].port_hi)
-				printf("dropped %s's allow %s:%u\n", e->name, e->allows[j].target,
-				    e->allows[j].port_lo);
-			else
-				printf("dropped %s's allow %s:%u-%u\n", e->name, e->allows[j].target,
-				    e->allows[j].port_lo, e->allows[j].port_hi);
-		}
-		e->n_allows = k;
-	}
-}
-
 int cmd_revoke(int argc, char *argv[])
 {
 	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	char doing[ROSTER_NAME_MAX + 16];
+	struct cli_held held = { 0 };
 	struct roster_node *n;
 	struct roster r;
+	bool force = false;
 	int c, ret = EXIT_FAIL;
 	size_t i;
 
 	roster_init(&r);
 	while ((c = cli_getopt(argc, argv, opts)) != -1) {
+		if (c == 'f') {
+			force = true;
+			continue;
+		}
 		if (c == 'h') {
 			cli_command_usage(stdout, "revoke");
 			ret = EXIT_OK;
@@ -381,21 +422,41 @@ int cmd_revoke(int argc, char *argv[])
 		log_error("no node '%.100s'", argv[optind]);
 		goto out;
 	}
+	/* Every engineer's jump goes through the bastion's node: revoking it cuts them all. */
+	if (cli_node_is_bastion(n) && r.n_engineers) {
+		log_warn("%s is the bastion's node (%s): revoking it cuts every jump of the %zu "
+		    "engineers until the bastion runs elsewhere", n->name,
+		    cli_settings.bastion_node[0] ? "BastionNode in " CLI_SETTINGS :
+		    "group " CLI_BASTION_GROUP, r.n_engineers);
+		if (!force) {
+			log_error("not revoking the bastion's node; nothing was changed "
+			    "(--force to do it anyway)");
+			goto out;
+		}
+	}
+	/* Its addresses are held back from enroll for AddressHold (dir_held.c). */
+	if (!cli_held_load(&held) || !cli_held_add(&held, n))
+		goto out;
 	i = (size_t)(n - r.nodes);
 	node_clear(n);
 	memmove(&r.nodes[i], &r.nodes[i + 1], (r.n_nodes - i - 1) * sizeof(*r.nodes));
 	r.n_nodes--;
-	allows_drop_dangling(&r);
+	snprintf(doing, sizeof(doing), "revoking %s", argv[optind]);
+	if (!cli_allows_settle(&r, doing, force))
+		goto out;
 	if (!cli_roster_check(&r)) {
 		log_error("revoking '%s' would leave the roster invalid",
 		    argv[optind]);
 		goto out;
 	}
-	if (!cli_roster_save_working(&r))
+	/* The hold first: if the roster write then fails, an address held once too often
+	 * costs nothing; the other way round it could be handed out again at once. */
+	if (!cli_held_save(&held) || !cli_roster_save_working(&r))
 		goto out;
 	printf("revoked %s\n", argv[optind]);
 	ret = EXIT_OK;
 out:
+	cli_held_free(&held);
 	roster_free(&r);
 	return ret;
 }

@@ -183,6 +183,7 @@ int cmd_push(int argc, char *argv[])
 		    CLI_ROSTER_SIGNED);
 		goto out;
 	}
+	cli_unpublished_warn(&r, "pushing");
 	/* Absolute, so scp never reads a ':' in the directory name as host:path. */
 	if (!cli_path(path, CLI_ROSTER_SIGNED) || !realpath(path, local)) {
 		log_error("%s: %s", path, strerror(errno));

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -130,6 +131,21 @@ static void list_json(const struct roster *r)
 	printf("]}\n");
 }
 
+/* list shows the working roster: say when it is not what the nodes run. */
+static void list_unpublished_warn(void)
+{
+	char path[CLI_PATH_MAX];
+	struct roster pub;
+
+	/* Nothing published (a copied working roster alone): nothing to compare, no error. */
+	if (!cli_path(path, CLI_ROSTER_SIGNED) || access(path, F_OK) != 0)
+		return;
+	roster_init(&pub);
+	if (cli_roster_load_signed(&pub))
+		cli_unpublished_warn(&pub, "published is");
+	roster_free(&pub);
+}
+
 int cmd_list(int argc, char *argv[])
 {
 	struct roster r;
@@ -141,6 +157,7 @@ int cmd_list(int argc, char *argv[])
 		return o;
 	roster_init(&r);
 	if (cli_roster_load_working(&r)) {
+		list_unpublished_warn();
 		if (json)
 			list_json(&r);
 		else

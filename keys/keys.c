@@ -15,6 +15,10 @@
 enum { PUBKEY_INPUT_MAX = 1024 };
 
 const char *cli_prog = "keys";
+struct cli_settings cli_settings = {
+	.address_hold = CLI_ADDRESS_HOLD_DEFAULT,
+	.lock_timeout = CLI_LOCK_TIMEOUT_DEFAULT,
+};
 
 static int cmd_genkey(int argc, char *argv[]);
 static int cmd_pubkey(int argc, char *argv[]);
@@ -28,17 +32,19 @@ static const struct command commands[] = {
 	    "Creates the admin key and the roster (serial 1) in the admin directory" },
 	{ "enroll", cmd_enroll,
 	    "NAME --pubkey KEY [--address A]... [--endpoint HOST:PORT]... [--group G]... "
-	    "[--subnet CIDR]...",
+	    "[--subnet CIDR]... [--force]",
 	    "Adds a node; its addresses are allocated from the network's CIDRs unless given" },
 	{ "rotate", cmd_rotate, "NAME --pubkey NEWKEY", "Replaces a node's public key" },
-	{ "revoke", cmd_revoke, "NAME", "Removes a node" },
+	{ "revoke", cmd_revoke, "NAME [--force]", "Removes a node" },
 	{ "list", cmd_list, "[--json]", "Lists the nodes and engineers of the working roster" },
 	{ "show", cmd_show, "NAME [--json]", "Shows one node or engineer" },
 	{ "diff", cmd_diff, "[--json]", "Shows what the next publish changes" },
-	{ "engineer", cmd_engineer, "add|remove ...", "Adds or removes an engineer" },
+	{ "engineer", cmd_engineer, "add|remove|set ...",
+	    "Adds, removes or edits an engineer" },
+	{ "node", cmd_node, "set ...", "Edits a node's endpoints, groups and subnets" },
 	{ "rotate-admin", cmd_rotate_admin, "",
 	    "Replaces the admin key; the old key endorses the new one in the roster" },
-	{ "publish", cmd_publish, "",
+	{ "publish", cmd_publish, "[--force]",
 	    "Signs the working roster with the next serial into roster.signed; prints the serial" },
 	{ "verify", cmd_verify, "FILE --admin-key KEY [--json]",
 	    "Verifies a signed roster as a node that pinned KEY would" },
@@ -62,6 +68,22 @@ static const struct command commands[] = {
 	    "Verifies a bastion audit log (hash chain and signed checkpoints)" },
 	{ "help", cmd_help, "", "Shows this help" },
 };
+
+/* The commands that change the admin directory: each runs under its lock (dir_lock.c), from
+ * before it reads the roster to its exit.  A new command that writes DIR goes here. */
+static const char *const mutating_commands[] = {
+	"init", "enroll", "rotate", "revoke", "engineer", "node", "rotate-admin", "publish",
+};
+
+static bool command_mutates(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(mutating_commands) / sizeof(mutating_commands[0]); i++)
+		if (!strcmp(name, mutating_commands[i]))
+			return true;
+	return false;
+}
 
 static const struct command *command_find(const char *name)
 {
@@ -91,18 +113,30 @@ void cli_table_usage(FILE *f, const char *prefix, const struct command *c)
 	    c->name, *c->args ? " " : "", c->args, c->help);
 }
 
+/* The keys cli_key_arg reads (admin, audit) are Ed25519 public keys: a point of the main
+ * subgroup.  A 32-byte seed (a secret) given instead is refused 15 times in 16, unechoed. */
+static bool ed25519_public_check(const char *opt, uint8_t key[KEY_LEN])
+{
+	if (crypto_core_ed25519_is_valid_point(key) == 1)
+		return true;
+	log_error("%s is not an Ed25519 public key (no point of the curve's prime-order "
+	    "group): a secret key? 'keys admin-pubkey' prints the admin public key", opt);
+	sodium_memzero(key, KEY_LEN);
+	return false;
+}
+
 bool cli_key_arg(const char *opt, const char *arg, uint8_t key[KEY_LEN])
 {
 	char err[256];
 	int ret;
 
 	if (strlen(arg) == KEY_B64_LEN && key_from_base64(key, arg))
-		return true;
+		return ed25519_public_check(opt, key);
 	/* Read, not access()ed first: a file in a directory we may not search (EACCES) is not
 	 * "no such file", and the message must say which it is. */
 	ret = key_file_read(arg, false, key, err, sizeof(err));
 	if (ret == 0)
-		return true;
+		return ed25519_public_check(opt, key);
 	if (ret == -ENOENT || ret == -ENOTDIR)
 		log_error("%s '%.100s' is neither a base64 key nor a file",
 		    opt, arg);
@@ -308,6 +342,11 @@ int main(int argc, char *argv[])
 		cli_table_usage(stdout, NULL, c);
 		return EXIT_OK;
 	}
+	/* A command that changes the directory reads its settings and holds its lock from
+	 * before the read of the roster to its exit: no lost update between two commands. */
+	if (command_mutates(c->name) && (!cli_settings_load(&cli_settings) ||
+	    !cli_dir_lock(cli_settings.lock_timeout)))
+		return EXIT_FAIL;
 	optind = 0;	/* each subcommand parses its own argv from the start */
 	return c->fn(argc - 1, argv + 1);
 }

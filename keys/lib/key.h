@@ -17,6 +17,14 @@ void key_generate_private(uint8_t key[KEY_LEN]);
 bool key_public_from_private(uint8_t pub[KEY_LEN], const uint8_t priv[KEY_LEN]);
 bool key_is_zero(const uint8_t key[KEY_LEN]);
 
+/* Whether key can be an X25519 public key: a point of the curve's prime-order subgroup, as
+ * every clamped_scalar * basepoint is (key_check.c).  Every public key passes; a private key
+ * (32 random bytes) fails with probability 15/16.  Public data: not constant time. */
+bool key_is_public(const uint8_t key[KEY_LEN]);
+/* The Edwards y (32 bytes, little-endian, sign bit 0) of the Montgomery point with u-coordinate
+ * u: y = (u - 1) / (u + 1) mod 2^255 - 19.  false if u is not canonical or u = -1. */
+bool key_x25519_to_ed25519_y(uint8_t y[KEY_LEN], const uint8_t u[KEY_LEN]);
+
 /* Exactly 44 characters of standard base64 ending in '=' (trailing whitespace not allowed). */
 bool key_from_base64(uint8_t key[KEY_LEN], const char *b64);
 void key_to_base64(char b64[KEY_B64_LEN + 1], const uint8_t key[KEY_LEN]);

@@ -176,6 +176,14 @@ struct roster_engineer *roster_engineer_find(const struct roster *r, const char 
 /* The lowest free address of the family inside the network's CIDR (skipping the network and,
  * for IPv4, broadcast addresses).  false if full or the family has no CIDR. */
 bool roster_allocate_address(const struct roster *r, int family, uint8_t out[16]);
+/* The same, also skipping the n_avoid addresses of avoid (each of family, in the first 4 or
+ * 16 bytes as roster_address_parse gives them; any order; borrowed): addresses held back
+ * after a revoke.  false if full or out of memory. */
+bool roster_allocate_address_avoiding(const struct roster *r, int family,
+    const uint8_t (*avoid)[16], size_t n_avoid, uint8_t out[16]);
+/* Whether an engineer name is a system account on every node (root, daemon, sshd, systemd-*,
+ * tunneld, bastion, ...): the engineer would log in as that account (roster_reserved.c). */
+bool roster_engineer_name_reserved(const char *name);
 /* Whether engineer e may reach node n on port. */
 bool roster_engineer_allows(const struct roster *r, const struct roster_engineer *e,
     const struct roster_node *n, uint16_t port);

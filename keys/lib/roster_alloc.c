@@ -29,6 +29,12 @@ static bool inc(uint8_t a[16])
 
 bool roster_allocate_address(const struct roster *r, int family, uint8_t out[16])
 {
+	return roster_allocate_address_avoiding(r, family, NULL, 0, out);
+}
+
+bool roster_allocate_address_avoiding(const struct roster *r, int family,
+    const uint8_t (*avoid)[16], size_t n_avoid, uint8_t out[16])
+{
 	const struct roster_prefix *net;
 	struct used *used = NULL, cand;
 	size_t n = 0, i;
@@ -48,8 +54,8 @@ bool roster_allocate_address(const struct roster *r, int family, uint8_t out[16]
 		return false;
 	/* Work in 16 bytes, IPv4 right-aligned, so one increment serves both families. */
 	off = 16 - bits / 8;
-	if (r->n_nodes) {
-		used = calloc(r->n_nodes, sizeof(*used));
+	if (r->n_nodes + n_avoid) {
+		used = calloc(r->n_nodes + n_avoid, sizeof(*used));
 		if (!used)
 			return false;
 	}
@@ -61,6 +67,9 @@ bool roster_allocate_address(const struct roster *r, int family, uint8_t out[16]
 		else if (family == AF_INET6 && nd->has_addr6)
 			memcpy(used[n++].a, nd->addr6, 16);
 	}
+	/* Held addresses count as used (first bytes of avoid[i], as roster_address_parse). */
+	for (i = 0; i < n_avoid; i++)
+		memcpy(used[n++].a + off, avoid[i], bits / 8);
 	array_sort(used, n, sizeof(*used), used_cmp);
 	memset(&cand, 0, sizeof(cand));
 	memcpy(cand.a + off, net->addr, bits / 8);

@@ -632,9 +632,10 @@ rnode_enroll() {
 		--endpoint "${UL[$n]}:${PORT[$n]}" "$@" >>"$T/keys.out" 2>>"$T/keys.err"
 }
 
-# roster_publish: keys publish; sets SERIAL to the published serial (read from roster.signed).
+# roster_publish [--force]: keys publish; sets SERIAL to the published serial (read from
+# roster.signed).  --force: a new serial even if nothing changed.
 roster_publish() {
-	keys_admin publish >>"$T/keys.out" 2>>"$T/keys.err"
+	keys_admin publish "$@" >>"$T/keys.out" 2>>"$T/keys.err"
 	SERIAL=$(roster_serial_of "$ADMIN/roster.signed")
 	log "published serial $SERIAL"
 }

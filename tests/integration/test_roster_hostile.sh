@@ -45,12 +45,12 @@ cp "$T/rogue-init/admin.key" "$T/rogue/admin.key"
 # keys refuses to sign with a key that does not match the roster: make it believe it does.
 sed -i "s|^admin .*|admin $(timeout 10 "$KEYS_BIN" -C "$T/rogue-init" admin-pubkey)|" \
 	"$T/rogue/roster" "$T/rogue/roster.signed"
-timeout 30 "$KEYS_BIN" -C "$T/rogue" publish >>"$T/keys.out" 2>>"$T/keys.err"
+timeout 30 "$KEYS_BIN" -C "$T/rogue" publish --force >>"$T/keys.out" 2>>"$T/keys.err"
 cp "$T/rogue/roster.signed" "$H/rogueadmin"
 # other network: signed by the real admin key.
 cp -a "$ADMIN" "$T/other"
 sed -i 's/^network .*/network othernet/' "$T/other/roster" "$T/other/roster.signed"
-timeout 30 "$KEYS_BIN" -C "$T/other" publish >>"$T/keys.out" 2>>"$T/keys.err"
+timeout 30 "$KEYS_BIN" -C "$T/other" publish --force >>"$T/keys.out" 2>>"$T/keys.err"
 cp "$T/other/roster.signed" "$H/othernet"
 cp "$T/old.signed" "$H/lowerserial"
 head -c $(( $(stat -c %s "$T/next.signed") / 2 )) "$T/next.signed" >"$H/truncated"

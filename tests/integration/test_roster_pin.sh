@@ -32,7 +32,7 @@ if [ -z "$old_pub" ]; then
 	old_pub=$(python3 -c 'import base64,sys; print(base64.b64encode(base64.b64decode(open(sys.argv[1]).read())[32:]).decode())' "$T/oldkey/admin.key")
 fi
 sed -i -e "s|^admin .*|admin $old_pub|" -e '/^endorse /d' "$T/oldkey/roster" "$T/oldkey/roster.signed"
-timeout 30 "$KEYS_BIN" -C "$T/oldkey" publish >>"$T/keys.out" 2>>"$T/keys.err"
+timeout 30 "$KEYS_BIN" -C "$T/oldkey" publish --force >>"$T/keys.out" 2>>"$T/keys.err"
 oldsig=$(roster_serial_of "$T/oldkey/roster.signed")
 assert_eq "the old-key roster is newer" "$((rotated + 1))" "$oldsig"
 mark=$(log_mark a)

@@ -77,7 +77,7 @@ for k in $(seq 1 "$max"); do
 	else
 		h=${nodes[$((other % NODES))]}
 		other=$((other + 1))
-		roster_publish >/dev/null
+		roster_publish --force >/dev/null	# nothing changed: a new serial all the same
 		roster_hand "$h"
 	fi
 	sleep "$INTERVAL"
