@@ -57,6 +57,8 @@ int cli_subcommand(const char *group, const struct command *table, size_t n, int
 /* getopt_long over a subcommand's argv, quiet: returns the option, -1 at the end, 'h' for
  * --help, or '?' after printing which option was unknown or lacks its argument. */
 int cli_getopt(int argc, char *argv[], const struct option *opts);
+/* The same with short options too: shortopts starts with ":h" (e.g. ":hj:o:"). */
+int cli_getopt_short(int argc, char *argv[], const char *shortopts, const struct option *opts);
 
 /* DIR/file into out; false (after a message) if it does not fit. */
 bool cli_path(char out[CLI_PATH_MAX], const char *file);
