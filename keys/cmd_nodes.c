@@ -310,23 +310,8 @@ out:
 	return ret;
 }
 
-/* Whether an allow target still names something once a node is gone: a node, "*", or a
- * group that some node is in. */
-static bool allow_target_exists(const struct roster *r, const char *target)
-{
-	size_t i, g;
-
-	if (strncmp(target, "group:", 6) != 0)
-		return strcmp(target, "*") == 0 || roster_node_find(r, target);
-	for (i = 0; i < r->n_nodes; i++)
-		for (g = 0; g < r->nodes[i].n_groups; g++)
-			if (strcmp(r->nodes[i].groups[g], target + 6) == 0)
-				return true;
-	return false;
-}
-
-/* Drops the allow lines that name nothing once a node is revoked (its name, or a group it was
- * the last member of), saying which: a revocation must never wait for ACL edits, and a stale
+/* Drops the allow lines that name nothing once a node is revoked (its name, a group it was
+ * the last member of, or a prefix inside its subnets: roster_allow_target_exists), saying which: a revocation must never wait for ACL edits, and a stale
  * line must not grant a later node enrolled under the same name. */
 static void allows_drop_dangling(struct roster *r)
 {
@@ -336,7 +321,7 @@ static void allows_drop_dangling(struct roster *r)
 	for (i = 0; i < r->n_engineers; i++) {
 		e = &r->engineers[i];
 		for (j = 0, k = 0; j < e->n_allows; j++) {
-			if (allow_target_exists(r, e->allows[j].target))
+			if (roster_allow_target_exists(r, &e->allows[j]))
 				e->allows[k++] = e->allows[j];
 			else if (e->allows[j].port_lo == e->allows[j].port_hi)
 				printf("dropped %s's allow %s:%u\n", e->name, e->allows[j].target,
