@@ -4,7 +4,7 @@
 # (jump).  alice, allowed on 100.100.1.5/32 port 22, reaches the BMC with plain ssh -J; port 23
 # and the neighbour 100.100.1.6 are refused (administratively prohibited), and so is bob, whose
 # allow * covers nodes, never hosts behind them.  Every decision is audited under the router's
-# name with the address asked for.  An allow prefix outside every subnet and the overlay is
+# name with the address asked for; an open jump is cut when a new roster takes the host away.  An allow prefix outside every subnet and the overlay is
 # refused when it is written.
 . "$(dirname "$0")/lib.sh"
 
@@ -60,7 +60,7 @@ KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
 AuthorizedKeysFile $T/ssh/alice.pub
 StrictModes no
-ForceCommand echo inside-the-subnet
+ForceCommand echo inside-the-subnet; [ "\$SSH_ORIGINAL_COMMAND" != hold ] || for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30; do sleep 1; echo tick; done
 CONF
 ip netns exec "${NS[bmc]}" "$SSHD_BIN" -D -e -f "$d/sshd_config" >>"$T/sshd-bmc.log" 2>&1 &
 BG_PIDS+=($!)
@@ -77,7 +77,18 @@ assert_match "another host in the subnet is refused" "open failed: administrativ
 out=$(eng_ssh bob -o LogLevel=INFO -W 100.100.1.5:22 bastion </dev/null 2>&1 || true)
 assert_match "allow * (nodes) does not cover hosts behind them" "open failed: administratively prohibited" "$out"
 
-wait_until 10 bash -c "grep -q '\"event\":\"jump_deny\".*100.100.1.6' '$AUDIT_LOG'" || true
+# An open jump into the subnet ends when the roster takes the host away from alice.
+SSH_TIMEOUT=60 eng_ssh alice -J alice@bastion root@100.100.1.5 hold >"$T/alice.jump" 2>&1 </dev/null &
+BG_PIDS+=($!)
+check "alice's long jump into the subnet is open" wait_until 15 grep -q '^tick' "$T/alice.jump"
+keys_admin engineer remove alice >>"$T/keys.out" 2>>"$T/keys.err"
+keys_admin engineer add alice --ssh-key "$T/ssh/alice.pub" --allow 100.100.1.6/32:22 \
+	>>"$T/keys.out" 2>>"$T/keys.err"
+roster_publish
+roster_hand jump
+check "the open jump is cut when the allow goes (access revoked)" wait_until 20 grep -q \
+	'"event":"jump_close".*"target_addr":"100.100.1.5".*"reason":"access revoked"' "$AUDIT_LOG"
+
 log "audit lines: $(grep -c . "$AUDIT_LOG")"
 grep -F 100.100.1. "$AUDIT_LOG" | sed 's/^/     /' | cut -c1-300
 check "the jump is audited under the router's name with the host's address" \
