@@ -96,6 +96,8 @@ void cli_allow_format(char out[96], const struct roster_allow *a);	/* target:lo-
  * roster_prefix_parse, ...): the CLI accepts exactly what the roster format does.  A port:
  * decimal 1..65535, nothing else. */
 bool cli_port_parse(const char *s, uint16_t *port);
+/* A count or a number of seconds: decimal without sign or leading zero, lo (>= 1) .. hi. */
+bool cli_uint_parse(const char *s, unsigned long lo, unsigned long hi, unsigned long *out);
 
 /* JSON output: strings through json_string_write (common/json.h, the one escaper); a node or an engineer as one JSON object. */
 void cli_json_node(FILE *f, const struct roster_node *n);

@@ -6,7 +6,8 @@
  *
  * Each host is handled by a worker process of its own, which runs scp and ssh one after the
  * other with deadlines (proc.h) and sends back one fixed-size report; the parent only starts
- * workers (at most -j at a time), collects reports and prints them.  Whatever a host says
+ * workers (at most -j at a time), collects reports and prints them.  SIGINT, SIGTERM or SIGHUP
+ * stops every worker, and each worker the scp or ssh it runs: nothing outlives the command.  Whatever a host says
  * (ssh's stderr relays the remote side's) is untrusted: bounded here, escaped when printed
  * (the logger's vis, json_string_write). */
 #include <errno.h>
@@ -131,17 +132,12 @@ static bool ssh_option_valid(const char *o)
 	return eq && eq != o && *o != '-' && chars_in(o, "=._-,:/@+%");
 }
 
-/* Decimal seconds, 1..PUSH_SECONDS_MAX (jobs: 1..PUSH_JOBS_MAX). */
+/* Seconds, 1..PUSH_SECONDS_MAX (jobs: 1..PUSH_JOBS_MAX). */
 static bool uint_parse(const char *s, unsigned max, unsigned *out)
 {
 	unsigned long v;
-	char *end;
 
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v < 1 || v > max)
+	if (!cli_uint_parse(s, 1, max, &v))
 		return false;
 	*out = (unsigned)v;
 	return true;
@@ -355,6 +351,36 @@ out:
 	free(res);
 }
 
+/* Set by SIGINT, SIGTERM or SIGHUP in the parent: stop the workers and report. */
+static volatile sig_atomic_t interrupted;
+
+static void parent_on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* A worker told to stop takes its running scp or ssh with it (they are in a process group of
+ * their own, out of reach of the terminal's Ctrl-C). */
+static void worker_on_signal(int sig)
+{
+	(void)sig;
+	proc_kill_running();
+	_exit(1);
+}
+
+static void signals_set(void (*fn)(int))
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fn;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
 static int worker_start(struct push_host *h, const struct push_opts *o, char **cmd)
 {
 	struct push_report rep;
@@ -374,13 +400,11 @@ static int worker_start(struct push_host *h, const struct push_opts *o, char **c
 		return ret;
 	}
 	if (pid == 0) {
+		signals_set(worker_on_signal);
 		close(p[0]);
-		/* Its own group, so the parent's backstop ends the worker and what it runs. */
-		setpgid(0, 0);
 		host_push(h->name, o, cmd, &rep);
 		_exit(write(p[1], &rep, sizeof(rep)) == (ssize_t)sizeof(rep) ? 0 : 1);
 	}
-	setpgid(pid, pid);
 	close(p[1]);
 	h->pid = pid;
 	h->fd = p[0];
@@ -389,22 +413,32 @@ static int worker_start(struct push_host *h, const struct push_opts *o, char **c
 	return 0;
 }
 
+/* Collects a worker's report, or stops it (SIGTERM: it ends what it runs; SIGKILL if it has
+ * not within a second), and reaps it. */
 static void worker_finish(struct push_host *h, bool killed)
 {
+	int64_t until = proc_now_ms() + 1000;
 	ssize_t n = 0;
+	pid_t w;
 
 	if (killed) {
-		kill(-h->pid, SIGKILL);
-		kill(h->pid, SIGKILL);
+		kill(h->pid, SIGTERM);
+		while ((w = waitpid(h->pid, NULL, WNOHANG)) == 0 && proc_now_ms() < until)
+			poll(NULL, 0, 10);
+		if (w == 0)
+			kill(h->pid, SIGKILL);
+		if (w == 0 || (w < 0 && errno == EINTR))
+			while (waitpid(h->pid, NULL, 0) < 0 && errno == EINTR)
+				;
 	} else {
 		n = read(h->fd, &h->rep, sizeof(h->rep));
+		while (waitpid(h->pid, NULL, 0) < 0 && errno == EINTR)
+			;
 	}
-	while (waitpid(h->pid, NULL, 0) < 0 && errno == EINTR)
-		;
 	if (n != (ssize_t)sizeof(h->rep)) {
 		memset(&h->rep, 0, sizeof(h->rep));
-		snprintf(h->rep.error, sizeof(h->rep.error), killed ? "no report in time (killed)"
-		    : "worker ended without a report");
+		snprintf(h->rep.error, sizeof(h->rep.error), interrupted ? "interrupted" : killed ?
+		    "no report in time (killed)" : "worker ended without a report");
 	}
 	h->rep.error[sizeof(h->rep.error) - 1] = '\0';
 	close(h->fd);
@@ -475,6 +509,10 @@ static int hosts_run(struct push_host *hosts, size_t n, unsigned jobs,
 		goto out;
 	}
 	while (next < n || running) {
+		if (interrupted) {
+			ret = -EINTR;
+			goto out;
+		}
 		while (running < jobs && next < n) {
 			r = worker_start(&hosts[next], o, cmd);
 			if (r < 0) {
@@ -521,10 +559,16 @@ static int hosts_run(struct push_host *hosts, size_t n, unsigned jobs,
 		}
 	}
 out:
-	/* Only on an error above: nothing may outlive the command. */
-	for (i = 0; i < n; i++)
-		if (hosts[i].pid)
+	/* Only on an error or a signal: nothing may outlive the command. */
+	for (i = 0; i < n; i++) {
+		if (hosts[i].pid) {
 			worker_finish(&hosts[i], true);
+			host_print(&hosts[i], o);
+		} else if (!hosts[i].done) {
+			snprintf(hosts[i].rep.error, sizeof(hosts[i].rep.error), "not tried (%s)",
+			    strerror(-ret));
+		}
+	}
 	free(pfd);
 	free(idx);
 	return ret;
@@ -697,8 +741,11 @@ int cmd_push(int argc, char *argv[])
 		hosts[i].name = argv[optind + (int)i];
 		hosts[i].fd = -1;
 	}
+	signals_set(parent_on_signal);
 	c = hosts_run(hosts, n, jobs, &o, cmd);
-	if (c < 0)
+	if (c == -EINTR)
+		log_error("push: interrupted; every scp and ssh it ran is stopped");
+	else if (c < 0)
 		log_error("push: %s", strerror(-c));
 	for (i = 0; i < n; i++)
 		ok += host_ok(&hosts[i], &o);

@@ -14,6 +14,17 @@
 enum { PROC_READ = 1024 };
 _Static_assert(PROC_READ < PROC_ERR_MAX - 1, "one read fits the stderr tail");
 
+/* The group proc_run is waiting for (0: none), for proc_kill_running. */
+static volatile sig_atomic_t running_pgid;
+
+void proc_kill_running(void)
+{
+	pid_t pg = (pid_t)running_pgid;
+
+	if (pg > 0)
+		kill(-pg, SIGKILL);
+}
+
 int64_t proc_now_ms(void)
 {
 	struct timespec ts;
@@ -87,6 +98,7 @@ int proc_run(char *const argv[], int64_t deadline_ms, struct proc_result *res)
 		child_exec(argv, outp[1], errp[1]);
 	/* Both sides set the group, so a kill right after fork cannot miss it. */
 	setpgid(pid, pid);
+	running_pgid = pid;
 	close(outp[1]);
 	close(errp[1]);
 	outp[1] = errp[1] = -1;
@@ -100,6 +112,7 @@ int proc_run(char *const argv[], int64_t deadline_ms, struct proc_result *res)
 				break;
 			if (w < 0 && errno != EINTR) {
 				ret = -errno;
+				running_pgid = 0;
 				goto out;
 			}
 		}
@@ -124,6 +137,7 @@ int proc_run(char *const argv[], int64_t deadline_ms, struct proc_result *res)
 			ret = -errno;
 			kill(-pid, SIGKILL);
 			waitpid(pid, &status, 0);
+			running_pgid = 0;
 			goto out;
 		}
 		for (int i = 0; i < 2; i++) {
@@ -149,6 +163,7 @@ int proc_run(char *const argv[], int64_t deadline_ms, struct proc_result *res)
 	}
 	res->out[out_len] = '\0';
 	res->err[err_len] = '\0';
+	running_pgid = 0;
 	if (WIFEXITED(status))
 		res->status = WEXITSTATUS(status);
 	else if (WIFSIGNALED(status))

@@ -27,4 +27,9 @@ int64_t proc_now_ms(void);
  * (127 is the status of a program that was not found). */
 int proc_run(char *const argv[], int64_t deadline_ms, struct proc_result *res);
 
+/* Kills (SIGKILL) the process group of the program proc_run is running now, if any.
+ * Async-signal-safe: for a SIGTERM handler, so that a process killed while it waits leaves
+ * nothing behind (the children are not in its process group). */
+void proc_kill_running(void);
+
 #endif

@@ -175,4 +175,18 @@ rc=0
 push -j 0 root@"${UL[a]}" >"$T/out" 2>"$T/err" || rc=$?
 assert_eq "push -j 0: usage error" 2 "$rc"
 
+# 6. Interrupted: SIGTERM to a push waiting on the hanging host leaves no scp or ssh behind
+# (they run in process groups of their own, out of reach of the terminal's Ctrl-C).
+ip netns exec "${NS[adm]}" "$KEYS_BIN" -C "$ADMIN" push --timeout 60 --remote-path "$STATE/roster.new" \
+	-o "IdentityFile=$T/ssh/id" -o "SetEnv=PUSHTEST=$RUN" root@"${UL[h]}" >"$T/out" 2>"$T/err" &
+p=$!
+BG_PIDS+=("$p")
+check "the stuck push runs its ssh" wait_until 10 pgrep -f "ssh .*[P]USHTEST=$RUN"
+kill -TERM "$p"
+rc=0
+wait "$p" || rc=$?
+assert_eq "push killed by SIGTERM: exit 1" 1 "$rc"
+check "no scp or ssh left behind" wait_until 5 bash -c "! pgrep -f '[P]USHTEST=$RUN' >/dev/null"
+check "the host is reported interrupted" grep -qF "root@${UL[h]}: FAILED: interrupted" "$T/err"
+
 finish
