@@ -167,7 +167,16 @@ assert_eq "push --wait --json: both confirmed" "true true" \
 assert_eq "push --wait --json: the serial they run" "$SERIAL $SERIAL" \
 	"$(jq -r '[.hosts[].running_serial] | map(tostring) | join(" ")' "$T/out")"
 
-# 5. Bounded parallelism: -j 1 still reaches every host; bad -j is a usage error.
+# 5. Bounded parallelism: two hanging hosts (h, by two spellings) at --timeout 2 take about 4 s
+# one at a time (-j 1) and about 2 s together (-j 2); bad -j is a usage error.
+for j in 1 2; do
+	t0=$(now_ms)
+	push -j "$j" --timeout 2 root@"${UL[h]}" "${UL[h]}" >"$T/out" 2>"$T/err" || true
+	ms=$(( $(now_ms) - t0 ))
+	assert_eq "push -j $j: both hanging hosts time out" 2 "$(grep -c 'FAILED: timed out after 2 s' "$T/err")"
+	if [ "$j" = 1 ]; then assert_ge "push -j 1: one host at a time ($ms ms)" 4000 "$ms"
+	else assert_le "push -j 2: both at once ($ms ms)" 3900 "$ms"; fi
+done
 rc=0
 push -j 1 root@"${UL[a]}" root@"${UL[b]}" >"$T/out" 2>"$T/err" || rc=$?
 assert_eq "push -j 1: exit 0" 0 "$rc"
