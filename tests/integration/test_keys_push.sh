@@ -11,7 +11,7 @@
 
 need_keys
 need_tunneld
-for t in "${SSHD_BIN:=/usr/sbin/sshd}" ssh scp ssh-keygen nc jq; do
+for t in "${SSHD_BIN:=/usr/sbin/sshd}" ssh scp ssh-keygen nc python3; do
 	command -v "$t" >/dev/null || { fail "$t not installed"; exit 1; }
 done
 [ -d /run/sshd ] || install -d -m 0755 /run/sshd
@@ -93,6 +93,10 @@ wait_until 10 listening h 22 || fail "h: nc not listening"
 ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/other"
 printf '192.0.2.12 %s\n' "$(cut -d' ' -f1,2 "$T/ssh/other.pub")" >"$T/ssh/known_hosts"
 
+# jget EXPR: EXPR on d, the JSON object in $T/out.
+jget() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($1)" "$T/out"; }
+host_of() { printf 'next(h for h in d["hosts"] if h["host"] == "%s")' "$1"; }
+
 push() {
 	timeout -k 2 120 ip netns exec "${NS[adm]}" "$KEYS_BIN" -C "$ADMIN" push \
 		--remote-path "$STATE/roster.new" --remote-keys "$KEYS_BIN" \
@@ -138,12 +142,12 @@ assert_match "push: e's own words, escaped" 'root@192.0.2.6: FAILED: .*\\033\[2J
 rc=0
 push --json --timeout 6 root@"${UL[a]}" root@"${UL[r]}" >"$T/out" 2>"$T/err" || rc=$?
 assert_eq "push --json: exit 1" 1 "$rc"
-check "push --json is JSON" jq -e . "$T/out"
-assert_eq "push --json: serial" "$SERIAL" "$(jq -r .serial "$T/out")"
-assert_eq "push --json: a pushed" true "$(jq -r ".hosts[] | select(.host == \"root@${UL[a]}\") | .pushed" "$T/out")"
+check "push --json is JSON" python3 -m json.tool "$T/out"
+assert_eq "push --json: serial" "$SERIAL" "$(jget 'd["serial"]')"
+assert_eq "push --json: a pushed" True "$(jget "$(host_of "root@${UL[a]}")[\"pushed\"]")"
 assert_match "push --json: r's reason" "Connection refused" \
-	"$(jq -r ".hosts[] | select(.host == \"root@${UL[r]}\") | .error" "$T/out")"
-assert_eq "push --json: counts" "1 1" "$(jq -r '"\(.ok) \(.failed)"' "$T/out")"
+	"$(jget "$(host_of "root@${UL[r]}")[\"error\"]")"
+assert_eq "push --json: counts" "1 1" "$(jget 'd["ok"], d["failed"]')"
 
 # 4. --wait: a and b confirm the new serial; c's tunneld refused it (another admin's key) and
 # still runs its own, which --wait names.
@@ -162,10 +166,10 @@ check "push --wait: c's tunneld did refuse it" grep -q "roster from .*roster.new
 rc=0
 push --json --wait 20 root@"${UL[a]}" root@"${UL[b]}" >"$T/out" 2>"$T/err" || rc=$?
 assert_eq "push --wait: exit 0 when every node confirms" 0 "$rc"
-assert_eq "push --wait --json: both confirmed" "true true" \
-	"$(jq -r '[.hosts[].confirmed] | map(tostring) | join(" ")' "$T/out")"
+assert_eq "push --wait --json: both confirmed" "True True" \
+	"$(jget '*[h["confirmed"] for h in d["hosts"]]')"
 assert_eq "push --wait --json: the serial they run" "$SERIAL $SERIAL" \
-	"$(jq -r '[.hosts[].running_serial] | map(tostring) | join(" ")' "$T/out")"
+	"$(jget '*[h["running_serial"] for h in d["hosts"]]')"
 
 # 5. Bounded parallelism: two hanging hosts (h, by two spellings) at --timeout 2 take about 4 s
 # one at a time (-j 1) and about 2 s together (-j 2); bad -j is a usage error.
