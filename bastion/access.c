@@ -148,7 +148,7 @@ bool access_target_resolve(const struct access *a, const char *host, uint16_t po
     struct access_target *t)
 {
 	const struct roster_node *n;
-	uint8_t addr[16];
+	uint8_t addr[16] = { 0 };
 	int family;
 	size_t i;
 
@@ -174,7 +174,19 @@ bool access_target_resolve(const struct access *a, const char *host, uint16_t po
 			return true;
 		}
 	}
-	return false;
+	/* A host behind a node (a BMC, a switch): reached through the overlay's route to that
+	 * node's subnet, audited under the node's name with the address asked for. */
+	n = roster_subnet_router(&a->r, family, addr);
+	if (!n)
+		return false;
+	memset(t, 0, sizeof(*t));
+	snprintf(t->name, sizeof(t->name), "%s", n->name);
+	t->in_subnet = true;
+	t->family = family;
+	memcpy(t->addr, addr, 16);
+	roster_address_format(t->addr_str, sizeof(t->addr_str), family, addr);
+	t->port = port;
+	return true;
 }
 
 bool access_allows(const struct access *a, const char *engineer, const struct access_target *t)
@@ -188,6 +200,9 @@ bool access_allows(const struct access *a, const char *engineer, const struct ac
 	n = roster_node_find(&a->r, t->name);
 	if (!e || !n)
 		return false;
+	if (t->in_subnet)
+		return roster_subnet_router(&a->r, t->family, t->addr) == n &&
+		    roster_engineer_allows_address(e, t->family, t->addr, t->port);
 	if (t->family == AF_INET ? !(n->has_addr4 && memcmp(n->addr4, t->addr, 4) == 0) :
 	    !(n->has_addr6 && memcmp(n->addr6, t->addr, 16) == 0))
 		return false;	/* the node's address changed under an open jump */

@@ -22,7 +22,8 @@ struct access {
 
 /* A resolved jump target (copied: stays valid across roster changes). */
 struct access_target {
-	char name[ROSTER_NAME_MAX + 1];	/* the node's name */
+	char name[ROSTER_NAME_MAX + 1];	/* the node's name (for a subnet host: its router's) */
+	bool in_subnet;			/* addr is a host in that node's routed subnets */
 	int family;
 	uint8_t addr[16];
 	char addr_str[INET6_ADDRSTRLEN];
@@ -43,10 +44,12 @@ bool access_watch_drain(struct access *a);
  * the key's fingerprint when found.  Borrowed: valid until the next access_reload. */
 const struct roster_engineer *access_engineer_match(const struct access *a, const char *user,
     const uint8_t *blob, size_t blob_len, char fp[51]);
-/* host: a node name or one of a node's overlay addresses.  false if it names no node. */
+/* host: a node name, one of a node's overlay addresses, or an address inside a node's routed
+ * subnets (in_subnet set, name = that node).  false if it names none of these. */
 bool access_target_resolve(const struct access *a, const char *host, uint16_t port,
     struct access_target *t);
-/* Whether engineer may reach t now (the engineer and node looked up again by name). */
+/* Whether engineer may reach t now (the engineer and node looked up again by name; a subnet
+ * host only through a prefix allow line, and only while the node still routes it). */
 bool access_allows(const struct access *a, const char *engineer, const struct access_target *t);
 
 #endif

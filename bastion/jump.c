@@ -1,6 +1,7 @@
 /* Jumps: a direct-tcpip open request (what ssh -J and ssh -W send) is checked against the
  * roster -- the target must be a node (by name or overlay address) that the engineer may reach
- * on that port -- then accepted and connected to the node's overlay address. */
+ * on that port, or a host inside a node's routed subnet that a prefix allow line covers -- then
+ * accepted and connected to that address over the overlay. */
 #include <stdio.h>
 #include <string.h>
 

@@ -143,6 +143,8 @@ int cli_subcommand(const char *group, const struct command *table, size_t n, int
 /* getopt_long over a subcommand's argv, quiet: returns the option, -1 at the end, 'h' for
  * --help, or '?' after printing which option was unknown or lacks its argument. */
 int cli_getopt(int argc, char *argv[], const struct option *opts);
+/* The same with short options too: shortopts starts with ":h" (e.g. ":hj:o:"). */
+int cli_getopt_short(int argc, char *argv[], const char *shortopts, const struct option *opts);
 
 /* DIR/file into out; false (after a message) if it does not fit. */
 bool cli_path(char out[CLI_PATH_MAX], const char *file);
@@ -185,6 +187,8 @@ void cli_allow_format(char out[96], const struct roster_allow *a);	/* target:lo-
  * roster_prefix_parse, ...): the CLI accepts exactly what the roster format does.  A port:
  * decimal 1..65535, nothing else. */
 bool cli_port_parse(const char *s, uint16_t *port);
+/* A count or a number of seconds: decimal without sign or leading zero, lo (>= 1) .. hi. */
+bool cli_uint_parse(const char *s, unsigned long lo, unsigned long hi, unsigned long *out);
 
 /* JSON output: strings through json_string_write (common/json.h, the one escaper); a node or an engineer as one JSON object. */
 void cli_json_node(FILE *f, const struct roster_node *n);

@@ -2,6 +2,7 @@
  * node: who may log in here) and ssh-config (the snippet an engineer pastes to jump through the
  * bastion).  The rule is one: roster_engineer_allows on port 22, login name = engineer name. */
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -250,6 +251,68 @@ static bool identity_valid(const char *path)
 	return true;
 }
 
+/* An ssh_config Host pattern matching exactly the addresses of p (patterns know '*' and '?',
+ * not prefixes): the address of a /32 or /128, "a.b.c.*" for /24, /16 and /8.  false when no
+ * pattern is exact. */
+static bool prefix_pattern(char out[64], const struct roster_prefix *p)
+{
+	char a[48], *cut;
+	unsigned keep;
+
+	roster_address_format(a, sizeof(a), p->family, p->addr);
+	if (p->cidr == (p->family == AF_INET ? 32 : 128)) {
+		snprintf(out, 64, "%s", a);
+		return true;
+	}
+	if (p->family != AF_INET || p->cidr % 8 || p->cidr == 0)
+		return false;
+	/* Keep cidr / 8 octets, then "*" (which also matches the dots after). */
+	cut = a;
+	for (keep = p->cidr / 8; keep; keep--)
+		cut = strchr(cut, '.') + 1;
+	*cut = '\0';
+	snprintf(out, 64, "%s*", a);
+	return true;
+}
+
+/* The hosts inside routed subnets that e may reach on port 22 (prefix allow lines): their
+ * own accounts, not the engineer's, so only ProxyJump.  Prefixes no pattern matches exactly
+ * are named in a comment, to be reached with ssh -J. */
+static void subnet_hosts_print(const struct roster *r, const struct roster_engineer *e,
+    const char *alias)
+{
+	char pat[64], cidr[64];
+	size_t i, n = 0;
+	bool any = false;
+
+	for (i = 0; i < e->n_allows; i++) {
+		const struct roster_allow *a = &e->allows[i];
+
+		if (!a->is_prefix || a->port_lo > SSH_PORT || a->port_hi < SSH_PORT ||
+		    !roster_subnet_router(r, a->prefix.family, a->prefix.addr))
+			continue;
+		if (!any)
+			printf("\n# Hosts inside routed subnets: their own accounts, through the "
+			    "bastion.\n");
+		any = true;
+		roster_prefix_format(cidr, sizeof(cidr), &a->prefix);
+		if (!prefix_pattern(pat, &a->prefix))
+			printf("# %s: no ssh_config pattern matches it exactly: ssh -J %s ADDRESS\n",
+			    cidr, alias);
+	}
+	for (i = 0; i < e->n_allows; i++) {
+		const struct roster_allow *a = &e->allows[i];
+
+		if (!a->is_prefix || a->port_lo > SSH_PORT || a->port_hi < SSH_PORT ||
+		    !roster_subnet_router(r, a->prefix.family, a->prefix.addr) ||
+		    !prefix_pattern(pat, &a->prefix))
+			continue;
+		printf("%s %s", n++ ? "" : "Host", pat);
+	}
+	if (n)
+		printf("\n\tProxyJump %s\n", alias);
+}
+
 int cmd_ssh_config(int argc, char *argv[])
 {
 	static const struct option opts[] = {
@@ -369,6 +432,7 @@ int cmd_ssh_config(int argc, char *argv[])
 		printf("\n\tUser %s\n\tProxyJump %s\n\tIdentityFile %s\n\tIdentitiesOnly yes\n",
 		    user ? user : e->name, alias, identity);
 	}
+	subnet_hosts_print(&r, e, alias);
 	if (fflush(stdout) != 0) {
 		log_error("cannot write to stdout");
 		goto out;

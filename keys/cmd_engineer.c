@@ -192,7 +192,8 @@ static int engineer_add(int argc, char *argv[])
 		case 'a':
 			if (!roster_allow_parse(&e.allows[e.n_allows], optarg)) {
 				log_error("--allow '%.100s' is not TARGET[:PORTS] (TARGET "
-				    "a node, group:NAME or '*'; PORTS N, N-M or '*')",
+				    "a node, group:NAME, '*' or a prefix such as 100.100.1.0/24; "
+				    "PORTS N, N-M or '*')",
 				    optarg);
 				goto out;
 			}

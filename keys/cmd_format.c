@@ -47,7 +47,7 @@ void cli_allow_format(char out[96], const struct roster_allow *a)
 		snprintf(out, 96, "%s:%u-%u", a->target, a->port_lo, a->port_hi);
 }
 
-bool cli_port_parse(const char *s, uint16_t *port)
+bool cli_uint_parse(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
 {
 	unsigned long v;
 	char *end;
@@ -56,7 +56,17 @@ bool cli_port_parse(const char *s, uint16_t *port)
 		return false;
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || *end || v > 65535)
+	if (errno || *end || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
+bool cli_port_parse(const char *s, uint16_t *port)
+{
+	unsigned long v;
+
+	if (!cli_uint_parse(s, 1, 65535, &v))
 		return false;
 	*port = (uint16_t)v;
 	return true;

@@ -5,28 +5,6 @@
 
 #include "keys/cli.h"
 
-static bool group_has_node(const struct roster *r, const char *group)
-{
-	size_t i, g;
-
-	for (i = 0; i < r->n_nodes; i++)
-		for (g = 0; g < r->nodes[i].n_groups; g++)
-			if (strcmp(r->nodes[i].groups[g], group) == 0)
-				return true;
-	return false;
-}
-
-/* Whether the target still names something: "*", a node, a group some node is in.  Other
- * kinds of target (a subnet) are left to the roster's own check (cli_roster_check). */
-static bool target_exists(const struct roster *r, const char *target)
-{
-	if (strncmp(target, "group:", 6) == 0)
-		return group_has_node(r, target + 6);
-	if (strcmp(target, "*") == 0 || strchr(target, '/'))
-		return true;
-	return roster_node_find(r, target) != NULL;
-}
-
 bool cli_allows_settle(struct roster *r, const char *doing, bool force)
 {
 	struct roster_engineer *e;
@@ -38,7 +16,7 @@ bool cli_allows_settle(struct roster *r, const char *doing, bool force)
 	for (i = 0; i < r->n_engineers; i++) {
 		e = &r->engineers[i];
 		for (j = 0; j < e->n_allows; j++) {
-			if (target_exists(r, e->allows[j].target) ||
+			if (roster_allow_target_exists(r, &e->allows[j]) ||
 			    strncmp(e->allows[j].target, "group:", 6) != 0)
 				continue;
 			cli_allow_format(allow, &e->allows[j]);
@@ -60,7 +38,7 @@ bool cli_allows_settle(struct roster *r, const char *doing, bool force)
 	for (i = 0; i < r->n_engineers; i++) {
 		e = &r->engineers[i];
 		for (j = 0, k = 0; j < e->n_allows; j++) {
-			if (target_exists(r, e->allows[j].target)) {
+			if (roster_allow_target_exists(r, &e->allows[j])) {
 				e->allows[k++] = e->allows[j];
 				continue;
 			}

@@ -48,8 +48,10 @@ static const struct command commands[] = {
 	    "Signs the working roster with the next serial into roster.signed; prints the serial" },
 	{ "verify", cmd_verify, "FILE --admin-key KEY [--json]",
 	    "Verifies a signed roster as a node that pinned KEY would" },
-	{ "push", cmd_push, "HOST... [--remote-path PATH] [--ssh-option OPT]...",
-	    "Copies roster.signed to each host with scp" },
+	{ "push", cmd_push, "HOST... [-j N] [--timeout S] [--wait [S]] [--json] "
+	    "[--remote-path PATH] [--remote-roster PATH] [--remote-keys PATH] [-o OPT]...",
+	    "Copies roster.signed to the hosts (scp, -j at once); --wait confirms the serial each "
+	    "then runs" },
 	{ "node-config", cmd_node_config,
 	    "NAME [--private-key-file PATH] [--roster-path PATH] [--listen-port N]",
 	    "Prints the tunneld [Interface] section for a node" },
@@ -179,11 +181,16 @@ void cli_command_usage(FILE *f, const char *name)
 
 int cli_getopt(int argc, char *argv[], const struct option *opts)
 {
+	return cli_getopt_short(argc, argv, ":h", opts);
+}
+
+int cli_getopt_short(int argc, char *argv[], const char *shortopts, const struct option *opts)
+{
 	int c;
 
 	opterr = 0;
 	/* Leading ':' so a missing argument is told apart from an unknown option. */
-	c = getopt_long(argc, argv, ":h", opts, NULL);
+	c = getopt_long(argc, argv, shortopts, opts, NULL);
 	if (c == '?') {
 		if (optopt)
 			log_error("%s: unknown option '-%c'", argv[0], optopt);

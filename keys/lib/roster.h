@@ -65,12 +65,15 @@ struct roster_ssh_key {
 	char *comment;		/* may be "" */
 };
 
-/* What an engineer may reach: a node name, "group:NAME", or "*" (every node), and a port
+/* What an engineer may reach: a node name, "group:NAME", "*" (every node), or a prefix (the
+ * hosts inside it: in some node's routed subnets, or nodes by overlay address), and a port
  * range (1..65535; 0..0 never appears: "*" ports is 1-65535). */
 struct roster_allow {
-	char target[ROSTER_NAME_MAX + 7];
+	char target[ROSTER_NAME_MAX + 7];	/* as written; a prefix in canonical form */
 	uint16_t port_lo;
 	uint16_t port_hi;
+	bool is_prefix;				/* target is a prefix, parsed into prefix */
+	struct roster_prefix prefix;
 };
 
 struct roster_engineer {
@@ -184,9 +187,21 @@ bool roster_allocate_address_avoiding(const struct roster *r, int family,
 /* Whether an engineer name is a system account on every node (root, daemon, sshd, systemd-*,
  * tunneld, bastion, ...): the engineer would log in as that account (roster_reserved.c). */
 bool roster_engineer_name_reserved(const char *name);
-/* Whether engineer e may reach node n on port. */
+/* Whether engineer e may reach node n on port (by name, group, "*", or a prefix holding one
+ * of n's overlay addresses). */
 bool roster_engineer_allows(const struct roster *r, const struct roster_engineer *e,
     const struct roster_node *n, uint16_t port);
+/* Whether engineer e may reach address addr (family AF_INET/AF_INET6, network order) on port
+ * through a prefix allow line: what the bastion asks for a host inside a node's subnet.  Node
+ * names, groups and "*" never cover such hosts. */
+bool roster_engineer_allows_address(const struct roster_engineer *e, int family,
+    const uint8_t *addr, uint16_t port);
+/* The node whose routed subnets hold addr, or NULL.  Borrowed pointer. */
+const struct roster_node *roster_subnet_router(const struct roster *r, int family,
+    const uint8_t *addr);
+/* Whether an allow target names something in r: a node, a group some node is in, "*", or a
+ * prefix inside one node's subnet or inside the overlay cidr/cidr6. */
+bool roster_allow_target_exists(const struct roster *r, const struct roster_allow *a);
 
 /* What changes from old to new, node by node (both sorted by name). */
 enum roster_change { ROSTER_NODE_ADDED, ROSTER_NODE_REMOVED, ROSTER_NODE_KEY_CHANGED,
@@ -225,7 +240,9 @@ bool roster_address_parse(int *family, uint8_t addr[16], const char *s);
 /* "host:port", "[v6]:port"; port 1..65535. */
 bool roster_endpoint_parse(struct roster_endpoint *e, const char *s);
 /* "TARGET" or "TARGET:PORTS" as on the CLI (PORTS: N, N-M or *; none = all ports).  TARGET is
- * a name, "group:NAME" or "*".  Whether the target exists is checked by roster_parse. */
+ * a name, "group:NAME", "*" or a prefix in canonical form ("100.100.1.0/24:22",
+ * "fd00:1::/64:22": the ports follow the prefix length).  Whether the target exists (and a
+ * prefix lies inside a subnet or the overlay) is checked by roster_parse. */
 bool roster_allow_parse(struct roster_allow *a, const char *spec);
 /* Formats addr of family (bare) into out (at least 46 bytes). */
 void roster_address_format(char *out, size_t outlen, int family, const uint8_t *addr);

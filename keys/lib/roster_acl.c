@@ -1,7 +1,8 @@
-/* Engineers' access rules: which node and port an allow line covers. */
+/* Engineers' access rules: which node, subnet host and port an allow line covers. */
 #include "keys/lib/roster_int.h"
 
 #include <string.h>
+#include <sys/socket.h>
 
 static bool in_group(const struct roster_node *n, const char *group)
 {
@@ -13,13 +14,16 @@ static bool in_group(const struct roster_node *n, const char *group)
 	return false;
 }
 
-static bool target_matches(const char *target, const struct roster_node *n)
+static bool target_matches(const struct roster_allow *a, const struct roster_node *n)
 {
-	if (strcmp(target, "*") == 0)
+	if (a->is_prefix)
+		return (n->has_addr4 && roster_prefix_contains(&a->prefix, AF_INET, n->addr4)) ||
+		    (n->has_addr6 && roster_prefix_contains(&a->prefix, AF_INET6, n->addr6));
+	if (strcmp(a->target, "*") == 0)
 		return true;
-	if (strncmp(target, "group:", 6) == 0)
-		return in_group(n, target + 6);
-	return strcmp(target, n->name) == 0;
+	if (strncmp(a->target, "group:", 6) == 0)
+		return in_group(n, a->target + 6);
+	return strcmp(a->target, n->name) == 0;
 }
 
 bool roster_engineer_allows(const struct roster *r, const struct roster_engineer *e,
@@ -27,12 +31,72 @@ bool roster_engineer_allows(const struct roster *r, const struct roster_engineer
 {
 	size_t i;
 
-	(void)r;	/* targets name nodes and groups, both carried by n itself */
+	(void)r;	/* targets name nodes, groups and prefixes, all matched against n itself */
 	if (port == 0)
 		return false;
 	for (i = 0; i < e->n_allows; i++)
 		if (port >= e->allows[i].port_lo && port <= e->allows[i].port_hi &&
-		    target_matches(e->allows[i].target, n))
+		    target_matches(&e->allows[i], n))
 			return true;
 	return false;
+}
+
+bool roster_engineer_allows_address(const struct roster_engineer *e, int family,
+    const uint8_t *addr, uint16_t port)
+{
+	size_t i;
+
+	if (port == 0)
+		return false;
+	for (i = 0; i < e->n_allows; i++)
+		if (e->allows[i].is_prefix && port >= e->allows[i].port_lo &&
+		    port <= e->allows[i].port_hi &&
+		    roster_prefix_contains(&e->allows[i].prefix, family, addr))
+			return true;
+	return false;
+}
+
+const struct roster_node *roster_subnet_router(const struct roster *r, int family,
+    const uint8_t *addr)
+{
+	size_t i, j;
+
+	/* Subnets never overlap (roster.md), so at most one node holds addr. */
+	for (i = 0; i < r->n_nodes; i++)
+		for (j = 0; j < r->nodes[i].n_subnets; j++)
+			if (roster_prefix_contains(&r->nodes[i].subnets[j], family, addr))
+				return &r->nodes[i];
+	return NULL;
+}
+
+/* Whether inner lies entirely inside outer. */
+static bool prefix_within(const struct roster_prefix *inner, const struct roster_prefix *outer)
+{
+	return inner->family == outer->family && inner->cidr >= outer->cidr &&
+	    roster_prefix_contains(outer, inner->family, inner->addr);
+}
+
+bool roster_allow_target_exists(const struct roster *r, const struct roster_allow *a)
+{
+	size_t i, j;
+
+	if (a->is_prefix) {
+		if (prefix_within(&a->prefix, &r->cidr4) ||
+		    (r->has_cidr6 && prefix_within(&a->prefix, &r->cidr6)))
+			return true;
+		for (i = 0; i < r->n_nodes; i++)
+			for (j = 0; j < r->nodes[i].n_subnets; j++)
+				if (prefix_within(&a->prefix, &r->nodes[i].subnets[j]))
+					return true;
+		return false;
+	}
+	if (strcmp(a->target, "*") == 0)
+		return true;
+	if (strncmp(a->target, "group:", 6) == 0) {
+		for (i = 0; i < r->n_nodes; i++)
+			if (in_group(&r->nodes[i], a->target + 6))
+				return true;
+		return false;
+	}
+	return roster_node_find(r, a->target) != NULL;
 }

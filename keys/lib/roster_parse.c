@@ -572,12 +572,14 @@ static bool f_allow(struct parser *p)
 	uint16_t lo, hi;
 	int c;
 
-	if (strchr(p->tok[1], ':') && strncmp(p->tok[1], "group:", 6) != 0) {
-		perr(p, "bad allow target '%s' (a node, group:NAME or *)", q(p, p->tok[1]));
+	/* The ports are the next token: a ':' belongs only to "group:" or an IPv6 prefix. */
+	if (strchr(p->tok[1], '/') ? strchr(strchr(p->tok[1], '/'), ':') != NULL :
+	    strchr(p->tok[1], ':') && strncmp(p->tok[1], "group:", 6) != 0) {
+		perr(p, "bad allow target '%s' (a node, group:NAME, * or a prefix)", q(p, p->tok[1]));
 		return false;
 	}
 	if (!roster_allow_parse(&a, p->tok[1])) {
-		perr(p, "bad allow target '%s' (a node, group:NAME or *)", q(p, p->tok[1]));
+		perr(p, "bad allow target '%s' (a node, group:NAME, * or a prefix)", q(p, p->tok[1]));
 		return false;
 	}
 	if (!roster_ports_parse(&a.port_lo, &a.port_hi, p->tok[2], false)) {
@@ -1092,7 +1094,12 @@ static void check_targets(struct parser *p)
 	array_sort(p->groups, p->n_groups, sizeof(*p->groups), name_cmp);
 	for (i = 0; i < p->n_targets; i++) {
 		a = &p->r->engineers[p->targets[i].owner].allows[p->targets[i].allow];
-		if (strncmp(a->target, "group:", 6) == 0) {
+		if (a->is_prefix) {
+			/* Only what the overlay reaches: hosts behind a node, or nodes. */
+			if (!roster_allow_target_exists(p->r, a))
+				errat(p, p->targets[i].line, "allow names prefix %s that is inside no "
+				    "node's subnet nor the overlay cidr", a->target);
+		} else if (strncmp(a->target, "group:", 6) == 0) {
 			if (!array_search(a->target + 6, p->groups, p->n_groups, sizeof(*p->groups),
 			    name_cmp))
 				errat(p, p->targets[i].line, "allow names group '%s' that no node is in",

@@ -258,20 +258,29 @@ static bool allow_target_valid(const char *t)
 
 bool roster_allow_parse(struct roster_allow *a, const char *spec)
 {
-	const char *colon = strchr(spec, ':');
+	const char *colon = strchr(spec, ':'), *slash = strchr(spec, '/');
 	size_t tl;
 
-	/* "group:db:5432": the ports follow the last colon after a "group:" prefix. */
+	/* "group:db:5432": the ports follow the last colon after a "group:" prefix;
+	 * "fd00:1::/64:22": the first colon after the prefix length. */
 	if (colon && strncmp(spec, "group:", 6) == 0)
 		colon = strchr(spec + 6, ':');
+	else if (slash)
+		colon = strchr(slash, ':');
 	tl = colon ? (size_t)(colon - spec) : strlen(spec);
 	if (tl >= sizeof(a->target))
 		return false;
 	memset(a, 0, sizeof(*a));
 	memcpy(a->target, spec, tl);
 	a->target[tl] = '\0';
-	if (!allow_target_valid(a->target))
+	if (slash) {
+		/* Canonical only (host bits clear, inet_ntop form): one spelling per rule. */
+		if (!roster_prefix_parse(&a->prefix, a->target))
+			return false;
+		a->is_prefix = true;
+	} else if (!allow_target_valid(a->target)) {
 		return false;
+	}
 	if (!colon) {
 		a->port_lo = 1;
 		a->port_hi = 65535;

@@ -157,5 +157,41 @@ expect_exit 2 "pin: --bastion-host-key without --known-hosts" k ssh-config bob -
 expect_exit 1 "pin: hostile --known-hosts path" k ssh-config bob --bastion b.example.com \
 	--bastion-host-key hostkey.pub --known-hosts $'kh\nProxyCommand x'
 
+# 10. Prefix allow lines: hosts inside a gateway's routed subnets (BMCs), and nodes by overlay
+# address.  Only prefixes inside a subnet or the overlay are accepted; a revoke drops those
+# of the revoked gateway; ssh-config jumps to the subnet hosts, authorized-keys lets dave in
+# on the node whose overlay address his prefix covers.
+umask 077
+"$KEYS" genkey >gw.key
+umask 022
+expect_exit 0 "enroll gw" k enroll gw --pubkey "$("$KEYS" pubkey <gw.key)" \
+	--subnet 100.100.1.0/24 --subnet 100.100.2.0/25
+dave=$(sshkey dave)
+expect_exit 1 "allow a prefix nobody routes" k engineer add dave --ssh-key dave.pub --allow 100.100.3.0/24:22
+check "the refusal names the rule" grep -q "allow names prefix 100.100.3.0/24 that is inside no node's subnet nor the overlay cidr" err
+expect_exit 1 "allow a non-canonical prefix" k engineer add dave --ssh-key dave.pub --allow 100.100.1.1/24:22
+check "the refusal shows the grammar" grep -q "a prefix such as 100.100.1.0/24" err
+check "nothing written" sh -c '! grep -q dave adm/roster'
+web1=$(k show web-1 --json | sed -n 's/.*"addresses": \["\([0-9.]*\)".*/\1/p')
+expect_exit 0 "add dave" k engineer add dave --ssh-key dave.pub --allow 100.100.1.0/24:22 \
+	--allow 100.100.2.0/25:22 --allow 100.100.1.9/32:623 --allow "$web1/32:22"
+check "roster: prefix allow, canonical" grep -qx $'\tallow 100.100.1.0/24 22' adm/roster
+expect_exit 0 "publish with prefixes" k publish
+expect_exit 0 "ssh-config dave" k ssh-config dave --bastion bastion.example.com
+check "ssh-config: web-1 by its overlay address prefix" grep -qx 'Host web-1' out
+check "ssh-config: the /24 as a pattern" grep -qx 'Host 100.100.1.\*' out
+check "ssh-config: the /25 named, no pattern" grep -q '^# 100.100.2.0/25: no ssh_config pattern' out
+check "ssh-config: port 623 not an SSH host" sh -c '! grep -q "100.100.1.9" out'
+check "ssh -G: a subnet host jumps" sh -c 'ssh -T -G -F out 100.100.1.7 </dev/null 2>/dev/null | grep -qx "proxyjump prod-bastion"'
+cp adm/roster.signed roster
+expect_exit 0 "authorized-keys: dave on web-1 (overlay prefix)" ak dave --node web-1
+check "dave's key on web-1" test "$(cat out)" = "$dave dave@laptop"
+expect_exit 0 "authorized-keys: dave not on db-1" ak dave --node db-1
+check "no key for dave on db-1" test ! -s out
+expect_exit 0 "revoke gw" k revoke gw
+check "revoke: the gateway's prefixes dropped, named" grep -q "dropped dave's allow 100.100.1.0/24:22" out
+check "revoke: the overlay prefix kept" grep -q "allow $web1/32 22" adm/roster
+expect_exit 0 "publish after the revoke" k publish
+
 echo "keys_access_cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

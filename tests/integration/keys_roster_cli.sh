@@ -279,23 +279,23 @@ export SCP_LOG=$tmp/scp.log SSH_LOG=$tmp/ssh.log REMOTE_ROOT=$tmp/remote
 : >ssh.log
 expect_exit 0 "push two hosts" env PATH="$tmp/bin:$PATH" "$KEYS" -C adm push n1 root@n2
 check "push: two scp runs" test "$(wc -l <scp.log)" = 2
-check "push: BatchMode, a temporary target beside the real one" grep -qxe "-q -o BatchMode=yes -o ConnectTimeout=10 -- $tmp/adm/roster.signed n1:/var/lib/warren/\.roster\.new\.push-[0-9]*" scp.log
+check "push: BatchMode, a temporary target beside the real one" grep -qxe "-o BatchMode=yes -o ConnectTimeout=10 -o LogLevel=ERROR -- $tmp/adm/roster.signed n1:/var/lib/warren/\.roster\.new\.push-[0-9]*" scp.log
 check "push: user@host" grep -q ' root@n2:/var/lib/warren/\.roster\.new\.push-[0-9]*$' scp.log
-check "push: renamed into place with ssh mv" grep -qxe "-q -o BatchMode=yes -o ConnectTimeout=10 -- n1 mv -fT -- /var/lib/warren/\.roster\.new\.push-[0-9]* /var/lib/warren/roster\.new" ssh.log
+check "push: renamed into place with ssh mv" grep -qxe "-o BatchMode=yes -o ConnectTimeout=10 -o LogLevel=ERROR -- n1 mv -fT -- /var/lib/warren/\.roster\.new\.push-[0-9]* /var/lib/warren/roster\.new" ssh.log
 check "push: the node holds exactly the signed roster" cmp -s adm/roster.signed remote/n1/var/lib/warren/roster.new
 check "push: no temporary left" test "$(ls -A remote/n1/var/lib/warren)" = roster.new
-check "push: reports each host" test "$(grep -c ': ok' out)" = 2
+check "push: reports each host" test "$(grep -c ': ok (serial' err)" = 2
 : >scp.log
 : >ssh.log
 expect_exit 0 "push with options" env PATH="$tmp/bin:$PATH" "$KEYS" -C adm push n1 \
 	--remote-path /srv/roster.new --ssh-option Port=2222
-check "push: options passed" grep -q -- '-o Port=2222 -- .* n1:/srv/\.roster\.new\.push-[0-9]*$' scp.log
-check "push: options passed to ssh" grep -q -- '-o Port=2222 -- n1 mv -fT -- /srv/' ssh.log
+check "push: options passed" grep -q -- '-o Port=2222 -o LogLevel=ERROR -- .* n1:/srv/\.roster\.new\.push-[0-9]*$' scp.log
+check "push: options passed to ssh" grep -q -- '-o Port=2222 -o LogLevel=ERROR -- n1 mv -fT -- /srv/' ssh.log
 : >scp.log
 : >ssh.log
 expect_exit 1 "push: one host fails" env PATH="$tmp/bin:$PATH" "$KEYS" -C adm push n1 fail1 n3
 check "push: every host tried" test "$(wc -l <scp.log)" = 3
-check "push: failure named" grep -q 'fail1: failed' err
+check "push: failure named" grep -q 'fail1: FAILED: scp exit 1' err
 check "push: no rename for the failed copy" test "$(wc -l <ssh.log)" = 2
 # A directory at the target: the copy is not moved into it (reported ok, never read).
 rm -rf remote/n1
@@ -304,7 +304,7 @@ mkdir -p remote/n1/var/lib/warren/roster.new
 : >ssh.log
 expect_exit 1 "push: a directory at the remote path fails" env PATH="$tmp/bin:$PATH" "$KEYS" -C adm push n1
 check "push: nothing moved into the directory" test -z "$(ls -A remote/n1/var/lib/warren/roster.new)"
-check "push: the failed rename is named" grep -q 'n1: failed (ssh mv' err
+check "push: the failed rename is named" grep -q 'n1: FAILED: ssh mv exit' err
 : >scp.log
 : >ssh.log
 expect_exit 1 "push: host looking like an option" env PATH="$tmp/bin:$PATH" "$KEYS" -C adm push -- -oProxyCommand=x

@@ -242,6 +242,20 @@ static const struct {
 		   "t:14: endpoint 100.64.7.7:51820 is inside the overlay cidr" },
 	/* 64 */ { "[2001:db8::3]:51820", "[fd00:1234::77]:51820",
 		   "t:15: endpoint [fd00:1234::77]:51820 is inside the overlay cidr" },
+	/* 65 */ { "allow web-1 80-443", "allow 10.21.0.0/24 22",
+		   "t:30: allow names prefix 10.21.0.0/24 that is inside no node's subnet nor the "
+		   "overlay cidr" },
+	/* 66 */ { "allow web-1 80-443", "allow 10.0.0.0/8 22",	/* straddles db-1's /16 */
+		   "t:30: allow names prefix 10.0.0.0/8 that is inside no node's subnet nor the "
+		   "overlay cidr" },
+	/* 67 */ { "allow web-1 80-443", "allow 10.20.1.1/24 22",
+		   "t:30: bad allow target '10.20.1.1/24' (a node, group:NAME, * or a prefix)" },
+	/* 68 */ { "allow web-1 80-443", "allow 10.20.1.0/24:22 22",
+		   "t:30: bad allow target '10.20.1.0/24:22' (a node, group:NAME, * or a prefix)" },
+	/* 69 */ { "allow web-1 80-443", "allow fd00:9999:0::/64 22",
+		   "t:30: bad allow target 'fd00:9999:0::/64' (a node, group:NAME, * or a prefix)" },
+	/* 70 */ { "\tallow web-1 80-443\n", "\tallow web-1 80-443\n\tallow 10.20.1.0/24 22\n",
+		   "t:31: allows not sorted" },
 };
 
 static void test_errors(void **state)
@@ -721,6 +735,16 @@ static const struct {
 	/* 10 */ { "group:", false, NULL, 0, 0 },
 	/* 11 */ { "web-1:22x", false, NULL, 0, 0 },
 	/* 12 */ { "web-1:022", false, NULL, 0, 0 },
+	/* 13 */ { "100.100.1.0/24:22", true, "100.100.1.0/24", 22, 22 },
+	/* 14 */ { "100.100.1.5/32", true, "100.100.1.5/32", 1, 65535 },
+	/* 15 */ { "fd00:1::/64:22-23", true, "fd00:1::/64", 22, 23 },
+	/* 16 */ { "fd00:1::/64", true, "fd00:1::/64", 1, 65535 },
+	/* 17 */ { "100.100.1.1/24:22", false, NULL, 0, 0 },	/* host bits set */
+	/* 18 */ { "100.100.001.0/24:22", false, NULL, 0, 0 },
+	/* 19 */ { "FD00:1::/64:22", false, NULL, 0, 0 },
+	/* 20 */ { "100.100.1.0/33", false, NULL, 0, 0 },
+	/* 21 */ { "100.100.1.0/24:", false, NULL, 0, 0 },
+	/* 22 */ { "100.100.1.0/:22", false, NULL, 0, 0 },
 };
 
 static void test_token_parsers(void **state)

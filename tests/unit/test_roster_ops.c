@@ -316,6 +316,29 @@ static const struct {
 	/* 10 */ { "*:1-1023", "db-1", 1024, false },
 	/* 11 */ { "group:db", "db-1", 65535, true },
 	/* 12 */ { "group:dbx:22", "db-1", 22, false },
+	/* 13 */ { "100.64.0.0/30:22", "web-2", 22, true },	/* a prefix over overlay addresses */
+	/* 14 */ { "100.64.0.0/30:22", "db-1", 22, false },
+	/* 15 */ { "100.64.0.5/32:22", "db-1", 23, false },
+	/* 16 */ { "100.100.1.0/24:22", "web-1", 22, false },	/* a subnet prefix is no node */
+};
+
+/* 6b. Hosts inside a node's subnet: only prefix rules cover them. */
+static const struct {
+	const char *allow;
+	const char *addr;
+	uint16_t port;
+	bool want;
+} acl_addr_cases[] = {
+	/*  1 */ { "100.100.1.0/24:22", "100.100.1.5", 22, true },
+	/*  2 */ { "100.100.1.0/24:22", "100.100.1.5", 23, false },
+	/*  3 */ { "100.100.1.0/24:22", "100.100.2.5", 22, false },
+	/*  4 */ { "100.100.1.5/32:22", "100.100.1.6", 22, false },
+	/*  5 */ { "*:*", "100.100.1.5", 22, false },
+	/*  6 */ { "group:web", "100.100.1.5", 22, false },
+	/*  7 */ { "web-1", "100.100.1.5", 22, false },
+	/*  8 */ { "fd00:9::/64:22", "fd00:9::5", 22, true },
+	/*  9 */ { "fd00:9::/64:22", "100.100.1.5", 22, false },	/* another family */
+	/* 10 */ { "100.100.1.0/24:22", "100.100.1.5", 0, false },
 };
 
 static void test_acl(void **state)
@@ -341,9 +364,54 @@ static void test_acl(void **state)
 			fail();
 		}
 	}
+	for (i = 0; i < sizeof(acl_addr_cases) / sizeof(acl_addr_cases[0]); i++) {
+		uint8_t a[16] = { 0 };
+		int fam;
+
+		assert_true(roster_address_parse(&fam, a, acl_addr_cases[i].addr));
+		assert_true(roster_allow_parse(&e->allows[0], acl_addr_cases[i].allow));
+		if (roster_engineer_allows_address(e, fam, a, acl_addr_cases[i].port) !=
+		    acl_addr_cases[i].want) {
+			print_error("acl address case %zu\n", i + 1);
+			fail();
+		}
+	}
 	/* No rules: nothing allowed. */
 	e->n_allows = 0;
 	assert_false(roster_engineer_allows(&r, e, roster_node_find(&r, "web-1"), 22));
+	roster_free(&r);
+}
+
+/* 6c. Which node routes an address, and which allow targets name something. */
+static void test_subnet_router(void **state)
+{
+	struct roster_allow al;
+	struct roster_node *n;
+	struct roster r;
+	uint8_t a[16] = { 0 };
+	int fam;
+
+	(void)state;
+	build(&r);
+	n = roster_node_find(&r, "db-1");
+	n->subnets = calloc(1, sizeof(*n->subnets));
+	assert_non_null(n->subnets);
+	assert_true(roster_prefix_parse(&n->subnets[0], "100.100.1.0/24"));
+	n->n_subnets = 1;
+	assert_true(roster_address_parse(&fam, a, "100.100.1.200"));
+	assert_ptr_equal(roster_subnet_router(&r, fam, a), n);
+	assert_true(roster_address_parse(&fam, a, "100.100.2.1"));
+	assert_null(roster_subnet_router(&r, fam, a));
+	assert_true(roster_allow_parse(&al, "100.100.1.128/25:22"));
+	assert_true(roster_allow_target_exists(&r, &al));
+	assert_true(roster_allow_parse(&al, "100.100.0.0/23:22"));	/* wider than the subnet */
+	assert_false(roster_allow_target_exists(&r, &al));
+	assert_true(roster_allow_parse(&al, "100.64.0.0/24"));		/* the overlay itself */
+	assert_true(roster_allow_target_exists(&r, &al));
+	assert_true(roster_allow_parse(&al, "fd00:1234::/120:22"));
+	assert_true(roster_allow_target_exists(&r, &al));
+	assert_true(roster_allow_parse(&al, "fd00:1235::/120:22"));
+	assert_false(roster_allow_target_exists(&r, &al));
 	roster_free(&r);
 }
 
@@ -501,6 +569,7 @@ int main(void)
 		cmocka_unit_test(test_is_newer),
 		cmocka_unit_test(test_allocate),
 		cmocka_unit_test(test_acl),
+		cmocka_unit_test(test_subnet_router),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_save),
 		cmocka_unit_test(test_admin_key_file),
