@@ -53,7 +53,7 @@ for n in a b c; do
 done
 rnode_enroll a
 rnode_enroll b
-roster_publish
+roster_publish --force
 # c belongs to another admin (same network name): it pins that admin's key, so it refuses
 # every roster of ours, whatever its serial.
 ADMIN_MAIN=$ADMIN
@@ -105,7 +105,7 @@ push() {
 }
 
 # 1. Nine hosts at once, three good, six broken in six ways.
-roster_publish
+roster_publish --force
 t0=$(now_ms)
 rc=0
 push --timeout 6 root@"${UL[a]}" root@"${UL[b]}" root@"${UL[c]}" root@"${UL[r]}" \
@@ -151,7 +151,7 @@ assert_eq "push --json: counts" "1 1" "$(jget 'd["ok"], d["failed"]')"
 
 # 4. --wait: a and b confirm the new serial; c's tunneld refused it (another admin's key) and
 # still runs its own, which --wait names.
-roster_publish
+roster_publish --force
 rc=0
 push --wait 10 root@"${UL[a]}" root@"${UL[b]}" root@"${UL[c]}" >"$T/out" 2>"$T/err" || rc=$?
 sed 's/^/     /' "$T/err"
