@@ -24,12 +24,6 @@ ip netns exec "${NS[b]}" iperf3 -s -p 5201 >"$T/iperf-b.log" 2>&1 &
 BG_PIDS+=($!)
 wait_until 10 listening b 5201 || echo "bench_ab: iperf3 server not up"
 
-rtt() {
-	ip netns exec "${NS[a]}" timeout -k 2 $((PINGS / 50 + 20)) ping -n -c "$PINGS" -i 0.01 -W 1 \
-		"${OV4[b]}" 2>/dev/null | sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | sort -g |
-		awk '{ v[NR] = $1 } END { if (NR) printf "%.3f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; else print "n/a" }'
-}
-
 declare -A G L
 for r in $(seq "$ROUNDS"); do
 	for v in A B; do
@@ -38,7 +32,7 @@ for r in $(seq "$ROUNDS"); do
 		node_start a && node_start b || { echo "bench_ab: $TUNNELD did not start"; continue; }
 		ip netns exec "${NS[a]}" timeout 10 ping -n -q -c 3 -i 0.2 -w 5 "${OV4[b]}" >/dev/null 2>&1 || true
 		G[$v:$r]=$(iperf_gbps a "${OV4[b]}" "$SECS")
-		L[$v:$r]=$(rtt)
+		L[$v:$r]=$(rtt_median a "${OV4[b]}" "$PINGS")
 		printf 'round %d  %s %8s Gbit/s  %8s ms median rtt\n' "$r" "$v" "${G[$v:$r]}" "${L[$v:$r]}"
 		node_stop a
 		node_stop b
@@ -54,4 +48,4 @@ for v in A B; do
 		"$(median "${ls[@]}")" "${gs[*]}" "${ls[*]}"
 done
 echo "single-stream iperf3 -t $SECS, $PINGS pings at -i 0.01; medians of $ROUNDS interleaved rounds"
-finish
+exit 0
