@@ -25,6 +25,11 @@ bool prom_writer_failed(const struct prom_writer *w)
 	return w->failed;
 }
 
+void prom_writer_fail(struct prom_writer *w)
+{
+	w->failed = true;
+}
+
 /* Room for n more bytes and a NUL; fails the writer past PROM_MAX_BYTES. */
 static bool reserve(struct prom_writer *w, size_t n)
 {

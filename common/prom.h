@@ -40,6 +40,8 @@ void prom_writer_init(struct prom_writer *w);
 /* Frees the buffer; w may be reused after prom_writer_init. */
 void prom_writer_free(struct prom_writer *w);
 bool prom_writer_failed(const struct prom_writer *w);
+/* Marks the page failed (a part of it could not be built): later calls are no-ops. */
+void prom_writer_fail(struct prom_writer *w);
 
 /* "# HELP name help" and "# TYPE name type"; type is "counter", "gauge" or "untyped". */
 void prom_family(struct prom_writer *w, const char *name, const char *type, const char *help);

@@ -2,6 +2,8 @@
 #include "metrics_page.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "device.h"
 #include "keys/lib/key.h"
@@ -30,24 +32,63 @@ const char *metrics_drop_reason_name(unsigned reason)
 /* Per-peer values, one family at a time (the format wants a family's samples together). */
 enum peer_value { RX_BYTES, TX_BYTES, RX_PACKETS, TX_PACKETS, LAST_HANDSHAKE };
 
-static void peer_family(struct prom_writer *w, const struct device *dev,
-    const struct roster_sync *rs, const char *name, const char *type, const char *help,
+/* A roster node's key and name, sorted by key: a scrape looks every peer's name up once, in
+ * O(log nodes), rather than walking the roster per peer and family on the event loop. */
+struct key_name {
+	const uint8_t *key;
+	const char *name;
+};
+
+static int key_name_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct key_name *)a)->key, ((const struct key_name *)b)->key,
+	    KEY_LEN);
+}
+
+/* names[i]: the roster name of the i-th peer of dev, "" if none.  NULL if out of memory (the
+ * page then fails: a page without names would be misleading). */
+static const char **peer_names(const struct device *dev, const struct roster_sync *rs)
+{
+	const struct roster *r = rs && rs->has_roster ? &rs->running : NULL;
+	struct key_name *idx = NULL, probe, *hit;
+	const char **names;
+	size_t i = 0;
+
+	names = calloc(dev->n_peers ? dev->n_peers : 1, sizeof(*names));
+	if (!names)
+		return NULL;
+	if (r && r->n_nodes) {
+		idx = calloc(r->n_nodes, sizeof(*idx));
+		if (!idx) {
+			free(names);
+			return NULL;
+		}
+		for (size_t k = 0; k < r->n_nodes; k++)
+			idx[k] = (struct key_name){ r->nodes[k].key, r->nodes[k].name };
+		qsort(idx, r->n_nodes, sizeof(*idx), key_name_cmp);
+	}
+	for (const struct peer *p = dev->peers_head; p && i < dev->n_peers; p = p->next, i++) {
+		probe.key = wg_peer_public_key(p->wg);
+		hit = idx ? bsearch(&probe, idx, r->n_nodes, sizeof(*idx), key_name_cmp) : NULL;
+		names[i] = hit ? hit->name : "";
+	}
+	free(idx);
+	return names;
+}
+
+static void peer_family(struct prom_writer *w, const struct device *dev, const char **names,
+    bool roster_mode, const char *name, const char *type, const char *help,
     enum peer_value what)
 {
 	char b64[KEY_B64_LEN + 1];
 	struct prom_label l[2] = { { "public_key", b64 }, { "name", "" } };
-	size_t n_labels = rs ? 2 : 1;		/* name= in roster mode only */
+	size_t n_labels = roster_mode ? 2 : 1, i = 0;
+	uint64_t hs, v = 0;
 
 	prom_family(w, name, type, help);
-	for (const struct peer *p = dev->peers_head; p; p = p->next) {
-		const uint8_t *key = wg_peer_public_key(p->wg);
-		const struct roster_node *n = NULL;
-		uint64_t hs, v = 0;
-
-		key_to_base64(b64, key);
-		if (rs && rs->has_roster)
-			n = roster_node_find_key(&rs->running, key);
-		l[1].value = n ? n->name : "";
+	for (const struct peer *p = dev->peers_head; p && i < dev->n_peers; p = p->next, i++) {
+		key_to_base64(b64, wg_peer_public_key(p->wg));
+		l[1].value = names[i];
 		switch (what) {
 		case RX_BYTES: v = p->rx_bytes; break;
 		case TX_BYTES: v = p->tx_bytes; break;
@@ -84,27 +125,32 @@ void metrics_page_write(struct prom_writer *w, const struct device *dev,
 	const struct prom_label info[2] = { { "version", WARREN_VERSION },
 	    { "interface", dev->ifname } };
 	struct prom_label reason = { "reason", NULL };
+	const char **names = peer_names(dev, rs);
 
 	prom_family(w, "tunneld_build_info", "gauge",
 	    "Always 1; the labels give the version and the interface.");
 	prom_sample_u64(w, "tunneld_build_info", info, 2, 1);
 	gauge(w, "tunneld_peers", "Peers configured on the interface.", (double)dev->n_peers);
-	peer_family(w, dev, rs, "tunneld_peer_receive_bytes_total", "counter",
+	if (!names) {
+		prom_writer_fail(w);
+		return;
+	}
+	peer_family(w, dev, names, rs != NULL, "tunneld_peer_receive_bytes_total", "counter",
 	    "Bytes of authenticated datagrams received from the peer.", RX_BYTES);
-	peer_family(w, dev, rs, "tunneld_peer_transmit_bytes_total", "counter",
+	peer_family(w, dev, names, rs != NULL, "tunneld_peer_transmit_bytes_total", "counter",
 	    "Bytes of datagrams sent to the peer.", TX_BYTES);
-	peer_family(w, dev, rs, "tunneld_peer_receive_packets_total", "counter",
+	peer_family(w, dev, names, rs != NULL, "tunneld_peer_receive_packets_total", "counter",
 	    "Authenticated datagrams received from the peer.", RX_PACKETS);
-	peer_family(w, dev, rs, "tunneld_peer_transmit_packets_total", "counter",
+	peer_family(w, dev, names, rs != NULL, "tunneld_peer_transmit_packets_total", "counter",
 	    "Datagrams sent to the peer.", TX_PACKETS);
-	peer_family(w, dev, rs, "tunneld_peer_last_handshake_timestamp_seconds", "gauge",
+	peer_family(w, dev, names, rs != NULL, "tunneld_peer_last_handshake_timestamp_seconds", "gauge",
 	    "Time of the latest completed handshake, seconds since the epoch; 0: none yet.",
 	    LAST_HANDSHAKE);
 
 	prom_family(w, "tunneld_packets_dropped_total", "counter",
 	    "Packets dropped, by reason (docs/tunneld.md lists them).");
 	for (unsigned i = 0; i < WG_DROP_REASONS; i++) {
-		reason.value = drop_reasons[i];
+		reason.value = metrics_drop_reason_name(i);
 		prom_sample_u64(w, "tunneld_packets_dropped_total", &reason, 1, st->rx_dropped[i]);
 	}
 	reason.value = "wrong_allowed_ip";
@@ -135,6 +181,7 @@ void metrics_page_write(struct prom_writer *w, const struct device *dev,
 	    "1 while handshakes are answered with cookie replies (under load), else 0.",
 	    wg_engine_under_load(dev->engine, now_ns) ? 1 : 0);
 
+	free(names);
 	if (!rs)
 		return;
 	prom_family(w, "tunneld_roster_serial", "gauge",
