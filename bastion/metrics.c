@@ -6,10 +6,6 @@
 #include "bastion/auditor.h"
 #include "bastion/bastion.h"
 
-#ifndef WARREN_VERSION
-#define WARREN_VERSION "unknown"
-#endif
-
 /* The code's reason (matched as a prefix: "connect failed: ..." carries errno text) and the
  * label value. */
 struct reason {

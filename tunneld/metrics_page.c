@@ -9,10 +9,6 @@
 #include "keys/lib/key.h"
 #include "roster_sync.h"
 
-#ifndef WARREN_VERSION
-#define WARREN_VERSION "unknown"
-#endif
-
 static const char *const drop_reasons[WG_DROP_REASONS] = {
 	[WG_DROP_MALFORMED] = "malformed",
 	[WG_DROP_BAD_MAC] = "bad_mac",
