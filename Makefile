@@ -110,7 +110,7 @@ $(BUILD)/flood: tests/bench/flood.c
 DEPS := build-essential pkg-config libsodium-dev libb2-dev libevent-dev libmnl-dev libnftnl-dev \
         libssh-dev libssl-dev libseccomp-dev libcmocka-dev iproute2 iputils-ping iperf3 wireguard-go wireguard-tools \
         openssh-client openssh-server procps psmisc coreutils netcat-openbsd clang time gdb \
-        systemd systemd-container libsystemd-dev libcap2-bin util-linux nftables rsync curl python3-asyncssh
+        systemd systemd-container libsystemd-dev libcap2-bin util-linux nftables rsync curl python3-asyncssh prometheus
 deps:
 	$(Q)missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		grep -q '^install ok installed' || echo $$p; done); \

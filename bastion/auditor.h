@@ -43,6 +43,14 @@ void auditor_process(struct bastion *b);
 /* false while the auditor reports that the log cannot be written (disk full), or while it is
  * not keeping up (above): logins and new jumps are refused meanwhile. */
 bool auditor_writable(const struct bastion *b);
+/* The link's backlog, for metrics: bytes queued and not yet sent, jumps waiting for their
+ * ack and how long the oldest has waited (ns; 0 when none). */
+struct auditor_stats {
+	size_t queued_bytes;
+	unsigned pending_acks;
+	uint64_t oldest_pending_ns;
+};
+void auditor_stats_get(const struct bastion *b, uint64_t now_ns, struct auditor_stats *out);
 /* true once the auditor has gone (the bastion must stop). */
 bool auditor_dead(const struct bastion *b);
 /* Sends what is left, closes the link and waits for the auditor's final checkpoint and

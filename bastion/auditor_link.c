@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -227,6 +228,7 @@ int auditor_send(struct bastion *b, enum auditor_event e, unsigned flags,
 		return -EPIPE;
 	if (flags & AUDITOR_F_ACK) {
 		r->audit_id = ++l->next_id;
+		r->audit_sent_ns = bastion_now_ns();
 		r->audit_next = NULL;
 		if (l->wait_tail)
 			l->wait_tail->audit_next = r;
@@ -322,8 +324,15 @@ void auditor_process(struct bastion *b)
 			l->dead = true;
 			break;
 		}
-		if (type == AUDITOR_MSG_ACK)
+		if (type == AUDITOR_MSG_ACK) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			b->stats.audit_acks++;
+			b->stats.audit_last_ack_wall_ns = (uint64_t)ts.tv_sec * 1000000000ull +
+			    (uint64_t)ts.tv_nsec;
 			answer(b, id, status);
+		}
 		else if (type == AUDITOR_MSG_STATUS)
 			l->writable = w;
 		off += len;
@@ -339,6 +348,21 @@ void auditor_process(struct bastion *b)
 		    "every connection and stopping");
 		b->stop = true;
 	}
+}
+
+void auditor_stats_get(const struct bastion *b, uint64_t now_ns, struct auditor_stats *out)
+{
+	const struct auditor_link *l = b->aud;
+	const struct relay *r;
+
+	memset(out, 0, sizeof(*out));
+	if (!l)
+		return;
+	out->queued_bytes = l->out_len;
+	for (r = l->wait_head; r; r = r->audit_next)
+		out->pending_acks++;
+	if (l->wait_head && now_ns > l->wait_head->audit_sent_ns)
+		out->oldest_pending_ns = now_ns - l->wait_head->audit_sent_ns;
 }
 
 bool auditor_writable(const struct bastion *b)

@@ -18,6 +18,7 @@
 #include "bastion/admission.h"
 #include "bastion/chanwin.h"
 #include "bastion/config.h"
+#include "bastion/metrics.h"
 #include "bastion/refusal.h"
 
 enum {
@@ -57,6 +58,7 @@ struct relay {
 	struct access_target t;
 	bool opened;			/* jump_open was audited (jump_close follows) */
 	uint64_t audit_id;		/* the jump_open whose ack this relay waits for */
+	uint64_t audit_sent_ns;		/* when it was queued (metrics: the audit lag) */
 	struct relay *audit_next;	/* in the auditor link's queue of relays waiting */
 	uint64_t t_open_ns;
 	uint64_t deadline_ns;		/* connect timeout, then the close wait */
@@ -121,6 +123,8 @@ struct bastion {
 	struct auditor_link *aud;	/* bastion/auditor.h: the audit process */
 	struct admission adm;
 	struct refusals refusals;
+	struct bastion_stats stats;	/* bastion/metrics.h */
+	struct metrics_http *metrics;	/* the MetricsListen endpoint, or NULL */
 	struct bsession *sessions;
 	unsigned n_sessions, n_unauth, n_relays;
 	int sig_fd;

@@ -150,6 +150,24 @@ static bool key_listen(struct parse_ctx *p, const char *v)
 	return true;
 }
 
+static bool key_metrics_listen(struct parse_ctx *p, const char *v)
+{
+	char q[QUOTE_MAX + 4];
+	unsigned long port;
+
+	/* A bare port: loopback, the safe default (the page shows the fleet's shape). */
+	if (parse_uint(v, 1, 65535, &port)) {
+		strcpy(p->c->metrics_listen.host, "127.0.0.1");
+		p->c->metrics_listen.port = (uint16_t)port;
+	} else if (!parse_listen(v, &p->c->metrics_listen)) {
+		err_add(p, "MetricsListen: expected PORT, ADDRESS:PORT or [IPV6]:PORT, got \"%s\"",
+		    quote(q, v));
+		return false;
+	}
+	p->c->has_metrics_listen = true;
+	return true;
+}
+
 static bool key_host_key(struct parse_ctx *p, const char *v)
 {
 	return set_path(p, p->c->host_key_file, v);
@@ -490,6 +508,7 @@ static const struct {
 	{ "PerSourcePenalties", key_penalties, false },
 	{ "PerSourcePenaltyExemptList", key_exempt, false },
 	{ "MaxAuthTries", key_max_auth_tries, false },
+	{ "MetricsListen", key_metrics_listen, false },
 };
 enum { N_KEYS = sizeof(keys_table) / sizeof(keys_table[0]) };
 

@@ -67,6 +67,10 @@ struct bastion_config {
 	unsigned per_source_v4_bits, per_source_v6_bits;	/* PerSourceNetBlockSize */
 	struct bastion_penalties penalties;
 	unsigned max_auth_tries;	/* per connection */
+	/* MetricsListen: the Prometheus endpoint (bastion/metrics_http.h); off when not given.
+	 * A bare port means 127.0.0.1. */
+	bool has_metrics_listen;
+	struct bastion_listen metrics_listen;
 };
 
 struct bastion_config_errors {

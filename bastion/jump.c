@@ -38,6 +38,7 @@ int jump_request(struct bsession *s, ssh_message msg)
 		reason = "too many jumps";
 	snprintf(shown, sizeof(shown), "%s", host ? host : "");
 	if (reason) {
+		b->stats.jumps[bastion_jump_result_of(reason)]++;
 		/* Past the refusal limits the session closes instead (audited once). */
 		if (!bsession_refused(s))
 			return 1;
@@ -50,6 +51,7 @@ int jump_request(struct bsession *s, ssh_message msg)
 	if (!ch)
 		return 0;
 	if (!relay_start(s, ch, &t, &why)) {
+		b->stats.jumps[bastion_jump_result_of(why)]++;
 		if (bsession_refused(s))
 			journal_jump_deny(s, host, &t, port, why);
 		ssh_channel_close(ch);

@@ -70,6 +70,7 @@ static void flush_to_target(struct relay *r)
 			}
 			r->off += (size_t)w;
 			r->bytes_in += w;
+			r->s->b->stats.bytes_to_node += (uint64_t)w;
 			continue;
 		}
 		r->off = r->len = 0;
@@ -135,6 +136,7 @@ static bool flush_to_channel(struct relay *r)
 			return false;	/* key re-exchange or no window: again after the next poll */
 		r->ooff += (size_t)w;
 		r->bytes_out += w;
+		r->s->b->stats.bytes_to_engineer += (uint64_t)w;
 	}
 	r->olen = r->ooff = 0;
 	return true;
@@ -193,6 +195,7 @@ static void connected(struct relay *r)
 		err = errno;
 	if (err) {
 		snprintf(why, sizeof(why), "connect failed: %s", strerror(err));
+		r->s->b->stats.jumps[BJUMP_CONNECT_FAILED]++;
 		journal_jump_deny(r->s, r->t.name, &r->t, r->t.port, why);
 		blog_info("session %s: %s to %s:%u: %s", r->s->id, r->s->engineer, r->t.name,
 		    r->t.port, why);
@@ -202,6 +205,7 @@ static void connected(struct relay *r)
 	/* Durable before a byte goes either way: the auditor's ack opens it (relay_audited);
 	 * meanwhile the engineer's bytes wait in libssh, the node's in its socket. */
 	if (journal_jump_open(r) < 0) {
+		r->s->b->stats.jumps[BJUMP_AUDIT_FAILED]++;
 		relay_kill(r, "audit log write failed");
 		return;
 	}
@@ -216,6 +220,7 @@ void relay_audited(struct relay *r, int status)
 		return;
 	if (status < 0) {
 		r->opened = false;	/* no jump_open line: no jump_close either */
+		r->s->b->stats.jumps[BJUMP_AUDIT_FAILED]++;
 		journal_jump_deny(r->s, r->t.name, &r->t, r->t.port, "audit log write failed");
 		blog_info("session %s: %s to %s port %u: refused: the audit log cannot record it",
 		    r->s->id, r->s->engineer, r->t.name, r->t.port);
@@ -223,6 +228,7 @@ void relay_audited(struct relay *r, int status)
 		return;
 	}
 	r->state = RELAY_OPEN;
+	r->s->b->stats.jumps[BJUMP_OPENED]++;
 	r->t_open_ns = bastion_now_ns();
 	blog_info("session %s: jump open: %s to %s (%s) port %u", r->s->id, r->s->engineer,
 	    r->t.name, r->t.addr_str, r->t.port);
@@ -284,6 +290,7 @@ static int on_data(ssh_session ss, ssh_channel ch, void *data, uint32_t len, int
 		if (w > 0) {
 			used = (uint32_t)w;
 			r->bytes_in += w;
+			r->s->b->stats.bytes_to_node += (uint64_t)w;
 		}
 	}
 	if (r->off > 0 && r->off == r->len)
@@ -434,6 +441,7 @@ void relay_sync(struct bsession *s, uint64_t now_ns)
 
 	while ((r = *pp)) {
 		if (r->state == RELAY_CONNECTING && now_ns >= r->deadline_ns) {
+			b->stats.jumps[BJUMP_CONNECT_TIMEOUT]++;
 			journal_jump_deny(s, r->t.name, &r->t, r->t.port, "connect timed out");
 			relay_kill(r, "connect timed out");
 		}

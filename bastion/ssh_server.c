@@ -21,6 +21,7 @@
 #include "bastion/bastion.h"
 #include "bastion/journal.h"
 #include "bastion/log.h"
+#include "bastion/metrics_http.h"
 #include "bastion/sandbox.h"
 #include "bastion/statedir.h"
 #include "common/notify.h"
@@ -64,9 +65,11 @@ bool bsession_refused(struct bsession *s)
 
 	if (s->state != BSESSION_READY)
 		return false;
+	s->b->stats.requests_refused++;
 	why = refusals_take(&s->b->refusals, s->engineer, &s->refusals, bastion_now_ns());
 	if (!why)
 		return true;
+	s->b->stats.sessions_closed_refusals++;
 	journal_session(s, "session_deny", NULL, NULL, why);
 	blog_info("session %s: %s from %s port %d: closing: %s", s->id, s->engineer, s->src,
 	    s->src_port, why);
@@ -139,6 +142,7 @@ static void auth_failed(struct bsession *s, const char *user, const char *fp, co
 	char shown[BASTION_USER_MAX + 1];
 
 	user_copy(shown, sizeof(shown), user ? user : "");
+	b->stats.auth[bastion_auth_result_of(why)]++;
 	/* While the log cannot take lines (full, or the auditor behind) every login is refused
 	 * anyway: an unauthenticated client must not be able to keep adding to the queue. */
 	if (auditor_writable(b))
@@ -185,6 +189,7 @@ static int on_auth_pubkey(ssh_session ss, const char *user, struct ssh_key_struc
 	if (s->state == BSESSION_DEAD || s->state == BSESSION_READY)
 		return SSH_AUTH_DENIED;
 	if (!auditor_writable(s->b)) {
+		s->b->stats.auth[BAUTH_AUDIT_UNAVAILABLE]++;
 		audit_unavailable(s);
 		return SSH_AUTH_DENIED;
 	}
@@ -222,6 +227,7 @@ static int on_auth_pubkey(ssh_session ss, const char *user, struct ssh_key_struc
 	memcpy(s->fp, fp, sizeof(s->fp));
 	s->state = BSESSION_READY;
 	s->b->n_unauth--;
+	s->b->stats.auth[BAUTH_ACCEPTED]++;
 	journal_session(s, "auth_accept", NULL, NULL, NULL);
 	blog_info("session %s: accepted publickey for %s from %s port %d %s", s->id, s->engineer,
 	    s->src, s->src_port, s->fp);
@@ -425,6 +431,7 @@ static bool admit(struct bastion *b, struct bsession *s)
 		    randombytes_uniform(100));
 	if (!why)
 		return true;
+	b->stats.admission_refused[bastion_admission_result_of(why)]++;
 	if (admission_log_due(&b->adm, s->t_start_ns, &skipped)) {
 		left = admission_penalty_left(&b->adm, &s->net, s->t_start_ns);
 		if (strcmp(why, "PerSourcePenalties") == 0)
@@ -505,6 +512,7 @@ static int on_listen(socket_t fd, int revents, void *ud)
 	b->sessions = s;
 	b->n_sessions++;
 	b->n_unauth++;
+	b->stats.connections++;
 	ssh_set_blocking(ss, 0);
 	ssh_callbacks_init(&s->scb);
 	s->scb.userdata = s;
@@ -777,6 +785,12 @@ int bastion_open(struct bastion *b, char *err, size_t errlen)
 		if (ret < 0)
 			goto out;
 	}
+	/* Before the drop, like the SSH listeners. */
+	if (b->cfg.has_metrics_listen) {
+		ret = metrics_http_open(b, &b->cfg.metrics_listen, err, errlen);
+		if (ret < 0)
+			goto out;
+	}
 	if (ssh_event_add_fd(b->ev, b->acc.inotify_fd, POLLIN, on_inotify, b) != SSH_OK) {
 		ret = -ENOMEM;
 		goto out;
@@ -888,6 +902,7 @@ int bastion_run(struct bastion *b)
 			bastion_notify_ready(b);
 		}
 		reap(b, now);
+		metrics_http_sync(b, now);
 		if (now >= next_tick) {
 			tick(b, now);
 			next_tick = now + BASTION_TICK_MS * 1000000ull;
@@ -906,6 +921,8 @@ void bastion_close(struct bastion *b)
 		bsession_kill(b->sessions, "bastion stopping");
 		session_free(b->sessions);
 	}
+	if (b->ev)
+		metrics_http_close(b);
 	for (i = 0; i < b->n_listeners; i++) {
 		ssh_event_remove_fd(b->ev, b->listeners[i].fd);
 		ssh_bind_free(b->listeners[i].bind);

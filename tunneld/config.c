@@ -505,6 +505,30 @@ static bool iface_gossip_port(struct parser *p, char *value)
 	return true;
 }
 
+/* A numeric address and a port: "127.0.0.1:9586", "[::1]:9586".  No name (nothing is
+ * resolved at start), no port 0. */
+static bool iface_metrics_listen(struct parser *p, char *value)
+{
+	char q[QUOTE_MAX + 16], host[256], port[8], err[128];
+	const char *why = NULL;
+	unsigned long v;
+
+	/* A bare port: loopback, the safe default (the page shows the fleet's shape). */
+	if (parse_uint(value, 65535, false, &v) && v > 0) {
+		strcpy(host, "127.0.0.1");
+		snprintf(port, sizeof(port), "%u", (unsigned)v);
+		why = "";
+	}
+	if ((!why && !split_endpoint(value, host, port, &why)) ||
+	    config_resolve_endpoint(host, port, &p->c->metrics_listen, err, sizeof(err)) < 0) {
+		perr(p, "MetricsListen '%s': %s (want PORT or a numeric ADDRESS:PORT, e.g. "
+		    "127.0.0.1:9586)", quote(q, value), why && *why ? why : "not a numeric address");
+		return false;
+	}
+	p->c->has_metrics_listen = true;
+	return true;
+}
+
 static bool iface_user(struct parser *p, char *value)
 {
 	char q[QUOTE_MAX + 16];
@@ -749,6 +773,7 @@ static const struct keyword interface_keys[] = {
 	{ "AdminKey", iface_admin_key, false },
 	{ "GossipPort", iface_gossip_port, false },
 	{ "User", iface_user, false },
+	{ "MetricsListen", iface_metrics_listen, false },
 	{ "OverlayFirewall", iface_overlay_firewall, false },
 };
 

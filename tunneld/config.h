@@ -63,6 +63,9 @@ struct config {
 	bool has_gossip_port;
 	uint16_t gossip_port;			/* GossipPort; 0 = off; default 7946 */
 	char user[33];				/* User to run as once up; "" = stay */
+	/* MetricsListen (file only): the Prometheus endpoint's address; off when not given. */
+	bool has_metrics_listen;
+	union wg_sockaddr metrics_listen;
 	/* OverlayFirewall = off (file only): no nftables table guarding our addresses. */
 	bool no_overlay_firewall;
 };

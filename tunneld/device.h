@@ -47,6 +47,8 @@ struct peer {
 	char endpoint_port[8];
 	uint64_t rx_bytes;
 	uint64_t tx_bytes;
+	uint64_t rx_packets;		/* authenticated datagrams from the peer */
+	uint64_t tx_packets;		/* datagrams sent to it */
 	struct staged_packet *staged_head;
 	struct staged_packet *staged_tail;
 	unsigned staged_count;
@@ -68,13 +70,20 @@ struct peer {
 	struct peer *dirty_next;
 };
 
+/* Counted where the decision is made, plain increments: the device is driven by one thread
+ * (its event loop), which also serves the metrics (tunneld/metrics.c). */
 struct device_stats {
 	uint64_t tun_no_route;		/* no peer's allowed IPs hold the destination */
 	uint64_t tun_no_endpoint;
-	uint64_t staged_dropped;
-	uint64_t rx_invalid;		/* engine drops */
+	uint64_t staged_overflow;	/* a peer's or the device's staging queue was full */
+	uint64_t staged_dropped;	/* staged packets discarded (handshake gave up, peer gone) */
+	uint64_t rx_dropped[WG_DROP_REASONS];	/* engine drops, by reason */
 	uint64_t rx_bad_source;		/* inner source outside the sender's allowed IPs */
 	uint64_t tx_dropped;
+	uint64_t handshake_initiations_sent;
+	uint64_t handshake_initiations_answered;	/* valid initiations we responded to */
+	uint64_t handshakes_completed;	/* sessions confirmed, as initiator or responder */
+	uint64_t cookie_replies_sent;	/* under load: cookie replies instead of responses */
 };
 
 struct device {

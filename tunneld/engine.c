@@ -617,8 +617,9 @@ uint64_t wg_peer_next_deadline(const struct wg_peer *p)
 
 /* ---- receiving ---- */
 
-static enum wg_rx_kind drop(struct wg_rx *rx, const char *why)
+static enum wg_rx_kind drop(struct wg_rx *rx, enum wg_drop_reason reason, const char *why)
 {
+	rx->reason = reason;
 	rx->why = why;
 	return WG_RX_DROP;
 }
@@ -663,6 +664,11 @@ static bool load_update(struct wg_engine *e, uint64_t now)
 	return e->been_under_load && !expired(e->last_under_load, 1, now);
 }
 
+bool wg_engine_under_load(const struct wg_engine *e, uint64_t now_ns)
+{
+	return e->been_under_load && !expired(e->last_under_load, 1, now_ns);
+}
+
 /* Fresh randomness for the cookie secret when the checker may rotate it: only under load (the
  * secret is not touched otherwise), a second early, and also when its birthdate lies ahead of
  * now, which the checker treats as expired: it must never rotate to bytes we did not draw. */
@@ -691,22 +697,22 @@ static enum wg_rx_kind rx_initiation(struct wg_engine *e, const struct noise_sta
 
 	memcpy(&msg, buf, sizeof(msg));
 	if (out_cap < sizeof(resp)) {
-		rx->why = "no room for a response";
+		drop(rx, WG_DROP_INTERNAL, "no room for a response");
 		goto out;
 	}
 	if (!noise_handshake_begin_consume_initiation(&msg, id, &ctx)) {
-		rx->why = "initiation does not decrypt";
+		drop(rx, WG_DROP_HANDSHAKE_REJECTED, "initiation does not decrypt");
 		goto out;
 	}
 	p = wg_engine_peer_lookup(e, ctx.remote_static);
 	if (!p || p->is_self) {
-		rx->why = "unknown peer";
+		drop(rx, WG_DROP_HANDSHAKE_REJECTED, "unknown peer");
 		goto out;
 	}
 	if (id == &e->id_prev && !p->rotating) {
 		/* It has used our new key already: the old one no longer speaks for us to it
 		 * (whoever may still hold the old key cannot pose as this peer to us). */
-		rx->why = "initiation to our previous key from a peer that knows the new one";
+		drop(rx, WG_DROP_HANDSHAKE_REJECTED, "initiation to our previous key from a peer that knows the new one");
 		goto out;
 	}
 	/* On a copy: until the initiation authenticates, a forged one (anyone can make the
@@ -715,7 +721,7 @@ static enum wg_rx_kind rx_initiation(struct wg_engine *e, const struct noise_sta
 	if (hs.identity != id)
 		noise_handshake_rebind(&hs, id);
 	if (!noise_handshake_finish_consume_initiation(&msg, &hs, &ctx, now)) {
-		rx->why = "initiation rejected (replay, flood or bad key)";
+		drop(rx, WG_DROP_HANDSHAKE_REJECTED, "initiation rejected (replay, flood or bad key)");
 		goto out;
 	}
 	p->handshake = hs;
@@ -723,19 +729,19 @@ static enum wg_rx_kind rx_initiation(struct wg_engine *e, const struct noise_sta
 	if (id == &e->id)
 		p->rotating = false;
 	if (!hs_index_new(p)) {
-		rx->why = "no receiver index";
+		drop(rx, WG_DROP_INTERNAL, "no receiver index");
 		goto out;
 	}
 	e->rng(e->rng_ctx, eph, sizeof(eph));
 	if (!noise_handshake_create_response(&resp, &p->handshake, p->hs_index, eph)) {
 		hs_index_release(p);
 		noise_handshake_clear(&p->handshake);
-		rx->why = "cannot create response";
+		drop(rx, WG_DROP_INTERNAL, "cannot create response");
 		goto out;
 	}
 	cookie_add_mac_to_packet(&p->cookie, (uint8_t *)&resp, sizeof(resp), now);
 	if (!session_begin(p, now)) {
-		rx->why = "cannot derive keypair";
+		drop(rx, WG_DROP_INTERNAL, "cannot derive keypair");
 		goto out;
 	}
 	timers_session_derived(&p->timers, now);
@@ -765,14 +771,14 @@ static enum wg_rx_kind rx_response(struct wg_engine *e, const uint8_t *buf, uint
 	memcpy(&msg, buf, sizeof(msg));
 	ent = index_table_lookup(&e->indices, le32toh(msg.receiver_index));
 	if (!ent || ent->kind != INDEX_HANDSHAKE)
-		return drop(rx, "response for an unknown index");
+		return drop(rx, WG_DROP_NO_SESSION, "response for an unknown index");
 	p = ent->peer;
 	if (!noise_handshake_consume_response(&msg, &p->handshake, p->handshake.identity))
-		return drop(rx, "response rejected");
+		return drop(rx, WG_DROP_HANDSHAKE_REJECTED, "response rejected");
 	if (p->handshake.identity == &e->id)
 		p->rotating = false;
 	if (!session_begin(p, now))
-		return drop(rx, "cannot derive keypair");
+		return drop(rx, WG_DROP_INTERNAL, "cannot derive keypair");
 	timers_session_derived(&p->timers, now);
 	timers_handshake_complete(&p->timers);
 	p->last_handshake_wall_ns = wall;
@@ -800,7 +806,7 @@ static enum wg_rx_kind rx_handshake(struct wg_engine *e, const union wg_sockaddr
 	const struct noise_static_identity *id = &e->id;
 
 	if (!source_bytes(src, sb, &sb_len, &ip_len))
-		return drop(rx, "bad source address");
+		return drop(rx, WG_DROP_MALFORMED, "bad source address");
 	under_load = load_update(e, now);
 	secret_random(e, checker, under_load, now, rnd);
 	mac = cookie_validate_packet(checker, buf, len, sb, sb_len, under_load, now, rnd);
@@ -814,12 +820,12 @@ static enum wg_rx_kind rx_handshake(struct wg_engine *e, const union wg_sockaddr
 	}
 	if (under_load && mac == VALID_MAC_WITH_COOKIE) {
 		if (!ratelimiter_allow(&e->limiter, sb, ip_len, now)) {
-			kind = drop(rx, "handshake rate limited");
+			kind = drop(rx, WG_DROP_RATE_LIMITED, "handshake rate limited");
 			goto out;
 		}
 	} else if (under_load && mac == VALID_MAC_BUT_NO_COOKIE) {
 		if (out_cap < sizeof(reply)) {
-			kind = drop(rx, "no room for a cookie reply");
+			kind = drop(rx, WG_DROP_INTERNAL, "no room for a cookie reply");
 			goto out;
 		}
 		memcpy(&sender, buf + sizeof(struct message_header), sizeof(sender));
@@ -831,7 +837,7 @@ static enum wg_rx_kind rx_handshake(struct wg_engine *e, const union wg_sockaddr
 		kind = WG_RX_UNDER_LOAD;
 		goto out;
 	} else if (under_load || mac != VALID_MAC_BUT_NO_COOKIE) {
-		kind = drop(rx, "bad mac");
+		kind = drop(rx, WG_DROP_BAD_MAC, "bad mac");
 		goto out;
 	}
 	if (type == MESSAGE_HANDSHAKE_INITIATION)
@@ -854,10 +860,10 @@ static enum wg_rx_kind rx_cookie(struct wg_engine *e, const uint8_t *buf, uint64
 	memcpy(&msg, buf, sizeof(msg));
 	ent = index_table_lookup(&e->indices, le32toh(msg.receiver_index));
 	if (!ent)
-		return drop(rx, "cookie reply for an unknown index");
+		return drop(rx, WG_DROP_NO_SESSION, "cookie reply for an unknown index");
 	p = ent->peer;
 	if (!cookie_consume_message(&p->cookie, &msg, now))
-		return drop(rx, "cookie reply rejected");
+		return drop(rx, WG_DROP_HANDSHAKE_REJECTED, "cookie reply rejected");
 	rx->peer = p;
 	return WG_RX_COOKIE;
 }
@@ -892,16 +898,22 @@ static enum wg_rx_kind rx_data(struct wg_engine *e, uint8_t *buf, size_t len, ui
 	memcpy(&idx, buf + sizeof(struct message_header), sizeof(idx));
 	ent = index_table_lookup(&e->indices, le32toh(idx));
 	if (!ent || ent->kind != INDEX_KEYPAIR)
-		return drop(rx, "data for an unknown index");
+		return drop(rx, WG_DROP_NO_SESSION, "data for an unknown index");
 	p = ent->peer;
 	kp = ent->obj;
 	if (!kp->receiving.is_valid || expired(kp->receiving.birthdate_ns, REJECT_AFTER_TIME, now) ||
 	    kp->receiving_counter.greatest >= REJECT_AFTER_MESSAGES) {
 		kp->receiving.is_valid = false;
-		return drop(rx, "data under an expired keypair");
+		return drop(rx, WG_DROP_NO_SESSION, "data under an expired keypair");
 	}
-	if (!noise_keypair_decrypt(kp, buf, len, &plen))
-		return drop(rx, "data does not authenticate or is replayed");
+	switch (noise_keypair_open(kp, buf, len, &plen)) {
+	case NOISE_OPEN_OK:
+		break;
+	case NOISE_OPEN_REPLAY:
+		return drop(rx, WG_DROP_REPLAY, "data replayed");
+	case NOISE_OPEN_INVALID:
+		return drop(rx, WG_DROP_BAD_AUTH, "data does not authenticate");
+	}
 
 	rx->peer = p;
 	rx->flags = WG_RX_ENDPOINT;
@@ -929,7 +941,7 @@ static enum wg_rx_kind rx_data(struct wg_engine *e, uint8_t *buf, size_t len, ui
 	if (!rx->inner_len) {
 		rx->inner_off = 0;
 		/* Authenticated, so rx->peer and rx->flags still apply. */
-		return drop(rx, "malformed inner packet");
+		return drop(rx, WG_DROP_MALFORMED, "malformed inner packet");
 	}
 	return WG_RX_DATA;
 }
@@ -943,28 +955,28 @@ enum wg_rx_kind wg_engine_receive(struct wg_engine *e, const union wg_sockaddr *
 	*rx = (struct wg_rx){ 0 };
 	touch(e, now_ns);
 	if (len < sizeof(type))
-		return drop(rx, "short datagram");
+		return drop(rx, WG_DROP_MALFORMED, "short datagram");
 	memcpy(&type, buf, sizeof(type));
 	type = le32toh(type);
 	switch (type) {	/* the reserved bytes must be zero too */
 	case MESSAGE_HANDSHAKE_INITIATION:
 		if (len != sizeof(struct msg_initiation))
-			return drop(rx, "bad initiation length");
+			return drop(rx, WG_DROP_MALFORMED, "bad initiation length");
 		return rx_handshake(e, src, type, buf, len, now_ns, wall_ns, out, out_cap, rx);
 	case MESSAGE_HANDSHAKE_RESPONSE:
 		if (len != sizeof(struct msg_response))
-			return drop(rx, "bad response length");
+			return drop(rx, WG_DROP_MALFORMED, "bad response length");
 		return rx_handshake(e, src, type, buf, len, now_ns, wall_ns, out, out_cap, rx);
 	case MESSAGE_HANDSHAKE_COOKIE:
 		if (len != sizeof(struct msg_cookie))
-			return drop(rx, "bad cookie reply length");
+			return drop(rx, WG_DROP_MALFORMED, "bad cookie reply length");
 		return rx_cookie(e, buf, now_ns, rx);
 	case MESSAGE_DATA:
 		if (len < MESSAGE_MINIMUM_LENGTH)
-			return drop(rx, "short data message");
+			return drop(rx, WG_DROP_MALFORMED, "short data message");
 		return rx_data(e, buf, len, now_ns, wall_ns, rx);
 	default:
-		return drop(rx, "unknown message type");
+		return drop(rx, WG_DROP_MALFORMED, "unknown message type");
 	}
 }
 

@@ -70,6 +70,9 @@ void wg_engine_rotation_finish(struct wg_engine *e);
 bool wg_engine_private_key(const struct wg_engine *e, uint8_t key[WG_KEY_LEN]);
 bool wg_engine_public_key(const struct wg_engine *e, uint8_t key[WG_KEY_LEN]);
 void wg_engine_set_load_threshold(struct wg_engine *e, unsigned handshakes_per_second);
+/* true while the engine answers handshakes with cookie replies (more than the threshold in the
+ * last second, and for a second after): read only, for metrics. */
+bool wg_engine_under_load(const struct wg_engine *e, uint64_t now_ns);
 /* The interface MTU: transport padding (to a multiple of 16) stops at it, as in the kernel, so
  * a full-size packet does not become an oversized, fragmented datagram.  0 (the default): no
  * cap.  The I/O layer sets it at start and whenever the MTU changes. */
@@ -141,13 +144,29 @@ enum {
 	WG_RX_ENDPOINT = 1 << 1,
 };
 
+/* Why a datagram was dropped (rx->reason): a small fixed set, counted per reason by the I/O
+ * layer (docs/tunneld.md, "Metrics": tunneld_packets_dropped_total). */
+enum wg_drop_reason {
+	WG_DROP_MALFORMED,		/* wrong length or type, unusable source, bad inner packet */
+	WG_DROP_BAD_MAC,		/* handshake message with a wrong mac1 (or mac2 under load) */
+	WG_DROP_RATE_LIMITED,		/* handshake over its source's rate while under load */
+	WG_DROP_HANDSHAKE_REJECTED,	/* unknown peer, replayed or flooding initiation, bad response
+					 * or cookie reply */
+	WG_DROP_NO_SESSION,		/* for an unknown index or an expired keypair */
+	WG_DROP_BAD_AUTH,		/* data that does not authenticate */
+	WG_DROP_REPLAY,			/* data whose counter the replay window refuses */
+	WG_DROP_INTERNAL,		/* our own limits: no room, no free index, derivation failed */
+	WG_DROP_REASONS,
+};
+
 struct wg_rx {
 	struct wg_peer *peer;	/* authenticated sender, or NULL */
 	size_t out_len;		/* > 0: a datagram in out to send back to src */
 	size_t inner_off;
 	size_t inner_len;
 	unsigned flags;
-	const char *why;	/* static string for WG_RX_DROP, for debug logs and counters */
+	const char *why;	/* static string for WG_RX_DROP, for debug logs */
+	enum wg_drop_reason reason;	/* for WG_RX_DROP, for counters */
 };
 
 /* Consumes one UDP payload received from src.  buf is decrypted in place.  out (out_cap >=

@@ -4,12 +4,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <event2/listener.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +19,7 @@
 
 #include "device.h"
 #include "gossip_serve.h"
+#include "http_guard.h"
 #include "log.h"
 
 /* One outgoing request on its own connection, on the gossip object's list until it is freed.
@@ -45,48 +43,24 @@ struct call {
 	char addr[INET6_ADDRSTRLEN];
 };
 
-/* One admitted inbound connection, on the gossip object's list until libevent closes it or
- * its deadline passes. */
-struct conn {
-	struct gossip *g;
-	struct evhttp_connection *evcon;
-	struct event *deadline;
-	LIST_ENTRY(conn) link;
-	struct sockaddr_storage from;
-};
-
 struct gossip {
 	struct roster_sync *rs;
 	struct event_base *base;
 	uint16_t port;
 	struct evhttp *http;
+	struct http_guard *guard;	/* admission at accept, deadlines (http_guard.h) */
+	char who[IFNAMSIZ + 16];	/* "wg0: gossip", for the guard's log lines */
 	struct evhttp_bound_socket *bound[2];	/* IPv4, IPv6 */
 	uint8_t bound_addr[2][16];
 	struct event *timer;
 	LIST_HEAD(, call) calls;	/* in flight */
 	unsigned inflight;
-	/* Accepted by libevent, not yet admitted (see on_accepted). */
-	struct bufferevent *fresh[GOSSIP_ACCEPT_BATCH];
-	unsigned n_fresh;
-	struct event *admit_ev;
-	LIST_HEAD(, conn) conns;	/* admitted */
-	unsigned n_conns;
-	bool paused;			/* listeners off after an accept error */
-	struct event *resume_ev;
-	int reserve_fd;			/* given up to shed connections when out of fds */
-	struct gossip *next_instance;
 };
-
-/* libevent hands a listener's error callback the evhttp, not us: found here. */
-static struct gossip *instances;
 
 /* ---- listening ---- */
 
-static void on_accept_error(struct evconnlistener *lev, void *arg);
-
 static int listen_on(struct gossip *g, int family, const uint8_t *addr)
 {
-	struct evconnlistener *lev;
 	union wg_sockaddr sa;
 	socklen_t len;
 	int fd, one = 1, ret;
@@ -118,15 +92,9 @@ static int listen_on(struct gossip *g, int family, const uint8_t *addr)
 		close(fd);
 		return ret;
 	}
-	g->bound[family == AF_INET6] = evhttp_accept_socket_with_handle(g->http, fd);
-	if (!g->bound[family == AF_INET6]) {
-		close(fd);
+	g->bound[family == AF_INET6] = http_guard_listen(g->guard, fd);	/* takes fd */
+	if (!g->bound[family == AF_INET6])
 		return -ENOMEM;
-	}
-	lev = evhttp_bound_socket_get_listener(g->bound[family == AF_INET6]);
-	evconnlistener_set_error_cb(lev, on_accept_error);
-	if (g->paused || g->n_fresh >= GOSSIP_ACCEPT_BATCH - 1)
-		evconnlistener_disable(lev);
 	memcpy(g->bound_addr[family == AF_INET6], addr, family == AF_INET ? 4 : 16);
 	return 0;
 }
@@ -146,7 +114,7 @@ static void rebind(struct gossip *g)
 		if (g->bound[i] && want && memcmp(g->bound_addr[i], addr, i == 0 ? 4 : 16) == 0)
 			continue;
 		if (g->bound[i]) {
-			evhttp_del_accept_socket(g->http, g->bound[i]);
+			http_guard_unlisten(g->guard, g->bound[i]);
 			g->bound[i] = NULL;
 		}
 		if (!want)
@@ -162,117 +130,17 @@ static void rebind(struct gossip *g)
 	}
 }
 
-/* ---- server: admission at accept ----
- *
- * libevent 2.1's evhttp accepts by itself and has no hook that sees the new socket before it
- * reads (evhttp_get_request is internal).  Its bufferevent callback runs inside the accept, before
- * the socket is set on the bufferevent: on_accepted creates the bufferevent and queues it, and
- * admit(), made active right then, runs in the same loop pass, after the accept batch and before
- * the loop polls again, so before any byte of these connections is read.  It finds the
- * connection through the bufferevent's callback argument (evhttp's own connection object,
- * set by evhttp_connection_base_bufferevent_new) and either keeps it, with a close callback
- * and a deadline, or frees it unread: the peer sees a reset, no answer, and nothing of its body
- * was buffered. */
+/* ---- server: admission at accept (http_guard.h carries it out) ---- */
 
-static void listeners_enable(struct gossip *g, bool on)
+static bool admit(void *ctx, const struct sockaddr *sa, unsigned from_source, unsigned total)
 {
-	for (int i = 0; i < 2; i++) {
-		struct evconnlistener *lev;
-
-		if (!g->bound[i])
-			continue;
-		lev = evhttp_bound_socket_get_listener(g->bound[i]);
-		if (on)
-			evconnlistener_enable(lev);
-		else
-			evconnlistener_disable(lev);
-	}
-}
-
-/* libevent closes the connection (answered, timed out, failed, freed by us): forget it. */
-static void on_conn_close(struct evhttp_connection *evcon, void *arg)
-{
-	struct conn *c = arg;
-
-	evhttp_connection_set_closecb(evcon, NULL, NULL);
-	LIST_REMOVE(c, link);
-	c->g->n_conns--;
-	event_free(c->deadline);
-	free(c);
-}
-
-/* The total deadline: a request still not answered GOSSIP_DEADLINE seconds after accept is
- * dropped however steadily its bytes trickle in (evhttp's own timeout is per read). */
-static void on_conn_deadline(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
+	struct gossip *g = ctx;
 	char from[48];
 
-	(void)fd;
-	(void)what;
-	gossip_addr_format((const struct sockaddr *)&c->from, from);
-	log_debug_rl("%s: gossip: closing the connection from %s: no answer within %d s",
-	    c->g->rs->dev->ifname, from, GOSSIP_DEADLINE);
-	evhttp_connection_free(c->evcon);	/* calls on_conn_close, which frees c */
-}
-
-static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr *b)
-{
-	if (a->ss_family != b->sa_family)
-		return false;
-	if (b->sa_family == AF_INET)
-		return memcmp(&((const struct sockaddr_in *)(const void *)a)->sin_addr,
-		    &((const struct sockaddr_in *)(const void *)b)->sin_addr, 4) == 0;
-	return b->sa_family == AF_INET6 &&
-	    memcmp(&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr,
-	    &((const struct sockaddr_in6 *)(const void *)b)->sin6_addr, 16) == 0;
-}
-
-static void admit_one(struct gossip *g, struct bufferevent *bev)
-{
-	const struct timeval deadline = { GOSSIP_DEADLINE, 0 };
-	struct evhttp_connection *evcon;
-	const struct sockaddr *sa;
-	enum gossip_admit verdict;
-	unsigned from_source = 0;
-	struct conn *c = NULL, *o;
-	void *arg = NULL;
-	char from[48];
-
-	/* Our reference (on_accepted) kept bev alive; libevent clears its callbacks when it
-	 * frees the connection itself (only when its own allocations fail). */
-	bufferevent_getcb(bev, NULL, NULL, NULL, &arg);
-	bufferevent_decref(bev);
-	evcon = arg;
-	if (!evcon)
-		return;
-	sa = evhttp_connection_get_addr(evcon);
-	if (!sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)) {
-		evhttp_connection_free(evcon);
-		return;
-	}
-	LIST_FOREACH(o, &g->conns, link)
-		from_source += same_addr(&o->from, sa);
-	verdict = gossip_admit_check(g->rs, sa, from_source, g->n_conns);
-	if (verdict == GOSSIP_ADMIT && (c = calloc(1, sizeof(*c))) &&
-	    (c->deadline = evtimer_new(g->base, on_conn_deadline, c)) &&
-	    evtimer_add(c->deadline, &deadline) == 0) {
-		c->g = g;
-		c->evcon = evcon;
-		memcpy(&c->from, sa, sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) :
-		    sizeof(struct sockaddr_in6));
-		LIST_INSERT_HEAD(&g->conns, c, link);
-		g->n_conns++;
-		evhttp_connection_set_closecb(evcon, on_conn_close, c);
-		return;
-	}
-	if (c) {
-		if (c->deadline)
-			event_free(c->deadline);
-		free(c);
-	}
 	gossip_addr_format(sa, from);
-	switch (verdict) {
+	switch (gossip_admit_check(g->rs, sa, from_source, total)) {
+	case GOSSIP_ADMIT:
+		return true;
 	case GOSSIP_REFUSE_SOURCE:
 		log_warn_rl("%s: gossip: refused %s: not a roster node's overlay address",
 		    g->rs->dev->ifname, from);
@@ -285,96 +153,8 @@ static void admit_one(struct gossip *g, struct bufferevent *bev)
 		log_warn_rl("%s: gossip: refused %s: %d connections are open already",
 		    g->rs->dev->ifname, from, GOSSIP_MAX_CONNS);
 		break;
-	case GOSSIP_ADMIT:
-		log_error_rl("%s: gossip: refused %s: out of memory", g->rs->dev->ifname, from);
-		break;
 	}
-	/* Unread: closing now resets the connection, its bytes never reach us. */
-	evhttp_connection_free(evcon);
-}
-
-static void admit(evutil_socket_t fd, short what, void *arg)
-{
-	struct gossip *g = arg;
-	unsigned n = g->n_fresh;
-
-	(void)fd;
-	(void)what;
-	g->n_fresh = 0;
-	for (unsigned i = 0; i < n; i++)
-		admit_one(g, g->fresh[i]);
-	if (n >= GOSSIP_ACCEPT_BATCH - 1 && !g->paused)
-		listeners_enable(g, true);
-}
-
-/* evhttp's bufferevent callback: a connection was just accepted (see above). */
-static struct bufferevent *on_accepted(struct event_base *base, void *arg)
-{
-	struct gossip *g = arg;
-	struct bufferevent *bev;
-
-	/* NULL makes evhttp create its own, unseen by admit(): only when allocation fails, and
-	 * then evhttp's own attempt fails too. */
-	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (!bev)
-		return NULL;
-	/* Until admit() has looked: libevent may free the connection in between. */
-	bufferevent_incref(bev);
-	if (g->n_fresh == 0)
-		event_active(g->admit_ev, EV_TIMEOUT, 0);
-	g->fresh[g->n_fresh++] = bev;
-	/* Full: accept no more in this pass (libevent's accept loop stops when the listener is
-	 * disabled); admit() turns them back on. */
-	if (g->n_fresh >= GOSSIP_ACCEPT_BATCH - 1)
-		listeners_enable(g, false);
-	return bev;
-}
-
-static void on_resume(evutil_socket_t fd, short what, void *arg)
-{
-	struct gossip *g = arg;
-
-	(void)fd;
-	(void)what;
-	g->paused = false;
-	if (g->n_fresh < GOSSIP_ACCEPT_BATCH - 1)
-		listeners_enable(g, true);
-}
-
-/* accept() failed with something other than EAGAIN/EINTR/ECONNABORTED: typically EMFILE or
- * ENFILE.  The listening socket stays readable, so libevent would call accept() again at once,
- * forever, at full CPU (and log each failure).  Instead: give up the reserve descriptor to
- * accept and close what is waiting (the peers see a reset rather than a hang), stop listening
- * for GOSSIP_ACCEPT_PAUSE seconds, and say so once (rate-limited). */
-static void on_accept_error(struct evconnlistener *lev, void *arg)
-{
-	const struct timeval pause = { GOSSIP_ACCEPT_PAUSE, 0 };
-	int err = errno, fd, lfd = evconnlistener_get_fd(lev);
-	struct gossip *g;
-	unsigned shed = 0;
-
-	for (g = instances; g && g->http != arg; g = g->next_instance)
-		;
-	if (!g) {
-		evconnlistener_disable(lev);
-		return;
-	}
-	if (g->reserve_fd >= 0) {
-		close(g->reserve_fd);
-		g->reserve_fd = -1;
-	}
-	while (shed < GOSSIP_ACCEPT_BATCH &&
-	    (fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		close(fd);
-		shed++;
-	}
-	g->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	g->paused = true;
-	listeners_enable(g, false);
-	evtimer_add(g->resume_ev, &pause);
-	log_rl_errno(LOG_LEVEL_WARN, err,
-	    "%s: gossip: cannot accept connections (%u dropped); pausing for %d s",
-	    g->rs->dev->ifname, shed, GOSSIP_ACCEPT_PAUSE);
+	return false;
 }
 
 /* ---- server: requests ---- */
@@ -676,28 +456,21 @@ int gossip_start(struct gossip **out, struct roster_sync *rs, uint16_t port)
 	g->base = rs->dev->base;
 	g->port = port;
 	LIST_INIT(&g->calls);
-	LIST_INIT(&g->conns);
-	g->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	g->next_instance = instances;
-	instances = g;
-	if (g->reserve_fd < 0) {
-		/* Out of fds already (EMFILE): say so, not "out of memory". */
-		ret = -errno;
+	snprintf(g->who, sizeof(g->who), "%s: gossip", rs->dev->ifname);
+	g->http = evhttp_new(g->base);
+	if (!g->http)
+		goto fail;
+	ret = http_guard_new(&g->guard, g->base, g->http, g->who, GOSSIP_DEADLINE, admit, g);
+	if (ret < 0) {
 		gossip_stop(g);
 		return ret;
 	}
-	g->http = evhttp_new(g->base);
-	g->admit_ev = event_new(g->base, -1, 0, admit, g);
-	g->resume_ev = evtimer_new(g->base, on_resume, g);
-	if (!g->http || !g->admit_ev || !g->resume_ev)
-		goto fail;
 	/* evhttp's timeout is per read or write (idle); the whole request has GOSSIP_DEADLINE. */
 	evhttp_set_timeout(g->http, GOSSIP_TIMEOUT);
 	evhttp_set_max_body_size(g->http, ROSTER_MAX_BYTES);
 	evhttp_set_max_headers_size(g->http, GOSSIP_MAX_HEADERS);
 	evhttp_set_allowed_methods(g->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
 	evhttp_set_gencb(g->http, on_request, g);
-	evhttp_set_bevcb(g->http, on_accepted, g);
 	g->timer = event_new(g->base, -1, EV_PERSIST, on_timer, g);
 	if (!g->timer || event_add(g->timer, &every) < 0)
 		goto fail;
@@ -728,22 +501,9 @@ void gossip_stop(struct gossip *g)
 		call_free(c);
 	if (g->timer)
 		event_free(g->timer);
-	/* Frees every inbound connection, fresh or admitted (on_conn_close frees ours). */
+	/* Frees every inbound connection, fresh or admitted (through the guard's callbacks). */
 	if (g->http)
 		evhttp_free(g->http);
-	for (unsigned i = 0; i < g->n_fresh; i++)
-		bufferevent_decref(g->fresh[i]);
-	if (g->admit_ev)
-		event_free(g->admit_ev);
-	if (g->resume_ev)
-		event_free(g->resume_ev);
-	if (g->reserve_fd >= 0)
-		close(g->reserve_fd);
-	for (struct gossip **p = &instances; *p; p = &(*p)->next_instance) {
-		if (*p == g) {
-			*p = g->next_instance;
-			break;
-		}
-	}
+	http_guard_free(g->guard);
 	free(g);
 }

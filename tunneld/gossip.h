@@ -16,8 +16,8 @@
  * Bounded both ways: inbound, GOSSIP_MAX_CONNS connections (GOSSIP_MAX_CONNS_PER_SOURCE per
  * address), bodies at most ROSTER_MAX_BYTES, headers GOSSIP_MAX_HEADERS, GOSSIP_TIMEOUT seconds
  * without progress and GOSSIP_DEADLINE seconds in all per connection (one request each); when
- * accept() fails (out of descriptors) listening pauses GOSSIP_ACCEPT_PAUSE seconds instead of
- * spinning.  Outbound, GOSSIP_MAX_INFLIGHT requests, the same timeout and deadline, answers at
+ * accept() fails (out of descriptors) listening pauses HTTP_GUARD_ACCEPT_PAUSE seconds instead of
+ * spinning (http_guard.h carries out admission, deadlines and the pause).  Outbound, GOSSIP_MAX_INFLIGHT requests, the same timeout and deadline, answers at
  * most a serial's, a reason's or a roster's size.  Never blocks the event loop; every log line
  * a peer can trigger is rate-limited. */
 #ifndef TUNNELD_GOSSIP_H
@@ -36,8 +36,6 @@ enum {
 	GOSSIP_MAX_HEADERS = 8192,	/* bytes of request headers */
 	GOSSIP_MAX_SERIAL_ANSWER = 64,	/* bytes: the body of a GET /v1/serial answer */
 	GOSSIP_MAX_POST_ANSWER = 4096,	/* bytes: the body of a POST answer (a reason) */
-	GOSSIP_ACCEPT_PAUSE = 1,	/* seconds without accepting after accept() failed */
-	GOSSIP_ACCEPT_BATCH = 256,	/* connections accepted in one loop pass, at most */
 };
 
 struct gossip;

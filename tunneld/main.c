@@ -20,6 +20,7 @@
 #include "tunneld/config.h"
 #include "tunneld/device.h"
 #include "tunneld/gossip.h"
+#include "tunneld/metrics.h"
 #include "tunneld/log.h"
 #include "tunneld/privilege.h"
 #include "tunneld/roster_sync.h"
@@ -33,6 +34,7 @@ struct daemon_state {
 	bool roster_mode;
 	struct roster_sync rs;
 	struct gossip *gossip;
+	struct metrics *metrics;
 	int exit_code;
 };
 
@@ -386,6 +388,12 @@ int main(int argc, char *argv[])
 		ret = 1;
 		goto out;
 	}
+	/* Bound now, while a port below 1024 could still be bound. */
+	if (cfg.has_metrics_listen && metrics_start(&state.metrics, &state.dev,
+	    state.roster_mode ? &state.rs : NULL, &cfg.metrics_listen) < 0) {
+		ret = 1;
+		goto out;
+	}
 	config_free(&cfg);
 	if (uapi_server_start(&state.uapi, &state.dev, on_socket_gone) < 0) {
 		ret = 1;
@@ -430,6 +438,7 @@ out:
 	}
 	uapi_server_stop(state.uapi);
 	gossip_stop(state.gossip);
+	metrics_stop(state.metrics);
 	if (state.base)
 		device_destroy(&state.dev);
 	/* After the interface is gone: roster_sync_free waits for a persist in flight, which a

@@ -480,29 +480,36 @@ noise_keypair_encrypt_mtu(struct noise_keypair *kp, uint8_t *msg, size_t plainte
 	return sizeof(hdr) + padded + NOISE_AUTHTAG_LEN;
 }
 
-bool
-noise_keypair_decrypt(struct noise_keypair *kp, uint8_t *msg, size_t msg_len,
+enum noise_open_result
+noise_keypair_open(struct noise_keypair *kp, uint8_t *msg, size_t msg_len,
     size_t *plaintext_len)
 {
 	struct msg_data hdr;
 	uint64_t counter;
 
 	if (msg_len < MESSAGE_MINIMUM_LENGTH || !kp->receiving.is_valid)
-		return false;
+		return NOISE_OPEN_INVALID;
 	memcpy(&hdr, msg, sizeof(hdr));
 	if (le32toh(hdr.header.type) != MESSAGE_DATA || le32toh(hdr.key_idx) != kp->local_index)
-		return false;
+		return NOISE_OPEN_INVALID;
 	counter = le64toh(hdr.counter);
 	if (counter >= REJECT_AFTER_MESSAGES)
-		return false;
+		return NOISE_OPEN_INVALID;
 	/* Authenticate first; only an authentic counter may move the replay window. */
 	if (!aead_transport_decrypt(msg + sizeof(hdr), msg + sizeof(hdr), msg_len - sizeof(hdr),
 	    counter, kp->receiving.key))
-		return false;
+		return NOISE_OPEN_INVALID;
 	if (!replay_counter_validate(&kp->receiving_counter, counter))
-		return false;
+		return NOISE_OPEN_REPLAY;
 	*plaintext_len = msg_len - sizeof(hdr) - NOISE_AUTHTAG_LEN;
-	return true;
+	return NOISE_OPEN_OK;
+}
+
+bool
+noise_keypair_decrypt(struct noise_keypair *kp, uint8_t *msg, size_t msg_len,
+    size_t *plaintext_len)
+{
+	return noise_keypair_open(kp, msg, msg_len, plaintext_len) == NOISE_OPEN_OK;
 }
 
 void

@@ -129,6 +129,15 @@ size_t noise_keypair_encrypt_mtu(struct noise_keypair *kp, uint8_t *msg, size_t 
  * has passed the replay window.  false if authentication fails or the counter is replayed. */
 bool noise_keypair_decrypt(struct noise_keypair *kp, uint8_t *msg, size_t msg_len,
     size_t *plaintext_len);
+/* The same, telling a replayed counter (authentic, but seen before or left behind by the
+ * window) from a message that does not authenticate. */
+enum noise_open_result {
+	NOISE_OPEN_OK,
+	NOISE_OPEN_INVALID,
+	NOISE_OPEN_REPLAY,
+};
+enum noise_open_result noise_keypair_open(struct noise_keypair *kp, uint8_t *msg,
+    size_t msg_len, size_t *plaintext_len);
 void noise_keypair_wipe(struct noise_keypair *kp);
 
 #endif

@@ -172,14 +172,14 @@ void peer_stage(struct peer *p, const uint8_t *pkt, size_t len)
 		if (!p->staged_head)
 			p->staged_tail = NULL;
 		p->staged_count--;
-		dev->stats.staged_dropped++;
+		dev->stats.staged_overflow++;
 		/* The copy below overwrites the head of the old plaintext: wipe the rest. */
 		if (s->len > len)
 			sodium_memzero(s->data + WG_DATA_HEADROOM + len, s->len - len);
 	} else {
 		s = dev->staged_pool;
 		if (!s) {
-			dev->stats.staged_dropped++;
+			dev->stats.staged_overflow++;
 			return;
 		}
 		dev->staged_pool = s->next;
@@ -234,6 +234,7 @@ void peer_send_datagram(struct peer *p, const void *data, size_t len)
 		return;
 	}
 	p->tx_bytes += len;
+	p->tx_packets++;
 }
 
 void peer_flush_staged(struct peer *p, uint64_t now_ns)
@@ -406,8 +407,10 @@ static void peer_timer_fired(evutil_socket_t fd, short what, void *arg)
 		if (act == WG_TICK_NONE)
 			break;
 		if (act == WG_TICK_SEND) {
-			if (len == WG_CONTROL_MAX_LEN)
+			if (len == WG_CONTROL_MAX_LEN) {
+				p->dev->stats.handshake_initiations_sent++;
 				maybe_reresolve(p, now);
+			}
 			peer_send_datagram(p, buf, len);
 		} else if (act == WG_TICK_GAVE_UP) {
 			log_debug_rl("peer handshake did not complete after %d attempts, giving up",

@@ -51,7 +51,8 @@ static void receive_one(struct device *dev, struct udp_endpoint *from, uint8_t *
 	kind = wg_engine_receive(dev->engine, &from->addr, buf, len, now, wall, out, sizeof(out), &rx);
 	p = rx.peer ? wg_peer_ctx(rx.peer) : NULL;
 	if (kind == WG_RX_DROP) {
-		dev->stats.rx_invalid++;
+		dev->stats.rx_dropped[rx.reason < WG_DROP_REASONS ? rx.reason :
+		    WG_DROP_INTERNAL]++;
 		log_debug_rl("dropped %zu-byte datagram: %s", len, rx.why ? rx.why : "invalid");
 	}
 	/* An authenticated packet counts (endpoint, session confirmation) even when its inner
@@ -60,11 +61,18 @@ static void receive_one(struct device *dev, struct udp_endpoint *from, uint8_t *
 	 * it. */
 	if (p) {
 		p->rx_bytes += len;
+		p->rx_packets++;
 		p->last_rx_ns = now;
 		if (rx.flags & WG_RX_ENDPOINT)
 			peer_set_endpoint(p, from);
 		peer_touch(p);
 	}
+	if (kind == WG_RX_HANDSHAKE && rx.out_len > 0)
+		dev->stats.handshake_initiations_answered++;
+	else if (kind == WG_RX_UNDER_LOAD)
+		dev->stats.cookie_replies_sent++;
+	if (rx.flags & WG_RX_SESSION_READY)
+		dev->stats.handshakes_completed++;
 	/* Cookie replies, which have no peer, also answer from the address they were sent to. */
 	if (rx.out_len > 0) {
 		if (p)

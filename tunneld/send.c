@@ -58,6 +58,7 @@ static void route_one(struct device *dev, uint8_t *buf, size_t len, uint64_t now
 		return;
 	}
 	p->tx_bytes += msg_len;
+	p->tx_packets++;
 	fd = udp_fd_for(&dev->udp, &p->endpoint.addr);
 	udp_send_batch_add(family_batch(dev, &p->endpoint), fd, &p->endpoint, buf, msg_len);
 }

@@ -43,20 +43,13 @@ target() {
 	esac
 }
 
-# Median rtt in ms of PINGS pings at 10 ms intervals.
-rtt() {
-	ip netns exec "${NS[$1]}" timeout -k 2 $((PINGS / 50 + 20)) ping -n -c "$PINGS" -i 0.01 -W 1 "$2" 2>/dev/null |
-		sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | sort -g |
-		awk '{ v[NR] = $1 } END { if (NR) printf "%.3f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; else print "n/a" }'
-}
-
 declare -A G L
 for r in $(seq "$ROUNDS"); do
 	for p in "${paths[@]}"; do
 		read -r node addr <<<"$(target "$p")"
 		ip netns exec "${NS[$node]}" timeout 10 ping -n -q -c 3 -i 0.2 -w 5 "$addr" >/dev/null 2>&1 || true
 		G[$p:$r]=$(iperf_gbps "$node" "$addr" "$SECS")
-		L[$p:$r]=$(rtt "$node" "$addr")
+		L[$p:$r]=$(rtt_median "$node" "$addr" "$PINGS")
 		printf 'round %d  %-13s %8s Gbit/s  %8s ms median rtt\n' "$r" "$p" "${G[$p:$r]}" "${L[$p:$r]}"
 	done
 done

@@ -504,6 +504,15 @@ iperf_gbps() {
 		| grep . || echo n/a
 }
 
+# rtt_median NODE ADDR [PINGS]: the median rtt in ms of PINGS (default 200) pings from NODE at
+# 10 ms intervals, "n/a" if none came back (the benchmarks' latency).
+rtt_median() {
+	local pings=${3:-200}
+	ip netns exec "${NS[$1]}" timeout -k 2 $((pings / 50 + 20)) ping -n -c "$pings" -i 0.01 -W 1 "$2" 2>/dev/null |
+		sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR) printf "%.3f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; else print "n/a" }'
+}
+
 # median VALUE...: the median (the lower one of an even count), "n/a" values left out.
 median() {
 	printf '%s\n' "$@" | grep -v '^n/a$' | sort -g |

@@ -119,6 +119,12 @@ static const struct {
 	/* 44 */ { ADMIN "PerSourcePenaltyExemptList = ::ffff:192.0.2.7\n", { "b.conf:2: "
 		   "PerSourcePenaltyExemptList: \"::ffff:192.0.2.7\" is an IPv4-mapped address: "
 		   "write the IPv4 address (192.0.2.7) as clients are matched by it" } },
+	/* 45 */ { ADMIN "MetricsListen = localhost:9587\n", { "b.conf:2: MetricsListen: expected "
+		   "PORT, ADDRESS:PORT or [IPV6]:PORT, got \"localhost:9587\"" } },
+	/* 46 */ { ADMIN "MetricsListen = 0\n", { "b.conf:2: MetricsListen: expected "
+		   "PORT, ADDRESS:PORT or [IPV6]:PORT, got \"0\"" } },
+	/* 47 */ { ADMIN "MetricsListen = 9587\nMetricsListen = 9588\n",
+		   { "b.conf:3: MetricsListen given twice (first on line 2)" } },
 };
 
 static void test_bad_table(void **state)
@@ -273,6 +279,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.penalties.max, 600);
 	assert_int_equal(c.penalties.n_exempt, 0);
 	assert_int_equal(c.max_auth_tries, 6);
+	assert_false(c.has_metrics_listen);	/* off unless given */
 	assert_true(c.has_admin_key);
 	assert_memory_not_equal(c.admin_key, zero, KEY_LEN);
 
@@ -298,6 +305,7 @@ static const char good[] =
     "ConnectTimeout = 300\n"
     "LoginGraceTime = 1\n"
     "MaxStartups = 10000\n"
+    "MetricsListen = 9587\n"			/* a bare port: loopback */
     "MaxAuthTries = 1";				/* no final newline */
 
 static void check_good(const struct bastion_config *c)
@@ -326,6 +334,9 @@ static void check_good(const struct bastion_config *c)
 	assert_int_equal(c->login_grace_time, 1);
 	assert_int_equal(c->max_startups, 10000);
 	assert_int_equal(c->max_auth_tries, 1);
+	assert_true(c->has_metrics_listen);
+	assert_string_equal(c->metrics_listen.host, "127.0.0.1");
+	assert_int_equal(c->metrics_listen.port, 9587);
 }
 
 static void test_good(void **state)

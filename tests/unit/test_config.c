@@ -177,6 +177,16 @@ static const struct {
 		   "3: OverlayFirewall 'maybe' is not 'on' or 'off'" },
 	/* 49 */ { IFACE "OverlayFirewall = off\nOverlayFirewall = on\n",
 		   "4: duplicate 'OverlayFirewall' (first at line 3)" },
+	/* 50 */ { IFACE "MetricsListen = localhost:9586\n",
+		   "3: MetricsListen 'localhost:9586': not a numeric address (want PORT or a numeric "
+		   "ADDRESS:PORT, e.g. 127.0.0.1:9586)" },
+	/* 51 */ { IFACE "MetricsListen = 127.0.0.1:0\n",
+		   "3: MetricsListen '127.0.0.1:0': port must be 1..65535" },
+	/* 52 */ { IFACE "MetricsListen = 0\n", "3: MetricsListen '0': missing :port" },
+	/* 53 */ { IFACE "MetricsListen = ::1:9586\n",
+		   "3: MetricsListen '::1:9586': IPv6 endpoints need brackets" },
+	/* 54 */ { IFACE "MetricsListen = 9586\nMetricsListen = 9587\n",
+		   "4: duplicate 'MetricsListen' (first at line 3)" },
 };
 
 static void test_bad_files(void **state)
@@ -310,6 +320,50 @@ static void test_overlay_firewall_key(void **state)
 			dump(&errs);
 		assert_int_equal(errs.count, 0);
 		assert_int_equal(c.no_overlay_firewall, cases[i].off);
+		config_free(&c);
+		config_errors_free(&errs);
+		config_errors_free(&warn);
+	}
+}
+
+/* MetricsListen: a numeric address and port, or a bare port meaning loopback; none: off. */
+static void test_metrics_listen_key(void **state)
+{
+	static const struct {
+		const char *line;
+		int family;		/* AF_UNSPEC: off */
+		const char *addr;
+		unsigned port;
+	} cases[] = {
+		{ "", AF_UNSPEC, NULL, 0 },
+		{ "MetricsListen = 127.0.0.1:9586\n", AF_INET, "127.0.0.1", 9586 },
+		{ "MetricsListen = 9586\n", AF_INET, "127.0.0.1", 9586 },
+		{ "MetricsListen = [::1]:9100\n", AF_INET6, "::1", 9100 },
+		{ "metricslisten = 100.64.0.1:9586\n", AF_INET, "100.64.0.1", 9586 },
+	};
+	struct config_errors errs = { 0 }, warn = { 0 };
+	struct config c;
+	char path[128], content[256], a[INET6_ADDRSTRLEN];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(content, sizeof(content), IFACE "%s", cases[i].line);
+		write_file(path, "metrics.conf", content, 0600);
+		if (!config_parse_file(path, &c, &errs, &warn))
+			dump(&errs);
+		assert_int_equal(errs.count, 0);
+		assert_int_equal(c.has_metrics_listen, cases[i].family != AF_UNSPEC);
+		if (cases[i].family == AF_INET) {
+			assert_int_equal(c.metrics_listen.sa.sa_family, AF_INET);
+			inet_ntop(AF_INET, &c.metrics_listen.in4.sin_addr, a, sizeof(a));
+			assert_int_equal(ntohs(c.metrics_listen.in4.sin_port), cases[i].port);
+			assert_string_equal(a, cases[i].addr);
+		} else if (cases[i].family == AF_INET6) {
+			assert_int_equal(c.metrics_listen.sa.sa_family, AF_INET6);
+			inet_ntop(AF_INET6, &c.metrics_listen.in6.sin6_addr, a, sizeof(a));
+			assert_int_equal(ntohs(c.metrics_listen.in6.sin6_port), cases[i].port);
+			assert_string_equal(a, cases[i].addr);
+		}
 		config_free(&c);
 		config_errors_free(&errs);
 		config_errors_free(&warn);
@@ -691,6 +745,7 @@ int main(void)
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_good_file),
 		cmocka_unit_test(test_overlay_firewall_key),
+		cmocka_unit_test(test_metrics_listen_key),
 		cmocka_unit_test(test_good_names),
 		cmocka_unit_test(test_private_key_file),
 		cmocka_unit_test(test_inline_key_permissions),

@@ -303,7 +303,22 @@ static void test_replay(void **state)
 	memcpy(copy, buf, len);
 	assert_int_equal(deliver(&n, true, buf, len, out, &rx), WG_RX_DATA);
 	assert_int_equal(deliver(&n, true, copy, len, out, &rx), WG_RX_DROP);
-	assert_string_equal(rx.why, "data does not authenticate or is replayed");
+	assert_string_equal(rx.why, "data replayed");
+	assert_int_equal(rx.reason, WG_DROP_REPLAY);
+	/* One flipped bit: not authentic, which the counters tell from a replay. */
+	ip_packet(buf + 16, 4, 60, 2);
+	assert_int_equal(wg_peer_encrypt(n.pa, buf + 16, 60, n.now, &len), WG_SEND_OK);
+	buf[len - 1] ^= 1;
+	assert_int_equal(deliver(&n, true, buf, len, out, &rx), WG_RX_DROP);
+	assert_string_equal(rx.why, "data does not authenticate");
+	assert_int_equal(rx.reason, WG_DROP_BAD_AUTH);
+	/* The same before the handshake checks: a short datagram, an unknown index. */
+	memset(buf, 0, 64);
+	assert_int_equal(deliver(&n, true, buf, 3, out, &rx), WG_RX_DROP);
+	assert_int_equal(rx.reason, WG_DROP_MALFORMED);
+	buf[0] = 4;
+	assert_int_equal(deliver(&n, true, buf, 64, out, &rx), WG_RX_DROP);
+	assert_int_equal(rx.reason, WG_DROP_NO_SESSION);
 	net_free(&n);
 }
 
