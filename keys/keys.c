@@ -55,8 +55,10 @@ static const struct command commands[] = {
 	{ "node-config", cmd_node_config,
 	    "NAME [--private-key-file PATH] [--roster-path PATH] [--listen-port N]",
 	    "Prints the tunneld [Interface] section for a node" },
-	{ "status", cmd_status, "--node [--roster PATH] [--json]",
-	    "Shows the serial, network and issue time of a node's persisted roster" },
+	{ "status", cmd_status, "[--node] [--roster PATH] [--json] [--interface IF] "
+	    "[--gossip-port N] [--timeout S] [--via HOST [--ssh-option OPT]...]",
+	    "On a node: every roster node's serial, handshake, traffic, reachability (--node: "
+	    "the node's persisted roster); --via HOST runs it there over ssh" },
 	{ "admin-pubkey", cmd_admin_pubkey, "", "Prints the admin public key" },
 	{ "authorized-keys", cmd_authorized_keys,
 	    "USER --admin-key KEY [--roster PATH] [--node NAME] [--key-file PATH]",

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -23,6 +24,7 @@
 #include "device.h"
 #include "gossip_serve.h"
 #include "log.h"
+#include "status_view.h"
 
 /* One outgoing request on its own connection, on the gossip object's list until it is freed.
  * The connection is ours in every outcome: libevent frees an auto-free connection after a
@@ -385,6 +387,34 @@ static enum roster_offer_result offer(void *ctx, const char *text, size_t len,
 	return roster_sync_offer(ctx, text, len, source, why, whylen);
 }
 
+/* GET /v1/status: the node's view (status_view.h), written fresh for each request. */
+static void status_reply(struct gossip *g, struct evhttp_request *req)
+{
+	struct evbuffer *out = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	bool ok;
+
+	f = open_memstream(&text, &len);
+	if (f) {
+		status_view_write(f, g->rs, (uint64_t)time(NULL));
+		ok = !ferror(f);
+		ok = fclose(f) == 0 && ok;
+		if (ok && (out = evbuffer_new()))
+			evbuffer_add(out, text, len);
+	}
+	free(text);
+	if (!out) {
+		evhttp_send_reply(req, 500, "Internal Server Error", NULL);
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "application/json");
+	evhttp_send_reply(req, 200, "OK", out);
+	evbuffer_free(out);
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct gossip *g = arg;
@@ -410,6 +440,10 @@ static void on_request(struct evhttp_request *req, void *arg)
 	}
 	/* One request per connection, so the deadline is per request. */
 	evhttp_add_header(headers, "Connection", "close");
+	if (ans.status) {
+		status_reply(g, req);
+		return;
+	}
 	/* Copied: the body may be the running roster's text, which an apply frees, or ans. */
 	out = ans.len ? evbuffer_new() : NULL;
 	if (out)
