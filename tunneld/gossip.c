@@ -45,6 +45,7 @@ struct call {
 	bool starting;
 	bool failed_at_start;
 	char addr[INET6_ADDRSTRLEN];
+	char name[ROSTER_NAME_MAX + 1];	/* the node asked, for log lines */
 };
 
 /* One admitted inbound connection, on the gossip object's list until libevent closes it or
@@ -480,8 +481,8 @@ static void on_call_deadline(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (!c->done)
-		log_debug_rl("%s: gossip: %s did not answer within %d s", c->g->rs->dev->ifname,
-		    c->addr, GOSSIP_DEADLINE);
+		log_debug_rl("%s: gossip: node %s (%s) did not answer within %d s",
+		    c->g->rs->dev->ifname, c->name, c->addr, GOSSIP_DEADLINE);
 	call_free(c);
 }
 
@@ -514,15 +515,16 @@ static void on_response(struct evhttp_request *req, void *arg)
 	}
 	call_done(c);
 	if (!req || code == 0) {
-		log_debug_rl("%s: gossip: %s did not answer", g->rs->dev->ifname, c->addr);
+		log_debug_rl("%s: gossip: node %s (%s) did not answer", g->rs->dev->ifname,
+		    c->name, c->addr);
 		goto out;
 	}
 	in = evhttp_request_get_input_buffer(req);
 	len = evbuffer_get_length(in);
 	if (code != 200) {
 		if (code != 204)
-			log_debug_rl("%s: gossip: %s answered %d", g->rs->dev->ifname, c->addr,
-			    code);
+			log_debug_rl("%s: gossip: node %s (%s) answered %d", g->rs->dev->ifname,
+			    c->name, c->addr, code);
 		goto out;
 	}
 	if (len > ROSTER_MAX_BYTES || !(text = malloc(len + 1)))
@@ -597,6 +599,7 @@ static bool request(struct gossip *g, const struct roster_node *n, enum evhttp_c
 	if (!c)
 		return false;
 	c->serial_probe = serial_probe;
+	memcpy(c->name, n->name, sizeof(c->name));
 	c->deadline = evtimer_new(g->base, on_call_deadline, c);
 	if (!c->deadline || !target_addr(g, n, c->addr, local))
 		goto fail;
@@ -630,7 +633,8 @@ static bool request(struct gossip *g, const struct roster_node *n, enum evhttp_c
 	c->starting = false;
 	if (c->failed_at_start) {
 		/* req was called back and freed; the connection is idle and ours to free. */
-		log_debug_rl("%s: gossip: cannot connect to %s", g->rs->dev->ifname, c->addr);
+		log_debug_rl("%s: gossip: cannot connect to node %s (%s)", g->rs->dev->ifname,
+		    c->name, c->addr);
 		goto fail;
 	}
 	if (evtimer_add(c->deadline, &deadline) < 0)
