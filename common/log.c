@@ -210,6 +210,7 @@ static void emit(enum log_level level, const struct log_fields *fields, const ch
 }
 
 /* Formats, appends ": strerror(err)" if with_err, and writes (if the level is enabled). */
+__attribute__((format(printf, 5, 0)))
 static void vlog(enum log_level level, const struct log_fields *fields, bool with_err, int err,
     const char *fmt, va_list ap)
 {
