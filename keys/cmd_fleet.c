@@ -236,6 +236,8 @@ int cmd_status_fleet(int argc, char *argv[])
 			log_error("%s", errs.msgs[i]);
 		if (!errs.count)
 			log_error("cannot read %s", path);
+		log_error("keys status runs on a node; from the admin machine: keys status --via "
+		    "NODE");
 		goto out;
 	}
 	nodes = calloc(r.n_nodes ? r.n_nodes : 1, sizeof(*nodes));
