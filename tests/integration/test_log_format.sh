@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Operational logs: outside the journal every text line starts with its UTC time; a line about a
+# Operational logs: outside the journal every text line starts with its UTC time (in it, where
+# JOURNAL_STREAM names stderr, the journal stamps them); a line about a
 # peer names the roster node next to its short key; --log-format json writes one JSON object
 # per line (time, level, program, message, and peer, name, endpoint where the line is about a
 # peer) that python's json reads.  keys --log-format json does the same for the tool.
@@ -8,16 +9,24 @@
 roster_admin_init
 rnode_add a 1
 rnode_add b 2
-for n in a b; do rnode_enroll "$n"; done
+rnode_add c 3
+for n in a b c; do rnode_enroll "$n"; done
 roster_publish
-for n in a b; do rnode_provision "$n"; done
+for n in a b c; do rnode_provision "$n"; done
 rnode_start a
 rnode_start b --log-format json
+# c's stderr is "the journal": JOURNAL_STREAM names its device and inode, as systemd sets it.
+touch "$T/c.log"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$T/c.log") rnode_start c
 check "ping b -> a" ping_ok b "${OV4[a]}"
+check "ping c -> a" ping_ok c "${OV4[a]}"
 
 TS='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
 short_b=${PUB[b]:0:8}
 check "a's text lines are stamped" bash -c "! grep -Ev '^$TS tunneld: ' '$T/a.log'"
+check "c's lines, in the journal, are not (the journal stamps them)" \
+	bash -c "! grep -Ev '^tunneld: (error|warning|info|debug): ' '$T/c.log'"
+check "c names a in its peer line" grep -Eq "^tunneld: info: ${IFN[c]}: peer a \\(" "$T/c.log"
 check "a names b in its peer line" wait_until 10 \
 	grep -Eq "^$TS tunneld: info: ${IFN[a]}: peer b \\(${short_b//+/\\+}\\): session up, endpoint ${UL[b]}:${PORT[b]}\$" "$T/a.log"
 
@@ -54,5 +63,5 @@ import json, sys; o = json.loads(sys.argv[1])
 assert o['program'] == 'keys' and o['level'] == 'error' and 'cannot open' in o['message'], o" "$out"
 check "an unknown --log-format is a usage error" bash -c "
 	ip netns exec ${NS[a]} $TUNNELD --log-format xml -c /dev/null; [ \$? = 2 ]"
-for n in a b; do check "$n exits with status 0 at SIGTERM" node_stop "$n"; done
+for n in a b c; do check "$n exits with status 0 at SIGTERM" node_stop "$n"; done
 finish
