@@ -113,5 +113,47 @@ status_a --json >"$T/status2.json" 2>>"$T/status.err"
 check "and still answers the same view" python3 -c "
 import json; d = {n['name']: n for n in json.load(open('$T/status2.json'))['nodes']}
 assert d['b']['reachable'] and d['b']['serial'] == $SERIAL and not d['d']['reachable']"
+# Hostile answers to keys: on another port, b answers garbage then more than 1 MiB, c (twice) a
+# valid view under another name with a control byte in it; each is refused with its reason,
+# the table still prints, and its strings are escaped.
+fake() {
+	nsx "$1" timeout 20 python3 - "$2" "$3" <<'PY' &
+import socket, sys
+addr, kind = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((addr, 7950)); s.listen(4)
+for body in ([b'{"name": "b", "serial": 1e99, "peers": []}'] if kind == "garbage" else []) + \
+        ([b"x" * (1 << 21)] if kind == "garbage" else []) + \
+        ([b'{"name": "evil\\u001b[2J", "serial": 7, "time": 1, "peers": []}'] * 2 if kind == "name" else []):
+    c, _ = s.accept()
+    c.settimeout(5)
+    try:
+        c.recv(4096)
+        c.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + body)
+    except OSError:
+        pass
+    c.close()
+PY
+	BG_PIDS+=($!)
+}
+fake b "${OV4[b]}" garbage
+fake c "${OV4[c]}" name
+fakes_up() {
+	ip netns exec "${NS[b]}" ss -ltn | grep -q ':7950 ' &&
+		ip netns exec "${NS[c]}" ss -ltn | grep -q ':7950 '
+}
+check "the fake answerers listen" wait_until 10 fakes_up
+status_a --gossip-port 7950 --json >"$T/fake1.json" 2>>"$T/status.err"
+status_a --gossip-port 7950 >"$T/fake2.txt" 2>>"$T/status.err"
+cat "$T/fake2.txt"
+check "a non-integer serial is an invalid answer" python3 -c "
+import json; d = {n['name']: n for n in json.load(open('$T/fake1.json'))['nodes']}
+assert not d['b']['reachable'] and d['b']['error'] == 'invalid status answer', d['b']
+assert not d['c']['reachable'] and d['c']['error'].startswith('answers as'), d['c']
+assert '\x1b' in d['c']['error'], d['c']   # JSON keeps it, escaped by the writer"
+check "more than 1 MiB is refused" grep -Eq "^b .* UNREACHABLE: answer too large$" "$T/fake2.txt"
+check "the other name is quoted, escaped, in the table" grep -qF "UNREACHABLE: answers as 'evil\\033[2J'" "$T/fake2.txt"
+check "no ESC byte reaches the terminal" bash -c "! grep -q \$'\\x1b' '$T/fake2.txt'"
 for n in a b c; do check "$n exits with status 0 at SIGTERM" node_stop "$n"; done
 finish
