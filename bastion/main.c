@@ -12,7 +12,7 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: bastion -c FILE [-v]\n"
+	fprintf(f, "usage: bastion -c FILE [-v] [--log-format text|json]\n"
 	    "\n"
 	    "warren's jump-only SSH entry point (ssh -J), in the foreground; SIGHUP re-reads the\n"
 	    "roster.  Defaults: ListenAddress 0.0.0.0:22, state in /var/lib/warren/bastion, the\n"
@@ -20,6 +20,8 @@ static void usage(FILE *f)
 	    "\n"
 	    "  -c, --config FILE  configuration file (see bastion(8))\n"
 	    "  -v, --verbose      verbose (debug) logging\n"
+	    "      --log-format F text (default; timestamped unless stderr is the journal) or\n"
+	    "                     json (one object per line)\n"
 	    "  -h, --help         this help\n"
 	    "      --version      print the version\n");
 }
@@ -31,12 +33,14 @@ int main(int argc, char **argv)
 	const char *conf = NULL;
 	char err[512] = "";
 	bool verbose = false;
+	enum log_format log_fmt = LOG_FORMAT_TEXT;
 	size_t i;
 	int c, ret;
 
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "log-format", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -49,6 +53,13 @@ int main(int argc, char **argv)
 			break;
 		case 'v':
 			verbose = true;
+			break;
+		case 'L':
+			if (!log_format_parse(optarg, &log_fmt)) {
+				fprintf(stderr, "bastion: --log-format '%.40s': text or json\n",
+				    optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -66,6 +77,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	blog_init(verbose ? BLOG_DEBUG : BLOG_INFO);
+	log_style_set(log_fmt, !log_stderr_is_journal());
 	blog_libssh_route();
 	if (!key_lib_init() || ssh_init() != SSH_OK) {
 		blog_error("cannot initialise the crypto libraries");

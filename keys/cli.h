@@ -211,6 +211,7 @@ int cmd_push(int argc, char *argv[]);
 int cmd_node(int argc, char *argv[]);
 int cmd_node_config(int argc, char *argv[]);
 int cmd_status(int argc, char *argv[]);
+int cmd_status_fleet(int argc, char *argv[]);
 /* Bastion access (cmd_audit.c, cmd_access.c). */
 int cmd_audit(int argc, char *argv[]);
 int cmd_authorized_keys(int argc, char *argv[]);

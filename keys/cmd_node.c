@@ -116,6 +116,11 @@ int cmd_status(int argc, char *argv[])
 	int c, ret = EXIT_FAIL;
 	size_t i;
 
+	/* Without --node: the fleet as this node sees it (cmd_fleet.c). */
+	for (i = 1; i < (size_t)argc && strcmp(argv[i], "--node") != 0; i++)
+		;
+	if (i == (size_t)argc)
+		return cmd_status_fleet(argc, argv);
 	roster_init(&r);
 	while ((c = cli_getopt(argc, argv, opts)) != -1) {
 		switch (c) {

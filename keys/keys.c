@@ -55,8 +55,10 @@ static const struct command commands[] = {
 	{ "node-config", cmd_node_config,
 	    "NAME [--private-key-file PATH] [--roster-path PATH] [--listen-port N]",
 	    "Prints the tunneld [Interface] section for a node" },
-	{ "status", cmd_status, "--node [--roster PATH] [--json]",
-	    "Shows the serial, network and issue time of a node's persisted roster" },
+	{ "status", cmd_status, "[--node] [--roster PATH] [--json] [--interface IF] "
+	    "[--gossip-port N] [--timeout S] [--via HOST [--ssh-option OPT]...]",
+	    "On a node: every roster node's serial, handshake, traffic, reachability (--node: "
+	    "the node's persisted roster); --via HOST runs it there over ssh" },
 	{ "admin-pubkey", cmd_admin_pubkey, "", "Prints the admin public key" },
 	{ "authorized-keys", cmd_authorized_keys,
 	    "USER --admin-key KEY [--roster PATH] [--node NAME] [--key-file PATH]",
@@ -101,10 +103,12 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "Usage: %s [-C DIR] <cmd> [<args>]\n\nAvailable subcommands:\n", cli_prog);
+	fprintf(f, "Usage: %s [-C DIR] [--log-format text|json] <cmd> [<args>]\n\n"
+	    "Available subcommands:\n", cli_prog);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
-	fprintf(f, "\n-C DIR is the admin directory (default: the current directory).\n"
+	fprintf(f, "\n-C DIR is the admin directory (default: the current directory); "
+	    "--log-format json\nwrites messages as JSON lines on stderr.\n"
 	    "Run '%s <cmd> --help' for a subcommand's usage, '%s --version' for the version.\n",
 	    cli_prog, cli_prog);
 }
@@ -309,9 +313,20 @@ int main(int argc, char *argv[])
 	const struct command *c;
 
 	log_init(cli_prog, LOG_LEVEL_INFO, LOG_DEST_TOOL);
-	/* Global options come before the subcommand: -C DIR or -CDIR. */
-	while (argc >= 2 && !strncmp(argv[1], "-C", 2)) {
-		if (argv[1][2]) {
+	/* Global options come before the subcommand: -C DIR or -CDIR, --log-format F. */
+	while (argc >= 2 && (!strncmp(argv[1], "-C", 2) || !strcmp(argv[1], "--log-format"))) {
+		if (!strcmp(argv[1], "--log-format")) {
+			enum log_format f;
+
+			if (argc < 3 || !log_format_parse(argv[2], &f)) {
+				log_error("--log-format needs text or json");
+				usage(stderr);
+				return EXIT_USAGE;
+			}
+			log_style_set(f, false);
+			argc -= 2;
+			argv += 2;
+		} else if (argv[1][2]) {
 			cli_dir = argv[1] + 2;
 			argc -= 1;
 			argv += 1;

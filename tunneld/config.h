@@ -38,6 +38,8 @@ struct config_peer {
 	bool remove;				/* UAPI remove=true */
 	bool update_only;			/* UAPI update_only=true */
 	unsigned line;				/* file line of [Peer], for messages */
+	char name[64];				/* the roster's node name, for log lines; ""
+						 * in config mode (peer_log.h) */
 };
 
 struct config {

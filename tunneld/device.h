@@ -56,6 +56,8 @@ struct peer {
 	uint64_t armed_deadline;	/* UINT64_MAX: not armed */
 	uint64_t last_resolve_ns;
 	uint64_t last_rx_ns;		/* latest authenticated packet from the peer; 0 = never */
+	uint64_t last_session_ns;	/* latest session made (monotonic); 0 = never */
+	char name[64];			/* the roster's name, "" if none (peer_log.h) */
 	/* Tag of the lookup of endpoint_host whose answer the peer still wants; 0: none.  An
 	 * answer with another tag is stale (the name changed, or a newer lookup was asked for)
 	 * and is dropped. */

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "netlink.h"
 #include "peer.h"
+#include "peer_log.h"
 
 static size_t addr_len(int family)
 {
@@ -474,7 +475,11 @@ int device_apply_file_config(struct device *dev, const struct config *c)
 	for (p = dev->peers_head; p; p = next) {
 		next = p->next;
 		if (p->config_gen != dev->config_gen) {
-			log_info("%s: peer removed", dev->ifname);
+			struct peer_log l;
+
+			peer_log_of(&l, p);
+			log_fields_msg(LOG_LEVEL_INFO, &l.fields, "%s: %s removed", dev->ifname,
+			    l.text);
 			peer_destroy(p);
 		}
 	}
@@ -486,13 +491,19 @@ int device_apply_file_config(struct device *dev, const struct config *c)
 		if (!p) {
 			p = peer_create(dev, cp->public_key);
 			if (!p) {
-				log_error("%s: cannot add peer (line %u)", dev->ifname, cp->line);
+				struct peer_log l;
+
+				peer_log_init(&l, cp->public_key, cp->name, NULL);
+				log_fields_msg(LOG_LEVEL_ERROR, &l.fields,
+				    "%s: cannot add %s (line %u)", dev->ifname, l.text, cp->line);
 				if (!first_err)
 					first_err = -ENOMEM;
 				continue;
 			}
 			fresh = true;
 		}
+		/* A rename in the roster keeps the key, so the peer and its sessions. */
+		memcpy(p->name, cp->name, sizeof(p->name));
 		set_preshared_key(p, cp);
 		if (cp->has_endpoint) {
 			if (fresh || !sockaddr_equal(&cp->endpoint, &p->configured_endpoint))
@@ -520,8 +531,11 @@ int device_apply_file_config(struct device *dev, const struct config *c)
 			wg_peer_set_persistent_keepalive(p->wg, cp->persistent_keepalive, now);
 		ret = set_allowed_ips(p, cp);
 		if (ret < 0) {
-			log_errno(LOG_LEVEL_ERROR, ret, "%s: allowed IPs of peer (line %u)",
-			    dev->ifname, cp->line);
+			struct peer_log l;
+
+			peer_log_of(&l, p);
+			log_errno(LOG_LEVEL_ERROR, ret, "%s: allowed IPs of %s (line %u)",
+			    dev->ifname, l.text, cp->line);
 			if (!first_err)
 				first_err = ret;
 		}

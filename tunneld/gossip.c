@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -21,6 +22,7 @@
 #include "gossip_serve.h"
 #include "http_guard.h"
 #include "log.h"
+#include "status_view.h"
 
 /* One outgoing request on its own connection, on the gossip object's list until it is freed.
  * The connection is ours in every outcome: libevent frees an auto-free connection after a
@@ -41,6 +43,7 @@ struct call {
 	bool starting;
 	bool failed_at_start;
 	char addr[INET6_ADDRSTRLEN];
+	char name[ROSTER_NAME_MAX + 1];	/* the node asked, for log lines */
 };
 
 struct gossip {
@@ -165,6 +168,34 @@ static enum roster_offer_result offer(void *ctx, const char *text, size_t len,
 	return roster_sync_offer(ctx, text, len, source, why, whylen);
 }
 
+/* GET /v1/status: the node's view (status_view.h), written fresh for each request. */
+static void status_reply(struct gossip *g, struct evhttp_request *req)
+{
+	struct evbuffer *out = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	bool ok;
+
+	f = open_memstream(&text, &len);
+	if (f) {
+		status_view_write(f, g->rs, (uint64_t)time(NULL));
+		ok = !ferror(f);
+		ok = fclose(f) == 0 && ok;
+		if (ok && (out = evbuffer_new()))
+			evbuffer_add(out, text, len);
+	}
+	free(text);
+	if (!out) {
+		evhttp_send_reply(req, 500, "Internal Server Error", NULL);
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "application/json");
+	evhttp_send_reply(req, 200, "OK", out);
+	evbuffer_free(out);
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct gossip *g = arg;
@@ -190,6 +221,10 @@ static void on_request(struct evhttp_request *req, void *arg)
 	}
 	/* One request per connection, so the deadline is per request. */
 	evhttp_add_header(headers, "Connection", "close");
+	if (ans.status) {
+		status_reply(g, req);
+		return;
+	}
 	/* Copied: the body may be the running roster's text, which an apply frees, or ans. */
 	out = ans.len ? evbuffer_new() : NULL;
 	if (out)
@@ -226,8 +261,8 @@ static void on_call_deadline(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (!c->done)
-		log_debug_rl("%s: gossip: %s did not answer within %d s", c->g->rs->dev->ifname,
-		    c->addr, GOSSIP_DEADLINE);
+		log_debug_rl("%s: gossip: node %s (%s) did not answer within %d s",
+		    c->g->rs->dev->ifname, c->name, c->addr, GOSSIP_DEADLINE);
 	call_free(c);
 }
 
@@ -260,15 +295,16 @@ static void on_response(struct evhttp_request *req, void *arg)
 	}
 	call_done(c);
 	if (!req || code == 0) {
-		log_debug_rl("%s: gossip: %s did not answer", g->rs->dev->ifname, c->addr);
+		log_debug_rl("%s: gossip: node %s (%s) did not answer", g->rs->dev->ifname,
+		    c->name, c->addr);
 		goto out;
 	}
 	in = evhttp_request_get_input_buffer(req);
 	len = evbuffer_get_length(in);
 	if (code != 200) {
 		if (code != 204)
-			log_debug_rl("%s: gossip: %s answered %d", g->rs->dev->ifname, c->addr,
-			    code);
+			log_debug_rl("%s: gossip: node %s (%s) answered %d", g->rs->dev->ifname,
+			    c->name, c->addr, code);
 		goto out;
 	}
 	if (len > ROSTER_MAX_BYTES || !(text = malloc(len + 1)))
@@ -343,6 +379,7 @@ static bool request(struct gossip *g, const struct roster_node *n, enum evhttp_c
 	if (!c)
 		return false;
 	c->serial_probe = serial_probe;
+	memcpy(c->name, n->name, sizeof(c->name));
 	c->deadline = evtimer_new(g->base, on_call_deadline, c);
 	if (!c->deadline || !target_addr(g, n, c->addr, local))
 		goto fail;
@@ -376,7 +413,8 @@ static bool request(struct gossip *g, const struct roster_node *n, enum evhttp_c
 	c->starting = false;
 	if (c->failed_at_start) {
 		/* req was called back and freed; the connection is idle and ours to free. */
-		log_debug_rl("%s: gossip: cannot connect to %s", g->rs->dev->ifname, c->addr);
+		log_debug_rl("%s: gossip: cannot connect to node %s (%s)", g->rs->dev->ifname,
+		    c->name, c->addr);
 		goto fail;
 	}
 	if (evtimer_add(c->deadline, &deadline) < 0)

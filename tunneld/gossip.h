@@ -6,6 +6,7 @@
  *   GET  /v1/serial   "N\n", the running serial
  *   GET  /v1/roster   the running signed roster
  *   POST /v1/roster   body = a signed roster: 204 accepted or not newer, 400 + reason if invalid
+ *   GET  /v1/status   this node's own view as JSON (status_view.h): `keys status` merges them
  *
  * Only sources that are a roster node's overlay address are served: any other connection is
  * closed at accept, before a byte of it is read (gossip_serve.h decides).  On accepting a

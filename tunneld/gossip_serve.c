@@ -67,6 +67,7 @@ static void answer(struct gossip_answer *ans, int code, const char *reason, cons
 	ans->reason = reason;
 	ans->body = body;
 	ans->len = len;
+	ans->status = false;
 }
 
 void gossip_request_handle(const struct roster_sync *rs, gossip_offer_fn *offer,
@@ -87,8 +88,16 @@ void gossip_request_handle(const struct roster_sync *rs, gossip_offer_fn *offer,
 		answer(ans, 503, "Service Unavailable", NULL, 0);
 		return;
 	}
-	if (!uri || (strcmp(uri, "/v1/serial") != 0 && strcmp(uri, "/v1/roster") != 0)) {
+	if (!uri || (strcmp(uri, "/v1/serial") != 0 && strcmp(uri, "/v1/roster") != 0 &&
+	    strcmp(uri, "/v1/status") != 0)) {
 		answer(ans, 404, "Not Found", NULL, 0);
+		return;
+	}
+	if (strcmp(uri, "/v1/status") == 0) {
+		if (cmd != EVHTTP_REQ_GET)
+			answer(ans, 405, "Method Not Allowed", NULL, 0);
+		else
+			answer(ans, 200, "OK", NULL, 0), ans->status = true;
 		return;
 	}
 	if (cmd == EVHTTP_REQ_GET && strcmp(uri, "/v1/serial") == 0) {

@@ -31,6 +31,8 @@ struct gossip_answer {
 	const char *reason;		/* HTTP reason phrase (static) */
 	const char *body;
 	size_t len;
+	bool status;			/* 200 whose body is the node's view (status_view.h): the
+					 * caller writes it, this module never sees the device */
 	char text[512];
 };
 
@@ -50,7 +52,8 @@ enum gossip_admit gossip_admit_check(const struct roster_sync *rs, const struct 
 
 /* Answers one request: cmd on uri (the raw request target), from sa, with a body of len bytes
  * (NULL when it was not read because len > ROSTER_MAX_BYTES).  Routes GET /v1/serial, GET
- * /v1/roster and POST /v1/roster (the serial and text of the last fully applied roster);
+ * /v1/roster and POST /v1/roster (the serial and text of the last fully applied roster) and
+ * GET /v1/status (ans->status: read-only, never changes anything);
  * refuses sources that are not roster nodes (403), serves nothing while revoked or before a
  * roster is fully applied (503).  A body identical to the running roster is
  * answered 204 without an offer (a peer replaying it costs a compare, not a parse). */

@@ -60,6 +60,8 @@ static void usage(FILE *f, const char *prog)
 	    "                       CAP_NET_BIND_SERVICE for a ListenPort below 1024); overrides\n"
 	    "                       the file's User =\n"
 	    "  -v, --verbose        debug logging\n"
+	    "      --log-format F   text (default; timestamped unless stderr is the journal) or\n"
+	    "                       json (one object per line)\n"
 	    "  -h, --help           this text\n"
 	    "      --version        print the version\n"
 	    "\n"
@@ -259,6 +261,7 @@ int main(int argc, char *argv[])
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "log-format", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -269,6 +272,7 @@ int main(int argc, char *argv[])
 	bool have_user = false, keep_bind;
 	char err[256], sock[sizeof(UAPI_SOCKET_DIR) + IFNAMSIZ + 8];
 	enum log_level level = LOG_LEVEL_INFO;
+	enum log_format log_fmt = LOG_FORMAT_TEXT;
 	bool foreground = false;
 	char ifname[IFNAMSIZ];
 	struct event *sig_ev[3] = { NULL };
@@ -284,6 +288,13 @@ int main(int argc, char *argv[])
 		case 'f': foreground = true; break;
 		case 'u': user_arg = optarg; break;
 		case 'v': level = LOG_LEVEL_DEBUG; break;
+		case 'L':
+			if (!log_format_parse(optarg, &log_fmt)) {
+				fprintf(stderr, "tunneld: --log-format '%.40s': text or json\n",
+				    optarg);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout, argv[0]); return 0;
 		case 'V': printf("tunneld %s\n", WARREN_VERSION); return 0;
 		default: usage(stderr, argv[0]); return 2;
@@ -296,6 +307,8 @@ int main(int argc, char *argv[])
 	if (env && (strcmp(env, "verbose") == 0 || strcmp(env, "debug") == 0))
 		level = LOG_LEVEL_DEBUG;
 	log_init("tunneld", level, LOG_DEST_STDERR);
+	/* The journal stamps lines itself; anywhere else a line says when it happened. */
+	log_style_set(log_fmt, !log_stderr_is_journal());
 	log_libevent_route();
 
 	if (config_path) {

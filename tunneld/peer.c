@@ -9,6 +9,7 @@
 #include "log.h"
 #include "messages.h"
 #include "peer.h"
+#include "peer_log.h"
 #include "resolver.h"
 
 uint64_t clock_now_ns(void)
@@ -330,8 +331,12 @@ static void submit(struct peer *p, uint64_t now_ns)
 
 	if (!resolver_submit(p->dev->resolver, wg_peer_public_key(p->wg), p->endpoint_host,
 	    p->endpoint_port, tag)) {
-		log_warn("%s: peer endpoint %.100s: lookup queue full, retried later",
-		    p->dev->ifname, p->endpoint_host);
+		struct peer_log l;
+
+		peer_log_of(&l, p);
+		log_fields_msg(LOG_LEVEL_WARN, &l.fields,
+		    "%s: %s: endpoint %.100s: lookup queue full, retried later", p->dev->ifname,
+		    l.text, p->endpoint_host);
 		return;
 	}
 	p->resolve_tag = tag;
@@ -372,6 +377,7 @@ void peer_resolved(void *ctx, const uint8_t key[WG_KEY_LEN], uint64_t tag, int e
 {
 	struct device *dev = ctx;
 	struct peer *p = peer_find(dev, key);
+	struct peer_log l;
 
 	if (!p || tag != p->resolve_tag) {
 		log_debug("%s: stale endpoint lookup answer dropped", dev->ifname);
@@ -379,13 +385,17 @@ void peer_resolved(void *ctx, const uint8_t key[WG_KEY_LEN], uint64_t tag, int e
 	}
 	p->resolve_tag = 0;
 	if (err < 0) {
-		log_warn_rl("%s: peer endpoint %.100s: %.160s", dev->ifname, p->endpoint_host, msg);
+		peer_log_of(&l, p);
+		log_fields_rl(LOG_LEVEL_WARN, &l.fields, "%s: %s: endpoint %.100s: %.160s",
+		    dev->ifname, l.text, p->endpoint_host, msg);
 		return;
 	}
 	if (memcmp(ep, &p->endpoint.addr, sizeof(*ep)) != 0) {
-		log_info("%s: peer endpoint %.100s resolved to a new address", dev->ifname,
-		    p->endpoint_host);
 		peer_set_endpoint_addr(p, ep);
+		peer_log_of(&l, p);
+		log_fields_msg(LOG_LEVEL_INFO, &l.fields,
+		    "%s: %s: endpoint %.100s resolved to a new address, %s", dev->ifname, l.text,
+		    p->endpoint_host, l.endpoint[0] ? l.endpoint : "?");
 	}
 }
 
@@ -413,8 +423,14 @@ static void peer_timer_fired(evutil_socket_t fd, short what, void *arg)
 			}
 			peer_send_datagram(p, buf, len);
 		} else if (act == WG_TICK_GAVE_UP) {
-			log_debug_rl("peer handshake did not complete after %d attempts, giving up",
-			    MAX_TIMER_HANDSHAKES + 2);
+			if (log_level() >= LOG_LEVEL_DEBUG) {
+				struct peer_log l;
+
+				peer_log_of(&l, p);
+				log_fields_rl(LOG_LEVEL_DEBUG, &l.fields, "%s: %s: handshake did "
+				    "not complete after %d attempts, giving up", p->dev->ifname,
+				    l.text, MAX_TIMER_HANDSHAKES + 2);
+			}
 			peer_drop_staged(p);
 		}
 	}

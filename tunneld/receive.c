@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "messages.h"
 #include "peer.h"
+#include "peer_log.h"
 #include "receive.h"
 
 /* Source address of a decrypted IP packet, validated against its claimed length. */
@@ -37,6 +39,21 @@ static void deliver(struct device *dev, struct peer *p, const uint8_t *pkt, size
 	}
 	if (write(dev->tun_fd, pkt, len) < 0 && errno != EAGAIN)
 		log_debug_rl("write to %s: %s", dev->ifname, strerror(errno));
+}
+
+/* A new session: logged when the peer had none that could still carry data (the first, or
+ * one after REJECT_AFTER_TIME without a handshake), not at every rekey. */
+static void session_note(struct peer *p, uint64_t now)
+{
+	struct peer_log l;
+
+	if (!p->last_session_ns ||
+	    now - p->last_session_ns >= (uint64_t)REJECT_AFTER_TIME * 1000000000u) {
+		peer_log_of(&l, p);
+		log_fields_rl(LOG_LEVEL_INFO, &l.fields, "%s: %s: session up, endpoint %s",
+		    p->dev->ifname, l.text, l.endpoint[0] ? l.endpoint : "?");
+	}
+	p->last_session_ns = now;
 }
 
 static void receive_one(struct device *dev, struct udp_endpoint *from, uint8_t *buf,
@@ -82,8 +99,10 @@ static void receive_one(struct device *dev, struct udp_endpoint *from, uint8_t *
 	}
 	if (kind == WG_RX_DATA && p)
 		deliver(dev, p, buf + rx.inner_off, rx.inner_len);
-	if ((rx.flags & WG_RX_SESSION_READY) && p)
+	if ((rx.flags & WG_RX_SESSION_READY) && p) {
+		session_note(p, now);
 		peer_flush_staged(p, now);
+	}
 }
 
 void device_udp_readable(struct device *dev, int fd)

@@ -149,6 +149,8 @@ static bool node_peer(const struct roster_node *n, struct config_peer *cp)
 {
 	memset(cp, 0, sizeof(*cp));
 	memcpy(cp->public_key, n->key, WG_KEY_LEN);
+	_Static_assert(sizeof(cp->name) == ROSTER_NAME_MAX + 1, "a node name fits");
+	memcpy(cp->name, n->name, sizeof(cp->name));
 	cp->replace_allowed_ips = true;
 	cp->line = n->line;
 	if (n->has_addr4 && !add_prefix(&cp->allowed_ips, &cp->n_allowed_ips, AF_INET, n->addr4, 32))

@@ -5,7 +5,8 @@
  * goes through roster_sync_check, the pure check the daemon runs (parse, network, serial,
  * signature against the seed's admin key).  Checks, besides memory safety, the contract
  * against a naive reference: only db-1's addresses (IPv4, IPv6, IPv4-mapped) are admitted or
- * served; a 200 only for the two GETs, with the running serial or roster; a body offered only
+ * served; a 200 only for the three GETs, with the running serial or roster, or for GET
+ * /v1/status the mark that the caller writes the view (and no body); a body offered only
  * for a POST /v1/roster from db-1 while we run a roster and are not revoked, and never one
  * over ROSTER_MAX_BYTES or identical to the running roster.
  *
@@ -120,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum gossip_admit verdict;
 	enum evhttp_cmd_type cmd;
 	char *uri = NULL, *body = NULL;
-	bool is_peer = false, is_post_roster, serving;
+	bool is_peer = false, is_post_roster, is_status, serving;
 	size_t body_len;
 	unsigned before;
 
@@ -233,6 +234,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (ans.len != 2 || memcmp(ans.body, "2\n", 2) != 0))
 			fail("GET /v1/serial did not give the running serial");
 	}
+	is_status = uri && strcmp(uri, "/v1/status") == 0;
+	if (ans.status && (!serving || cmd != EVHTTP_REQ_GET || !is_status || ans.code != 200 ||
+	    ans.len))
+		fail("the status view for something that is not a served GET /v1/status");
+	if (serving && cmd == EVHTTP_REQ_GET && is_status && !ans.status)
+		fail("a served GET /v1/status without the view");
+	if (serving && cmd != EVHTTP_REQ_GET && is_status && ans.code != 405)
+		fail("another method on /v1/status not answered 405");
 	if (ans.len && ans.body != rs.text && ans.len >= sizeof(ans.text))
 		fail("an answer longer than its buffer");
 	if (!ans.reason || ans.code < 200 || ans.code > 599)

@@ -330,7 +330,8 @@ usage_error "publish extra argument" publish now
 usage_error "engineer without subcommand" engineer
 usage_error "engineer unknown subcommand" engineer promote alice
 usage_error "engineer add without --allow" engineer add carol --ssh-key alice.pub
-usage_error "status without --node" status
+usage_error "status extra argument" status extra
+usage_error "status --node extra argument" status --node extra
 usage_error "push without hosts" push
 usage_error "init without --cidr" init --network x
 usage_error "no subcommand after -C DIR"

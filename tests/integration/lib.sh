@@ -674,13 +674,15 @@ rnode_conf() {
 		--roster-path "${ROSTER_PATH[$n]}" --listen-port "${PORT[$n]}" >"$f" 2>>"$T/keys.err")
 }
 
-# rnode_start NODE: starts tunneld in roster mode (config from rnode_conf unless one exists),
-# waits like node_start.
+# rnode_start NODE [TUNNELD OPTION...]: starts tunneld in roster mode (config from rnode_conf
+# unless one exists), waits like node_start.
 rnode_start() {
 	local n=$1 log=$T/$1.log
+	shift
 	need_tunneld
 	[ -s "$(conf_file "$n")" ] || rnode_conf "$n"
-	ip netns exec "${NS[$n]}" "$TUNNELD" -c "$(conf_file "$n")" -i "${IFN[$n]}" -v >>"$log" 2>&1 &
+	ip netns exec "${NS[$n]}" "$TUNNELD" -c "$(conf_file "$n")" -i "${IFN[$n]}" -v "$@" \
+		>>"$log" 2>&1 &
 	PID[$n]=$!
 	wait_until 10 node_ready_or_dead "$n" || true
 	if ! pid_alive "${PID[$n]}"; then

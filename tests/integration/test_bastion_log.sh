@@ -58,8 +58,12 @@ assert_eq "the hostile user name is refused" "auth failed" "$out"
 check "the denials reached the log" \
 	wait_until 10 bash -c "[ \$(grep -ac 'jump denied' '$T/bastion.log') -ge 2 ]"
 
+# Outside the journal every line starts with its UTC time: $TS matches it.
+TS='[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\.[0-9]\{3\}Z '
+check "every line is stamped (stderr is not the journal)" \
+	bash -c "! grep -av '^$TS' '$T/bastion.log'"
 check "no forged line in the bastion log" \
-	bash -c "! grep -aq '^bastion: info: session 9: accepted publickey\|^bastion: info: forged' '$T/bastion.log'"
+	bash -c "! grep -aq '^${TS}bastion: info: session 9: accepted publickey\|^${TS}bastion: info: forged\|^bastion: info: session 9\|^bastion: info: forged' '$T/bastion.log'"
 check "no ESC, BEL or 8-bit CSI byte in the bastion log" \
 	bash -c "! LC_ALL=C grep -aq \$'[\\x1b\\x07]\\|\\xc2\\x9b' '$T/bastion.log'"
 want='jump denied: alice to web-1\nbastion: info: session 9: accepted publickey for root\033[2J\033]0;pwned\007 port 22: unknown target'
@@ -87,6 +91,6 @@ suppressed() {
 check "the rest reported as suppressed after the interval" wait_until 30 suppressed
 check "bastion still running" pid_alive "$BASTION_PID"
 check "every line of the log is the logger's, libssh's debug lines (-v) included" \
-	bash -c "! grep -av '^bastion: \(error\|warning\|info\|debug\): ' '$T/bastion.log'"
+	bash -c "! grep -av '^${TS}bastion: \(error\|warning\|info\|debug\): ' '$T/bastion.log'"
 bastion_stop || true
 finish

@@ -125,6 +125,11 @@ assert_eq "StateDirectory, the key and the socket are tunneld's" \
 assert_eq "ping a -> b under systemd (exit status)" 0 "$(tail -n 1 "$C/out/ping1" 2>/dev/null)"
 assert_eq "active after systemctl reload" active "$(cat "$C/out/active" 2>/dev/null)"
 assert_match "a logged the reload" "configuration reloaded" "$(cat "$C/out/journal" 2>/dev/null)"
+# Under systemd stderr is the journal (JOURNAL_STREAM): it stamps the lines, tunneld does not.
+check "a's journal lines are the logger's, not stamped twice" \
+	grep -Eq '\]: tunneld: info: .*configuration reloaded' "$C/out/journal"
+check "no timestamp of tunneld's own in the journal" \
+	bash -c "! grep -Eq '\]: [0-9]{4}-[0-9]{2}-[0-9]{2}T' '$C/out/journal'"
 assert_eq "a's session with b survives the reload (latest-handshake)" \
 	"$(cat "$C/out/hs1" 2>/dev/null)" "$(cat "$C/out/hs2" 2>/dev/null)"
 assert_eq "ping a -> b after the reload (exit status)" 0 "$(tail -n 1 "$C/out/ping2" 2>/dev/null)"

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "common/json.h"
+#include "common/json_read.h"
 #include "common/utf8.h"
 
 static const struct {
@@ -91,11 +92,106 @@ static void test_json_long_random(void **state)
 	free(in);
 }
 
+/* ---- the strict reader (json_read.h) ---- */
+
+/* Each text: whether json_read_skip + json_read_end accept it as one whole JSON text. */
+static const struct {
+	const char *text;
+	bool valid;
+} skip_cases[] = {
+	/* 1 */ { "{\"a\": [1, -2.5e+3, true, false, null, \"x\\u00e9\\ud83d\\ude00\"]}", true },
+	/* 2 */ { " [ ] ", true },
+	/* 3 */ { "{}", true },
+	/* 4 */ { "0", true },
+	/* 5 */ { "[1,]", false },
+	/* 6 */ { "{\"a\" 1}", false },
+	/* 7 */ { "{\"a\": 1,}", false },
+	/* 8 */ { "01", false },
+	/* 9 */ { "1.", false },
+	/* 10 */ { "\"tab\there\"", false },		/* raw control byte */
+	/* 11 */ { "\"\\ud800\"", false },		/* unpaired surrogate */
+	/* 12 */ { "\"\\u0000\"", false },
+	/* 13 */ { "\"\\x\"", false },
+	/* 14 */ { "\"\xff\"", false },			/* not UTF-8 */
+	/* 15 */ { "[1] 2", false },
+	/* 16 */ { "\"open", false },
+	/* 17 */ { "tru", false },
+	/* 18 */ { "{\"a\": {\"b\": [}}", false },
+};
+
+static void test_json_read_skip_cases(void **state)
+{
+	struct json_read r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(skip_cases) / sizeof(skip_cases[0]); i++) {
+		const char *t = skip_cases[i].text;
+		bool ok;
+
+		json_read_init(&r, t, strlen(t));
+		ok = json_read_skip(&r) && json_read_end(&r);
+		if (ok != skip_cases[i].valid)
+			fail_msg("case %zu: '%s' %s", i + 1, t, ok ? "accepted" : "refused");
+	}
+}
+
+static void test_json_read_depth_bound(void **state)
+{
+	char deep[2 * JSON_READ_DEPTH + 3];
+	struct json_read r;
+	size_t n;
+
+	(void)state;
+	/* JSON_READ_DEPTH levels pass, one more is refused (no unbounded recursion). */
+	for (n = JSON_READ_DEPTH; n <= JSON_READ_DEPTH + 1; n++) {
+		memset(deep, '[', n);
+		memset(deep + n, ']', n);
+		json_read_init(&r, deep, 2 * n);
+		assert_int_equal(json_read_skip(&r) && json_read_end(&r), n == JSON_READ_DEPTH);
+	}
+}
+
+static void test_json_read_values(void **state)
+{
+	const char *t = "{\"s\": \"caf\\u00e9 \\\"q\\\" \\n\", \"n\": 18446744073709551615, "
+	    "\"big\": 18446744073709551616, \"neg\": -1, \"f\": 1.5}";
+	char s[32], small[4];
+	struct json_read r;
+	uint64_t v;
+
+	(void)state;
+	json_read_init(&r, t, strlen(t));
+	assert_true(json_read_char(&r, '{'));
+	assert_true(json_read_string(&r, s, sizeof(s)) && !strcmp(s, "s"));
+	assert_true(json_read_char(&r, ':'));
+	assert_true(json_read_string(&r, s, sizeof(s)));
+	assert_string_equal(s, "caf\xc3\xa9 \"q\" \n");
+	assert_true(json_read_char(&r, ','));
+	assert_true(json_read_string(&r, s, sizeof(s)) && json_read_char(&r, ':'));
+	assert_true(json_read_uint(&r, &v));
+	assert_true(v == UINT64_MAX);
+	assert_true(json_read_char(&r, ','));
+	assert_true(json_read_string(&r, s, sizeof(s)) && json_read_char(&r, ':'));
+	assert_false(json_read_uint(&r, &v));		/* overflows */
+	json_read_init(&r, "-1", 2);
+	assert_false(json_read_uint(&r, &v));
+	json_read_init(&r, "1.5", 3);
+	assert_false(json_read_uint(&r, &v));
+	/* A string longer than the buffer is refused, not cut. */
+	json_read_init(&r, "\"abcd\"", 6);
+	assert_false(json_read_string(&r, small, sizeof(small)));
+	json_read_init(&r, "\"abc\"", 5);
+	assert_true(json_read_string(&r, small, sizeof(small)) && !strcmp(small, "abc"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_cases),
 		cmocka_unit_test(test_json_long_random),
+		cmocka_unit_test(test_json_read_skip_cases),
+		cmocka_unit_test(test_json_read_depth_bound),
+		cmocka_unit_test(test_json_read_values),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
