@@ -256,5 +256,6 @@ clean:
 	rm -rf build build-san build-tsan
 
 include tests/fuzz/fuzz.mk
+include dist/packaging.mk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
