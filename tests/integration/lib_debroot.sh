@@ -2,8 +2,8 @@
 # A fresh Debian 12 root for the packaging tests (test_deb, test_ansible), sourced after lib.sh.
 #
 # mmdebstrap --variant=minbase from the Debian mirror this machine's apt uses, plus the
-# packages named: what a Debian 12 server has (systemd as init, iproute2, ping, sshd, python3
-# for Ansible) and the runtime dependencies that warren's .deb declares.  Building it takes
+# packages named: what a Debian 12 server has (systemd as init, iproute2, ping, sshd; python3,
+# python3-apt and xz-utils for Ansible and its apt module) and the runtime dependencies that warren's .deb declares.  Building it takes
 # ~20-30 s, so it is kept in tests/integration/cache/debian12-KEY/root, KEY a hash of the
 # package list: a change of the .deb's Depends makes a new root (and removes the old ones).
 # Containers boot it with systemd-nspawn --volatile=overlay: every boot starts from the
@@ -12,7 +12,8 @@
 DEBROOT_CACHE=${DEBROOT_CACHE:-$ROOT/tests/integration/cache}
 DEBROOT_SUITE=bookworm
 # What every root holds beyond minbase and the package's dependencies.
-DEBROOT_BASE=(systemd systemd-sysv dbus iproute2 iputils-ping openssh-server python3)
+DEBROOT_BASE=(systemd systemd-sysv dbus iproute2 iputils-ping openssh-server python3 python3-apt
+	xz-utils)
 
 # deb_depends DEB: the package names of DEB's Depends, one per line (the first of each
 # alternative, versions dropped: a fresh system's apt picks the same).
