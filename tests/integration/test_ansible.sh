@@ -24,13 +24,10 @@ NODES=(n1 n2 n3)
 declare -A HOSTNAME_OF=([n1]=dc1-db-1 [n2]=dc1-web-1 [n3]=dc2-web-2) GROUP_OF=([n1]=db [n2]=web [n3]=web)
 
 # 1. The package and the root.
-PKG=$T/pkg
-if ! make -s -C "$ROOT" --no-print-directory deb PKG_DIR="$PKG" >"$T/make-deb.log" 2>&1; then
-	fail "make deb ($(tail -n 15 "$T/make-deb.log"))"
+if ! DEB=$(deb_get); then
+	fail "make deb ($(tail -n 15 "$T/make-deb.log" 2>/dev/null))"
 	finish
 fi
-DEB=$(ls "$PKG"/warren_*.deb)
-rm -rf "$PKG/src"	# its docs' sanitizer examples would trip the cleanup's scan
 if ! DROOT=$(debroot_get "$DEB"); then
 	fail "a Debian 12 root with mmdebstrap ($(tail -n 5 "$T/mmdebstrap.log" 2>/dev/null))"
 	finish

@@ -24,18 +24,14 @@ done
 need_tunneld
 START=$(now_ms)
 
-# 1. The package, built as `make deb` builds it (lintian runs there: any warning fails).
-PKG=$T/pkg
-if make -s -C "$ROOT" --no-print-directory deb PKG_DIR="$PKG" >"$T/make-deb.log" 2>&1; then
+# 1. The package, built as `make deb` builds it (lintian runs there: any warning fails), once
+# per state of the tree (lib_debroot.sh).
+if DEB=$(deb_get); then
 	pass "make deb (dpkg-buildpackage, lintian clean)"
 else
-	fail "make deb ($(tail -n 15 "$T/make-deb.log"))"
+	fail "make deb ($(tail -n 15 "$T/make-deb.log" 2>/dev/null))"
 	finish
 fi
-DEB=$(ls "$PKG"/warren_*.deb)
-# The source copy holds the docs, whose examples of sanitizer reports the cleanup's scan of
-# this test's directory would take for real ones.
-rm -rf "$PKG/src"
 BUILT=$(now_ms)
 log "make deb: $((BUILT - START)) ms"
 
