@@ -212,7 +212,8 @@ MANDIR  ?= $(PREFIX)/share/man
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 # What install puts and uninstall removes, one KIND:SOURCE:DESTINATION each (KIND bin: 0755 as
 # built; text: 0644 with the paths replaced).  Every unit in dist/systemd and every man page in
-# docs/ (NAME.SECTION) is installed.
+# docs/ (NAME.SECTION) is installed; a new kind of file joins this list, so that uninstall and
+# the package (debian/rules runs make install) get it too.
 MAN_PAGES     := $(wildcard docs/*.[1-8])
 UNIT_FILES    := $(wildcard dist/systemd/*.service dist/systemd/*.service.d/*.conf)
 INSTALL_FILES := bin:$(BUILD)/tunneld:$(SBINDIR)/tunneld bin:$(BUILD)/bastion:$(SBINDIR)/bastion \
@@ -247,7 +248,7 @@ endif
 # Removes exactly the files install put (same PREFIX, DESTDIR, ...); never /etc/warren,
 # /var/lib/warren (keys, rosters, configs) or the system users.
 uninstall:
-	$(Q)for f in $(INSTALL_FILES); do \
+	$(Q)set -e; for f in $(INSTALL_FILES); do \
 		dst=$(DESTDIR)$${f#*:*:}; \
 		if [ -e "$$dst" ] || [ -L "$$dst" ]; then echo "  RM      $$dst"; rm -f "$$dst"; fi; \
 	done
