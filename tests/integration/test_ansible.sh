@@ -7,7 +7,8 @@
 # enrolls, publishes, pushes, writes wg0.conf and starts tunneld@wg0.  Then:
 #   every node pings every other over the overlay;
 #   no node's private key is anywhere on the admin side (admin directory, ansible's output);
-#   a second run reports changed=0 and failed=0 on every host.
+#   a second run reports changed=0 and failed=0 on every host;
+#   a node whose key was replaced stops the play (the role never re-keys a node by itself).
 # run-all: no-sanitizer (packaging: the daemons run from the .deb, built without sanitizers)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_debroot.sh"
@@ -164,6 +165,19 @@ play 2 "second run (idempotent)" 0
 assert_eq "the roster serial after two runs (init 1, one publish)" 2 \
 	"$("$KEYS_BIN" status --node --roster "$A/warren/roster.signed" --json 2>/dev/null |
 		sed -n 's/.*"serial": \([0-9]*\).*/\1/p')"
+
+# 8. A node whose key changed behind the admin's back (reinstalled, or someone replaced the
+# file): the role stops with the reason and leaves the roster alone.
+onnode n3 rm -f /var/lib/warren/wg0.key || true
+(cd "$EX" && asadmin 120 ansible-playbook -i "$T/inventory.yml" site.yml -e "warren_deb=$DEB" \
+	--limit "${HOSTNAME_OF[n3]}") >"$T/play3.log" 2>&1 && rc=0 || rc=$?
+assert_eq "a node with a new key: the play fails" 2 "$rc"
+assert_match "it says the node is enrolled with another key" \
+	"${HOSTNAME_OF[n3]} is enrolled with key .*but the node has" "$(grep -F 'is enrolled with key' "$T/play3.log" || true)"
+assert_eq "the roster is untouched (serial 2, no unpublished change)" "2|[]" \
+	"$("$KEYS_BIN" status --node --roster "$A/warren/roster.signed" --json 2>/dev/null |
+		sed -n 's/.*"serial": \([0-9]*\).*/\1/p')|$("$KEYS_BIN" -C "$A/warren" diff --json 2>/dev/null |
+		sed -n 's/.*"rekeyed": \(\[[^]]*\]\).*/\1/p')"
 
 # Power the nodes off (nspawn turns SIGTERM into an orderly shutdown) before the cleanup.
 for n in "${NODES[@]}"; do kill "${BOOT_PID[$n]}" 2>/dev/null || true; done
