@@ -211,8 +211,9 @@ SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 # What install puts and uninstall removes, one KIND:SOURCE:DESTINATION each (KIND bin: 0755 as
-# built; text: 0644 with the paths replaced).  Every unit in dist/systemd and every man page in
-# docs/ (NAME.SECTION) is installed; a new kind of file joins this list, so that uninstall and
+# built; text: 0644 with the paths replaced).  Every unit and drop-in in dist/systemd
+# (NAME.service, NAME.service.d/FILE.conf) and every man page in docs/ (NAME.SECTION) is
+# installed; a new kind of file joins this list, so that uninstall and
 # the package (debian/rules runs make install) get it too.
 MAN_PAGES     := $(wildcard docs/*.[1-8])
 UNIT_FILES    := $(wildcard dist/systemd/*.service dist/systemd/*.service.d/*.conf)

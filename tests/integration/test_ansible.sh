@@ -34,6 +34,8 @@ if ! DROOT=$(debroot_get "$DEB"); then
 	finish
 fi
 log "make deb and the root: $(( $(now_ms) - START )) ms"
+# Both are built once per make test run (lib_debroot.sh): the time bound below is for the rest.
+START=$(now_ms)
 
 # 2. The admin: a namespace on the underlay, HOME with an ssh key the nodes' root accepts and
 # an ssh config for ansible's ssh (-F: ssh reads root's own config, not $HOME's), the same
@@ -182,6 +184,6 @@ assert_eq "the roster is untouched (serial 2, no unpublished change)" "2|[]" \
 # Power the nodes off (nspawn turns SIGTERM into an orderly shutdown) before the cleanup.
 for n in "${NODES[@]}"; do kill "${BOOT_PID[$n]}" 2>/dev/null || true; done
 pids_wait_exit 20 "${BOOT_PID[@]}"
-assert_le "the whole test but the root's first build, ms" 150000 "$(( $(now_ms) - START ))"
+assert_le "the whole test but the package's and the root's builds, ms" 120000 "$(( $(now_ms) - START ))"
 
 finish

@@ -3,7 +3,7 @@
 # fresh Debian 12 root (lib_debroot.sh: mmdebstrap minbase and the package's own Depends,
 # cached) booted with real systemd by systemd-nspawn in a's network namespace:
 #   dpkg -i: the users tunneld and bastion (system, no login), /etc/warren root:tunneld 0750,
-#            /var/lib/warren 0711, nothing enabled or started, every file in /etc a conffile,
+#            /var/lib/warren 0751, nothing enabled or started, every file in /etc a conffile,
 #            every program's libraries present;
 #   the README's steps with the package's paths: a key root's in /var/lib/warren, wg0.conf,
 #            `systemctl enable --now tunneld@wg0`: it runs as tunneld, pings b (a tunneld on
@@ -144,7 +144,7 @@ assert_eq "their groups" "tunneld|bastion" "$(paste -sd'|' "$O/groups" 2>/dev/nu
 uids=$(paste -sd' ' "$O/uids" 2>/dev/null)
 assert_match "system users (uid below 1000)" '^[1-9][0-9]{0,2} [1-9][0-9]{0,2}$' "$uids"
 assert_eq "the directories, with make install's modes" \
-	"root:tunneld 750 /etc/warren|root:root 711 /var/lib/warren" "$(paste -sd'|' "$O/dirs" 2>/dev/null)"
+	"root:tunneld 750 /etc/warren|root:root 751 /var/lib/warren" "$(paste -sd'|' "$O/dirs" 2>/dev/null)"
 assert_eq "every file the package puts in /etc is a conffile (none today)" \
 	"$(cat "$O/etcfiles" 2>/dev/null)" "$(cat "$O/conffiles" 2>/dev/null)"
 assert_eq "bastion.service neither enabled nor started" "disabled|inactive" \
