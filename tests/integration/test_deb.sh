@@ -3,8 +3,8 @@
 # fresh Debian 12 root (lib_debroot.sh: mmdebstrap minbase and the package's own Depends,
 # cached) booted with real systemd by systemd-nspawn in a's network namespace:
 #   dpkg -i: the users tunneld and bastion (system, no login), /etc/warren root:tunneld 0750,
-#            /var/lib/warren 0751, nothing enabled or started, every file in /etc a conffile,
-#            every program's libraries present;
+#            /var/lib/warren 0751, nothing enabled or started, ssh.service's drop-in read,
+#            every file in /etc a conffile, every program's libraries present;
 #   the README's steps with the package's paths: a key root's in /var/lib/warren, wg0.conf,
 #            `systemctl enable --now tunneld@wg0`: it runs as tunneld, pings b (a tunneld on
 #            this host, in b's namespace) over the overlay, survives `systemctl reload`;
@@ -76,6 +76,7 @@ getent group tunneld bastion | cut -d: -f1 >/out/groups
 stat -c '%U:%G %a %n' /etc/warren /var/lib/warren >/out/dirs
 dpkg-query -W -f='\${Conffiles}\n' warren | awk 'NF { print \$1 }' | sort >/out/conffiles
 dpkg -L warren | while read -r f; do [ -f "\$f" ] && echo "\$f"; done | grep '^/etc/' | sort >/out/etcfiles
+systemctl show -p Wants,After --value ssh.service | tr ' ' '\n' | grep -c '^tunneld@wg0.service\$' >/out/sshdrop
 systemctl is-enabled bastion.service >/out/bastion 2>&1
 systemctl is-active bastion.service >>/out/bastion 2>&1
 for b in /usr/sbin/tunneld /usr/sbin/bastion /usr/bin/keys; do ldd "\$b" | grep "not found"; done >/out/ldd 2>/out/ldd.err
@@ -147,6 +148,8 @@ assert_eq "the directories, with make install's modes" \
 	"root:tunneld 750 /etc/warren|root:root 751 /var/lib/warren" "$(paste -sd'|' "$O/dirs" 2>/dev/null)"
 assert_eq "every file the package puts in /etc is a conffile (none today)" \
 	"$(cat "$O/etcfiles" 2>/dev/null)" "$(cat "$O/conffiles" 2>/dev/null)"
+assert_eq "ssh.service wants and follows tunneld@wg0 (the package's drop-in)" 2 \
+	"$(cat "$O/sshdrop" 2>/dev/null)"
 assert_eq "bastion.service neither enabled nor started" "disabled|inactive" \
 	"$(paste -sd'|' "$O/bastion" 2>/dev/null)"
 assert_eq "the programs find all their libraries (ldd)" "" "$(cat "$O/ldd" 2>/dev/null || echo missing)"
