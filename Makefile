@@ -199,21 +199,39 @@ soak: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) tests/bench/soak_rotate.sh
 
+# Where `make install` puts things.  PREFIX=/usr for a system-wide install (the Debian package:
+# debian/rules); DESTDIR= stages the tree elsewhere (a package build) and then creates no user.
+# The units and man pages name the installed paths: their literal /usr/local/sbin and
+# /usr/local/bin are replaced with SBINDIR and BINDIR as they are installed.  /etc/warren and
+# /var/lib/warren are fixed (the programs' defaults).
 PREFIX  ?= /usr/local
 DESTDIR ?=
+BINDIR  ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+# What install puts and uninstall removes, one KIND:SOURCE:DESTINATION each (KIND bin: 0755 as
+# built; text: 0644 with the paths replaced).  Every unit and drop-in in dist/systemd
+# (NAME.service, NAME.service.d/FILE.conf) and every man page in docs/ (NAME.SECTION) is
+# installed; a new kind of file joins this list, so that uninstall and
+# the package (debian/rules runs make install) get it too.
+MAN_PAGES     := $(wildcard docs/*.[1-8])
+UNIT_FILES    := $(wildcard dist/systemd/*.service dist/systemd/*.service.d/*.conf)
+INSTALL_FILES := bin:$(BUILD)/tunneld:$(SBINDIR)/tunneld bin:$(BUILD)/bastion:$(SBINDIR)/bastion \
+                 bin:$(BUILD)/keys:$(BINDIR)/keys \
+                 $(foreach m,$(MAN_PAGES),text:$(m):$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
+                 $(foreach u,$(UNIT_FILES),text:$(u):$(UNITDIR)/$(u:dist/systemd/%=%))
+INSTALL_SUBST := s|/usr/local/sbin|$(SBINDIR)|g; s|/usr/local/bin|$(BINDIR)|g
+.PHONY: uninstall
 install: all
-	install -D -m 0755 $(BUILD)/tunneld $(DESTDIR)$(PREFIX)/sbin/tunneld
-	install -D -m 0755 $(BUILD)/keys $(DESTDIR)$(PREFIX)/bin/keys
-	install -D -m 0644 docs/tunneld.8 $(DESTDIR)$(PREFIX)/share/man/man8/tunneld.8
-	install -D -m 0644 docs/keys.1 $(DESTDIR)$(PREFIX)/share/man/man1/keys.1
-	install -D -m 0755 $(BUILD)/bastion $(DESTDIR)$(PREFIX)/sbin/bastion
-	install -D -m 0644 docs/bastion.8 $(DESTDIR)$(PREFIX)/share/man/man8/bastion.8
-	install -D -m 0644 dist/systemd/tunneld@.service \
-		$(DESTDIR)$(PREFIX)/lib/systemd/system/tunneld@.service
-	install -D -m 0644 dist/systemd/bastion.service \
-		$(DESTDIR)$(PREFIX)/lib/systemd/system/bastion.service
-	install -D -m 0644 dist/systemd/ssh.service.d/warren.conf \
-		$(DESTDIR)$(PREFIX)/lib/systemd/system/ssh.service.d/warren.conf
+	$(Q)set -e; for f in $(INSTALL_FILES); do \
+		kind=$${f%%:*}; f=$${f#*:}; src=$${f%%:*}; dst=$(DESTDIR)$${f#*:}; \
+		echo "  INSTALL $$dst"; \
+		if [ "$$kind" = bin ]; then install -D -m 0755 "$$src" "$$dst"; \
+		else install -d -m 0755 "$${dst%/*}"; \
+			sed '$(INSTALL_SUBST)' "$$src" >"$$dst.tmp"; \
+			chmod 0644 "$$dst.tmp"; mv -f "$$dst.tmp" "$$dst"; fi; \
+	done
 	install -d -m 0700 $(DESTDIR)/etc/warren
 # On the host itself (no DESTDIR; a package does this in its maintainer scripts): the units'
 # system users (tunneld; bastion, the User of the bastion's network process), /etc/warren
@@ -228,9 +246,18 @@ ifeq ($(DESTDIR),)
 	install -d -m 0751 /var/lib/warren
 endif
 
+# Removes exactly the files install put (same PREFIX, DESTDIR, ...); never /etc/warren,
+# /var/lib/warren (keys, rosters, configs) or the system users.
+uninstall:
+	$(Q)set -e; for f in $(INSTALL_FILES); do \
+		dst=$(DESTDIR)$${f#*:*:}; \
+		if [ -e "$$dst" ] || [ -L "$$dst" ]; then echo "  RM      $$dst"; rm -f "$$dst"; fi; \
+	done
+
 clean:
 	rm -rf build build-san build-tsan
 
 include tests/fuzz/fuzz.mk
+include dist/packaging.mk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
