@@ -1029,13 +1029,10 @@ eng_rsync() {
 }
 
 # audit_pub: the audit public key (base64): the bastion's public key file next to its secret
-# key when there is one, else the key the genesis line names (the tamper tests then still
-# check the chain and the signatures, not who holds the key).
+# key (AuditKeyFile.pub, as documented) when there is one, else the key the genesis line names
+# (the tamper tests then still check the chain and the signatures, not who holds the key).
 audit_pub() {
-	local f
-	for f in "$BASTION_DIR/audit.key.pub" "$BASTION_DIR/audit.pub"; do
-		[ -s "$f" ] && { tr -d '\n' <"$f"; return 0; }
-	done
+	[ -s "$BASTION_DIR/audit.key.pub" ] && { tr -d '\n' <"$BASTION_DIR/audit.key.pub"; return 0; }
 	sed -n 's/^{"seq":0,.*"audit_key":"\([A-Za-z0-9+/=]*\)".*/\1/p' "$AUDIT_LOG" | head -n 1
 }
 
