@@ -208,6 +208,8 @@ install: all
 	install -D -m 0644 docs/keys.1 $(DESTDIR)$(PREFIX)/share/man/man1/keys.1
 	install -D -m 0755 $(BUILD)/bastion $(DESTDIR)$(PREFIX)/sbin/bastion
 	install -D -m 0644 docs/bastion.8 $(DESTDIR)$(PREFIX)/share/man/man8/bastion.8
+	install -d $(DESTDIR)$(PREFIX)/share/doc/warren
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/warren/
 	install -D -m 0644 dist/systemd/tunneld@.service \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/tunneld@.service
 	install -D -m 0644 dist/systemd/bastion.service \
