@@ -6,10 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v man >/dev/null || skip "man (man-db) not installed"
-# Outside $T: the installed docs quote sanitizer reports (testing.md), which the sanitizer
-# scan of $T at exit would take for real ones.
-DEST=$(mktemp -d /tmp/test_man_pages.root.XXXXXX)
-trap 'rm -rf "$DEST"; cleanup' EXIT
+DEST=$T/root
 PREFIX=/usr/local
 rc=0
 make -s -C "$ROOT" install BUILD="$BUILD" DESTDIR="$DEST" PREFIX="$PREFIX" >"$T/install.log" 2>&1 || rc=$?
