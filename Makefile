@@ -188,7 +188,6 @@ test: deps
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) tests/demo.sh
-	$(Q)BUILD=$(BUILD) tests/demo_bastion.sh
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/flood
