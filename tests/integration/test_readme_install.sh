@@ -349,6 +349,11 @@ if wait_until 60 test -e "$T/shared/bastion-up" -a -e "$T/shared/sshd-up-web" &&
 	assert_eq "alice: '$refused' (not in her allow lines) fails" 255 "$rc"
 	assert_match "refused by the bastion: administratively prohibited" "administratively prohibited" \
 		"$(cat "$T/refused.out")"
+	# README: "`ssh bastion` alone only prints ..." (the line quoted there).
+	said=$(grep -o '^only prints `[^`]*`' "$ROOT/README.md" | sed 's/^only prints `//; s/`$//')
+	# On a terminal, as she would type it (script(1) gives ssh one).
+	out=$(eng "script -qec 'ssh alice@bastion.example.com' /dev/null" </dev/null 2>&1 | tr -d '\r' || true)
+	assert_match "alice: ssh to the bastion alone prints the README's line ('$said')" "^${said:-none}\$" "$out"
 	# The admin's snippet (README "ssh-config"), appended to her ~/.ssh/config: then `ssh web-1`.
 	readme_block ssh-config | sed 's/ *#.*//' | while IFS= read -r line; do admin "$line"; done
 	cat "$ADMIN_HOME/alice.ssh_config" >>"$ENG_HOME/.ssh/config"
