@@ -142,6 +142,7 @@ step start
 up() { [ -n "$(wg show wg0 peers 2>/dev/null)" ]; }
 i=0; while [ $i -lt 150 ] && ! up; do sleep 0.1; i=$((i + 1)); done
 systemctl show -p User,ActiveState --value tunneld@wg0 >/out/unit
+keys status --node >/out/status 2>&1; echo $? >>/out/status	# README: the serial it runs
 ping -n -q -c 3 -i 0.2 -w 20 "$PEER_OV4" >/out/ping 2>&1; echo $? >>/out/ping
 if [ "$1" = bastion ]; then
 	step bastion
@@ -402,6 +403,8 @@ for n in "${NODES[@]}"; do
 	assert_eq "$n: ping ${OTHER[$n]} over the overlay (exit status)" 0 "$(tail -n 1 "$O/ping" 2>/dev/null)"
 done
 O=$T/db/out
+assert_eq "db: 'keys status --node' (exit status; $(head -n 1 "$O/status" 2>/dev/null))" 0 "$(tail -n 1 "$O/status" 2>/dev/null)"
+assert_match "it shows the serial db-1 runs" "^serial [0-9]+$" "$(cat "$O/status" 2>/dev/null)"
 assert_eq "db: docs/tunneld.md systemd block (exit status; $(grep FAILED "$O/systemd.err" 2>/dev/null || true))" \
 	0 "$(cat "$O/systemd.rc" 2>/dev/null)"
 assert_eq "db: tunneld@wg0 active after it" active "$(cat "$O/unit2" 2>/dev/null)"
