@@ -60,3 +60,12 @@ doc_fences() {
 		!open && !/^[ \t]*$/ { prev = $0 }
 		END { if (open) printf "%s\tUNCLOSED\t%s\n", start, smark }' "$@"
 }
+
+# doc_indented FILE...: "FILE:LINE" of every indented code block (4 spaces or a tab after a
+# blank line, outside fences): a block with no language and no place for a marker.
+doc_indented() {
+	awk 'FNR == 1 { prev = ""; open = 0 }
+		/^```/ { open = !open; prev = $0; next }
+		!open && /^(    |\t)/ && prev ~ /^[ \t]*$/ { print FILENAME ":" FNR }
+		{ prev = $0 }' "$@"
+}

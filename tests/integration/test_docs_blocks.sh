@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Docs-as-tests, the rule itself: every fenced code block of README.md and docs/*.md names its
-# language, and every shell block (sh, bash, shell, console) is either marked
+# Docs-as-tests, the rule itself: every code block of README.md and docs/*.md is fenced and names
+# its language, and every shell block (sh, bash, shell, console) is either marked
 # `<!-- readme-test: NAME -->` and taken by a test (doc_block/readme_block NAME in
 # tests/integration), or marked `<!-- readme-test: skip (REASON) -->`, so that a command added to
 # the documentation cannot go untested unnoticed.  Then the README's "keys" block, which needs
@@ -49,6 +49,11 @@ while IFS=$'\t' read -r where lang mark; do
 		fi ;;
 	esac
 done < <(doc_fences "${DOCS[@]}")
+# Indented code blocks have neither a language nor a marker: fenced blocks only.
+while IFS= read -r where; do
+	fail "$where: indented code block: fence it (\`\`\`sh, \`\`\`text ...) so it can be marked"
+	bad=$((bad + 1))
+done < <(doc_indented "${DOCS[@]}")
 # A marker with no block right after it would mark nothing.
 markers=$(grep -c '^<!-- readme-test: .* -->$' "${DOCS[@]}" | awk -F: '{ s += $2 } END { print s }')
 assert_eq "every readme-test marker is right before a code block" "$markers" "$((marked + skipped))"
