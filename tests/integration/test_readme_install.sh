@@ -92,6 +92,13 @@ admin() {
 	(cd "$ADMIN_HOME" && HOME=$ADMIN_HOME PATH=$T/shim:$T/adminbin:$PATH timeout 30 sh -ec "$1") \
 		>>"$T/admin.log" 2>&1 || fail "admin\$ $1 (exit $?; $(tail -n 3 "$T/admin.log"))"
 }
+# admin_run LINES: admin for each line, in this shell (a `... | while read` loop would run in a
+# subshell, and its failures would not count); no line at all is a failure too.
+admin_run() {
+	local line
+	[ -n "$1" ] || { fail "no admin\$ commands (a README block missing?)"; return 0; }
+	while IFS= read -r line; do admin "$line"; done <<<"$1"
+}
 
 # ---------------------------------------------------------------- the node scenario
 # Runs inside each container once booted; results in /out, then power off.  The README's
@@ -273,7 +280,7 @@ boot() {
 }
 declare -A BOOT_PID
 START=$(now_ms)
-readme_block create | while IFS= read -r line; do admin "$line"; done
+admin_run "$(readme_block create)"
 for n in "${NODES[@]}"; do boot "$n"; done
 
 # ---------------------------------------------------------------- the admin, per node
@@ -288,16 +295,17 @@ for n in "${NODES[@]}"; do
 		0 "$(cat "$T/$n/out/enroll-node.rc")"
 	assert_eq "$n: make install a second time (exit status)" 0 "$(tail -n 1 "$T/$n/out/reinstall")"
 	assert_eq "$n: /etc/warren and /var/lib/warren after make install" \
-		"root:tunneld 750 /etc/warren|root:root 711 /var/lib/warren" "$(paste -sd'|' "$T/$n/out/dirs")"
+		"root:tunneld 750 /etc/warren|root:root 751 /var/lib/warren" "$(paste -sd'|' "$T/$n/out/dirs")"
 	pub=$(tail -n 1 "$T/$n/out/enroll-node.out")
 	PUBKEY[$n]=$pub
 	log "$n: public key ${pub:-none}"
 	sub="s#--pubkey PUBKEY#--pubkey $pub#"
 	[ "$n" = db ] || sub="$sub; s/db-1/${HOST[$n]}/g; s/--group db\\b/--group $n/; s/192\\.0\\.2\\.3:/${UNDERLAY[$n]}:/"
-	printf '%s\n' "$ENROLL_ADMIN" | sed "$sub" | while IFS= read -r line; do admin "$line"; done
+	# (the push line then names web-1 twice: once is enough)
+	admin_run "$(printf '%s\n' "$ENROLL_ADMIN" | sed "$sub" | sed 's/\( [a-z0-9.-]*\.example\.net\)\1/\1/')"
 	mv "$ADMIN_HOME/wg0.conf" "$T/$n/out/wg0.conf"
 done
-readme_block engineer | while IFS= read -r line; do admin "$line"; done
+admin_run "$(readme_block engineer)"
 # The engineer's roster goes out like any other (the enroll block's push line).
 admin "$(printf '%s\n' "$ENROLL_ADMIN" | grep ' push ')"
 SERIAL=$(roster_serial_of "$ADMIN_HOME/warren/roster.signed")
@@ -356,7 +364,7 @@ if wait_until 60 test -e "$T/shared/bastion-up" -a -e "$T/shared/sshd-up-web" &&
 	out=$(eng "script -qec 'ssh alice@bastion.example.com' /dev/null" </dev/null 2>&1 | tr -d '\r' || true)
 	assert_match "alice: ssh to the bastion alone prints the README's line ('$said')" "^${said:-none}\$" "$out"
 	# The admin's snippet (README "ssh-config"), appended to her ~/.ssh/config: then `ssh web-1`.
-	readme_block ssh-config | sed 's/ *#.*//' | while IFS= read -r line; do admin "$line"; done
+	admin_run "$(readme_block ssh-config | sed 's/ *#.*//')"
 	cat "$ADMIN_HOME/alice.ssh_config" >>"$ENG_HOME/.ssh/config"
 	out=$(echo 'id -un' | eng "ssh web-1" 2>"$T/sshcfg.err") && rc=0 || rc=$?
 	assert_eq "alice: 'ssh web-1' with the admin's snippet (exit status; $(tail -n 2 "$T/sshcfg.err"))" \
@@ -372,11 +380,10 @@ if wait_until 60 test -e "$T/db/out/rotate-node.rc"; then
 	assert_eq "db: README rotate node\$ lines (exit status; $(grep FAILED "$T/db/out/rotate-node.err" || true))" \
 		0 "$(cat "$T/db/out/rotate-node.rc")"
 	NEWPUB=$(tail -n 1 "$T/db/out/rotate-node.out")
-	readme_block rotate | role_lines admin | sed "s#--pubkey NEWPUBKEY#--pubkey $NEWPUB#" |
-		while IFS= read -r line; do admin "$line"; done
+	admin_run "$(readme_block rotate | role_lines admin | sed "s#--pubkey NEWPUBKEY#--pubkey $NEWPUB#")"
 	touch "$T/db/out/go-rotate"
 	wait_until 40 test -e "$T/db/out/rotate-done" || fail "db: no rotation"
-	readme_block revoke | role_lines admin | while IFS= read -r line; do admin "$line"; done
+	admin_run "$(readme_block revoke | role_lines admin)"
 	touch "$T/db/out/go-revoke" "$T/web/out/go-revoke"
 	# README "Revoke a node": `keys push db-1.example.net` is what tells db-1.
 	if wait_until 40 test -e "$T/shared/pinged"; then
