@@ -188,7 +188,6 @@ test: deps
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) tests/demo.sh
-	$(Q)BUILD=$(BUILD) tests/demo_bastion.sh
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/flood
@@ -210,18 +209,23 @@ BINDIR  ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR  ?= $(PREFIX)/share/doc/warren
 # What install puts and uninstall removes, one KIND:SOURCE:DESTINATION each (KIND bin: 0755 as
 # built; text: 0644 with the paths replaced).  Every unit and drop-in in dist/systemd
-# (NAME.service, NAME.service.d/FILE.conf) and every man page in docs/ (NAME.SECTION) is
-# installed; a new kind of file joins this list, so that uninstall and
+# (NAME.service, NAME.service.d/FILE.conf), every man page in docs/ (NAME.SECTION), README.md
+# and the guides (docs/*.md, into DOCDIR) are installed; a new kind of file joins this list, so that uninstall and
 # the package (debian/rules runs make install) get it too.
 MAN_PAGES     := $(wildcard docs/*.[1-8])
 UNIT_FILES    := $(wildcard dist/systemd/*.service dist/systemd/*.service.d/*.conf)
+# The pages name the guides by their installed path (bastion(8): DOCDIR/bastion.md).
+DOC_FILES     := README.md $(wildcard docs/*.md)
 INSTALL_FILES := bin:$(BUILD)/tunneld:$(SBINDIR)/tunneld bin:$(BUILD)/bastion:$(SBINDIR)/bastion \
                  bin:$(BUILD)/keys:$(BINDIR)/keys \
                  $(foreach m,$(MAN_PAGES),text:$(m):$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
-                 $(foreach u,$(UNIT_FILES),text:$(u):$(UNITDIR)/$(u:dist/systemd/%=%))
-INSTALL_SUBST := s|/usr/local/sbin|$(SBINDIR)|g; s|/usr/local/bin|$(BINDIR)|g
+                 $(foreach u,$(UNIT_FILES),text:$(u):$(UNITDIR)/$(u:dist/systemd/%=%)) \
+                 $(foreach d,$(DOC_FILES),text:$(d):$(DOCDIR)/$(notdir $(d)))
+INSTALL_SUBST := s|/usr/local/share/doc/warren|$(DOCDIR)|g; s|/usr/local/sbin|$(SBINDIR)|g; \
+                 s|/usr/local/bin|$(BINDIR)|g
 .PHONY: uninstall
 install: all
 	$(Q)set -e; for f in $(INSTALL_FILES); do \

@@ -598,7 +598,7 @@ int cmd_push(int argc, char *argv[])
 	bool json = false;
 	unsigned jobs = PUSH_JOBS_DEFAULT;
 	char **cmd = NULL;
-	size_t i, n, ok = 0;
+	size_t i, j, n, ok = 0;
 	struct roster r;
 	int c, ret = EXIT_FAIL;
 	size_t len;
@@ -670,13 +670,21 @@ int cmd_push(int argc, char *argv[])
 		ret = usage_error();
 		goto out;
 	}
-	/* Every argument checked before the first copy. */
-	for (i = (size_t)optind; i < (size_t)argc; i++)
+	/* Every argument checked before the first copy.  An argument given twice is refused:
+	 * its copies, run in parallel, would share one temporary name and race.  (The same
+	 * machine under two users is let through: tests give a refused user beside a good one.) */
+	for (i = (size_t)optind; i < (size_t)argc; i++) {
 		if (!host_valid(argv[i])) {
 			log_error("invalid host '%.100s' ([user@]host or "
 			    "[user@][ipv6])", argv[i]);
 			goto out;
 		}
+		for (j = (size_t)optind; j < i; j++)
+			if (strcmp(argv[i], argv[j]) == 0) {
+				log_error("host '%.100s' named twice", argv[i]);
+				goto out;
+			}
+	}
 	if (!remote_path_valid(o.remote)) {
 		log_error("--remote-path '%.100s' must be an absolute path of letters, "
 		    "digits and /._+-", o.remote);

@@ -311,6 +311,11 @@ expect_exit 1 "push: host looking like an option" env PATH="$tmp/bin:$PATH" "$KE
 expect_exit 1 "push: bad remote path" env PATH="$tmp/bin:$PATH" "$KEYS" -C adm push n1 --remote-path 'x;rm'
 expect_exit 1 "push: bad ssh option" env PATH="$tmp/bin:$PATH" "$KEYS" -C adm push n1 --ssh-option 'ProxyCommand=sh -c x'
 check "push: nothing run for bad arguments" test ! -s scp.log -a ! -s ssh.log
+# One host named twice: its two copies would share one temporary name and race (pushed in
+# parallel); refused before anything runs, naming the host.
+expect_exit 1 "push: a host named twice" env PATH="$tmp/bin:$PATH" "$KEYS" -C adm push n1 n2 n1
+check "push: the repeated host named" grep -q "host 'n1' named twice" err
+check "push: nothing run for a repeated host" test ! -s scp.log -a ! -s ssh.log
 
 # 11. Usage errors exit 2 with the usage on stderr; --help exits 0.
 usage_error() {

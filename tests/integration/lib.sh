@@ -586,9 +586,11 @@ roster_admin_init() {
 		>>"$T/keys.out" 2>>"$T/keys.err"
 }
 
-# dc_add D: datacenter D's switch, linked to the router.
+# dc_add D [GW/LEN]: datacenter D's switch, linked to the router, whose address there is GW/LEN
+# (default 172.16.D.254/24); its nodes (rnode_add NODE NUM D) are GW's first three octets .NUM.
+declare -A DC_NET DC_GW DC_LEN
 dc_add() {
-	local d=$1 rt=${RUN}rt
+	local d=$1 gw=${2:-172.16.$1.254/24} rt=${RUN}rt
 	if [ -z "${RT_UP:-}" ]; then
 		ns_add "$rt"
 		ip netns exec "$rt" sysctl -qw net.ipv4.ip_forward=1
@@ -599,8 +601,11 @@ dc_add() {
 	ip -n "${RUN}dc$d" link set br0 up
 	ip -n "$rt" link add "d$d" type veth peer name up0 netns "${RUN}dc$d"
 	ip -n "${RUN}dc$d" link set up0 master br0 up
-	ip -n "$rt" addr add "172.16.$d.254/24" dev "d$d"
+	ip -n "$rt" addr add "$gw" dev "d$d"
 	ip -n "$rt" link set "d$d" up
+	DC_GW[$d]=${gw%/*}
+	DC_LEN[$d]=${gw#*/}
+	DC_NET[$d]=${DC_GW[$d]%.*}
 }
 
 # rnode_add NODE NUM [D]: a node namespace with its own key pair (key file $T/NODE.key, 0600);
@@ -614,7 +619,7 @@ rnode_add() {
 		IFN[$n]=$RUN$n
 		NUM[$n]=$num
 		NODE_IMPL[$n]=tunneld
-		UL[$n]=172.16.$d.$num
+		UL[$n]=${DC_NET[$d]}.$num
 		PORT[$n]=$((PORT_BASE + num))
 		OV4[$n]=100.64.0.$num
 		OV6[$n]=fd00:64::$num
@@ -623,9 +628,9 @@ rnode_add() {
 		ns_add "${NS[$n]}"
 		ip -n "${NS[$n]}" link add ul0 type veth peer name "p$n" netns "${RUN}dc$d"
 		ip -n "${RUN}dc$d" link set dev "p$n" master br0 up
-		ip -n "${NS[$n]}" addr add "${UL[$n]}/24" dev ul0
+		ip -n "${NS[$n]}" addr add "${UL[$n]}/${DC_LEN[$d]}" dev ul0
 		ip -n "${NS[$n]}" link set ul0 up
-		ip -n "${NS[$n]}" route add default via "172.16.$d.254"
+		ip -n "${NS[$n]}" route add default via "${DC_GW[$d]}"
 		key_gen "$n"
 	fi
 	DC[$n]=$d
@@ -1040,13 +1045,10 @@ eng_rsync() {
 }
 
 # audit_pub: the audit public key (base64): the bastion's public key file next to its secret
-# key when there is one, else the key the genesis line names (the tamper tests then still
-# check the chain and the signatures, not who holds the key).
+# key (AuditKeyFile.pub, as documented) when there is one, else the key the genesis line names
+# (the tamper tests then still check the chain and the signatures, not who holds the key).
 audit_pub() {
-	local f
-	for f in "$BASTION_DIR/audit.key.pub" "$BASTION_DIR/audit.pub"; do
-		[ -s "$f" ] && { tr -d '\n' <"$f"; return 0; }
-	done
+	[ -s "$BASTION_DIR/audit.key.pub" ] && { tr -d '\n' <"$BASTION_DIR/audit.key.pub"; return 0; }
 	sed -n 's/^{"seq":0,.*"audit_key":"\([A-Za-z0-9+/=]*\)".*/\1/p' "$AUDIT_LOG" | head -n 1
 }
 
