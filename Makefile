@@ -6,8 +6,9 @@
 CC      ?= cc
 BUILD   ?= build
 PKGS    := libsodium libb2 libevent libmnl libnftnl libcrypto libsystemd
-# The one version of every program (--version) and of the package.
-VERSION := 0.9.0
+# The one version of every program (--version) and of the package: debian/changelog's top entry.
+# ("warren (0.9.0) unstable; ...": the second word without its parentheses)
+VERSION := $(shell awk 'NR == 1 { print substr($$2, 2, length($$2) - 2) }' debian/changelog)
 V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
 

@@ -81,6 +81,10 @@ systemctl is-enabled bastion.service >/out/bastion 2>&1
 systemctl is-active bastion.service >>/out/bastion 2>&1
 for b in /usr/sbin/tunneld /usr/sbin/bastion /usr/bin/keys; do ldd "\$b" | grep "not found"; done >/out/ldd 2>/out/ldd.err
 /usr/bin/keys pubkey </in/wg0.key >/out/pubkey 2>&1
+for b in /usr/sbin/tunneld /usr/sbin/bastion /usr/bin/keys; do "\$b" --version; done >/out/versions 2>/out/versions.err
+dpkg-query -W -f='\${Version}\n' warren >/out/pkgversion
+systemctl start tunneld@wg0
+systemctl show -p ActiveState,Result,ConditionResult --value tunneld@wg0 >/out/nocfg 2>&1
 install -m 600 /in/wg0.key /var/lib/warren/wg0.key
 install -m 640 -g tunneld /in/wg0.conf /etc/warren/wg0.conf
 systemctl enable --now tunneld@wg0 >/out/start 2>&1; echo \$? >>/out/start
@@ -154,6 +158,11 @@ assert_eq "bastion.service neither enabled nor started" "disabled|inactive" \
 	"$(paste -sd'|' "$O/bastion" 2>/dev/null)"
 assert_eq "the programs find all their libraries (ldd)" "" "$(cat "$O/ldd" 2>/dev/null || echo missing)"
 assert_eq "keys runs (keys pubkey)" "${PUB[a]}" "$(cat "$O/pubkey" 2>/dev/null)"
+assert_eq "no /etc/warren/wg0.conf yet: tunneld@wg0 is skipped (ConditionPathExists), not failed (Result, ActiveState, ConditionResult)" \
+	"success|inactive|no" "$(paste -sd'|' "$O/nocfg" 2>/dev/null)"
+v=$(cat "$O/pkgversion" 2>/dev/null)
+assert_eq "--version of each program is the package's (debian/changelog, the one version)" \
+	"tunneld ${v:-?}|bastion ${v:-?}|keys ${v:-?}" "$(paste -sd'|' "$O/versions" 2>/dev/null)"
 assert_eq "systemctl enable --now tunneld@wg0 (exit status; $(head -n -1 "$O/start" 2>/dev/null))" \
 	0 "$(tail -n 1 "$O/start" 2>/dev/null)"
 assert_eq "tunneld@wg0 runs as tunneld, active" "tunneld|active" "$(paste -sd'|' "$O/unit" 2>/dev/null)"

@@ -16,7 +16,8 @@ mk() { make -s -C "$ROOT" --no-print-directory BUILD="$BUILD" "$@" >>"$T/make.lo
 tree() { (cd "$1" && find . -mindepth 1 -printf '%y %m %u:%g /%P\n' | sort -k4); }
 
 # The files install must put, for PREFIX P, BINDIR B, SBINDIR SB (type, mode, owner, path):
-# the programs, every man page in docs/ (NAME.SECTION), every unit and drop-in in dist/systemd.
+# the programs, every man page in docs/ (NAME.SECTION), every unit and drop-in in dist/systemd,
+# README.md and the guides (docs/*.md) in share/doc/warren.
 expect_files() {
 	local p=$1 b=$2 sb=$3 f
 	{
@@ -26,6 +27,9 @@ expect_files() {
 		done
 		for f in "$ROOT"/dist/systemd/*.service "$ROOT"/dist/systemd/*.service.d/*.conf; do
 			printf 'f 644 root:root %s/lib/systemd/system/%s\n' "$p" "${f#"$ROOT"/dist/systemd/}"
+		done
+		for f in "$ROOT"/README.md "$ROOT"/docs/*.md; do
+			printf 'f 644 root:root %s/share/doc/warren/%s\n' "$p" "${f##*/}"
 		done
 		printf 'd 700 root:root /etc/warren\n'
 	} | sort -k4
@@ -57,7 +61,7 @@ for case in "/usr|/usr/bin|/usr/sbin" "/usr/local|/usr/local/bin|/usr/local/sbin
 		"^AuthorizedKeysCommand $B/keys " "$(grep '^AuthorizedKeysCommand' "$D$P/share/man/man1/keys.1")"
 	if [ "$P" != /usr/local ]; then
 		assert_eq "PREFIX=$P: no installed unit or page still names /usr/local" "" \
-			"$(grep -rl /usr/local "$D" 2>/dev/null | grep -v '/s\?bin/' || true)"
+			"$(grep -rl /usr/local "$D" 2>/dev/null | grep -v '/s\?bin/\|/share/doc/' || true)"
 	fi
 	if [ "$P" = /usr/local ]; then
 		cmp -s "$BUILD/tunneld" "$D$SB/tunneld" && pass "PREFIX=$P: tunneld installed as built" ||
