@@ -17,7 +17,7 @@ ms=$(( $(now_ms) - t0 ))
 assert_eq "make demo's script exits 0 ($(grep -m 3 '^FAIL' "$T/demo.log" | tr '\n' ' '))" 0 "$rc"
 assert_eq "no claim of the demo failed" 0 "$(grep -c '^FAIL' "$T/demo.log" || true)"
 assert_match "it checked its claims" '^demo: [0-9]+ checks passed, 0 failed$' "$(tail -n 1 "$T/demo.log")"
-for s in "Two datacenters" "ssh -J alice@bastion web-2" "Rotate web-2's key" "Revoke db-2" \
+for s in "Two datacenters" "ssh -J alice@bastion web-2" "Rotate web-2's key" "Revoke db-2" "/metrics" \
 	"keys status" "keys audit verify" "Demo done"; do
 	check "the demo shows: $s" grep -qF -- "$s" "$T/demo.log"
 done
