@@ -16,6 +16,10 @@
 #include "bastion/metrics.h"
 #include "common/prom.h"
 
+/* One slot more than the bound: a connection evicted in on_listen is closed only at the next
+ * sync (never change the event inside a callback), and the newcomer takes the spare slot. */
+#define MCONN_SLOTS (BMETRICS_MAX_CONNS + 1)
+
 struct mconn {
 	struct metrics_http *m;
 	int fd;				/* -1: free slot */
@@ -31,7 +35,7 @@ struct mconn {
 struct metrics_http {
 	struct bastion *b;
 	int fd;
-	struct mconn conns[BMETRICS_MAX_CONNS];
+	struct mconn conns[MCONN_SLOTS];
 };
 
 static void answer(struct mconn *c, int code, const char *reason, const char *body,
@@ -182,7 +186,8 @@ static void conn_close(struct metrics_http *m, struct mconn *c)
 static int on_listen(socket_t fd, int revents, void *ud)
 {
 	struct metrics_http *m = ud;
-	struct mconn *c = NULL;
+	struct mconn *c = NULL, *oldest = NULL;
+	unsigned live = 0;
 	int cfd;
 
 	(void)fd;
@@ -191,12 +196,31 @@ static int on_listen(socket_t fd, int revents, void *ud)
 	cfd = accept4(m->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (cfd < 0)
 		return 0;
-	for (size_t i = 0; i < BMETRICS_MAX_CONNS && !c; i++)
-		if (m->conns[i].fd < 0)
-			c = &m->conns[i];
-	if (!c) {
-		/* Full: the client sees a close; accepted so that the backlog does not keep
-		 * the listener readable. */
+	for (size_t i = 0; i < MCONN_SLOTS; i++) {
+		struct mconn *o = &m->conns[i];
+
+		if (o->fd < 0) {
+			c = c ? c : o;
+			continue;
+		}
+		if (o->done)
+			continue;
+		live++;
+		if (!o->out && (!oldest || o->deadline_ns < oldest->deadline_ns))
+			oldest = o;
+	}
+	/* Full: the oldest connection still without a whole request makes room, so that
+	 * silent clients (any local user on loopback) cannot keep Prometheus out by holding
+	 * every slot; one that has its answer already is never cut. */
+	if (live >= BMETRICS_MAX_CONNS && oldest) {
+		blog_warn_rl("metrics: %d connections are open: closed the oldest one, which had "
+		    "sent no request", BMETRICS_MAX_CONNS);
+		oldest->done = true;
+		live--;
+	}
+	if (live >= BMETRICS_MAX_CONNS || !c) {
+		/* Full of answers being sent: the client sees a close; accepted so that the
+		 * backlog does not keep the listener readable. */
 		blog_warn_rl("metrics: refused a connection: %d are open already",
 		    BMETRICS_MAX_CONNS);
 		close(cfd);
@@ -216,7 +240,7 @@ void metrics_http_sync(struct bastion *b, uint64_t now_ns)
 
 	if (!m)
 		return;
-	for (size_t i = 0; i < BMETRICS_MAX_CONNS; i++) {
+	for (size_t i = 0; i < MCONN_SLOTS; i++) {
 		struct mconn *c = &m->conns[i];
 
 		if (c->fd < 0)
@@ -267,7 +291,7 @@ int metrics_http_open(struct bastion *b, const struct bastion_listen *la, char *
 	if (!m)
 		return -ENOMEM;
 	m->b = b;
-	for (size_t i = 0; i < BMETRICS_MAX_CONNS; i++) {
+	for (size_t i = 0; i < MCONN_SLOTS; i++) {
 		m->conns[i].m = m;
 		m->conns[i].fd = -1;
 	}
@@ -302,7 +326,7 @@ void metrics_http_close(struct bastion *b)
 
 	if (!m)
 		return;
-	for (size_t i = 0; i < BMETRICS_MAX_CONNS; i++)
+	for (size_t i = 0; i < MCONN_SLOTS; i++)
 		if (m->conns[i].fd >= 0)
 			conn_close(m, &m->conns[i]);
 	ssh_event_remove_fd(b->ev, m->fd);

@@ -7,7 +7,8 @@
 # server in jump's namespace scrapes both (1 s interval) and its HTTP API says up == 1 and a
 # non-zero rx byte count for peer web-1 by name.  Hostile clients: oversized headers, a client
 # that sends nothing, more connections than allowed, a POST: each refused or cut off, and the
-# endpoint still answers.
+# endpoint still answers; a local user holding every slot of the bastion's endpoint with
+# silent connections cannot keep scrapes out (the oldest silent one makes room).
 . "$(dirname "$0")/lib.sh"
 
 command -v prometheus >/dev/null && command -v promtool >/dev/null ||
@@ -118,6 +119,42 @@ for p in "$TPORT" "$BPORT"; do
 	check "port $p: still answers after the silent clients" \
 		bash -c "ip netns exec ${NS[jump]} curl -sf --max-time 10 http://127.0.0.1:$p/metrics | grep -q _build_info"
 done
+
+# A local user holding every slot of the bastion's endpoint with silent connections (reopened
+# as soon as one is closed): the oldest silent one makes room, so scrapes are still answered.
+cat >"$T/hold.py" <<'PY'
+# Holds N silent connections for D seconds, reopening each one the server closes; meanwhile
+# scrapes every 0.5 s on a fresh connection.  Prints the scrapes answered and the scrapes made.
+import socket, sys, time, urllib.request
+port, n, dur = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+def hold():
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.setblocking(False)
+    return s
+socks = [hold() for _ in range(n)]
+ok = tries = 0
+t0 = last = time.monotonic()
+while time.monotonic() - t0 < dur:
+    for i, s in enumerate(socks):
+        try:
+            if s.recv(1) == b"":
+                s.close(); socks[i] = hold()
+        except BlockingIOError:
+            pass
+        except OSError:
+            s.close(); socks[i] = hold()
+    if time.monotonic() - last > 0.5:
+        last = time.monotonic(); tries += 1
+        try:
+            urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=2).read(); ok += 1
+        except Exception:
+            pass
+    time.sleep(0.01)
+print(ok, tries)
+PY
+read -r ok tries < <(nsx jump python3 "$T/hold.py" "$BPORT" 8 4 || echo "0 0")
+assert_ge "bastion: scrapes answered while 8 silent connections are held ($ok of $tries)" \
+	"$(( tries > 1 ? tries - 1 : 1 ))" "$ok"
 
 # Prometheus itself, in jump's namespace, scraping both every second.
 cat >"$T/prometheus.yml" <<CONF
