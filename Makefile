@@ -9,6 +9,8 @@ PKGS    := libsodium libb2 libevent libmnl libnftnl libcrypto libsystemd
 # The one version of every program (--version) and of the package: debian/changelog's top entry.
 # ("warren (0.9.0) unstable; ...": the second word without its parentheses)
 VERSION := $(shell awk 'NR == 1 { print substr($$2, 2, length($$2) - 2) }' debian/changelog)
+# Every compiler line that builds the programs' sources (here and tests/fuzz/fuzz.mk) has it.
+VERSION_DEF := -DWARREN_VERSION='"$(VERSION)"'
 V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
 
@@ -16,7 +18,7 @@ WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wmissing-prototypes -Wstrict-proto
            -Wvla -Wwrite-strings -Wimplicit-fallthrough -Werror
 HARDEN  := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection -fPIE
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) -I. -MMD -MP -DWARREN_VERSION='"$(VERSION)"'
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) -I. -MMD -MP $(VERSION_DEF)
 LDFLAGS += -pie -Wl,-z,relro,-z,now
 ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \

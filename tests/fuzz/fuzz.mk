@@ -18,7 +18,7 @@ FUZZ_TIMEOUT ?= 10
 FUZZ_RSS_MB  ?= 2048
 
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_CFLAGS  := -O1 -g -std=c11 -D_GNU_SOURCE -I. -MMD -MP $(FUZZ_SAN) \
+FUZZ_CFLAGS  := -O1 -g -std=c11 -D_GNU_SOURCE -I. -MMD -MP $(VERSION_DEF) $(FUZZ_SAN) \
                 -fsanitize=fuzzer-no-link $(PKG_CFLAGS)
 # Harnesses are ours: warnings are errors.  Library warnings under clang are shown, not fatal,
 # so that a clang-only warning in someone's module does not stop the fuzz build in CI (the
