@@ -61,7 +61,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 # Test objects are not intermediates to delete after linking.
 .SECONDARY: $(call obj,$(UNIT_SRC))
 
-.PHONY: all deps test unit unit-bins integration san-selftest demo bench soak clean install
+.PHONY: all deps test unit unit-bins integration san-selftest demo bench soak clean install version
 all: $(BINS) $(TOOL_BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -260,6 +260,10 @@ uninstall:
 		dst=$(DESTDIR)$${f#*:*:}; \
 		if [ -e "$$dst" ] || [ -L "$$dst" ]; then echo "  RM      $$dst"; rm -f "$$dst"; fi; \
 	done
+
+# The one version (debian/changelog's), for scripts and tests.
+version:
+	@echo $(VERSION)
 
 clean:
 	rm -rf build build-san build-tsan

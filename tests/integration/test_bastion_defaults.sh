@@ -5,17 +5,18 @@
 # key, audit key) and /var/log/warren (audit log) created root's, 0700, when missing; with
 # /var/lib/warren itself missing it exits 1 naming it.  /var/lib and /var/log are fresh tmpfs
 # in a mount namespace of the test (unshare -m), in a network namespace of the test.  And
-# --help / --version of tunneld, the bastion and keys: exit 0, stdout, the Makefile's VERSION.
+# --help / --version of tunneld, the bastion and keys: exit 0, stdout, the one VERSION
+# (`make version`: debian/changelog's).
 . "$(dirname "$0")/lib.sh"
 
 need_bastion
 need_keys
 need_tunneld
-version=$(sed -n 's/^VERSION *:= *//p' "$ROOT/Makefile")
+version=$(make -s --no-print-directory -C "$ROOT" version)
 for p in "$TUNNELD" "$BASTION_BIN" "$KEYS_BIN"; do
 	name=$(basename "$p")
 	rc=0; out=$("$p" --version 2>"$T/err") || rc=$?
-	assert_eq "$name --version: exit 0, stdout, Makefile's VERSION (stderr: $(head -c 200 "$T/err"))" \
+	assert_eq "$name --version: exit 0, stdout, make version (stderr: $(head -c 200 "$T/err"))" \
 		"0 $name $version" "$rc $out"
 	rc=0; out=$("$p" --help 2>"$T/err") || rc=$?
 	assert_eq "$name --help exits 0" 0 "$rc"
