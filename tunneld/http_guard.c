@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "gossip_serve.h"
@@ -24,6 +25,8 @@ struct conn {
 	struct event *deadline;
 	LIST_ENTRY(conn) link;
 	struct sockaddr_storage from;
+	struct timeval accepted;	/* event_base_gettimeofday_cached at admission */
+	bool request_seen;		/* never evicted once true */
 };
 
 struct http_guard {
@@ -33,6 +36,8 @@ struct http_guard {
 	int deadline;
 	http_guard_admit_fn *admit;
 	void *ctx;
+	http_guard_admit_fn *evict_fits;	/* NULL: eviction off */
+	unsigned evict_min_age_ms;
 	struct evhttp_bound_socket *bound[HTTP_GUARD_MAX_LISTENERS];
 	/* Accepted by libevent, not yet admitted (see on_accepted). */
 	struct bufferevent *fresh[HTTP_GUARD_ACCEPT_BATCH];
@@ -103,6 +108,51 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr *b
 	    &((const struct sockaddr_in6 *)(const void *)b)->sin6_addr, 16) == 0;
 }
 
+/* The oldest connection that may give way to a newcomer from sa (see http_guard_set_evict):
+ * from sa's address when own, else from any; NULL if none. */
+static struct conn *evict_pick(struct http_guard *g, const struct sockaddr *sa, bool own)
+{
+	const struct timeval min_age = { g->evict_min_age_ms / 1000,
+	    (suseconds_t)(g->evict_min_age_ms % 1000) * 1000 };
+	struct timeval now, limit;
+	struct conn *o, *oldest = NULL;
+
+	event_base_gettimeofday_cached(g->base, &now);
+	timersub(&now, &min_age, &limit);
+	LIST_FOREACH(o, &g->conns, link) {
+		if (o->request_seen || timercmp(&o->accepted, &limit, >) ||
+		    (own && !same_addr(&o->from, sa)))
+			continue;
+		if (!oldest || timercmp(&o->accepted, &oldest->accepted, <))
+			oldest = o;
+	}
+	return oldest;
+}
+
+/* Whether sa fits, if need be after closing one connection (eviction on only). */
+static bool evict_for(struct http_guard *g, const struct sockaddr *sa, unsigned from_source)
+{
+	struct conn *v;
+	char from[48];
+
+	if (g->evict_fits(g->ctx, sa, from_source, g->n_conns))
+		return true;
+	v = evict_pick(g, sa, true);
+	if (!v || !g->evict_fits(g->ctx, sa, from_source - 1, g->n_conns - 1)) {
+		v = evict_pick(g, sa, false);
+		if (!v || !g->evict_fits(g->ctx, sa, from_source - same_addr(&v->from, sa),
+		    g->n_conns - 1))
+			return false;
+	}
+	gossip_addr_format((const struct sockaddr *)&v->from, from);
+	log_warn_rl("%s: closed the oldest connection without a request (from %s) to make "
+	    "room for a new one", g->who, from);
+	/* Safe here: admit() runs from its own event, not from a callback of v's connection;
+	 * on_conn_close frees v. */
+	evhttp_connection_free(v->evcon);
+	return true;
+}
+
 static void admit_one(struct http_guard *g, struct bufferevent *bev)
 {
 	const struct timeval deadline = { g->deadline, 0 };
@@ -127,7 +177,8 @@ static void admit_one(struct http_guard *g, struct bufferevent *bev)
 	}
 	LIST_FOREACH(o, &g->conns, link)
 		from_source += same_addr(&o->from, sa);
-	if (!g->admit(g->ctx, sa, from_source, g->n_conns)) {
+	if (!(g->evict_fits && evict_for(g, sa, from_source)) &&
+	    !g->admit(g->ctx, sa, from_source, g->n_conns)) {
 		/* Unread: closing now resets the connection, its bytes never reach us. */
 		evhttp_connection_free(evcon);
 		return;
@@ -137,6 +188,7 @@ static void admit_one(struct http_guard *g, struct bufferevent *bev)
 	    evtimer_add(c->deadline, &deadline) == 0) {
 		c->g = g;
 		c->evcon = evcon;
+		event_base_gettimeofday_cached(g->base, &c->accepted);
 		memcpy(&c->from, sa, sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) :
 		    sizeof(struct sockaddr_in6));
 		LIST_INSERT_HEAD(&g->conns, c, link);
@@ -274,6 +326,25 @@ void http_guard_unlisten(struct http_guard *g, struct evhttp_bound_socket *bound
 		if (g->bound[i] == bound) {
 			evhttp_del_accept_socket(g->http, bound);
 			g->bound[i] = NULL;
+		}
+	}
+}
+
+void http_guard_set_evict(struct http_guard *g, unsigned min_age_ms, http_guard_admit_fn *fits)
+{
+	g->evict_min_age_ms = min_age_ms;
+	g->evict_fits = fits;
+}
+
+void http_guard_request_seen(struct http_guard *g, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct conn *c;
+
+	LIST_FOREACH(c, &g->conns, link) {
+		if (c->evcon == evcon) {
+			c->request_seen = true;
+			break;
 		}
 	}
 }

@@ -19,6 +19,7 @@
 struct event_base;
 struct evhttp;
 struct evhttp_bound_socket;
+struct evhttp_request;
 struct http_guard;
 
 enum {
@@ -37,6 +38,19 @@ typedef bool http_guard_admit_fn(void *ctx, const struct sockaddr *sa, unsigned 
  * seconds from accept.  0 or a negative errno. */
 int http_guard_new(struct http_guard **out, struct event_base *base, struct evhttp *http,
     const char *who, int deadline, http_guard_admit_fn *admit, void *ctx);
+/* Switches eviction on (off by default: gossip keeps it off, so that one node cannot cut
+ * another's slow POST).  Then a newcomer the limits refuse first makes room: the oldest
+ * admitted connection that has not completed a request (http_guard_request_seen) and is at
+ * least min_age_ms milliseconds old, from the newcomer's own address if that makes the
+ * newcomer fit, else from any address, is closed, and the newcomer is admitted with a
+ * rate-limited warning instead of a refusal.  fits answers like the admit function, for the
+ * counts as they would be, and must not log.  Silent clients holding every slot (any local
+ * user on loopback) then cannot keep a well-behaved client out; min_age_ms keeps a flood of
+ * newcomers from cutting a client between its connect and its request. */
+void http_guard_set_evict(struct http_guard *g, unsigned min_age_ms, http_guard_admit_fn *fits);
+/* Tells the guard that req's connection has completed a request (call from the request
+ * callback): it is never evicted after that. */
+void http_guard_request_seen(struct http_guard *g, struct evhttp_request *req);
 /* Serves the listening socket fd (taken over, closed on failure too) through the guard.
  * NULL on failure or when HTTP_GUARD_MAX_LISTENERS are bound already. */
 struct evhttp_bound_socket *http_guard_listen(struct http_guard *g, int fd);

@@ -28,12 +28,21 @@ struct metrics {
 	char who[IFNAMSIZ + 16];	/* "wg0: metrics" */
 };
 
+/* The limits alone, silent (the guard's eviction asks it). */
+static bool fits(void *ctx, const struct sockaddr *sa, unsigned from_source, unsigned total)
+{
+	(void)ctx;
+	(void)sa;
+	return from_source < METRICS_MAX_CONNS_PER_SOURCE && total < METRICS_MAX_CONNS;
+}
+
+/* Asked when eviction could not make room: the limits, and the refusal logged. */
 static bool admit(void *ctx, const struct sockaddr *sa, unsigned from_source, unsigned total)
 {
 	struct metrics *m = ctx;
 	char from[48];
 
-	if (from_source < METRICS_MAX_CONNS_PER_SOURCE && total < METRICS_MAX_CONNS)
+	if (fits(ctx, sa, from_source, total))
 		return true;
 	gossip_addr_format(sa, from);
 	log_warn_rl("%s: refused %s: %d connections %s are open already", m->who, from,
@@ -62,6 +71,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	struct prom_writer w;
 
 	prom_writer_init(&w);
+	http_guard_request_seen(m->guard, req);
 	/* The path alone; a query string (Prometheus sends none) is not an error. */
 	if (!uri || strncmp(uri, "/metrics", 8) != 0 || (uri[8] != '\0' && uri[8] != '?')) {
 		reply(req, 404, "Not Found", NULL);
@@ -113,6 +123,8 @@ int metrics_start(struct metrics **out, struct device *dev, const struct roster_
 	ret = http_guard_new(&m->guard, dev->base, m->http, m->who, METRICS_DEADLINE, admit, m);
 	if (ret < 0)
 		goto fail;
+	/* Any local user shares loopback with Prometheus: silent connections give way. */
+	http_guard_set_evict(m->guard, METRICS_EVICT_MIN_AGE_MS, fits);
 	evhttp_set_timeout(m->http, METRICS_TIMEOUT);
 	evhttp_set_max_headers_size(m->http, METRICS_MAX_HEADERS);
 	/* A GET has no body: anything longer than none is refused by evhttp (413). */

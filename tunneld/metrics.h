@@ -5,6 +5,8 @@
  * METRICS_MAX_CONNS connections (METRICS_MAX_CONNS_PER_SOURCE from one address) and gives each
  * METRICS_DEADLINE seconds in all and METRICS_TIMEOUT seconds without progress; headers are
  * bounded by METRICS_MAX_HEADERS, a request body is refused, only GET and HEAD are served.
+ * Over a connection limit, the oldest connection without a whole request that is
+ * METRICS_EVICT_MIN_AGE_MS old gives way (http_guard_set_evict).
  * The listening socket is opened at start, before privileges are dropped. */
 #ifndef TUNNELD_METRICS_H
 #define TUNNELD_METRICS_H
@@ -19,6 +21,8 @@ enum {
 	METRICS_MAX_CONNS = 16,		/* connections at once, all sources */
 	METRICS_MAX_CONNS_PER_SOURCE = 4,	/* connections at once from one address */
 	METRICS_TIMEOUT = 5,		/* seconds without progress, per connection */
+	METRICS_EVICT_MIN_AGE_MS = 200,	/* a newcomer may close a connection without a request
+					 * this old (ms) when the limits are reached */
 	METRICS_DEADLINE = 10,		/* seconds from accept to the last byte of the answer */
 	METRICS_MAX_HEADERS = 8192,	/* bytes of request headers */
 };
