@@ -102,6 +102,19 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBTUNNELD) $(LIBBASTION) $(LIBK
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs libssh libseccomp) -lcmocka
 
+# keys/ is a program, not a library: the unit tests of its status reader and of its helper
+# runner link that one file each (before the libraries, which it uses).
+$(BUILD)/tests/test_fleet_view: $(BUILD)/obj/tests/unit/test_fleet_view.o \
+    $(call obj,keys/fleet_view.c) $(LIBTUNNELD) $(LIBBASTION) $(LIBKEYS) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs libssh libseccomp) -lcmocka
+$(BUILD)/tests/test_proc: $(BUILD)/obj/tests/unit/test_proc.o \
+    $(call obj,keys/proc.c) $(LIBTUNNELD) $(LIBBASTION) $(LIBKEYS) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs libssh libseccomp) -lcmocka
+
 # The forged-handshake flooder of the flood test and benchmark (tests/bench/flood.c).
 $(BUILD)/flood: tests/bench/flood.c
 	@mkdir -p $(dir $@)

@@ -167,6 +167,22 @@ bool json_read_uint(struct json_read *r, uint64_t *v)
 	return r->p == r->end || (*r->p != '.' && *r->p != 'e' && *r->p != 'E');
 }
 
+bool json_read_member(struct json_read *r, struct json_read_members *m, const char **name)
+{
+	char *slot;
+
+	if (m->n >= JSON_READ_MEMBERS)
+		return false;
+	slot = m->name[m->n];
+	if (!json_read_string(r, slot, sizeof(m->name[0])) || !json_read_char(r, ':'))
+		return false;
+	for (unsigned i = 0; i < m->n; i++)
+		if (!strcmp(m->name[i], slot))
+			return false;
+	*name = m->name[m->n++];
+	return true;
+}
+
 static bool literal(struct json_read *r, const char *word)
 {
 	size_t n = strlen(word);

@@ -384,6 +384,7 @@ static void signals_set(void (*fn)(int))
 static int worker_start(struct push_host *h, const struct push_opts *o, char **cmd)
 {
 	struct push_report rep;
+	sigset_t stop, old;
 	int p[2];
 	pid_t pid;
 
@@ -391,20 +392,30 @@ static int worker_start(struct push_host *h, const struct push_opts *o, char **c
 		return -errno;
 	fflush(stdout);
 	fflush(stderr);
+	/* Blocked until the worker has its own handler: before that, a stop sent to it would
+	 * run the parent's (a flag the worker never reads) and be lost. */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stop, &old);
 	pid = fork();
 	if (pid < 0) {
 		int ret = -errno;
 
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		close(p[0]);
 		close(p[1]);
 		return ret;
 	}
 	if (pid == 0) {
 		signals_set(worker_on_signal);
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		close(p[0]);
 		host_push(h->name, o, cmd, &rep);
 		_exit(write(p[1], &rep, sizeof(rep)) == (ssize_t)sizeof(rep) ? 0 : 1);
 	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(p[1]);
 	h->pid = pid;
 	h->fd = p[0];

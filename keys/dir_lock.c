@@ -61,6 +61,7 @@ bool cli_dir_lock(unsigned timeout_s)
 {
 	struct timespec start, pause = { 0, LOCK_POLL_MS * 1000000L };
 	char path[CLI_PATH_MAX], who[48];
+	struct stat st;
 	int fd;
 
 	if (lock_fd >= 0)
@@ -76,14 +77,23 @@ bool cli_dir_lock(unsigned timeout_s)
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
 		return true;
+	/* O_NOFOLLOW: a link planted at DIR/.lock would have us create or lock a file
+	 * elsewhere (and two admins' commands lock two different files).  ELOOP alone also
+	 * means a loop in DIR's own path, so lstat tells which. */
+	if (fd < 0 && errno == ELOOP && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		log_error("%s is a symbolic link, not the directory's lock file: refused, nothing "
+		    "was changed (remove it; keys creates the lock file itself)", path);
+		return false;
+	}
 	if (fd < 0) {
-		log_error("%s: %s", path, strerror(errno));
+		log_error("cannot open the lock %s: %s; nothing was changed", path,
+		    strerror(errno));
 		return false;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		if (errno != EWOULDBLOCK && errno != EINTR) {
-			log_error("cannot lock %s: %s", path, strerror(errno));
+			log_error("cannot lock %s: %s; nothing was changed", path, strerror(errno));
 			close(fd);
 			return false;
 		}

@@ -53,7 +53,9 @@ int fleet_uapi_read(const char *ifname, struct fleet_node *nodes, size_t n, char
 void fleet_fetch_all(struct fleet_node *nodes, size_t n, uint16_t port, int timeout_ms);
 
 /* Parses one GET /v1/status body into f (serial, time, peers, peers_live); checks that the
- * node answers under the roster's name.  false with f->error set otherwise. */
-bool fleet_view_parse(struct fleet_node *f, const char *body, size_t len);
+ * node answers under the roster's name.  A member repeated in any object read, or more than
+ * peers_max peers (the roster's node count), is an invalid answer.  false with f->error set
+ * otherwise. */
+bool fleet_view_parse(struct fleet_node *f, const char *body, size_t len, size_t peers_max);
 
 #endif

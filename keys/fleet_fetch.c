@@ -19,6 +19,7 @@ struct fetch {
 	bool sent;
 	int64_t deadline_ms;
 	char *buf;			/* FLEET_ANSWER_MAX + 1 bytes */
+	size_t peers_max;		/* the roster's node count */
 	size_t len;
 };
 
@@ -126,7 +127,8 @@ static void answer(struct fetch *f)
 		fail(f, "chunked HTTP answer", 0);
 		return;
 	}
-	f->node->reachable = fleet_view_parse(f->node, body, f->len - (size_t)(body - f->buf));
+	f->node->reachable = fleet_view_parse(f->node, body, f->len - (size_t)(body - f->buf),
+	    f->peers_max);
 }
 
 /* Progress on f after poll said revents. */
@@ -195,7 +197,7 @@ void fleet_fetch_all(struct fleet_node *nodes, size_t n, uint16_t port, int time
 				snprintf(fn->error, sizeof(fn->error), "no overlay address");
 				continue;
 			}
-			act[n_act] = (struct fetch){ .node = fn, .fd = -1 };
+			act[n_act] = (struct fetch){ .node = fn, .fd = -1, .peers_max = n };
 			if (start(&act[n_act], port, timeout_ms))
 				n_act++;
 		}

@@ -6,17 +6,19 @@
 #include "keys/fleet.h"
 
 /* One element of "peers": counts it, and as live if its handshake is recent on the node's
- * own clock (time, read before "peers" by the writer's order; 0 if not). */
-static bool peer_parse(struct json_read *r, struct fleet_node *f)
+ * own clock (time, read before "peers" by the writer's order; 0 if not).  A node lists each
+ * other roster node at most once, so more than peers_max elements is no honest view. */
+static bool peer_parse(struct json_read *r, struct fleet_node *f, size_t peers_max)
 {
-	char key[32];
+	struct json_read_members seen = { 0 };
+	const char *key;
 	uint64_t hs = 0;
 
-	if (!json_read_char(r, '{'))
+	if (f->peers >= peers_max || !json_read_char(r, '{'))
 		return false;
 	if (!json_read_char(r, '}')) {
 		do {
-			if (!json_read_string(r, key, sizeof(key)) || !json_read_char(r, ':'))
+			if (!json_read_member(r, &seen, &key))
 				return false;
 			if (!strcmp(key, "last_handshake")) {
 				if (!json_read_uint(r, &hs))
@@ -34,10 +36,12 @@ static bool peer_parse(struct json_read *r, struct fleet_node *f)
 	return true;
 }
 
-bool fleet_view_parse(struct fleet_node *f, const char *body, size_t len)
+bool fleet_view_parse(struct fleet_node *f, const char *body, size_t len, size_t peers_max)
 {
 	struct json_read r;
-	char key[32], name[ROSTER_NAME_MAX + 1] = "";
+	struct json_read_members seen = { 0 };
+	const char *key;
+	char name[ROSTER_NAME_MAX + 1] = "";
 	bool has_serial = false, has_name = false;
 
 	f->peers = f->peers_live = 0;
@@ -46,7 +50,7 @@ bool fleet_view_parse(struct fleet_node *f, const char *body, size_t len)
 	if (!json_read_char(&r, '{'))
 		goto bad;
 	do {
-		if (!json_read_string(&r, key, sizeof(key)) || !json_read_char(&r, ':'))
+		if (!json_read_member(&r, &seen, &key))
 			goto bad;
 		if (!strcmp(key, "serial")) {
 			if (!json_read_uint(&r, &f->serial))
@@ -64,7 +68,7 @@ bool fleet_view_parse(struct fleet_node *f, const char *body, size_t len)
 				goto bad;
 			if (!json_read_char(&r, ']')) {
 				do {
-					if (!peer_parse(&r, f))
+					if (!peer_parse(&r, f, peers_max))
 						goto bad;
 				} while (json_read_char(&r, ','));
 				if (!json_read_char(&r, ']'))

@@ -59,12 +59,31 @@ static void keep_tail(char *buf, size_t *len, const char *data, size_t n)
 	*len += n;
 }
 
-static void child_exec(char *const argv[], int out_w, int err_w)
+/* The signals a caller stops on (keys push: SIGINT, SIGTERM, SIGHUP; its handler calls
+ * proc_kill_running).  Blocked from fork() until running_pgid names the new group: a signal
+ * in between would run the handler with no group to kill and leave the program running. */
+static void stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+}
+
+static void child_exec(char *const argv[], int out_w, int err_w, const sigset_t *old)
 {
 	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	sigset_t stop;
 
 	/* A group of its own: the deadline kills scp and the ssh it runs together. */
 	setpgid(0, 0);
+	/* The caller's handlers are not the program's: default, then the caller's mask (a stop
+	 * signal sent from now on ends this child; its group is already recorded). */
+	stop_signals(&stop);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&stop, sig) == 1)
+			signal(sig, SIG_DFL);
+	sigprocmask(SIG_SETMASK, old, NULL);
 	if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(out_w, STDOUT_FILENO) < 0 ||
 	    dup2(err_w, STDERR_FILENO) < 0)
 		_exit(126);
@@ -81,6 +100,7 @@ int proc_run(char *const argv[], int64_t deadline_ms, struct proc_result *res)
 	struct pollfd pfd[2];
 	char buf[PROC_READ];
 	ssize_t n;
+	sigset_t stop, old;
 	pid_t pid, w;
 	int64_t left;
 
@@ -89,16 +109,20 @@ int proc_run(char *const argv[], int64_t deadline_ms, struct proc_result *res)
 		ret = -errno;
 		goto out;
 	}
+	stop_signals(&stop);
+	sigprocmask(SIG_BLOCK, &stop, &old);
 	pid = fork();
 	if (pid < 0) {
 		ret = -errno;
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		goto out;
 	}
 	if (pid == 0)
-		child_exec(argv, outp[1], errp[1]);
+		child_exec(argv, outp[1], errp[1], &old);
 	/* Both sides set the group, so a kill right after fork cannot miss it. */
 	setpgid(pid, pid);
 	running_pgid = pid;
+	sigprocmask(SIG_SETMASK, &old, NULL);	/* a stop signal pending since fork runs now */
 	close(outp[1]);
 	close(errp[1]);
 	outp[1] = errp[1] = -1;

@@ -113,9 +113,10 @@ status_a --json >"$T/status2.json" 2>>"$T/status.err"
 check "and still answers the same view" python3 -c "
 import json; d = {n['name']: n for n in json.load(open('$T/status2.json'))['nodes']}
 assert d['b']['reachable'] and d['b']['serial'] == $SERIAL and not d['d']['reachable']"
-# Hostile answers to keys: on another port, b answers garbage then more than 1 MiB, c (twice) a
-# valid view under another name with a control byte in it; each is refused with its reason,
-# the table still prints, and its strings are escaped.
+# Hostile answers to keys: on another port, b answers garbage, more than 1 MiB, a repeated
+# member, then more peers than the roster has nodes; c (twice) a valid view under another name
+# with a control byte in it; each is refused with its reason, the table still prints, and its
+# strings are escaped.
 fake() {
 	nsx "$1" timeout 20 python3 - "$2" "$3" <<'PY' &
 import socket, sys
@@ -125,6 +126,9 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((addr, 7950)); s.listen(4)
 for body in ([b'{"name": "b", "serial": 1e99, "peers": []}'] if kind == "garbage" else []) + \
         ([b"x" * (1 << 21)] if kind == "garbage" else []) + \
+        ([b'{"name":"x","name":"b","serial":7,"peers":[{}],"peers":[{}, {}]}',
+          b'{"name":"b","serial":7,"peers":[' + b",".join([b"{}"] * 40000) + b']}']
+         if kind == "garbage" else []) + \
         ([b'{"name": "evil\\u001b[2J", "serial": 7, "time": 1, "peers": []}'] * 2 if kind == "name" else []):
     c, _ = s.accept()
     c.settimeout(5)
@@ -147,6 +151,13 @@ check "the fake answerers listen" wait_until 10 fakes_up
 status_a --gossip-port 7950 --json >"$T/fake1.json" 2>>"$T/status.err"
 status_a --gossip-port 7950 >"$T/fake2.txt" 2>>"$T/status.err"
 cat "$T/fake2.txt"
+status_a --gossip-port 7950 --json >"$T/fake3.json" 2>>"$T/status.err"
+status_a --gossip-port 7950 --json >"$T/fake4.json" 2>>"$T/status.err"
+for f in fake3 fake4; do
+	check "$f: a repeated member, or more peers than nodes, is an invalid answer" python3 -c "
+import json; d = {n['name']: n for n in json.load(open('$T/$f.json'))['nodes']}
+assert not d['b']['reachable'] and d['b']['error'] == 'invalid status answer', d['b']"
+done
 check "a non-integer serial is an invalid answer" python3 -c "
 import json; d = {n['name']: n for n in json.load(open('$T/fake1.json'))['nodes']}
 assert not d['b']['reachable'] and d['b']['error'] == 'invalid status answer', d['b']

@@ -98,4 +98,17 @@ done
 kill "$holder" 2>/dev/null || true
 wait "$holder" 2>/dev/null || true
 rm -f "$ADMIN/keys.conf"
+
+# A symbolic link at DIR/.lock (planted to make keys create or lock a file elsewhere): refused
+# with what it is, the link and its target untouched, nothing changed.
+rm -f "$ADMIN/.lock"
+ln -s "$T/elsewhere" "$ADMIN/.lock"
+rc=0; keys_admin enroll late --pubkey "$(cat "$T/pub30")" >"$T/s.out" 2>"$T/s.err" || rc=$?
+assert_eq "a symlinked .lock is refused: exit 1" 1 "$rc"
+assert_match "it says the lock is a symbolic link and nothing was changed" \
+	"$ADMIN/.lock is a symbolic link.*nothing was changed" "$(cat "$T/s.err")"
+check "the roster is unchanged" cmp -s "$T/roster.before" "$ADMIN/roster"
+check "the link's target was not created" test ! -e "$T/elsewhere"
+check "the link is left as it was" test -L "$ADMIN/.lock"
+rm -f "$ADMIN/.lock"
 finish

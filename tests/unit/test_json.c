@@ -184,6 +184,43 @@ static void test_json_read_values(void **state)
 	assert_true(json_read_string(&r, small, sizeof(small)) && !strcmp(small, "abc"));
 }
 
+/* Member names: each once per object, bounded in length and in count. */
+static void test_json_read_member(void **state)
+{
+	struct json_read r;
+	struct json_read_members m = { 0 };
+	const char *name;
+	char text[JSON_READ_MEMBERS * 8 + 16];
+	size_t k = 0;
+	const char *t;
+
+	(void)state;
+	t = "\"a\": \"b\" : \"a\":";
+	json_read_init(&r, t, strlen(t));
+	assert_true(json_read_member(&r, &m, &name) && !strcmp(name, "a"));
+	assert_true(json_read_member(&r, &m, &name) && !strcmp(name, "b"));
+	assert_false(json_read_member(&r, &m, &name));		/* "a" again */
+	/* The same name spelt with an escape is the same name. */
+	m = (struct json_read_members){ 0 };
+	t = "\"ab\":\"a\\u0062\":";
+	json_read_init(&r, t, strlen(t));
+	assert_true(json_read_member(&r, &m, &name));
+	assert_false(json_read_member(&r, &m, &name));
+	/* A name longer than JSON_READ_NAME_MAX is refused, not cut. */
+	m = (struct json_read_members){ 0 };
+	t = "\"0123456789012345678901234567890123\":";
+	json_read_init(&r, t, strlen(t));
+	assert_false(json_read_member(&r, &m, &name));
+	/* JSON_READ_MEMBERS distinct names, then no more. */
+	m = (struct json_read_members){ 0 };
+	for (int i = 0; i <= JSON_READ_MEMBERS; i++)
+		k += (size_t)snprintf(text + k, sizeof(text) - k, "\"m%d\":", i);
+	json_read_init(&r, text, k);
+	for (int i = 0; i < JSON_READ_MEMBERS; i++)
+		assert_true(json_read_member(&r, &m, &name));
+	assert_false(json_read_member(&r, &m, &name));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -192,6 +229,7 @@ int main(void)
 		cmocka_unit_test(test_json_read_skip_cases),
 		cmocka_unit_test(test_json_read_depth_bound),
 		cmocka_unit_test(test_json_read_values),
+		cmocka_unit_test(test_json_read_member),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
