@@ -42,6 +42,9 @@ CFLAGS  += $(PKG_CFLAGS)
 LIBCOMMON_SRC := $(wildcard common/*.c)
 LIBKEYS_SRC  := $(wildcard keys/lib/*.c)
 KEYS_SRC     := $(wildcard keys/*.c)
+# tunneld/wg/: the WireGuard protocol alone (noise, cookies, replay, timers, keypairs, allowed
+# IPs), libwg.a: no libevent, no sockets, no logger, no files; the daemon's I/O is in tunneld/.
+LIBWG_SRC    := $(wildcard tunneld/wg/*.c)
 LIBTUNNELD_SRC := $(filter-out tunneld/main.c,$(wildcard tunneld/*.c))
 TUNNELD_SRC  := tunneld/main.c
 LIBBASTION_SRC := $(filter-out bastion/main.c,$(wildcard bastion/*.c))
@@ -51,6 +54,7 @@ UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 LIBCOMMON    := $(BUILD)/libcommon.a
 LIBKEYS      := $(BUILD)/libkeys.a
+LIBWG        := $(BUILD)/libwg.a
 LIBTUNNELD   := $(BUILD)/libtunneld.a
 LIBBASTION   := $(BUILD)/libbastion.a
 BINS         := $(BUILD)/tunneld $(BUILD)/keys $(BUILD)/bastion
@@ -58,11 +62,17 @@ BINS         := $(BUILD)/tunneld $(BUILD)/keys $(BUILD)/bastion
 TOOL_BINS    := $(BUILD)/tests/udp_impair $(BUILD)/tests/gossip_flood
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+# The protocol's libraries (libwg.a's only dependencies).
+WG_LIBS = $(shell pkg-config --libs libsodium libb2 libcrypto 2>/dev/null)
+# The unit tests that include nothing of the project but tunneld/wg/ (and tests/support): they
+# link against libwg.a and its crypto libraries alone, the proof that it needs nothing else.
+WG_UNIT_SRC  := $(shell grep -L '^\#include "\(common\|keys\|bastion\|tunneld/[a-z_0-9]*\.h\)' $(UNIT_SRC))
+WG_UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(WG_UNIT_SRC))
 # Test objects are not intermediates to delete after linking.
 .SECONDARY: $(call obj,$(UNIT_SRC))
 
 .PHONY: all deps test unit unit-bins integration san-selftest demo bench soak clean install version
-all: $(BINS) $(TOOL_BINS)
+all: $(BINS) $(TOOL_BINS) $(BUILD)/libwg.checked
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -77,6 +87,24 @@ $(LIBKEYS): $(call obj,$(LIBKEYS_SRC))
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+$(LIBWG): $(call obj,$(LIBWG_SRC))
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# libwg.a must not call the network, files, libevent or the daemon's logger: the build fails
+# if any of its undefined symbols is one of those (the sanitizers' own symbols aside).
+WG_FORBIDDEN := socket bind connect listen accept accept4 send sendto sendmsg sendmmsg recv recvfrom \
+                recvmsg recvmmsg read readv pread pread64 write writev pwrite pwrite64 open open64 \
+                openat fopen fdopen ioctl poll 'epoll_.*' 'event_.*' 'evbuffer_.*' 'bufferevent_.*' \
+                'evutil_.*' 'log_.*' __read_chk __pread_chk __open_2 __openat_2 __recv_chk \
+                __recvfrom_chk
+$(BUILD)/libwg.checked: $(LIBWG)
+	@$(if $(Q),echo "  CHECK   $< (no I/O)")
+	$(Q)bad=$$(nm -u $< | awk '{ print $$2 }' | \
+		grep -Ex $(foreach f,$(WG_FORBIDDEN),-e $(f)'(@.*)?') | sort -u); \
+	if [ -n "$$bad" ]; then echo "$<: calls what the protocol must not:" $$bad >&2; exit 1; fi; \
+	touch $@
+
 $(LIBTUNNELD): $(call obj,$(LIBTUNNELD_SRC))
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -85,7 +113,7 @@ $(LIBBASTION): $(call obj,$(LIBBASTION_SRC))
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/tunneld: $(call obj,$(TUNNELD_SRC)) $(LIBTUNNELD) $(LIBKEYS) $(LIBCOMMON)
+$(BUILD)/tunneld: $(call obj,$(TUNNELD_SRC)) $(LIBTUNNELD) $(LIBWG) $(LIBKEYS) $(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -97,20 +125,26 @@ $(BUILD)/bastion: $(call obj,$(BASTION_SRC)) $(LIBBASTION) $(LIBKEYS) $(LIBCOMMO
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs libssh libseccomp)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBTUNNELD) $(LIBBASTION) $(LIBKEYS) $(LIBCOMMON)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBTUNNELD) $(LIBWG) $(LIBBASTION) $(LIBKEYS) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs libssh libseccomp) -lcmocka
 
+# The protocol's own tests: libwg.a, its crypto and cmocka, nothing else (no libevent).
+$(WG_UNIT_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBWG)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@ (libwg)")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(WG_LIBS) -lcmocka
+
 # keys/ is a program, not a library: the unit tests of its status reader and of its helper
 # runner link that one file each (before the libraries, which it uses).
 $(BUILD)/tests/test_fleet_view: $(BUILD)/obj/tests/unit/test_fleet_view.o \
-    $(call obj,keys/fleet_view.c) $(LIBTUNNELD) $(LIBBASTION) $(LIBKEYS) $(LIBCOMMON)
+    $(call obj,keys/fleet_view.c) $(LIBTUNNELD) $(LIBWG) $(LIBBASTION) $(LIBKEYS) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs libssh libseccomp) -lcmocka
 $(BUILD)/tests/test_proc: $(BUILD)/obj/tests/unit/test_proc.o \
-    $(call obj,keys/proc.c) $(LIBTUNNELD) $(LIBBASTION) $(LIBKEYS) $(LIBCOMMON)
+    $(call obj,keys/proc.c) $(LIBTUNNELD) $(LIBWG) $(LIBBASTION) $(LIBKEYS) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs libssh libseccomp) -lcmocka

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine.h"
+#include "wg/engine.h"
 
 /* Roster gossip over the overlay when GossipPort is not given. */
 enum { CONFIG_DEFAULT_GOSSIP_PORT = 7946 };

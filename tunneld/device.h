@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "allowedips.h"
+#include "wg/allowedips.h"
 #include "config.h"
-#include "engine.h"
+#include "wg/engine.h"
 #include "udp.h"
 
 struct event;

@@ -11,7 +11,7 @@
 #ifndef TUNNELD_METRICS_H
 #define TUNNELD_METRICS_H
 
-#include "engine.h"
+#include "wg/engine.h"
 
 struct device;
 struct metrics;

@@ -7,7 +7,7 @@
 #include <sodium.h>
 
 #include "log.h"
-#include "messages.h"
+#include "wg/messages.h"
 #include "peer.h"
 #include "peer_log.h"
 #include "resolver.h"

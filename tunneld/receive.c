@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "messages.h"
+#include "wg/messages.h"
 #include "peer.h"
 #include "peer_log.h"
 #include "receive.h"

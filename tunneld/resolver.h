@@ -25,7 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "engine.h"
+#include "wg/engine.h"
 
 enum {
 	/* Worker threads, so one name stuck on a silent DNS server does not hold up the rest. */

@@ -6,7 +6,7 @@
 
 #include "common/json.h"
 #include "device.h"
-#include "engine.h"
+#include "wg/engine.h"
 #include "roster_sync.h"
 
 /* The roster's name of the node holding key, or NULL. */

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "engine.h"
+#include "wg/engine.h"
 
 /* Datagrams moved per system call. */
 enum { UDP_BATCH = 64 };

@@ -29,6 +29,7 @@ FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES   := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRC))
 FUZZ_BINS    := $(addprefix $(FUZZ_BUILD)/,$(FUZZ_NAMES))
 FUZZ_LIBTUNNELD := $(FUZZ_BUILD)/libtunneld.a
+FUZZ_LIBWG   := $(FUZZ_BUILD)/libwg.a
 FUZZ_LIBKEYS := $(FUZZ_BUILD)/libkeys.a
 FUZZ_LIBCOMMON := $(FUZZ_BUILD)/libcommon.a
 FUZZ_GEN     := $(FUZZ_BUILD)/gen_corpus
@@ -53,17 +54,20 @@ $(FUZZ_BUILD)/obj/%.o: %.c
 $(FUZZ_LIBTUNNELD): $(call fuzzobj,$(LIBTUNNELD_SRC))
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+$(FUZZ_LIBWG): $(call fuzzobj,$(LIBWG_SRC))
+	$(Q)rm -f $@ && ar rcs $@ $^
+
 $(FUZZ_LIBKEYS): $(call fuzzobj,$(LIBKEYS_SRC))
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(FUZZ_LIBCOMMON): $(call fuzzobj,$(LIBCOMMON_SRC))
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIBTUNNELD) $(FUZZ_LIBKEYS) $(FUZZ_LIBCOMMON)
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIBTUNNELD) $(FUZZ_LIBWG) $(FUZZ_LIBKEYS) $(FUZZ_LIBCOMMON)
 	@$(if $(Q),echo "  FUZZLD  $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -ldl
 
-$(FUZZ_GEN): $(FUZZ_BUILD)/obj/tests/fuzz/gen_corpus.o $(FUZZ_LIBTUNNELD) $(FUZZ_LIBKEYS) $(FUZZ_LIBCOMMON)
+$(FUZZ_GEN): $(FUZZ_BUILD)/obj/tests/fuzz/gen_corpus.o $(FUZZ_LIBTUNNELD) $(FUZZ_LIBWG) $(FUZZ_LIBKEYS) $(FUZZ_LIBCOMMON)
 	@$(if $(Q),echo "  FUZZLD  $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ $(PKG_LIBS)
 

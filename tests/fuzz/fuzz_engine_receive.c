@@ -16,9 +16,9 @@
 #include <sodium.h>
 
 #include "keys/lib/key.h"
-#include "tunneld/cookie.h"
-#include "tunneld/engine.h"
-#include "tunneld/messages.h"
+#include "tunneld/wg/cookie.h"
+#include "tunneld/wg/engine.h"
+#include "tunneld/wg/messages.h"
 
 #define SEC	1000000000ULL
 

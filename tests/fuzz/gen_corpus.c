@@ -14,8 +14,8 @@
 #include <sodium.h>
 
 #include "keys/lib/key.h"
-#include "tunneld/engine.h"
-#include "tunneld/messages.h"
+#include "tunneld/wg/engine.h"
+#include "tunneld/wg/messages.h"
 #include "keys/lib/roster.h"
 #include "tests/support/det_rng.h"
 #include "tests/support/fuzz_roster.h"

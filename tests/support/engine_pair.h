@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "tunneld/engine.h"
+#include "tunneld/wg/engine.h"
 #include "tests/support/det_rng.h"
 
 #ifndef SEC

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "tunneld/allowedips.h"
+#include "tunneld/wg/allowedips.h"
 
 enum { NOWNERS = 64 };
 static char owner_tag[NOWNERS];

@@ -12,8 +12,8 @@
 
 #include <sodium.h>
 
-#include "tunneld/aead.h"
-#include "tunneld/cookie.h"
+#include "tunneld/wg/aead.h"
+#include "tunneld/wg/cookie.h"
 
 #define SEC	1000000000ULL
 #define MSG_LEN	sizeof(struct msg_initiation)

@@ -13,11 +13,11 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "tunneld/engine.h"
-#include "tunneld/hash.h"
-#include "tunneld/index_table.h"
-#include "tunneld/messages.h"
-#include "tunneld/ratelimiter.h"
+#include "tunneld/wg/engine.h"
+#include "tunneld/wg/hash.h"
+#include "tunneld/wg/index_table.h"
+#include "tunneld/wg/messages.h"
+#include "tunneld/wg/ratelimiter.h"
 #include "tests/support/engine_pair.h"
 
 #define MS	1000000ULL

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "tunneld/engine.h"
+#include "tunneld/wg/engine.h"
 #include "tests/support/engine_pair.h"
 
 #define SEC	1000000000ULL

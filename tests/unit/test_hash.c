@@ -14,9 +14,9 @@
 #include <blake2.h>
 #include <sodium.h>
 
-#include "tunneld/aead.h"
-#include "tunneld/hash.h"
-#include "tunneld/tai64n.h"
+#include "tunneld/wg/aead.h"
+#include "tunneld/wg/hash.h"
+#include "tunneld/wg/tai64n.h"
 
 static size_t
 unhex(uint8_t *out, size_t cap, const char *hex)

@@ -10,11 +10,11 @@
 
 #include <sodium.h>
 
-#include "tunneld/aead.h"
-#include "tunneld/cookie.h"
-#include "tunneld/noise.h"
-#include "tunneld/noise_symmetric.h"
-#include "tunneld/tai64n.h"
+#include "tunneld/wg/aead.h"
+#include "tunneld/wg/cookie.h"
+#include "tunneld/wg/noise.h"
+#include "tunneld/wg/noise_symmetric.h"
+#include "tunneld/wg/tai64n.h"
 
 #define MS	1000000ULL
 #define SEC	1000000000ULL

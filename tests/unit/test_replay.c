@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "tunneld/messages.h"
-#include "tunneld/replay.h"
+#include "tunneld/wg/messages.h"
+#include "tunneld/wg/replay.h"
 
 #define W	((uint64_t)REPLAY_WINDOW_SIZE)
 #define L	(W + 1)			/* first counter that pushes 0 out of the window */

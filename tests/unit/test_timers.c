@@ -13,9 +13,9 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "tunneld/engine.h"
-#include "tunneld/messages.h"
-#include "tunneld/timers.h"
+#include "tunneld/wg/engine.h"
+#include "tunneld/wg/messages.h"
+#include "tunneld/wg/timers.h"
 #include "tests/support/det_rng.h"
 
 #define SEC	1000000000ULL

@@ -1,7 +1,7 @@
 /* BLAKE2s constructions WireGuard is built from (whitepaper 5.4): HASH, MAC, HMAC and the
  * HKDF-style KDF1/2/3.  Over libb2: libsodium's generichash is BLAKE2b, the wrong function. */
-#ifndef TUNNELD_HASH_H
-#define TUNNELD_HASH_H
+#ifndef TUNNELD_WG_HASH_H
+#define TUNNELD_WG_HASH_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* WireGuard wire formats and protocol constants, named as in the whitepaper (sections 5.4 and
  * 6).  Every multi-byte field on the wire is little-endian. */
-#ifndef TUNNELD_MESSAGES_H
-#define TUNNELD_MESSAGES_H
+#ifndef TUNNELD_WG_MESSAGES_H
+#define TUNNELD_WG_MESSAGES_H
 
 #include <stdint.h>
 

@@ -1,6 +1,6 @@
 /* TAI64N timestamps for handshake initiations (WireGuard whitepaper 5.4.2). */
-#ifndef TUNNELD_TAI64N_H
-#define TUNNELD_TAI64N_H
+#ifndef TUNNELD_WG_TAI64N_H
+#define TUNNELD_WG_TAI64N_H
 
 #include <stdbool.h>
 #include <stdint.h>

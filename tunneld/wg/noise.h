@@ -1,7 +1,7 @@
 /* The Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s handshake as WireGuard uses it, and the derivation
  * of transport keypairs.  Pure: time and randomness come from the caller. */
-#ifndef TUNNELD_NOISE_H
-#define TUNNELD_NOISE_H
+#ifndef TUNNELD_WG_NOISE_H
+#define TUNNELD_WG_NOISE_H
 
 #include <stdbool.h>
 #include <stddef.h>

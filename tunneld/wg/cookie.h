@@ -1,6 +1,6 @@
 /* mac1/mac2 and cookie replies (WireGuard whitepaper 5.4.4, 5.4.7). */
-#ifndef TUNNELD_COOKIE_H
-#define TUNNELD_COOKIE_H
+#ifndef TUNNELD_WG_COOKIE_H
+#define TUNNELD_WG_COOKIE_H
 
 #include <stdbool.h>
 #include <stddef.h>

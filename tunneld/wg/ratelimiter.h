@@ -6,8 +6,8 @@
  * and a scan of RATELIMITER_PROBE slots, and never allocates.  Entries idle for a second are
  * expired (their bucket is full again by then) and their slots reused.  When every slot in a
  * probe window is fresh the packet is refused, as the kernel refuses when its table is full. */
-#ifndef TUNNELD_RATELIMITER_H
-#define TUNNELD_RATELIMITER_H
+#ifndef TUNNELD_WG_RATELIMITER_H
+#define TUNNELD_WG_RATELIMITER_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -5,8 +5,8 @@
  * never allocate.  Capacity is reserved up front (index_table_reserve, called when a peer is
  * added) and the table stays at most half full, so probes stay short.  Indices are random, so
  * their low bits hash well; a remote party cannot choose them. */
-#ifndef TUNNELD_INDEX_TABLE_H
-#define TUNNELD_INDEX_TABLE_H
+#ifndef TUNNELD_WG_INDEX_TABLE_H
+#define TUNNELD_WG_INDEX_TABLE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -6,8 +6,8 @@
  * dst may equal src (in place); it must not otherwise overlap.  Encryption writes len bytes
  * of ciphertext then the 16-byte tag; decryption reads len bytes of ciphertext+tag and writes
  * len - 16 bytes, wiped if authentication fails. */
-#ifndef TUNNELD_AEAD_H
-#define TUNNELD_AEAD_H
+#ifndef TUNNELD_WG_AEAD_H
+#define TUNNELD_WG_AEAD_H
 
 #include <stdbool.h>
 #include <stddef.h>

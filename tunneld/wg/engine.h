@@ -8,8 +8,8 @@
  * Times: now_ns is CLOCK_MONOTONIC in nanoseconds (drives every timer); wall_ns is
  * CLOCK_REALTIME in nanoseconds (only for TAI64N timestamps and "latest handshake").
  */
-#ifndef TUNNELD_ENGINE_H
-#define TUNNELD_ENGINE_H
+#ifndef TUNNELD_WG_ENGINE_H
+#define TUNNELD_WG_ENGINE_H
 
 #include <netinet/in.h>
 #include <stdbool.h>

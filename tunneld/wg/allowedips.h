@@ -1,7 +1,7 @@
 /* Cryptokey routing table: longest-prefix match from IPv4/IPv6 prefixes to an owner (a peer).
  * A binary trie per family.  Lookups never allocate; inserts allocate trie nodes. */
-#ifndef TUNNELD_ALLOWEDIPS_H
-#define TUNNELD_ALLOWEDIPS_H
+#ifndef TUNNELD_WG_ALLOWEDIPS_H
+#define TUNNELD_WG_ALLOWEDIPS_H
 
 #include <stdint.h>
 

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "tunneld/allowedips.h"
+#include "tunneld/wg/allowedips.h"
 
 struct allowedips_node {
 	struct allowedips_node *child[2];

@@ -1,7 +1,7 @@
 /* Internal to noise.c: the Noise symmetric-state steps, exposed so a test can drive them with
  * the protocol's fixed vectors.  Not for the engine: it uses noise.h. */
-#ifndef TUNNELD_NOISE_SYMMETRIC_H
-#define TUNNELD_NOISE_SYMMETRIC_H
+#ifndef TUNNELD_WG_NOISE_SYMMETRIC_H
+#define TUNNELD_WG_NOISE_SYMMETRIC_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /* Sliding replay window for transport counters (RFC 6479 style, as the kernel and
  * wireguard-go): 8128 counters behind the greatest one seen are remembered. */
-#ifndef TUNNELD_REPLAY_H
-#define TUNNELD_REPLAY_H
+#ifndef TUNNELD_WG_REPLAY_H
+#define TUNNELD_WG_REPLAY_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -4,8 +4,8 @@
  * "nothing seen yet" (the kernel does the same). */
 #include <string.h>
 
-#include "tunneld/messages.h"
-#include "tunneld/replay.h"
+#include "tunneld/wg/messages.h"
+#include "tunneld/wg/replay.h"
 
 enum {
 	BLOCK_BITS = 64,

@@ -4,8 +4,8 @@
  * by the event hooks below (one or two stores each, cheap enough for every packet), and read by
  * timers_next_deadline() / timers_pop().  The engine carries out what an expired timer means.
  * Jitter comes from the caller, drawn off the packet path. */
-#ifndef TUNNELD_TIMERS_H
-#define TUNNELD_TIMERS_H
+#ifndef TUNNELD_WG_TIMERS_H
+#define TUNNELD_WG_TIMERS_H
 
 #include <stdbool.h>
 #include <stdint.h>
