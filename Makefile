@@ -156,11 +156,14 @@ $(BUILD)/flood: tests/bench/flood.c
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS)
 
 # Installs every package the build, the tests, the demo and the benchmarks need.  Idempotent:
-# apt-get runs only when something is missing.
+# apt-get runs only when something is missing.  tinc, nebula, openvpn and gnuplot-nox are for
+# `make bench` only (the peers it compares and its chart; about 93 MiB installed on Debian 12,
+# two thirds of it the image codecs gnuplot's libgd pulls in).
 DEPS := build-essential pkg-config libsodium-dev libb2-dev libevent-dev libmnl-dev libnftnl-dev \
         libssh-dev libssl-dev libseccomp-dev libcmocka-dev iproute2 iputils-ping iperf3 wireguard-go wireguard-tools \
         openssh-client openssh-server procps psmisc coreutils netcat-openbsd clang time gdb \
-        systemd systemd-container libsystemd-dev libcap2-bin util-linux nftables rsync curl python3-asyncssh prometheus
+        systemd systemd-container libsystemd-dev libcap2-bin util-linux nftables rsync curl python3-asyncssh prometheus \
+        tinc nebula openvpn gnuplot-nox
 deps:
 	$(Q)missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		grep -q '^install ok installed' || echo $$p; done); \
@@ -239,9 +242,10 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) tests/demo.sh
 
+# BASELINE=/path/to/an/older/tunneld adds its row (before/after from one run); docs/performance.md.
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/flood
-	$(Q)BUILD=$(BUILD) tests/bench/bench.sh
+	$(Q)BUILD=$(BUILD) BASELINE="$(BASELINE)" tests/bench/bench.sh
 
 # The long rotation soak (20 nodes, 10 minutes); not part of `make test`.
 soak: deps
