@@ -25,8 +25,8 @@
 # OUT_DIR/performance.md with a gnuplot chart OUT_DIR/performance.png; OUT_DIR defaults to docs/).
 # Then the roster, bastion and flood benchmarks, unless EXTRAS=0.
 #
-#   ROUNDS=3 SECS=8 UDP_SECS=5 PINGS=200 BASELINE= SYSTEMS="veth tunneld ..." EXTRAS=1
-#   OUT_DIR=docs UDP_PPS= (unset: found on the veth, CAL_SECS=2 per try)
+#   ROUNDS=3 SECS=8 UDP_SECS=4 PINGS=200 BASELINE= SYSTEMS="veth tunneld ..." EXTRAS=1
+#   OUT_DIR=docs UDP_PPS= (unset: found on the veth, CAL_SECS=2 per try) KEEP= (raw results)
 #   (as root; `make bench` sets BUILD and passes BASELINE)
 # Measures and prints; never fails on the numbers (exit 1 only if nothing could run at all).
 TOPOLOGY=pair
@@ -37,7 +37,7 @@ trap - ERR
 
 ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-8}
-UDP_SECS=${UDP_SECS:-5}
+UDP_SECS=${UDP_SECS:-4}
 PINGS=${PINGS:-200}
 EXTRAS=${EXTRAS:-1}
 OUT_DIR=${OUT_DIR:-$ROOT/docs}
@@ -269,7 +269,7 @@ measure() {
 		result "$r" "$s" threads4 "$threads"
 		result "$r" "$s" cores4 "$cores"
 	fi
-	printf 'round %d  %-12s tcp1 %6s  tcp4 %6s Gbit/s  udp %7s pkt/s %6s%% loss  ping %6s / %6s ms  cpu %6s s/GB  rss %5s MiB  tcp4 threads %s cores %s  (%s ms)\n' \
+	printf 'round %d  %-12s tcp1 %6s  tcp4 %6s Gbit/s  udp %7s pkt/s %6s%% loss  ping %6s / %6s ms  cpu %6s s/GB  rss %5s MiB  tcp4 threads %s cores %s  (at ms %s)\n' \
 		"$r" "$s" "$g1" "$g4" "$pps" "$loss" "$pi" "$pl" "${cpu:-n/a}" "${rss:-n/a}" "$threads" "$cores" "${ph[*]} $(( $(now_ms) - t00 ))"
 }
 
@@ -321,6 +321,8 @@ done
 meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 meta duration_s $((SECONDS - START))
 echo "bench: measured in $((SECONDS - START)) s"
+# KEEP=DIR: the raw results too (bench_report.py RESULTS META OUT_DIR redoes the report).
+[ -z "${KEEP:-}" ] || { mkdir -p "$KEEP" && cp "$RES" "$META" "$KEEP/"; }
 echo
 python3 "$ROOT/tests/bench/bench_report.py" "$RES" "$META" "$OUT_DIR" || echo "bench: the report failed"
 echo
