@@ -242,10 +242,9 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) tests/demo.sh
 
-# BASELINE=/path/to/an/older/tunneld adds its row (before/after from one run); docs/performance.md.
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/flood
-	$(Q)BUILD=$(BUILD) BASELINE="$(BASELINE)" tests/bench/bench.sh
+	$(Q)BUILD=$(BUILD) tests/bench/bench.sh
 
 # The long rotation soak (20 nodes, 10 minutes); not part of `make test`.
 soak: deps

@@ -27,7 +27,7 @@
 #
 #   ROUNDS=3 SECS=8 UDP_SECS=4 PINGS=200 BASELINE= SYSTEMS="veth tunneld ..." EXTRAS=1
 #   OUT_DIR=docs UDP_PPS= (unset: found on the veth, CAL_SECS=2 per try) KEEP= (raw results)
-#   (as root; `make bench` sets BUILD and passes BASELINE)
+#   (as root; `make bench` sets BUILD; `make bench BASELINE=...` passes BASELINE)
 # Measures and prints; never fails on the numbers (exit 1 only if nothing could run at all).
 TOPOLOGY=pair
 . "$(dirname "$0")/../integration/lib.sh"
@@ -204,8 +204,8 @@ rss_sampler() {
 
 # measure SYSTEM ROUND: one round of everything on SYSTEM, results appended to $RES.
 measure() {
-	local s=$1 r=$2 node addr a=${SYS_A[$1]} b=${SYS_B[$1]} pids=() j out t0 t1 c0 c1 ms sampler
-	local g1 by1 g4 by4 pps loss pi pl cores=n/a threads=n/a rss= cpu= n c p pcount
+	local s=$1 r=$2 node addr a=${SYS_A[$1]} b=${SYS_B[$1]} pids=() j out t0 t1 c0 c1 sampler
+	local g1 by1 g4 by4 pps loss pi pl cores=n/a threads=n/a rss="" cpu="" n c p pcount
 	local ph=() t00
 	t00=$(now_ms)
 	read -r node addr <<<"$(target "$s")"
@@ -328,11 +328,11 @@ python3 "$ROOT/tests/bench/bench_report.py" "$RES" "$META" "$OUT_DIR" || echo "b
 echo
 [ "$EXTRAS" = 0 ] && exit 0
 # The roster: parse + verify + apply time and tunneld memory with 1,000 and 10,000 nodes.
-ROUNDS=$ROUNDS bash "$ROOT/tests/bench/bench_roster.sh" </dev/null || true
+ROUNDS=$ROUNDS bash "$(dirname "$0")/bench_roster.sh" </dev/null || true
 echo
 # The bastion vs OpenSSH's sshd as jump host: connect time, one jump's throughput, 500 jumps.
-ROUNDS=$ROUNDS bash "$ROOT/tests/bench/bench_bastion.sh" </dev/null || true
+ROUNDS=$ROUNDS bash "$(dirname "$0")/bench_bastion.sh" </dev/null || true
 echo
 # A legitimate transfer under a forged-handshake flood (100,000 initiations in 10 s).
-ROUNDS=$ROUNDS bash "$ROOT/tests/bench/bench_flood.sh" </dev/null || true
+ROUNDS=$ROUNDS bash "$(dirname "$0")/bench_flood.sh" </dev/null || true
 exit 0

@@ -28,8 +28,7 @@ sys_addr_route() {
 
 # sys_wait A B: A pings B's overlay address within 20 s (handshakes, TLS, key exchange).
 sys_wait() {
-	local i
-	for i in $(seq 20); do
+	for _ in $(seq 20); do
 		timeout -k 1 3 ip netns exec "${NS[$1]}" ping -n -q -c 1 -W 1 "${OV4[$2]}" >/dev/null 2>&1 && return 0
 		sleep 0.5
 	done
@@ -121,7 +120,7 @@ nebula_conf() {
 
 sys_start_nebula() {
 	local a=$1 b=$2 d=$T/nebula n
-	mkdir -p -m 0700 "$d"
+	mkdir -m 0700 "$d"
 	timeout -k 2 30 nebula-cert ca -name "warren bench" -duration 24h \
 		-out-crt "$d/ca.crt" -out-key "$d/ca.key" >>"$T/$a.log" 2>&1 || return 1
 	for n in "$a" "$b"; do
@@ -153,7 +152,7 @@ openvpn_conf() {
 
 sys_start_openvpn() {
 	local a=$1 b=$2 d=$T/openvpn n
-	mkdir -p -m 0700 "$d"
+	mkdir -m 0700 "$d"
 	for n in "$a" "$b"; do
 		timeout -k 2 30 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 			-days 1 -subj "/CN=$n" -keyout "$d/$n.key" -out "$d/$n.crt" >>"$T/$n.log" 2>&1 || return 1

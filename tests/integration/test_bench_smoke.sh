@@ -24,8 +24,8 @@ RUN=${RUN}b ROUNDS=1 SECS=1 UDP_SECS=1 PINGS=10 UDP_PPS=20000 EXTRAS=0 OUT_DIR=$
 # Its output without the daemons' logs it dumps on failure (indented 5).
 sed 's/^/     /' "$T/bench.out" | grep -Ev '^ {5}( {5}|---- last lines)' | head -n 60
 assert_eq "bench.sh exit status" 0 "$rc"
-left=$(ip netns list 2>/dev/null | awk '{ print $1 }' | grep -E "^${RUN}b" || true)
-assert_eq "no namespace of the benchmark left" "" "$(echo $left)"
+left=$(ip netns list 2>/dev/null | awk '{ print $1 }' | grep -E "^${RUN}b" | tr '\n' ' ' || true)
+assert_eq "no namespace of the benchmark left" "" "$left"
 for ns in $left; do
 	for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
 	ip netns del "$ns" 2>/dev/null || true
@@ -47,7 +47,7 @@ for s in $SYSTEMS; do
 done
 out=$(cat "$T/bench.out")
 for t in "TCP single stream" "TCP 4 streams" "UDP 64 B" "ping average" "CPU per GB" "RSS per daemon"; do
-	assert_match "target '$t' judged" "\| $t[^|]*\|[^|]*\| (met|not met) \|" "$out"
+	assert_match "target '$t' judged" "\| ${t}[^|]*\|[^|]*\| (met|not met) \|" "$out"
 done
 check "the ratios name tunneld against the baseline" grep -q '÷ baseline' "$md"
 check "performance.png is a PNG" bash -c "head -c 8 '$OUT/performance.png' | od -An -tx1 | grep -q '89 50 4e 47 0d 0a 1a 0a'"
