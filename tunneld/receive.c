@@ -108,24 +108,21 @@ static void receive_one(struct device *dev, struct udp_endpoint *from, uint8_t *
 void device_udp_readable(struct device *dev, int fd)
 {
 	struct udp_recv_batch *b = &dev->recv;
-	unsigned round, i;
+	struct udp_datagram d;
+	unsigned round;
 	uint64_t now, wall;
-	int n;
 
 	for (round = 0; round < 4; round++) {
-		n = udp_recv_batch(b, fd, dev->rx_bufs, dev->buf_size);
-		if (n <= 0)
+		if (udp_recv_batch(b, &dev->udp, fd, dev->rx_bufs, dev->buf_size) <= 0)
 			break;
 		now = clock_now_ns();
 		wall = clock_wall_ns();
-		for (i = 0; i < (unsigned)n; i++) {
-			if (b->msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
-				continue;
-			receive_one(dev, &b->from[i], b->iov[i].iov_base, b->msgs[i].msg_len, now,
-			    wall);
-		}
+		/* Each datagram in place (a GRO train's too): their buffers stay ours until the
+		 * next udp_recv_batch. */
+		while (udp_recv_batch_next(b, &d))
+			receive_one(dev, d.from, d.data, d.len, now, wall);
 		device_rearm_touched(dev);
-		if (n < DEVICE_BATCH)
+		if (!udp_recv_batch_full(b))
 			break;
 	}
 }

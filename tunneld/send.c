@@ -30,7 +30,7 @@ static void route_one(struct device *dev, uint8_t *buf, size_t len, uint64_t now
 	const uint8_t *dst;
 	struct peer *p;
 	size_t msg_len;
-	int family, fd;
+	int family;
 
 	if (!packet_destination(pkt, len, &family, &dst)) {
 		dev->stats.tun_no_route++;
@@ -59,8 +59,7 @@ static void route_one(struct device *dev, uint8_t *buf, size_t len, uint64_t now
 	}
 	p->tx_bytes += msg_len;
 	p->tx_packets++;
-	fd = udp_fd_for(&dev->udp, &p->endpoint.addr);
-	udp_send_batch_add(family_batch(dev, &p->endpoint), fd, &p->endpoint, buf, msg_len);
+	udp_send_batch_add(family_batch(dev, &p->endpoint), &dev->udp, &p->endpoint, buf, msg_len);
 }
 
 void device_tun_readable(struct device *dev)
@@ -93,8 +92,8 @@ void device_tun_readable(struct device *dev)
 		now = clock_now_ns();
 		for (i = 0; i < n; i++)
 			route_one(dev, dev->tx_bufs + (size_t)i * dev->buf_size, lens[i], now);
-		dev->stats.tx_dropped += udp_send_batch_flush(&dev->send4, dev->udp.fd4);
-		dev->stats.tx_dropped += udp_send_batch_flush(&dev->send6, dev->udp.fd6);
+		dev->stats.tx_dropped += udp_send_batch_flush(&dev->send4, &dev->udp);
+		dev->stats.tx_dropped += udp_send_batch_flush(&dev->send6, &dev->udp);
 		device_rearm_touched(dev);
 		if (n < DEVICE_BATCH)
 			break;
