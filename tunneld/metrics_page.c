@@ -161,6 +161,8 @@ void metrics_page_write(struct prom_writer *w, const struct device *dev,
 	prom_sample_u64(w, "tunneld_packets_dropped_total", &reason, 1, st->staged_dropped);
 	reason.value = "send_failed";
 	prom_sample_u64(w, "tunneld_packets_dropped_total", &reason, 1, st->tx_dropped);
+	reason.value = "truncated";
+	prom_sample_u64(w, "tunneld_packets_dropped_total", &reason, 1, dev->recv.truncated);
 
 	counter(w, "tunneld_handshake_initiations_sent_total",
 	    "Handshake initiations sent (first attempts and retries).",
@@ -173,6 +175,16 @@ void metrics_page_write(struct prom_writer *w, const struct device *dev,
 	counter(w, "tunneld_cookie_replies_sent_total",
 	    "Cookie replies sent instead of handshake responses, under load.",
 	    st->cookie_replies_sent);
+	counter(w, "tunneld_udp_gso_messages_total",
+	    "GSO trains sent (UDP_SEGMENT: several datagrams in one message).",
+	    dev->send4.gso_messages + dev->send6.gso_messages);
+	counter(w, "tunneld_udp_gso_datagrams_total", "Datagrams sent inside GSO trains.",
+	    dev->send4.gso_datagrams + dev->send6.gso_datagrams);
+	counter(w, "tunneld_udp_gro_messages_total",
+	    "GRO trains received (UDP_GRO: several datagrams in one message).",
+	    dev->recv.gro_messages);
+	counter(w, "tunneld_udp_gro_datagrams_total", "Datagrams received inside GRO trains.",
+	    dev->recv.gro_datagrams);
 	gauge(w, "tunneld_under_load",
 	    "1 while handshakes are answered with cookie replies (under load), else 0.",
 	    wg_engine_under_load(dev->engine, now_ns) ? 1 : 0);

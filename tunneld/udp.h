@@ -34,8 +34,8 @@ enum {
 	 * cut (IPv6's trains reach 65527: a slot of 64 KiB holds both). */
 	UDP_PAYLOAD_MAX = 65535 - 20 - 8,
 	UDP_RECV_SLOT_MIN = 65536,
-	/* Datagrams per UDP_SEGMENT message: the kernel's UDP_MAX_SEGMENTS, 64 until Linux
-	 * 6.x raised it to 128; the lower works everywhere. */
+	/* Datagrams per UDP_SEGMENT message: the kernel's UDP_MAX_SEGMENTS, 64 on older
+	 * kernels (128 on 6.18); the lower works everywhere. */
 	UDP_GSO_MAX_SEGMENTS = 64,
 };
 

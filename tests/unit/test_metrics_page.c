@@ -1,7 +1,7 @@
 /* tunneld's metrics page (tunneld/metrics_page.c) over a device built by hand: per-peer
  * families with the public key, and in roster mode the node's name (escaped: quote,
- * backslash, newline); every drop reason present, each from its counter; the roster
- * families only in roster mode. */
+ * backslash, newline); every drop reason present, each from its counter; the UDP offload
+ * counters, both families summed; the roster families only in roster mode. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,6 +47,13 @@ static void setup_dev(struct fixture *f)
 	f->dev.stats.rx_dropped[WG_DROP_BAD_MAC] = 4;
 	f->dev.stats.rx_bad_source = 2;
 	f->dev.stats.staged_overflow = 9;
+	f->dev.send4.gso_messages = 2;
+	f->dev.send6.gso_messages = 1;
+	f->dev.send4.gso_datagrams = 80;
+	f->dev.send6.gso_datagrams = 3;
+	f->dev.recv.gro_messages = 5;
+	f->dev.recv.gro_datagrams = 200;
+	f->dev.recv.truncated = 6;
 }
 
 static void has(const char *page, const char *line)
@@ -99,6 +106,11 @@ static void test_roster_mode(void **state)
 	has(w.buf, "# TYPE tunneld_roster_serial gauge\ntunneld_roster_serial 42\n");
 	has(w.buf, "tunneld_roster_issued_timestamp_seconds 1764547200\n");
 	has(w.buf, "tunneld_under_load 0\n");
+	has(w.buf, "tunneld_packets_dropped_total{reason=\"truncated\"} 6\n");
+	has(w.buf, "tunneld_udp_gso_messages_total 3\n");
+	has(w.buf, "tunneld_udp_gso_datagrams_total 83\n");
+	has(w.buf, "tunneld_udp_gro_messages_total 5\n");
+	has(w.buf, "tunneld_udp_gro_datagrams_total 200\n");
 	prom_writer_free(&w);
 	wg_engine_free(f.dev.engine);
 }
