@@ -156,6 +156,7 @@ int device_create(struct device *dev, struct event_base *base, const char *ifnam
 	dev->base = base;
 	dev->manage_network = manage_network;
 	dev->mtu = DEFAULT_MTU;
+	dev->offload = true;
 	allowedips_init(&dev->table);
 	dev->engine = wg_engine_new();
 	if (!dev->engine) {
@@ -237,7 +238,7 @@ int device_bind(struct device *dev, uint16_t port)
 	struct udp fresh;
 	int ret;
 
-	ret = udp_open(&fresh, port, dev->fwmark);
+	ret = udp_open(&fresh, port, dev->fwmark, dev->offload);
 	if (ret < 0)
 		return ret;
 	if (dev->ev_udp4)

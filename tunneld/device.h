@@ -102,6 +102,7 @@ struct device {
 	unsigned config_gen;
 	int tun_fd;
 	struct udp udp;
+	bool offload;			/* segmentation offloads where the kernel has them (UDP GSO/GRO) */
 	bool has_listen_port;
 	uint16_t listen_port;		/* as configured (0: random) */
 	uint32_t fwmark;		/* on the UDP sockets; managing routes, never 0 */

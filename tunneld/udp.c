@@ -40,7 +40,7 @@ static uint8_t probe_offloads(int fd)
 }
 
 static int open_bound(int family, uint16_t port, uint32_t fwmark, uint16_t *bound,
-    uint8_t *offload)
+    bool offload_wanted, uint8_t *offload)
 {
 	union wg_sockaddr a;
 	socklen_t alen;
@@ -71,7 +71,8 @@ static int open_bound(int family, uint16_t port, uint32_t fwmark, uint16_t *boun
 	if (fwmark && setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0)
 		goto fail;
 	set_buffers(fd);
-	*offload = probe_offloads(fd);
+	if (offload_wanted)
+		*offload = probe_offloads(fd);
 	if (bind(fd, &a.sa, alen) < 0)
 		goto fail;
 	alen = sizeof(a);
@@ -85,7 +86,7 @@ fail:
 	return ret;
 }
 
-int udp_open(struct udp *u, uint16_t port, uint32_t fwmark)
+int udp_open(struct udp *u, uint16_t port, uint32_t fwmark, bool offload)
 {
 	uint16_t bound = 0;
 	int attempt, ret = 0;
@@ -93,8 +94,8 @@ int udp_open(struct udp *u, uint16_t port, uint32_t fwmark)
 	/* With port 0 the IPv4 socket picks a port and IPv6 must take the same one; if that port
 	 * is busy for IPv6, try again with another. */
 	for (attempt = 0; attempt < 100; attempt++) {
-		u->fd4 = open_bound(AF_INET, port, fwmark, &bound, &u->offload4);
-		u->fd6 = open_bound(AF_INET6, u->fd4 >= 0 ? bound : port, fwmark, &bound,
+		u->fd4 = open_bound(AF_INET, port, fwmark, &bound, offload, &u->offload4);
+		u->fd6 = open_bound(AF_INET6, u->fd4 >= 0 ? bound : port, fwmark, &bound, offload,
 		    &u->offload6);
 		if (u->fd6 == -EADDRINUSE && port == 0 && u->fd4 >= 0) {
 			close(u->fd4);

@@ -129,9 +129,10 @@ struct udp_recv_batch {
 };
 
 /* Opens and binds both sockets (port 0: a random port common to both), asking the kernel for
- * each datagram's local address and for GRO trains, and probing UDP_SEGMENT (u->offload4,
- * offload6).  At least one family must work.  Returns 0 or a negative errno. */
-int udp_open(struct udp *u, uint16_t port, uint32_t fwmark);
+ * each datagram's local address.  offload: also ask for GRO trains and probe UDP_SEGMENT
+ * (u->offload4, offload6); false: datagram by datagram.  At least one family must work.
+ * Returns 0 or a negative errno. */
+int udp_open(struct udp *u, uint16_t port, uint32_t fwmark, bool offload);
 void udp_close(struct udp *u);
 int udp_set_fwmark(struct udp *u, uint32_t fwmark);
 /* The socket for a destination's family, or -1. */

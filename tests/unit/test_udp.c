@@ -12,7 +12,7 @@
  * UDP_NO_CHECK6_TX make it refuse UDP_SEGMENT (EINVAL), and the batch falls back to datagram by
  * datagram for good; an IPV6_MTU below the segment size makes it refuse one train (EMSGSIZE),
  * which goes datagram by datagram (fragmented) with GSO kept; a gone source is forgotten and
- * its train goes without it. */
+ * its train goes without it.  Offloads not wanted: datagram by datagram both ways. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -101,7 +101,7 @@ static void test_udp_answer_from_local_address(void **state)
 	int cfd;
 
 	(void)state;
-	assert_int_equal(udp_open(&u, 0, 0), 0);
+	assert_int_equal(udp_open(&u, 0, 0, true), 0);
 	cfd = client4(&self);
 	server_hears4(&u, cfd, "127.0.0.3", &ep);
 	assert_int_equal(ep.addr.sa.sa_family, AF_INET);
@@ -133,7 +133,7 @@ static void test_udp_source_gone(void **state)
 	int cfd;
 
 	(void)state;
-	assert_int_equal(udp_open(&u, 0, 0), 0);
+	assert_int_equal(udp_open(&u, 0, 0, true), 0);
 	cfd = client4(&self);
 	server_hears4(&u, cfd, "127.0.0.3", &kept);
 	gone = kept;
@@ -171,7 +171,7 @@ static void test_udp_ipv6_source(void **state)
 	int cfd, n = 0;
 
 	(void)state;
-	assert_int_equal(udp_open(&u, 0, 0), 0);
+	assert_int_equal(udp_open(&u, 0, 0, true), 0);
 	cfd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	memset(&self, 0, sizeof(self));
 	self.sin6_family = AF_INET6;
@@ -350,7 +350,7 @@ static void grouping(int family)
 	int fa, fb;
 	unsigned k;
 
-	assert_int_equal(udp_open(&u, 0, 0), 0);
+	assert_int_equal(udp_open(&u, 0, 0, true), 0);
 	if (family == AF_INET6) {
 		fa = receiver6_or_skip(&u, &a);
 		fb = receiver(AF_INET6, &b);
@@ -416,7 +416,7 @@ static void test_udp_gso_two_families(void **state)
 	unsigned dropped;
 
 	(void)state;
-	assert_int_equal(udp_open(&u, 0, 0), 0);
+	assert_int_equal(udp_open(&u, 0, 0, true), 0);
 	f6 = receiver6_or_skip(&u, &e6);
 	f4 = receiver(AF_INET, &e4);
 	memset(&sb, 0, sizeof(sb));
@@ -460,8 +460,8 @@ static void test_udp_gro_receive(void **state)
 	int cfd;
 
 	(void)state;
-	assert_int_equal(udp_open(&tx_u, 0, 0), 0);
-	assert_int_equal(udp_open(&rx_u, 0, 0), 0);
+	assert_int_equal(udp_open(&tx_u, 0, 0, true), 0);
+	assert_int_equal(udp_open(&rx_u, 0, 0, true), 0);
 	assert_true(rx_u.offload4 & UDP_OFFLOAD_GRO);
 	cfd = receiver(AF_INET, &plain);	/* the receiver's loopback address, for to */
 	to = plain;
@@ -515,8 +515,8 @@ static void test_udp_gro_truncated(void **state)
 	int cfd;
 
 	(void)state;
-	assert_int_equal(udp_open(&tx_u, 0, 0), 0);
-	assert_int_equal(udp_open(&rx_u, 0, 0), 0);
+	assert_int_equal(udp_open(&tx_u, 0, 0, true), 0);
+	assert_int_equal(udp_open(&rx_u, 0, 0, true), 0);
 	cfd = receiver(AF_INET, &to);
 	to.addr.in4.sin_port = htons(rx_u.port);
 	memset(&sb, 0, sizeof(sb));
@@ -555,7 +555,7 @@ static void refused(int family)
 	uint8_t *offload;
 	unsigned k;
 
-	assert_int_equal(udp_open(&u, 0, 0), 0);
+	assert_int_equal(udp_open(&u, 0, 0, true), 0);
 	if (family == AF_INET6) {
 		fd = receiver6_or_skip(&u, &ep);
 		offload = &u.offload6;
@@ -615,7 +615,7 @@ static void test_udp_gso_path_mtu(void **state)
 	unsigned k;
 
 	(void)state;
-	assert_int_equal(udp_open(&u, 0, 0), 0);
+	assert_int_equal(udp_open(&u, 0, 0, true), 0);
 	fd = receiver6_or_skip(&u, &ep);
 	assert_int_equal(setsockopt(u.fd6, IPPROTO_IPV6, IPV6_MTU, &mtu, sizeof(mtu)), 0);
 	memset(&sb, 0, sizeof(sb));
@@ -648,7 +648,7 @@ static void src_gone(int family)
 	int fd;
 	unsigned k;
 
-	assert_int_equal(udp_open(&u, 0, 0), 0);
+	assert_int_equal(udp_open(&u, 0, 0, true), 0);
 	if (family == AF_INET6) {
 		fd = receiver6_or_skip(&u, &kept);
 		kept.src6 = in6addr_loopback;
@@ -699,6 +699,54 @@ static void test_udp_gso_src_gone6(void **state)
 	src_gone(AF_INET6);
 }
 
+/* Offloads not wanted (Offload = off): no GRO asked for, no trains sent; a train from a GSO
+ * sender still arrives, cut into its datagrams by the kernel. */
+static void test_udp_no_offload(void **state)
+{
+	struct udp u, gso_u;
+	struct udp_endpoint ep, to;
+	struct udp_datagram d;
+	int fd, gro = -1;
+	socklen_t len = sizeof(gro);
+	unsigned k = 0;
+
+	(void)state;
+	assert_int_equal(udp_open(&u, 0, 0, false), 0);
+	assert_int_equal(udp_open(&gso_u, 0, 0, true), 0);
+	assert_int_equal(u.offload4, 0);
+	assert_int_equal(u.offload6, 0);
+	assert_int_equal(getsockopt(u.fd4, SOL_UDP, UDP_GRO, &gro, &len), 0);
+	assert_int_equal(gro, 0);
+	fd = receiver(AF_INET, &ep);
+	memset(&sb, 0, sizeof(sb));
+	for (k = 0; k < 10; k++)
+		udp_send_batch_add(&sb, &u, &ep, dgram(k, 100), 100);
+	assert_int_equal(udp_send_batch_flush(&sb, &u), 0);
+	assert_int_equal(sb.gso_messages, 0);
+	for (k = 0; k < 10; k++)
+		expect(fd, k, 100, NULL, 0);
+
+	to = ep;
+	to.addr.in4.sin_port = htons(u.port);
+	for (k = 0; k < 10; k++)
+		udp_send_batch_add(&sb, &gso_u, &to, dgram(k, 100), 100);
+	assert_int_equal(udp_send_batch_flush(&sb, &gso_u), 0);
+	assert_int_equal(sb.gso_messages, 1);
+	memset(&rb, 0, sizeof(rb));
+	for (k = 0; k < 10; ) {
+		assert_true(recv_wait(&u, u.fd4, BUF) > 0);
+		while (udp_recv_batch_next(&rb, &d)) {
+			assert_int_equal(d.len, 100);
+			assert_memory_equal(d.data, dgram(k, 100), 100);
+			k++;
+		}
+	}
+	assert_int_equal(rb.gro_messages, 0);
+	close(fd);
+	udp_close(&u);
+	udp_close(&gso_u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -716,6 +764,7 @@ int main(void)
 		cmocka_unit_test(test_udp_gso_path_mtu),
 		cmocka_unit_test(test_udp_gso_src_gone4),
 		cmocka_unit_test(test_udp_gso_src_gone6),
+		cmocka_unit_test(test_udp_no_offload),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
