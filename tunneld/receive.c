@@ -109,17 +109,19 @@ void device_udp_readable(struct device *dev, int fd)
 {
 	struct udp_recv_batch *b = &dev->recv;
 	struct udp_datagram d;
-	unsigned round;
+	unsigned round, done = 0;
 	uint64_t now, wall;
 
-	for (round = 0; round < 4; round++) {
+	/* Bounded as the TUN side (4 x DEVICE_BATCH datagrams, GRO trains or not), so that the
+	 * other fds and the timers get their turn under a flood. */
+	for (round = 0; round < 4 && done < 4 * DEVICE_BATCH; round++) {
 		if (udp_recv_batch(b, &dev->udp, fd, dev->rx_bufs, dev->buf_size) <= 0)
 			break;
 		now = clock_now_ns();
 		wall = clock_wall_ns();
 		/* Each datagram in place (a GRO train's too): their buffers stay ours until the
 		 * next udp_recv_batch. */
-		while (udp_recv_batch_next(b, &d))
+		for (; udp_recv_batch_next(b, &d); done++)
 			receive_one(dev, d.from, d.data, d.len, now, wall);
 		device_rearm_touched(dev);
 		if (!udp_recv_batch_full(b))
