@@ -318,14 +318,15 @@ static void set_ctrl(struct msghdr *mh, union udp_cmsg *ctrl, const struct udp_e
     uint16_t gso_size)
 {
 	struct cmsghdr *cm = (struct cmsghdr *)ctrl->buf;
+	bool src = endpoint_has_src(to);
 	size_t len = 0;
 
 	mh->msg_control = NULL;
 	mh->msg_controllen = 0;
-	if (!endpoint_has_src(to) && !gso_size)
+	if (!src && !gso_size)
 		return;
 	memset(ctrl, 0, sizeof(*ctrl));
-	if (endpoint_has_src(to) && to->addr.sa.sa_family == AF_INET) {
+	if (src && to->addr.sa.sa_family == AF_INET) {
 		struct in_pktinfo pi = { .ipi_spec_dst = to->src4 };
 
 		cm->cmsg_level = IPPROTO_IP;
@@ -333,7 +334,7 @@ static void set_ctrl(struct msghdr *mh, union udp_cmsg *ctrl, const struct udp_e
 		cm->cmsg_len = CMSG_LEN(sizeof(pi));
 		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
 		len = CMSG_SPACE(sizeof(pi));
-	} else if (endpoint_has_src(to)) {
+	} else if (src) {
 		struct in6_pktinfo pi = { .ipi6_addr = to->src6, .ipi6_ifindex = to->src_ifindex };
 
 		cm->cmsg_level = IPPROTO_IPV6;
