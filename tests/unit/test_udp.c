@@ -254,6 +254,9 @@ static void test_udp_forget_deleted_source(void **state)
 
 /* ---------------------------------------------------------------- offloads */
 
+/* The family a test taking it runs with (its initial state, named NAME4 or NAME6 in main). */
+static int inet = AF_INET, inet6 = AF_INET6;
+
 /* Datagram k of a test has bytes that name k and the offset, so that a datagram cut, merged
  * with another or reordered is seen. */
 enum { DGRAM_MAX = 1400 };
@@ -318,6 +321,21 @@ static void expect_none(int fd)
 	assert_int_equal(recv(fd, b, sizeof(b), MSG_DONTWAIT), -1);
 }
 
+/* Sends datagrams 0..n-1 of len bytes to ep in one batch: nothing is dropped, the batch has
+ * sent gso_messages trains in all, and fd (ep's receiver) gets each datagram exactly. */
+static void send_expect(struct udp *u, struct udp_endpoint *ep, int fd, unsigned n, size_t len,
+    uint64_t gso_messages)
+{
+	unsigned k;
+
+	for (k = 0; k < n; k++)
+		udp_send_batch_add(&sb, u, ep, dgram(k, len), len);
+	assert_int_equal(udp_send_batch_flush(&sb, u), 0);
+	assert_int_equal(sb.gso_messages, gso_messages);
+	for (k = 0; k < n; k++)
+		expect(fd, k, len, NULL, 0);
+}
+
 /* A receiver on ::1 and a udp with an IPv6 socket, or a skip where the host has no IPv6. */
 static int receiver6_or_skip(struct udp *u, struct udp_endpoint *ep)
 {
@@ -338,8 +356,9 @@ static int receiver6_or_skip(struct udp *u, struct udp_endpoint *ep)
  * alone, another endpoint's train between, a train of the longer size; then more datagrams
  * than a train may carry (64), and more bytes (64 KiB).  Checked by the batch's counters
  * (what went as trains) and by plain receivers (what arrived). */
-static void grouping(int family)
+static void test_udp_gso_grouping(void **state)
 {
+	int family = *(int *)*state;
 	static const struct { char to; uint16_t len; } seq[] = {
 		{ 'A', 100 }, { 'A', 100 }, { 'A', 100 }, { 'A', 100 }, { 'A', 100 }, { 'A', 60 },
 		{ 'A', 100 }, { 'A', 100 }, { 'A', 100 }, { 'A', 120 }, { 'B', 100 }, { 'B', 100 },
@@ -373,37 +392,15 @@ static void grouping(int family)
 	expect_none(fb);
 
 	/* 128 datagrams of 64 bytes: two trains of 64, the kernel's limit. */
-	for (k = 0; k < 128; k++)
-		udp_send_batch_add(&sb, &u, &a, dgram(k, 64), 64);
-	assert_int_equal(udp_send_batch_flush(&sb, &u), 0);
-	assert_int_equal(sb.gso_messages, 4 + 2);
+	send_expect(&u, &a, fa, 128, 64, 4 + 2);
 	assert_int_equal(sb.gso_datagrams, 13 + 128);
-	for (k = 0; k < 128; k++)
-		expect(fa, k, 64, NULL, 0);
 	/* 64 of 1200 bytes: 54 fill a train's 65507 bytes, 10 more in a second. */
-	for (k = 0; k < 64; k++)
-		udp_send_batch_add(&sb, &u, &a, dgram(k, 1200), 1200);
-	assert_int_equal(udp_send_batch_flush(&sb, &u), 0);
-	assert_int_equal(sb.gso_messages, 6 + 2);
+	send_expect(&u, &a, fa, 64, 1200, 6 + 2);
 	assert_int_equal(sb.gso_datagrams, 141 + 64);
-	for (k = 0; k < 64; k++)
-		expect(fa, k, 1200, NULL, 0);
 	expect_none(fa);
 	close(fa);
 	close(fb);
 	udp_close(&u);
-}
-
-static void test_udp_gso_grouping4(void **state)
-{
-	(void)state;
-	grouping(AF_INET);
-}
-
-static void test_udp_gso_grouping6(void **state)
-{
-	(void)state;
-	grouping(AF_INET6);
 }
 
 /* One batch, both families: the batch flushes itself when the family changes, every datagram
@@ -546,8 +543,9 @@ static void test_udp_gro_truncated(void **state)
 /* The kernel refuses UDP_SEGMENT on a socket without UDP checksums (udp(7): EINVAL), as it
  * does on a device or path that cannot segment (EIO): the train goes datagram by datagram,
  * from the same source, nothing is dropped, and GSO stays off for that socket. */
-static void refused(int family)
+static void test_udp_gso_refused(void **state)
 {
+	int family = *(int *)*state;
 	struct udp u;
 	struct udp_endpoint ep;
 	char ip[INET6_ADDRSTRLEN];
@@ -582,27 +580,10 @@ static void refused(int family)
 		assert_string_equal(ip, family == AF_INET6 ? "::1" : "127.0.0.3");
 	}
 	/* From now on, datagram by datagram at once. */
-	for (k = 0; k < 5; k++)
-		udp_send_batch_add(&sb, &u, &ep, dgram(k, 100), 100);
-	assert_int_equal(udp_send_batch_flush(&sb, &u), 0);
-	assert_int_equal(sb.gso_messages, 0);
-	for (k = 0; k < 5; k++)
-		expect(fd, k, 100, NULL, 0);
+	send_expect(&u, &ep, fd, 5, 100, 0);
 	expect_none(fd);
 	close(fd);
 	udp_close(&u);
-}
-
-static void test_udp_gso_refused4(void **state)
-{
-	(void)state;
-	refused(AF_INET);
-}
-
-static void test_udp_gso_refused6(void **state)
-{
-	(void)state;
-	refused(AF_INET6);
 }
 
 /* Segments larger than the path MTU (IPV6_MTU 1280 < 1300 + headers): the kernel refuses the
@@ -612,26 +593,15 @@ static void test_udp_gso_path_mtu(void **state)
 	struct udp u;
 	struct udp_endpoint ep;
 	int fd, mtu = 1280;
-	unsigned k;
 
 	(void)state;
 	assert_int_equal(udp_open(&u, 0, 0, true), 0);
 	fd = receiver6_or_skip(&u, &ep);
 	assert_int_equal(setsockopt(u.fd6, IPPROTO_IPV6, IPV6_MTU, &mtu, sizeof(mtu)), 0);
 	memset(&sb, 0, sizeof(sb));
-	for (k = 0; k < 4; k++)
-		udp_send_batch_add(&sb, &u, &ep, dgram(k, 1300), 1300);
-	assert_int_equal(udp_send_batch_flush(&sb, &u), 0);
-	assert_int_equal(sb.gso_messages, 0);
-	for (k = 0; k < 4; k++)
-		expect(fd, k, 1300, NULL, 0);
+	send_expect(&u, &ep, fd, 4, 1300, 0);
 	assert_true(u.offload6 & UDP_OFFLOAD_GSO);
-	for (k = 0; k < 4; k++)
-		udp_send_batch_add(&sb, &u, &ep, dgram(k, 1000), 1000);
-	assert_int_equal(udp_send_batch_flush(&sb, &u), 0);
-	assert_int_equal(sb.gso_messages, 1);
-	for (k = 0; k < 4; k++)
-		expect(fd, k, 1000, NULL, 0);
+	send_expect(&u, &ep, fd, 4, 1000, 1);
 	expect_none(fd);
 	close(fd);
 	udp_close(&u);
@@ -639,8 +609,9 @@ static void test_udp_gso_path_mtu(void **state)
 
 /* A train whose source has gone: the source is forgotten and the train goes again without it,
  * still a train; the other endpoint's trains around it keep their source. */
-static void src_gone(int family)
+static void test_udp_gso_src_gone(void **state)
 {
+	int family = *(int *)*state;
 	struct udp u;
 	struct udp_endpoint kept, gone;
 	char ip[INET6_ADDRSTRLEN];
@@ -687,18 +658,6 @@ static void src_gone(int family)
 	udp_close(&u);
 }
 
-static void test_udp_gso_src_gone4(void **state)
-{
-	(void)state;
-	src_gone(AF_INET);
-}
-
-static void test_udp_gso_src_gone6(void **state)
-{
-	(void)state;
-	src_gone(AF_INET6);
-}
-
 /* Offloads not wanted (Offload = off): no GRO asked for, no trains sent; a train from a GSO
  * sender still arrives, cut into its datagrams by the kernel. */
 static void test_udp_no_offload(void **state)
@@ -719,12 +678,7 @@ static void test_udp_no_offload(void **state)
 	assert_int_equal(gro, 0);
 	fd = receiver(AF_INET, &ep);
 	memset(&sb, 0, sizeof(sb));
-	for (k = 0; k < 10; k++)
-		udp_send_batch_add(&sb, &u, &ep, dgram(k, 100), 100);
-	assert_int_equal(udp_send_batch_flush(&sb, &u), 0);
-	assert_int_equal(sb.gso_messages, 0);
-	for (k = 0; k < 10; k++)
-		expect(fd, k, 100, NULL, 0);
+	send_expect(&u, &ep, fd, 10, 100, 0);
 
 	to = ep;
 	to.addr.in4.sin_port = htons(u.port);
@@ -754,16 +708,16 @@ int main(void)
 		cmocka_unit_test(test_udp_source_gone),
 		cmocka_unit_test(test_udp_ipv6_source),
 		cmocka_unit_test(test_udp_forget_deleted_source),
-		cmocka_unit_test(test_udp_gso_grouping4),
-		cmocka_unit_test(test_udp_gso_grouping6),
+		{ "test_udp_gso_grouping4", test_udp_gso_grouping, NULL, NULL, &inet },
+		{ "test_udp_gso_grouping6", test_udp_gso_grouping, NULL, NULL, &inet6 },
 		cmocka_unit_test(test_udp_gso_two_families),
 		cmocka_unit_test(test_udp_gro_receive),
 		cmocka_unit_test(test_udp_gro_truncated),
-		cmocka_unit_test(test_udp_gso_refused4),
-		cmocka_unit_test(test_udp_gso_refused6),
+		{ "test_udp_gso_refused4", test_udp_gso_refused, NULL, NULL, &inet },
+		{ "test_udp_gso_refused6", test_udp_gso_refused, NULL, NULL, &inet6 },
 		cmocka_unit_test(test_udp_gso_path_mtu),
-		cmocka_unit_test(test_udp_gso_src_gone4),
-		cmocka_unit_test(test_udp_gso_src_gone6),
+		{ "test_udp_gso_src_gone4", test_udp_gso_src_gone, NULL, NULL, &inet },
+		{ "test_udp_gso_src_gone6", test_udp_gso_src_gone, NULL, NULL, &inet6 },
 		cmocka_unit_test(test_udp_no_offload),
 	};
 
