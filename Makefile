@@ -161,7 +161,7 @@ $(BUILD)/flood: tests/bench/flood.c
 # two thirds of it the image codecs gnuplot's libgd pulls in).
 DEPS := build-essential pkg-config libsodium-dev libb2-dev libevent-dev libmnl-dev libnftnl-dev \
         libssh-dev libssl-dev libseccomp-dev libcmocka-dev iproute2 iputils-ping iperf3 wireguard-go wireguard-tools \
-        openssh-client openssh-server procps psmisc coreutils netcat-openbsd clang time gdb \
+        openssh-client openssh-server procps psmisc coreutils netcat-openbsd clang time gdb strace \
         systemd systemd-container libsystemd-dev libcap2-bin util-linux nftables rsync curl python3-asyncssh prometheus \
         tinc nebula openvpn gnuplot-nox
 deps:

@@ -10,6 +10,7 @@
 
 [ "$IMPL" = tunneld ] || skip "tunneld's own offload counters"
 need_tunneld
+command -v strace >/dev/null || { fail "strace not installed (make deps)"; exit 1; }
 MPORT=9586
 declare -A ST
 node_add a 1
@@ -42,23 +43,22 @@ assert_ge "b: at least 4 datagrams per GRO train on average ($gro_d / $gro_m)" $
 # The system calls themselves: during a 2 MiB transfer, a's sendmmsg() passes UDP_SEGMENT and
 # b's recvmmsg() gets UDP_GRO (SOL_UDP control messages of type 103 and 104; strace 6.1 prints
 # them as numbers, later ones by name).
-if command -v strace >/dev/null; then
-	for n in a b; do
-		timeout -k 2 30 strace -f -qq -v -s 0 -e trace=sendmmsg,recvmmsg -o "$T/strace.$n" \
-			-p "${PID[$n]}" &
-		ST[$n]=$!
-	done
-	sleep 1
-	xfer a b "${OV4[b]}" 2
-	for n in a b; do
-		kill -INT "${ST[$n]}" 2>/dev/null || true
-		wait "${ST[$n]}" 2>/dev/null || true
-	done
-	check "strace: a's sendmmsg() passes UDP_SEGMENT" \
-		grep -qE '^[0-9]+ +sendmmsg.*cmsg_level=SOL_UDP, cmsg_type=(0x67|UDP_SEGMENT)' "$T/strace.a"
-	check "strace: b's recvmmsg() gets UDP_GRO" \
-		grep -qE '^[0-9]+ +recvmmsg.*cmsg_level=SOL_UDP, cmsg_type=(0x68|UDP_GRO)' "$T/strace.b"
-fi
+for n in a b; do
+	timeout -k 2 30 strace -f -qq -v -s 0 -e trace=sendmmsg,recvmmsg -o "$T/strace.$n" \
+		-p "${PID[$n]}" &
+	ST[$n]=$!
+	BG_PIDS+=($!)
+done
+sleep 1
+xfer a b "${OV4[b]}" 2
+for n in a b; do
+	kill -INT "${ST[$n]}" 2>/dev/null || true
+	wait "${ST[$n]}" 2>/dev/null || true
+done
+check "strace: a's sendmmsg() passes UDP_SEGMENT" \
+	grep -qE '^[0-9]+ +sendmmsg.*cmsg_level=SOL_UDP, cmsg_type=(0x67|UDP_SEGMENT)' "$T/strace.a"
+check "strace: b's recvmmsg() gets UDP_GRO" \
+	grep -qE '^[0-9]+ +recvmmsg.*cmsg_level=SOL_UDP, cmsg_type=(0x68|UDP_GRO)' "$T/strace.b"
 
 # Underlay MTU 1280: full-size tunnel datagrams (1452 bytes) no longer fit one packet.
 for n in a b; do ip -n "${NS[$n]}" link set ul0 mtu 1280; done
