@@ -611,6 +611,22 @@ static bool iface_mtu(struct parser *p, char *value)
 	return true;
 }
 
+/* auto (the default): TUN segmentation offloads where the kernel has them; off: never. */
+static bool iface_offload(struct parser *p, char *value)
+{
+	char q[QUOTE_MAX + 16];
+
+	if (strcasecmp(value, "auto") == 0) {
+		p->c->no_offload = false;
+	} else if (strcasecmp(value, "off") == 0) {
+		p->c->no_offload = true;
+	} else {
+		perr(p, "Offload '%s' is not 'auto' or 'off'", quote(q, value));
+		return false;
+	}
+	return true;
+}
+
 /* On by default (an opt-out): the table is what keeps the underlay away from the overlay
  * addresses, so turning it off has to be written down. */
 static bool iface_overlay_firewall(struct parser *p, char *value)
@@ -775,6 +791,7 @@ static const struct keyword interface_keys[] = {
 	{ "User", iface_user, false },
 	{ "MetricsListen", iface_metrics_listen, false },
 	{ "OverlayFirewall", iface_overlay_firewall, false },
+	{ "Offload", iface_offload, false },
 };
 
 static const struct keyword peer_keys[] = {

@@ -70,6 +70,8 @@ struct config {
 	union wg_sockaddr metrics_listen;
 	/* OverlayFirewall = off (file only): no nftables table guarding our addresses. */
 	bool no_overlay_firewall;
+	/* Offload = off (file only, read at start): no TUN segmentation offloads. */
+	bool no_offload;
 };
 
 /* Error messages collected while parsing, each complete ("wg0.conf:12: ..."). */
@@ -86,7 +88,7 @@ void config_errors_free(struct config_errors *errs);
 /* Parses a wg-quick style file.  [Interface]: PrivateKey, PrivateKeyFile (0600, refused if group
  * or others may read it), ListenPort, FwMark, Address (repeatable, comma lists, v4 and v6), MTU,
  * User (the account to run as once up, see privilege.h; only its shape is checked here);
- * OverlayFirewall (on, the default, or off);
+ * OverlayFirewall (on, the default, or off); Offload (auto, the default, or off);
  * wg-quick-only keys (DNS, Table, PreUp, PostUp, PreDown, PostDown, SaveConfig) are accepted and
  * ignored with a warning in warn (may be NULL).  Roster mode: Roster (path, relative to the
  * file's directory), AdminKey (Ed25519, base64) and GossipPort (default 7946, 0 = off);

@@ -11,6 +11,7 @@
 #include "addr_watch.h"
 #include "device.h"
 #include "firewall.h"
+#include "gro.h"
 #include "log.h"
 #include "netlink.h"
 #include "peer.h"
@@ -18,6 +19,7 @@
 #include "resolver.h"
 #include "send.h"
 #include "tun.h"
+#include "vnet.h"
 
 static void on_tun(evutil_socket_t fd, short what, void *arg)
 {
@@ -81,7 +83,11 @@ static int alloc_buffers(struct device *dev)
 	dev->staged_mem = map_zeroed(dev->buf_size * MAX_STAGED_TOTAL);
 	dev->staged_pool = calloc(MAX_STAGED_TOTAL, sizeof(*dev->staged_pool));
 	dev->staged_pool_base = dev->staged_pool;
-	if (!dev->rx_bufs || !dev->tx_bufs || !dev->staged_mem || !dev->staged_pool)
+	/* One super-packet at a time: 64 KiB more at most, touched only with offloads on. */
+	dev->tun_read_buf = map_zeroed(dev->buf_size);
+	dev->gro = calloc(1, sizeof(*dev->gro));
+	if (!dev->rx_bufs || !dev->tx_bufs || !dev->staged_mem || !dev->staged_pool ||
+	    !dev->tun_read_buf || !dev->gro)
 		return -ENOMEM;
 	for (i = 0; i < MAX_STAGED_TOTAL; i++) {
 		dev->staged_pool[i].data = dev->staged_mem + i * dev->buf_size;
@@ -133,6 +139,9 @@ static void free_buffers(struct device *dev)
 		unmap_wiped(dev->rx_bufs, dev->buf_size * DEVICE_BATCH);
 	if (dev->tx_bufs)
 		unmap_wiped(dev->tx_bufs, dev->buf_size * DEVICE_BATCH);
+	if (dev->tun_read_buf)
+		unmap_wiped(dev->tun_read_buf, dev->buf_size);
+	free(dev->gro);
 	if (dev->staged_mem) {
 		/* Every peer is gone, so every slot was released (and wiped, see peer.c); a slot
 		 * still holding plaintext would be a leak of a queue, wiped here all the same. */
@@ -146,8 +155,9 @@ static void free_buffers(struct device *dev)
 }
 
 int device_create(struct device *dev, struct event_base *base, const char *ifname,
-    bool manage_network)
+    bool manage_network, bool offload)
 {
+	const char *why;
 	int ret;
 
 	memset(dev, 0, sizeof(*dev));
@@ -168,7 +178,7 @@ int device_create(struct device *dev, struct event_base *base, const char *ifnam
 		log_errno(LOG_LEVEL_ERROR, ret, "cannot allocate the packet buffers (mmap)");
 		return ret;
 	}
-	ret = tun_open(ifname, dev->ifname);
+	ret = tun_open_offload(ifname, dev->ifname, offload, &dev->tun_offloads, &why);
 	if (ret < 0) {
 		if (ret == -ENOENT)
 			log_error("cannot create interface %s: /dev/net/tun is missing (load the tun "
@@ -181,6 +191,12 @@ int device_create(struct device *dev, struct event_base *base, const char *ifnam
 		return ret;
 	}
 	dev->tun_fd = ret;
+	if (dev->tun_offloads)
+		log_info("%s: offloads: tso4 tso6%s", dev->ifname,
+		    dev->tun_offloads & TUN_OFFLOAD_USO ? " uso" : "");
+	else
+		log_info("%s: offloads: off (%s)", dev->ifname, why);
+	gro_init(dev->gro, dev->tun_offloads & TUN_OFFLOAD_USO);
 	ret = netlink_open(&dev->nl);
 	if (ret < 0) {
 		log_errno(LOG_LEVEL_ERROR, ret, "cannot open rtnetlink");

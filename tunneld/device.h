@@ -16,6 +16,7 @@
 struct event;
 struct event_base;
 struct firewall;
+struct gro_batch;
 struct netlink;
 struct resolver;
 
@@ -86,6 +87,13 @@ struct device_stats {
 	uint64_t handshake_initiations_answered;	/* valid initiations we responded to */
 	uint64_t handshakes_completed;	/* sessions confirmed, as initiator or responder */
 	uint64_t cookie_replies_sent;	/* under load: cookie replies instead of responses */
+	/* TUN offloads (docs/tunneld.md). */
+	uint64_t tun_gso_read;		/* super-packets read from TUN and segmented */
+	uint64_t tun_gso_segments;	/* packets they were cut into */
+	uint64_t tun_bad_vnet;		/* reads dropped: hostile or unusable virtio-net header */
+	uint64_t tun_gro_written;	/* coalesced super-packets written to TUN */
+	uint64_t tun_gro_segments;	/* packets they carried */
+	uint64_t tun_write_failed;	/* writes to TUN the kernel refused */
 };
 
 struct device {
@@ -101,6 +109,7 @@ struct device {
 	struct peer *dirty_head;
 	unsigned config_gen;
 	int tun_fd;
+	unsigned tun_offloads;		/* TUN_OFFLOAD_* (tun.h); 0: plain reads and writes */
 	struct udp udp;
 	bool offload;			/* segmentation offloads where the kernel has them (UDP GSO/GRO) */
 	bool has_listen_port;
@@ -126,6 +135,8 @@ struct device {
 	size_t buf_size;
 	uint8_t *rx_bufs;			/* DEVICE_BATCH x buf_size */
 	uint8_t *tx_bufs;			/* DEVICE_BATCH x buf_size */
+	uint8_t *tun_read_buf;		/* offloads: a virtio-net header and a super-packet */
+	struct gro_batch *gro;		/* offloads: packets for TUN gathered in a batch */
 	struct staged_packet *staged_pool;	/* free list */
 	struct staged_packet *staged_pool_base;	/* the array behind it */
 	uint8_t *staged_mem;
@@ -139,10 +150,11 @@ struct device {
 };
 
 /* Creates the interface (TUN, netlink handle, engine, buffers).  manage_network: tunneld owns
- * addresses/MTU/link/routes (config file mode).  Returns 0 or a negative errno; every failure
+ * addresses/MTU/link/routes (config file mode).  offload: use TUN segmentation offloads if the
+ * kernel has them (the choice is logged once).  Returns 0 or a negative errno; every failure
  * is logged here, once, with the call or path and the cause. */
 int device_create(struct device *dev, struct event_base *base, const char *ifname,
-    bool manage_network);
+    bool manage_network, bool offload);
 /* (Re)binds the UDP sockets to port (0: random).  Returns 0 or a negative errno. */
 int device_bind(struct device *dev, uint16_t port);
 /* The routing table a config-file interface routes into, and its default UDP mark: one

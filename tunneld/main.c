@@ -62,6 +62,8 @@ static void usage(FILE *f, const char *prog)
 	    "  -v, --verbose        debug logging\n"
 	    "      --log-format F   text (default; timestamped unless stderr is the journal) or\n"
 	    "                       json (one object per line)\n"
+	    "      --no-offload     plain TUN reads and writes, one packet each: no TSO/USO\n"
+	    "                       super-packets (as the file's Offload = off)\n"
 	    "  -h, --help           this text\n"
 	    "      --version        print the version\n"
 	    "\n"
@@ -262,6 +264,7 @@ int main(int argc, char *argv[])
 		{ "user", required_argument, NULL, 'u' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "log-format", required_argument, NULL, 'L' },
+		{ "no-offload", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -273,7 +276,7 @@ int main(int argc, char *argv[])
 	char err[256], sock[sizeof(UAPI_SOCKET_DIR) + IFNAMSIZ + 8];
 	enum log_level level = LOG_LEVEL_INFO;
 	enum log_format log_fmt = LOG_FORMAT_TEXT;
-	bool foreground = false;
+	bool foreground = false, offload = true;
 	char ifname[IFNAMSIZ];
 	struct event *sig_ev[3] = { NULL };
 	static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
@@ -288,6 +291,7 @@ int main(int argc, char *argv[])
 		case 'f': foreground = true; break;
 		case 'u': user_arg = optarg; break;
 		case 'v': level = LOG_LEVEL_DEBUG; break;
+		case 'O': offload = false; break;
 		case 'L':
 			if (!log_format_parse(optarg, &log_fmt)) {
 				fprintf(stderr, "tunneld: --log-format '%.40s': text or json\n",
@@ -377,7 +381,8 @@ int main(int argc, char *argv[])
 		ret = 1;
 		goto out;
 	}
-	ret = device_create(&state.dev, state.base, ifname, config_path != NULL);
+	ret = device_create(&state.dev, state.base, ifname, config_path != NULL,
+	    offload && !cfg.no_offload);
 	if (ret < 0) {
 		ret = 1;
 		goto out;

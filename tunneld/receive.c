@@ -1,8 +1,10 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include "gro.h"
 #include "log.h"
 #include "wg/messages.h"
 #include "peer.h"
@@ -25,7 +27,31 @@ static bool packet_source(const uint8_t *pkt, size_t len, int *family, const uin
 	return false;
 }
 
-static void deliver(struct device *dev, struct peer *p, const uint8_t *pkt, size_t len)
+/* Offloads on: writes the packets gathered in this batch, coalesced where gro.c allows, each
+ * write a virtio-net header and the packet (gathered, not copied).  Called before the receive
+ * buffers the packets point into are reused. */
+static void tun_flush(struct device *dev)
+{
+	struct gro_batch *b = dev->gro;
+	struct iovec iov[GRO_MAX_IOV];
+	unsigned i, n;
+
+	gro_finish(b);
+	for (i = 0; i < b->n_items; i++) {
+		n = gro_item_iov(b, i, iov);
+		if (b->items[i].segments > 1) {
+			dev->stats.tun_gro_written++;
+			dev->stats.tun_gro_segments += b->items[i].segments;
+		}
+		if (writev(dev->tun_fd, iov, (int)n) < 0 && errno != EAGAIN) {
+			dev->stats.tun_write_failed++;
+			log_debug_rl("write to %s: %s", dev->ifname, strerror(errno));
+		}
+	}
+	gro_reset(b);
+}
+
+static void deliver(struct device *dev, struct peer *p, uint8_t *pkt, size_t len)
 {
 	const uint8_t *src;
 	int family;
@@ -37,8 +63,17 @@ static void deliver(struct device *dev, struct peer *p, const uint8_t *pkt, size
 		dev->stats.rx_bad_source++;
 		return;
 	}
-	if (write(dev->tun_fd, pkt, len) < 0 && errno != EAGAIN)
+	if (dev->tun_offloads) {
+		if (!gro_add(dev->gro, pkt, len)) {
+			tun_flush(dev);
+			gro_add(dev->gro, pkt, len);
+		}
+		return;
+	}
+	if (write(dev->tun_fd, pkt, len) < 0 && errno != EAGAIN) {
+		dev->stats.tun_write_failed++;
 		log_debug_rl("write to %s: %s", dev->ifname, strerror(errno));
+	}
 }
 
 /* A new session: logged when the peer had none that could still carry data (the first, or
@@ -123,6 +158,8 @@ void device_udp_readable(struct device *dev, int fd)
 		 * next udp_recv_batch. */
 		for (; udp_recv_batch_next(b, &d); done++)
 			receive_one(dev, d.from, d.data, d.len, now, wall);
+		if (dev->tun_offloads)
+			tun_flush(dev);
 		device_rearm_touched(dev);
 		if (!udp_recv_batch_full(b))
 			break;

@@ -4,9 +4,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gso.h"
 #include "log.h"
 #include "peer.h"
 #include "send.h"
+#include "tun.h"
 
 /* Destination address of an IP packet; false if it is not a well-formed IPv4/IPv6 header. */
 static bool packet_destination(const uint8_t *pkt, size_t len, int *family, const uint8_t **dst)
@@ -62,12 +64,91 @@ static void route_one(struct device *dev, uint8_t *buf, size_t len, uint64_t now
 	udp_send_batch_add(family_batch(dev, &p->endpoint), &dev->udp, &p->endpoint, buf, msg_len);
 }
 
+/* Routes the n packets in the tx slots and sends what they became. */
+static void route_batch(struct device *dev, const size_t *lens, unsigned n)
+{
+	uint64_t now = clock_now_ns();
+
+	for (unsigned i = 0; i < n; i++)
+		route_one(dev, dev->tx_bufs + (size_t)i * dev->buf_size, lens[i], now);
+	dev->stats.tx_dropped += udp_send_batch_flush(&dev->send4, &dev->udp);
+	dev->stats.tx_dropped += udp_send_batch_flush(&dev->send6, &dev->udp);
+}
+
+/* A read failed with err.  Returns true if the interface is gone (on_fatal was called). */
+static bool read_failed(struct device *dev, int err)
+{
+	if (err == EAGAIN || err == EINTR)
+		return false;
+	if (err == EBADFD || err == EIO || err == ENXIO) {
+		dev->on_fatal(dev, "the interface was removed");
+		return true;
+	}
+	log_rl_errno(LOG_LEVEL_WARN, err, "read from %s", dev->ifname);
+	return false;
+}
+
+/* Offloads on: each read is a virtio-net header and a packet, maybe a TCP or UDP super-packet,
+ * read into a buffer of its own and cut into the tx slots at WG_DATA_HEADROOM, so that each
+ * segment is routed and encrypted in place exactly as a packet read alone would be. */
+static void tun_readable_vnet(struct device *dev)
+{
+	size_t lens[DEVICE_BATCH];
+	struct gso_packet g;
+	struct vnet_hdr hdr;
+	const char *why;
+	unsigned n = 0, reads, packets = 0;
+	ssize_t r;
+
+	/* Bounded in reads and packets: the sockets and timers get their turn under a flood. */
+	for (reads = 0; reads < 4 * DEVICE_BATCH && packets < 8 * DEVICE_BATCH; reads++) {
+		r = read(dev->tun_fd, dev->tun_read_buf, VNET_HDR_LEN + PACKET_MAX);
+		if (r < 0) {
+			if (read_failed(dev, errno))
+				return;
+			break;
+		}
+		if ((size_t)r < VNET_HDR_LEN) {
+			dev->stats.tun_bad_vnet++;
+			continue;
+		}
+		memcpy(&hdr, dev->tun_read_buf, VNET_HDR_LEN);
+		if (!gso_parse(&hdr, dev->tun_read_buf + VNET_HDR_LEN, (size_t)r - VNET_HDR_LEN,
+		    &g, &why)) {
+			dev->stats.tun_bad_vnet++;
+			log_debug_rl("%s: dropped a %zd-byte read: virtio-net header: %s",
+			    dev->ifname, r, why);
+			continue;
+		}
+		if (g.segments > 1) {
+			dev->stats.tun_gso_read++;
+			dev->stats.tun_gso_segments += g.segments;
+		}
+		packets += g.segments;
+		for (unsigned i = 0; i < g.segments; i++) {
+			if (n == DEVICE_BATCH) {
+				route_batch(dev, lens, n);
+				n = 0;
+			}
+			lens[n] = gso_segment(&g, i, dev->tx_bufs + (size_t)n * dev->buf_size +
+			    WG_DATA_HEADROOM);
+			n++;
+		}
+	}
+	if (n)
+		route_batch(dev, lens, n);
+	device_rearm_touched(dev);
+}
+
 void device_tun_readable(struct device *dev)
 {
-	unsigned n, i, round;
+	unsigned n, round;
 	ssize_t r;
-	uint64_t now;
 
+	if (dev->tun_offloads) {
+		tun_readable_vnet(dev);
+		return;
+	}
 	/* Bounded rounds so that the sockets and timers get their turn under a flood. */
 	for (round = 0; round < 4; round++) {
 		size_t lens[DEVICE_BATCH];
@@ -76,24 +157,15 @@ void device_tun_readable(struct device *dev)
 			r = read(dev->tun_fd, dev->tx_bufs + (size_t)n * dev->buf_size +
 			    WG_DATA_HEADROOM, PACKET_MAX);
 			if (r < 0) {
-				if (errno == EAGAIN || errno == EINTR)
-					break;
-				if (errno == EBADFD || errno == EIO || errno == ENXIO) {
-					dev->on_fatal(dev, "the interface was removed");
+				if (read_failed(dev, errno))
 					return;
-				}
-				log_rl_errno(LOG_LEVEL_WARN, errno, "read from %s", dev->ifname);
 				break;
 			}
 			lens[n] = (size_t)r;
 		}
 		if (n == 0)
 			break;
-		now = clock_now_ns();
-		for (i = 0; i < n; i++)
-			route_one(dev, dev->tx_bufs + (size_t)i * dev->buf_size, lens[i], now);
-		dev->stats.tx_dropped += udp_send_batch_flush(&dev->send4, &dev->udp);
-		dev->stats.tx_dropped += udp_send_batch_flush(&dev->send6, &dev->udp);
+		route_batch(dev, lens, n);
 		device_rearm_touched(dev);
 		if (n < DEVICE_BATCH)
 			break;

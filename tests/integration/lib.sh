@@ -19,6 +19,12 @@ case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 IMPL=${IMPL:-tunneld}
 TUNNELD=${TUNNELD:-$BUILD/tunneld}
 WGGO=${WGGO:-wireguard-go}
+# WARREN_TEST_OFFLOAD=off: every tunneld started here runs without TUN offloads (Offload = off
+# in the files conf_write and rnode_conf write, --no-offload through TUNNELD_UAPI), so the suite
+# covers the plain per-packet path too; unset or "on": the default (offloads where the kernel
+# has them).  A node whose IFACE_EXTRA names Offload keeps its own choice.
+WARREN_TEST_OFFLOAD=${WARREN_TEST_OFFLOAD:-on}
+case $WARREN_TEST_OFFLOAD in on | off) ;; *) echo "WARREN_TEST_OFFLOAD=$WARREN_TEST_OFFLOAD: on or off" >&2; exit 2 ;; esac
 RUN_OWN=
 [ -n "${RUN:-}" ] || RUN_OWN=1
 RUN=${RUN:-wt$$}
@@ -27,6 +33,17 @@ PORT_BASE=${PORT_BASE:-51820}
 
 T=$(mktemp -d "/tmp/$TEST_NAME.XXXXXX")
 chmod 0700 "$T"
+
+# The command for tunneld in UAPI mode (IFACE argument, or wg-quick's
+# WG_QUICK_USERSPACE_IMPLEMENTATION, which takes no options): a wrapper named tunneld that adds
+# --no-offload when WARREN_TEST_OFFLOAD=off.
+TUNNELD_UAPI=$TUNNELD
+if [ "$WARREN_TEST_OFFLOAD" = off ]; then
+	mkdir -p "$T/no-offload"
+	printf '#!/bin/sh\nexec %q --no-offload "$@"\n' "$TUNNELD" >"$T/no-offload/tunneld"
+	chmod 0755 "$T/no-offload/tunneld"
+	TUNNELD_UAPI=$T/no-offload/tunneld
+fi
 
 # Sanitizer reports (sanitizer builds, BUILD=build-san or build-tsan) fail the test: run-all.sh
 # gives each test its report directory; a test run on its own makes one here.
@@ -279,6 +296,7 @@ conf_write() {
 		printf '[Interface]\nPrivateKey = %s\nListenPort = %s\n' "${PRIV[$n]}" "${PORT[$n]}"
 		printf 'Address = %s/32, %s/128\nMTU = 1420\n' "${OV4[$n]}" "${OV6[$n]}"
 		printf '%s' "${IFACE_EXTRA[$n]:-}"
+		offload_line "$n"
 		for p in ${PEERS[$n]}; do
 			o=" ${PEER_OPT[$n:$p]} "
 			printf '\n[Peer]\nPublicKey = %s\n' "${PUB[$p]}"
@@ -296,9 +314,17 @@ conf_write() {
 	chmod 0600 "$f"
 }
 
+# offload_line NODE: "Offload = off" for conf_write under WARREN_TEST_OFFLOAD=off, for a
+# tunneld node whose extra [Interface] lines do not choose for themselves.
+offload_line() {
+	[ "$WARREN_TEST_OFFLOAD" = off ] && [ "${NODE_IMPL[$1]}" = tunneld ] || return 0
+	case ${IFACE_EXTRA[$1]:-} in *Offload*) return 0 ;; esac
+	printf 'Offload = off\n'
+}
+
 # The same file without the wg-quick-only keys, for `wg setconf`.
 conf_strip() {
-	grep -Ev '^[[:space:]]*(Address|MTU|DNS|Table|SaveConfig|Pre|Post)' "$1"
+	grep -Ev '^[[:space:]]*(Address|MTU|DNS|Table|SaveConfig|Pre|Post|Offload)' "$1"
 }
 
 conf_file() { printf '%s' "$T/${IFN[$1]}.conf"; }
@@ -677,6 +703,7 @@ rnode_conf() {
 	f=$(conf_file "$n")
 	(umask 077; keys_admin node-config "$n" --private-key-file "$T/$n.key" \
 		--roster-path "${ROSTER_PATH[$n]}" --listen-port "${PORT[$n]}" >"$f" 2>>"$T/keys.err")
+	[ "$WARREN_TEST_OFFLOAD" = on ] || sed -i 's/^\[Interface\]$/&\nOffload = off/' "$f"
 }
 
 # rnode_start NODE [TUNNELD OPTION...]: starts tunneld in roster mode (config from rnode_conf

@@ -37,7 +37,7 @@ conf=$(nsx b wg showconf "$ifb")
 assert_match "showconf has the private key" "PrivateKey = ${PRIV[b]//+/\\+}" "$conf"
 assert_match "showconf has peer a with its endpoint" "Endpoint = ${UL[a]}:${PORT[a]}" "$conf"
 fresh=${RUN}f
-ip netns exec "${NS[b]}" "$TUNNELD" -f "$fresh" >"$T/fresh.log" 2>&1 &
+ip netns exec "${NS[b]}" "$TUNNELD_UAPI" -f "$fresh" >"$T/fresh.log" 2>&1 &
 PID[fresh]=$!; IFN[fresh]=$fresh
 wait_until 10 sock_ready "$fresh" || fail "UAPI-only tunneld $fresh did not come up"
 # Another identity, so that the copy never handshakes with a in b's name.
