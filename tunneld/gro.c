@@ -2,7 +2,8 @@
  *
  * A TCP segment may join the newest item of its flow (same addresses and ports) when:
  * both are IPv4 without options or fragmentation with equal TOS, TTL and flags, or IPv6 with
- * equal version/class/flow label and hop limit; the TCP headers have equal length, options,
+ * equal version/class/flow label and hop limit; an IPv4 ID one more than the last (so that
+ * the kernel, segmenting it again to forward it, rebuilds the very packets); the TCP headers have equal length, options,
  * acknowledgment number and window, and flags ACK or ACK|PSH; its sequence number follows the
  * item's last byte; the item has not ended (PSH, or a segment shorter than the first); its
  * payload is no larger than the first segment's; the result stays within 64 KiB and
@@ -157,6 +158,8 @@ static bool can_join(struct gro_batch *b, struct gro_item *it, const uint8_t *pk
 	if (it->kind != pi->kind || it->ended || it->ipv6 != pi->ipv6 ||
 	    it->segments >= GRO_MAX_SEGMENTS || pi->payload > it->gso_size ||
 	    (size_t)it->total_len + pi->payload > 65535 || !ip_headers_match(h, pkt, pi->ipv6))
+		return false;
+	if (!pi->ipv6 && get16(pkt + 4) != (uint16_t)(get16(h + 4) + it->segments))
 		return false;
 	if (pi->kind == GRO_TCP) {
 		if (pi->l4_hlen != it->l4_hlen || get32(l4 + 4) != it->next_seq ||

@@ -163,6 +163,20 @@ void metrics_page_write(struct prom_writer *w, const struct device *dev,
 	prom_sample_u64(w, "tunneld_packets_dropped_total", &reason, 1, st->tx_dropped);
 	reason.value = "truncated";
 	prom_sample_u64(w, "tunneld_packets_dropped_total", &reason, 1, dev->recv.truncated);
+	reason.value = "bad_vnet_header";
+	prom_sample_u64(w, "tunneld_packets_dropped_total", &reason, 1, st->tun_bad_vnet);
+	reason.value = "tun_write_failed";
+	prom_sample_u64(w, "tunneld_packets_dropped_total", &reason, 1, st->tun_write_failed);
+
+	counter(w, "tunneld_tun_gso_reads_total",
+	    "TCP/UDP super-packets read from TUN and segmented (offloads on).", st->tun_gso_read);
+	counter(w, "tunneld_tun_gso_segments_total",
+	    "Packets the super-packets read from TUN were cut into.", st->tun_gso_segments);
+	counter(w, "tunneld_tun_gro_writes_total",
+	    "Coalesced super-packets written to TUN (offloads on).", st->tun_gro_written);
+	counter(w, "tunneld_tun_gro_segments_total",
+	    "Packets carried by the coalesced super-packets written to TUN.",
+	    st->tun_gro_segments);
 
 	counter(w, "tunneld_handshake_initiations_sent_total",
 	    "Handshake initiations sent (first attempts and retries).",
