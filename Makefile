@@ -236,7 +236,7 @@ test: deps
 	$(call test_step,ASan+UBSan integration,SANITIZE=1 JOBS=$(INTEGRATION_JOBS) integration)
 	$(call test_step,TSan build,SANITIZE=thread -j2 all)
 	$(call test_step,TSan unit,SANITIZE=thread JOBS=$(TEST_JOBS) unit)
-	$(call test_step,TSan integration,SANITIZE=thread JOBS=$(INTEGRATION_JOBS) integration)
+	$(call test_step,TSan integration (offloads off),WARREN_TEST_OFFLOAD=off SANITIZE=thread JOBS=$(INTEGRATION_JOBS) integration)
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -1,17 +1,18 @@
 /* Coalescing of decrypted packets for one TUN write.
  *
- * A TCP segment may join the newest item of its flow (same addresses and ports) when:
- * both are IPv4 without options or fragmentation with equal TOS, TTL and flags, or IPv6 with
- * equal version/class/flow label and hop limit; an IPv4 ID one more than the last (so that
- * the kernel, segmenting it again to forward it, rebuilds the very packets); the TCP headers have equal length, options,
- * acknowledgment number and window, and flags ACK or ACK|PSH; its sequence number follows the
- * item's last byte; the item has not ended (PSH, or a segment shorter than the first); its
- * payload is no larger than the first segment's; the result stays within 64 KiB and
- * GRO_MAX_SEGMENTS; and the TCP checksums of both are right (the kernel recomputes the
- * checksum of a coalesced packet, so a corrupted segment must never be merged: it is written
- * alone and the kernel drops it).  UDP datagrams follow the same rules without sequence
- * numbers.  Any other packet is an item of its own; one of a TCP/UDP flow still closes that
- * flow's older items, so a flow's packets are written in the order they arrived. */
+ * A TCP segment may join the newest item of its flow (same addresses and ports) when: both
+ * are IPv4 without options or fragmentation with equal TOS, TTL and flags, or IPv6 with equal
+ * version/class/flow label and hop limit; its IPv4 ID is one more than the last (so that the
+ * kernel, segmenting it again to forward it, rebuilds the very packets); the TCP headers have
+ * equal length and reserved bits, options, acknowledgment number, window and urgent pointer,
+ * and flags ACK or ACK|PSH; its sequence number follows the item's last byte; the item has
+ * not ended (PSH, or a segment shorter than the first); its payload is no larger than the
+ * first segment's; the result stays within 64 KiB and GRO_MAX_SEGMENTS; and the IPv4 header
+ * and TCP checksums of both are right (the kernel recomputes the checksums of a coalesced
+ * packet, so a corrupted segment must never be merged: it is written alone and the kernel
+ * drops it).  UDP datagrams follow the same rules without sequence numbers.  Any other packet
+ * is an item of its own; one of a TCP/UDP flow still closes that flow's older items, so a
+ * flow's packets are written in the order they arrived. */
 #include <arpa/inet.h>
 #include <endian.h>
 #include <netinet/in.h>
@@ -141,6 +142,13 @@ static bool l4_checksum_ok(const uint8_t *pkt, size_t len, bool ipv6, uint16_t i
 	return checksum_fold(checksum_add(sum, pkt + ip_hlen, len - ip_hlen)) == 0xffff;
 }
 
+/* The IPv4 header checksum is right (the kernel drops a packet whose is not; coalesced, it
+ * would be recomputed and the packet saved). */
+static bool ip_checksum_ok(const uint8_t *pkt, bool ipv6)
+{
+	return ipv6 || checksum_fold(checksum_add(0, pkt, 20)) == 0xffff;
+}
+
 /* IP header fields that must agree for two packets to be one. */
 static bool ip_headers_match(const uint8_t *a, const uint8_t *b, bool ipv6)
 {
@@ -162,21 +170,26 @@ static bool can_join(struct gro_batch *b, struct gro_item *it, const uint8_t *pk
 	if (!pi->ipv6 && get16(pkt + 4) != (uint16_t)(get16(h + 4) + it->segments))
 		return false;
 	if (pi->kind == GRO_TCP) {
+		/* Split again, the segments get the first one's header: all of it but the
+		 * sequence number, PSH and checksum must be equal already. */
 		if (pi->l4_hlen != it->l4_hlen || get32(l4 + 4) != it->next_seq ||
-		    memcmp(l4 + 8, hl4 + 8, 4) != 0 ||		/* acknowledgment */
+		    memcmp(l4 + 8, hl4 + 8, 5) != 0 ||	/* acknowledgment, data offset */
 		    memcmp(l4 + 14, hl4 + 14, 2) != 0 ||	/* window */
+		    memcmp(l4 + 18, hl4 + 18, 2) != 0 ||	/* urgent pointer */
 		    memcmp(l4 + 20, hl4 + 20, pi->l4_hlen - 20u) != 0)	/* options */
 			return false;
 	}
 	/* Checked last: the costliest. */
 	if (!it->head_checked) {
-		if (!l4_checksum_ok(h, head->len, it->ipv6, it->ip_hlen, pi->protocol)) {
+		if (!ip_checksum_ok(h, it->ipv6) ||
+		    !l4_checksum_ok(h, head->len, it->ipv6, it->ip_hlen, pi->protocol)) {
 			it->kind = GRO_ALONE;
 			return false;
 		}
 		it->head_checked = true;
 	}
-	return l4_checksum_ok(pkt, len, pi->ipv6, pi->ip_hlen, pi->protocol);
+	return ip_checksum_ok(pkt, pi->ipv6) &&
+	    l4_checksum_ok(pkt, len, pi->ipv6, pi->ip_hlen, pi->protocol);
 }
 
 bool gro_add(struct gro_batch *b, uint8_t *pkt, size_t len)

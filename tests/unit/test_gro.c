@@ -239,6 +239,9 @@ M(c_port) { UNUSED; b->dport ^= 1; }
 M(c_pure_ack) { UNUSED; *pb = 0; }
 M(c_optlen) { UNUSED; b->tcp_opt_len = 4; }
 M(c_ipid) { UNUSED; b->ip_id = (uint16_t)(a->ip_id + 2); }
+M(c_ipsum_b) { UNUSED; }	/* see run_pairs */
+M(c_urgent) { UNUSED; }		/* see run_pairs */
+M(c_reserved) { UNUSED; }	/* see run_pairs */
 
 static const struct pair_case tcp_cases[] = {
 	/*  1 */ { "sequence gap", c_gap },
@@ -258,16 +261,20 @@ static const struct pair_case tcp_cases[] = {
 	/* 15 */ { "second without payload", c_pure_ack },
 	/* 16 */ { "another TCP header length", c_optlen },
 	/* 17 */ { "IPv4 ID not the next", c_ipid },
+	/* 18 */ { "bad IPv4 header checksum on the second", c_ipsum_b },
+	/* 19 */ { "another urgent pointer (URG not set)", c_urgent },
+	/* 20 */ { "other reserved bits (AE)", c_reserved },
 };
 
 static const struct pair_case udp_cases[] = {
-	/* 18 */ { "UDP: second payload larger", c_bigger },
-	/* 19 */ { "UDP: another TTL", c_ttl },
-	/* 20 */ { "UDP: bad checksum on the second", c_bad_b },
-	/* 21 */ { "UDP: bad checksum on the first", c_bad_a },
-	/* 22 */ { "UDP: another port", c_port },
-	/* 23 */ { "UDP: second without payload", c_pure_ack },
-	/* 24 */ { "UDP: IPv4 ID not the next", c_ipid },
+	/* 21 */ { "UDP: second payload larger", c_bigger },
+	/* 22 */ { "UDP: another TTL", c_ttl },
+	/* 23 */ { "UDP: bad checksum on the second", c_bad_b },
+	/* 24 */ { "UDP: bad checksum on the first", c_bad_a },
+	/* 25 */ { "UDP: another port", c_port },
+	/* 26 */ { "UDP: second without payload", c_pure_ack },
+	/* 27 */ { "UDP: IPv4 ID not the next", c_ipid },
+	/* 28 */ { "UDP: bad IPv4 header checksum on the second", c_ipsum_b },
 };
 
 static void run_pairs(const struct pair_case *c, size_t n, uint8_t proto, unsigned first)
@@ -282,7 +289,7 @@ static void run_pairs(const struct pair_case *c, size_t n, uint8_t proto, unsign
 
 				/* IPv6 has no options or ID. */
 				if (!control && v6 && (c[i].mutate == c_ipopt ||
-				    c[i].mutate == c_ipid))
+				    c[i].mutate == c_ipid || c[i].mutate == c_ipsum_b))
 					continue;
 				flow_spec(&a, v6, proto);
 				a.ip_opt_len = 0;
@@ -306,6 +313,15 @@ static void run_pairs(const struct pair_case *c, size_t n, uint8_t proto, unsign
 					lens[ib] = pkt_build(orig[ib], &b, payload, pb);
 					if (bad_b)
 						orig[ib][lens[ib] - 1 - (pb == 0)] ^= 0x40;
+					if (!control && c[i].mutate == c_ipsum_b)
+						orig[ib][10] ^= 0x01;	/* IPv4 header checksum */
+					/* TCP header bytes pkt_spec has no field for. */
+					if (!control && (c[i].mutate == c_urgent ||
+					    c[i].mutate == c_reserved)) {
+						orig[ib][ref_ip_hlen(orig[ib]) +
+						    (c[i].mutate == c_urgent ? 19 : 12)] ^= 0x01;
+						ref_checksums(orig[ib], lens[ib]);
+					}
 					memcpy(work[ib], orig[ib], lens[ib]);
 					assert_true(gro_add(&batch, work[ib], lens[ib]));
 					n_pkts++;
@@ -335,7 +351,7 @@ static void test_gro_no_coalesce_table(void **state)
 	(void)state;
 	seed_now("test_gro_no_coalesce_table");
 	run_pairs(tcp_cases, sizeof(tcp_cases) / sizeof(tcp_cases[0]), IPPROTO_TCP, 1);
-	run_pairs(udp_cases, sizeof(udp_cases) / sizeof(udp_cases[0]), IPPROTO_UDP, 18);
+	run_pairs(udp_cases, sizeof(udp_cases) / sizeof(udp_cases[0]), IPPROTO_UDP, 21);
 }
 
 /* UDP is left alone unless USO was accepted; IPv4 UDP without a checksum always is. */
