@@ -140,15 +140,17 @@ static void mode_segment(const uint8_t *data, size_t size)
 	}
 	gro_init(&batch, true);
 	for (unsigned i = 0; i < g.segments; i++) {
+		size_t m;
+
 		seg = malloc(g.len);
-		in_lens[n] = gso_segment(&g, i, seg);
-		if (in_lens[n] > g.len)
+		m = gso_segment(&g, i, seg);
+		if (m > g.len)
 			fail("segment longer than the packet");
-		if (g.gso_size && (!ref_ip_ok(seg) || !ref_l4_ok(seg, in_lens[n])))
+		if (g.gso_size && (!ref_ip_ok(seg) || !ref_l4_ok(seg, m)))
 			fail("segment checksum does not verify");
-		if (n < GRO_MAX_PACKETS && in_lens[n] <= 65535) {
+		if (n < GRO_MAX_PACKETS) {
 			in_pkts[n] = seg;
-			n++;
+			in_lens[n++] = m;
 		} else {
 			free(seg);
 		}
