@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "checksum.h"
 #include "gro.h"
 
@@ -26,28 +27,6 @@ enum {
 	TCP_FLAG_ACK = 0x10,
 	IPV4_FRAG_MASK = 0x3fff,
 };
-
-static uint16_t get16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, 2);
-	return ntohs(v);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	v = htons(v);
-	memcpy(p, &v, 2);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return ntohl(v);
-}
 
 void gro_init(struct gro_batch *b, bool udp)
 {
@@ -85,15 +64,15 @@ static void classify(const uint8_t *pkt, size_t len, bool udp, struct pkt_info *
 		pi->protocol = pkt[9];
 		src = pkt + 12;
 		alen = 4;
-		fragment = (get16(pkt + 6) & IPV4_FRAG_MASK) != 0;
-		whole = pi->ip_hlen == 20 && get16(pkt + 2) == len && !fragment;
+		fragment = (load_be16(pkt + 6) & IPV4_FRAG_MASK) != 0;
+		whole = pi->ip_hlen == 20 && load_be16(pkt + 2) == len && !fragment;
 	} else if (len >= 40 && (pkt[0] >> 4) == 6) {
 		pi->ipv6 = true;
 		pi->ip_hlen = 40;
 		pi->protocol = pkt[6];
 		src = pkt + 8;
 		alen = 16;
-		whole = (size_t)get16(pkt + 4) + 40 == len;
+		whole = (size_t)load_be16(pkt + 4) + 40 == len;
 	} else {
 		return;
 	}
@@ -121,9 +100,9 @@ static void classify(const uint8_t *pkt, size_t len, bool udp, struct pkt_info *
 		if (!udp || (size_t)pi->ip_hlen + 8 >= len)
 			return;
 		/* IPv4 UDP without a checksum: a coalesced packet would get one; leave it. */
-		if (!pi->ipv6 && get16(l4 + 6) == 0)
+		if (!pi->ipv6 && load_be16(l4 + 6) == 0)
 			return;
-		if (get16(l4 + 4) != len - pi->ip_hlen)
+		if (load_be16(l4 + 4) != len - pi->ip_hlen)
 			return;
 		pi->l4_hlen = 8;
 		pi->kind = GRO_UDP;
@@ -167,12 +146,12 @@ static bool can_join(struct gro_batch *b, struct gro_item *it, const uint8_t *pk
 	    it->segments >= GRO_MAX_SEGMENTS || pi->payload > it->gso_size ||
 	    (size_t)it->total_len + pi->payload > 65535 || !ip_headers_match(h, pkt, pi->ipv6))
 		return false;
-	if (!pi->ipv6 && get16(pkt + 4) != (uint16_t)(get16(h + 4) + it->segments))
+	if (!pi->ipv6 && load_be16(pkt + 4) != (uint16_t)(load_be16(h + 4) + it->segments))
 		return false;
 	if (pi->kind == GRO_TCP) {
 		/* Split again, the segments get the first one's header: all of it but the
 		 * sequence number, PSH and checksum must be equal already. */
-		if (pi->l4_hlen != it->l4_hlen || get32(l4 + 4) != it->next_seq ||
+		if (pi->l4_hlen != it->l4_hlen || load_be32(l4 + 4) != it->next_seq ||
 		    memcmp(l4 + 8, hl4 + 8, 5) != 0 ||	/* acknowledgment, data offset */
 		    memcmp(l4 + 14, hl4 + 14, 2) != 0 ||	/* window */
 		    memcmp(l4 + 18, hl4 + 18, 2) != 0 ||	/* urgent pointer */
@@ -243,7 +222,7 @@ bool gro_add(struct gro_batch *b, uint8_t *pkt, size_t len)
 	if (pi.kind == GRO_TCP) {
 		it->psh = (pkt[pi.ip_hlen + 13] & TCP_FLAG_PSH) != 0;
 		it->ended = it->psh;
-		it->next_seq = get32(pkt + pi.ip_hlen + 4) + pi.payload;
+		it->next_seq = load_be32(pkt + pi.ip_hlen + 4) + pi.payload;
 	}
 	seg->data = pkt;
 	seg->len = (uint16_t)len;
@@ -263,9 +242,9 @@ static void finish_item(struct gro_batch *b, struct gro_item *it)
 	if (it->segments < 2)
 		return;
 	if (it->ipv6) {
-		put16(h + 4, (uint16_t)l4_len);
+		store_be16(h + 4, (uint16_t)l4_len);
 	} else {
-		put16(h + 2, it->total_len);
+		store_be16(h + 2, it->total_len);
 		memset(h + 10, 0, 2);
 		csum = checksum_finish(checksum_add(0, h, it->ip_hlen));
 		memcpy(h + 10, &csum, 2);
@@ -276,7 +255,7 @@ static void finish_item(struct gro_batch *b, struct gro_item *it)
 		it->vnet.gso_type = it->ipv6 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4;
 		it->vnet.csum_offset = htole16(16);
 	} else {
-		put16(l4 + 4, (uint16_t)l4_len);
+		store_be16(l4 + 4, (uint16_t)l4_len);
 		it->vnet.gso_type = VNET_GSO_UDP_L4;
 		it->vnet.csum_offset = htole16(6);
 	}

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "checksum.h"
 #include "gso.h"
 
@@ -14,34 +15,6 @@ enum {
 	TCP_FLAG_CWR = 0x80,
 	IPV4_FRAG_MASK = 0x3fff,	/* MF and the fragment offset */
 };
-
-static uint16_t get16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, 2);
-	return ntohs(v);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	v = htons(v);
-	memcpy(p, &v, 2);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return ntohl(v);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	v = htonl(v);
-	memcpy(p, &v, 4);
-}
 
 #define FAIL(msg) do { *why = (msg); return false; } while (0)
 
@@ -99,16 +72,16 @@ bool gso_parse(const struct vnet_hdr *hdr, uint8_t *pkt, size_t len, struct gso_
 		if (len < 20 || (pkt[0] & 15) < 5 || (size_t)(pkt[0] & 15) * 4 > len)
 			FAIL("IPv4 header length");
 		g->ip_hlen = (uint16_t)((pkt[0] & 15) * 4);
-		if (get16(pkt + 2) != len)
+		if (load_be16(pkt + 2) != len)
 			FAIL("IPv4 total length");
-		if (get16(pkt + 6) & IPV4_FRAG_MASK)
+		if (load_be16(pkt + 6) & IPV4_FRAG_MASK)
 			FAIL("IPv4 fragment");
 		g->protocol = pkt[9];
 		break;
 	case 6:
 		if (type == VNET_GSO_TCPV4)
 			FAIL("TCPV4 on an IPv6 packet");
-		if (len < 40 || (size_t)get16(pkt + 4) + 40 != len)
+		if (len < 40 || (size_t)load_be16(pkt + 4) + 40 != len)
 			FAIL("IPv6 payload length");
 		g->ip_hlen = 40;
 		g->ipv6 = true;
@@ -164,17 +137,17 @@ size_t gso_segment(const struct gso_packet *g, unsigned i, uint8_t *out)
 	memcpy(out, g->pkt, g->hdr_len);
 	memcpy(out + g->hdr_len, g->pkt + off, plen);
 	if (g->ipv6) {
-		put16(out + 4, (uint16_t)l4_len);
+		store_be16(out + 4, (uint16_t)l4_len);
 	} else {
 		/* Each segment its own ID, consecutive, as the kernel's inet_gso_segment. */
-		put16(out + 2, (uint16_t)seg_len);
-		put16(out + 4, (uint16_t)(get16(out + 4) + i));
+		store_be16(out + 2, (uint16_t)seg_len);
+		store_be16(out + 4, (uint16_t)(load_be16(out + 4) + i));
 		memset(out + 10, 0, 2);
 		csum = checksum_finish(checksum_add(0, out, g->ip_hlen));
 		memcpy(out + 10, &csum, 2);
 	}
 	if (g->protocol == IPPROTO_TCP) {
-		put32(l4 + 4, get32(l4 + 4) + (uint32_t)(i * g->gso_size));
+		store_be32(l4 + 4, load_be32(l4 + 4) + (uint32_t)(i * g->gso_size));
 		/* FIN and PSH end the burst: only on the last; CWR answers once: only on the
 		 * first (tcp_gso_segment). */
 		if (i + 1 < g->segments)
@@ -186,7 +159,7 @@ size_t gso_segment(const struct gso_packet *g, unsigned i, uint8_t *out)
 		    IPPROTO_TCP, (uint32_t)l4_len), l4, l4_len));
 		memcpy(l4 + 16, &csum, 2);
 	} else {
-		put16(l4 + 4, (uint16_t)l4_len);
+		store_be16(l4 + 4, (uint16_t)l4_len);
 		memset(l4 + 6, 0, 2);
 		csum = checksum_finish(checksum_add(checksum_pseudo(src, src + alen, alen,
 		    IPPROTO_UDP, (uint32_t)l4_len), l4, l4_len));
