@@ -187,6 +187,8 @@ static const struct {
 		   "3: MetricsListen '::1:9586': IPv6 endpoints need brackets" },
 	/* 54 */ { IFACE "MetricsListen = 9586\nMetricsListen = 9587\n",
 		   "4: duplicate 'MetricsListen' (first at line 3)" },
+	/* 55 */ { IFACE "Offload = on\n", "3: Offload 'on' is not 'auto' or 'off'" },
+	/* 56 */ { IFACE "Offload = off\nOffload = auto\n", "4: duplicate 'Offload' (first at line 3)" },
 };
 
 static void test_bad_files(void **state)
@@ -298,15 +300,19 @@ static void check_key(const uint8_t key[WG_KEY_LEN], const char *b64)
 }
 
 /* 3. A good file with everything, parsed field by field. */
-/* OverlayFirewall: on by default, "off" (any case) opts out, "on" is the default spelled out. */
-static void test_overlay_firewall_key(void **state)
+/* The on/off switches.  OverlayFirewall: on by default, "off" (any case) opts out, "on" is the
+ * default spelled out.  Offload: auto by default (TUN offloads where the kernel has them),
+ * "off" (any case) turns them off. */
+static void test_switch_keys(void **state)
 {
 	static const struct {
 		const char *line;
-		bool off;
+		bool no_overlay_firewall, no_offload;
 	} cases[] = {
-		{ "", false }, { "OverlayFirewall = on\n", false },
-		{ "OverlayFirewall = off\n", true }, { "overlayfirewall = OFF\n", true },
+		{ "", false, false }, { "OverlayFirewall = on\n", false, false },
+		{ "OverlayFirewall = off\n", true, false }, { "overlayfirewall = OFF\n", true, false },
+		{ "Offload = auto\n", false, false }, { "Offload = off\n", false, true },
+		{ "offload = OFF\nOverlayFirewall = off\n", true, true },
 	};
 	struct config_errors errs = { 0 }, warn = { 0 };
 	struct config c;
@@ -315,11 +321,12 @@ static void test_overlay_firewall_key(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(content, sizeof(content), IFACE "%s", cases[i].line);
-		write_file(path, "fw.conf", content, 0600);
+		write_file(path, "sw.conf", content, 0600);
 		if (!config_parse_file(path, &c, &errs, &warn))
 			dump(&errs);
 		assert_int_equal(errs.count, 0);
-		assert_int_equal(c.no_overlay_firewall, cases[i].off);
+		assert_int_equal(c.no_overlay_firewall, cases[i].no_overlay_firewall);
+		assert_int_equal(c.no_offload, cases[i].no_offload);
 		config_free(&c);
 		config_errors_free(&errs);
 		config_errors_free(&warn);
@@ -744,7 +751,7 @@ int main(void)
 		cmocka_unit_test(test_many_errors),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_good_file),
-		cmocka_unit_test(test_overlay_firewall_key),
+		cmocka_unit_test(test_switch_keys),
 		cmocka_unit_test(test_metrics_listen_key),
 		cmocka_unit_test(test_good_names),
 		cmocka_unit_test(test_private_key_file),
