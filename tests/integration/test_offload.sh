@@ -75,18 +75,20 @@ expect_counters() {
 
 # udp_gso FROM TO ADDR: 4 x 20 datagrams of 1000 bytes, each 20 sent in one UDP_SEGMENT call,
 # all arrive intact.
+UDP_N=0
 udp_gso() {
-	local from=$1 to=$2 addr=$3 port=6100 out
-	ip netns exec "${NS[$to]}" timeout -k 2 30 python3 "$PROBE" udp-recv "$addr" $port 80 1000 \
-		>"$T/udp.out" 2>&1 &
-	BG_PIDS+=($!)
-	local rpid=$!
-	wait_until 10 bash -c "grep -q ready '$T/udp.out'" || true
+	local from=$1 to=$2 addr=$3 port=6100 out rpid f
+	# A file per call: waiting for "ready" must never read an earlier call's.
+	UDP_N=$((UDP_N + 1)); f=$T/udp$UDP_N.out
+	ip netns exec "${NS[$to]}" timeout -k 2 60 python3 "$PROBE" udp-recv "$addr" $port 80 1000 \
+		>"$f" 2>&1 &
+	rpid=$!; BG_PIDS+=($rpid)
+	wait_until 30 bash -c "grep -q ready '$f'" || fail "UDP receiver on $to not ready within 30 s"
 	for first in 0 20 40 60; do
 		nsx "$from" python3 "$PROBE" udp-send "$addr" $port $first 20 1000
 	done
 	wait "$rpid" || true
-	out=$(tail -n 1 "$T/udp.out")
+	out=$(tail -n 1 "$f")
 	assert_eq "UDP_SEGMENT $from -> $to ($addr): 80 datagrams of 1000 bytes intact" 80 "$out"
 }
 
