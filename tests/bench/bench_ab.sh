@@ -16,13 +16,7 @@ PINGS=${PINGS:-200}
 : "${TUNNELD_A:?TUNNELD_A=path of the first tunneld}" "${TUNNELD_B:?TUNNELD_B=path of the second}"
 command -v iperf3 >/dev/null || { echo "bench_ab: iperf3 not installed (make deps)"; exit 1; }
 
-node_add a 1 tunneld
-node_add b 2 tunneld
-node_peer a b
-node_peer b a
-ip netns exec "${NS[b]}" iperf3 -s -p 5201 >"$T/iperf-b.log" 2>&1 &
-BG_PIDS+=($!)
-wait_until 10 listening b 5201 || echo "bench_ab: iperf3 server not up"
+bench_pair bench_ab
 
 declare -A G L
 for r in $(seq "$ROUNDS"); do

@@ -13,13 +13,7 @@ ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-5}
 : "${TUNNELD_A:?TUNNELD_A=path of the tunneld before}" "${TUNNELD_B:?TUNNELD_B=path of the one with offloads}"
 command -v iperf3 >/dev/null || { echo "bench_offload: iperf3 not installed (make deps)"; exit 1; }
-node_add a 1 tunneld
-node_add b 2 tunneld
-node_peer a b
-node_peer b a
-ip netns exec "${NS[b]}" iperf3 -s -p 5201 >"$T/iperf-b.log" 2>&1 &
-BG_PIDS+=($!)
-wait_until 10 listening b 5201 || echo "bench_offload: iperf3 server not up"
+bench_pair bench_offload
 cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 hwm() { awk '/VmHWM/ { print $2 }' "/proc/$1/status"; }
 tk=$(getconf CLK_TCK)

@@ -519,6 +519,19 @@ xfer() { xfer_start "$@" && xfer_finish; }
 
 # ---------------------------------------------------------------- measurements (benchmarks)
 
+# bench_pair NAME: the benchmarks' pair (TOPOLOGY=pair): tunneld nodes a and b, each the
+# other's peer (not started), and an iperf3 server on b port 5201.  NAME prefixes the message
+# if the server does not come up.
+bench_pair() {
+	node_add a 1 tunneld
+	node_add b 2 tunneld
+	node_peer a b
+	node_peer b a
+	ip netns exec "${NS[b]}" iperf3 -s -p 5201 >"$T/iperf-b.log" 2>&1 &
+	BG_PIDS+=($!)
+	wait_until 10 listening b 5201 || echo "$1: iperf3 server not up"
+}
+
 # iperf_gbps NODE ADDR SECS: Gbit/s a single-stream iperf3 from NODE to ADDR:5201 delivered, from
 # the server's side of iperf3's JSON; "n/a" if the run failed.
 iperf_gbps() {
