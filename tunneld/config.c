@@ -611,37 +611,34 @@ static bool iface_mtu(struct parser *p, char *value)
 	return true;
 }
 
-/* auto (the default): TUN segmentation offloads where the kernel has them; off: never. */
-static bool iface_offload(struct parser *p, char *value)
+/* A switch that is on unless "off": value is on_word or "off" (any case); *off is set. */
+static bool parse_switch(struct parser *p, const char *key, const char *on_word, char *value,
+    bool *off)
 {
 	char q[QUOTE_MAX + 16];
 
-	if (strcasecmp(value, "auto") == 0) {
-		p->c->no_offload = false;
+	if (strcasecmp(value, on_word) == 0) {
+		*off = false;
 	} else if (strcasecmp(value, "off") == 0) {
-		p->c->no_offload = true;
+		*off = true;
 	} else {
-		perr(p, "Offload '%s' is not 'auto' or 'off'", quote(q, value));
+		perr(p, "%s '%s' is not '%s' or 'off'", key, quote(q, value), on_word);
 		return false;
 	}
 	return true;
+}
+
+/* auto (the default): TUN segmentation offloads where the kernel has them; off: never. */
+static bool iface_offload(struct parser *p, char *value)
+{
+	return parse_switch(p, "Offload", "auto", value, &p->c->no_offload);
 }
 
 /* On by default (an opt-out): the table is what keeps the underlay away from the overlay
  * addresses, so turning it off has to be written down. */
 static bool iface_overlay_firewall(struct parser *p, char *value)
 {
-	char q[QUOTE_MAX + 16];
-
-	if (strcasecmp(value, "on") == 0) {
-		p->c->no_overlay_firewall = false;
-	} else if (strcasecmp(value, "off") == 0) {
-		p->c->no_overlay_firewall = true;
-	} else {
-		perr(p, "OverlayFirewall '%s' is not 'on' or 'off'", quote(q, value));
-		return false;
-	}
-	return true;
+	return parse_switch(p, "OverlayFirewall", "on", value, &p->c->no_overlay_firewall);
 }
 
 static bool wg_quick_only(struct parser *p, char *value)
