@@ -166,7 +166,7 @@ int device_create(struct device *dev, struct event_base *base, const char *ifnam
 	dev->base = base;
 	dev->manage_network = manage_network;
 	dev->mtu = DEFAULT_MTU;
-	dev->offload = true;
+	dev->offload = offload;	/* Offload = off, --no-offload: UDP GSO/GRO off too */
 	allowedips_init(&dev->table);
 	dev->engine = wg_engine_new();
 	if (!dev->engine) {
