@@ -61,7 +61,9 @@ expect_offload_start() {
 
 expect_counters() {
 	local n=$1 want=$2 series v
-	for series in tunneld_tun_gso_reads_total tunneld_tun_gro_writes_total; do
+	# Offload = off / --no-offload turns the sockets' UDP GSO/GRO off as well.
+	for series in tunneld_tun_gso_reads_total tunneld_tun_gro_writes_total \
+	    tunneld_udp_gso_messages_total tunneld_udp_gro_messages_total; do
 		v=$(metric "$n" "$series")
 		if [ "$want" = on ]; then
 			assert_ge "$n: $series after TCP both ways" 1 "$v"
