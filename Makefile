@@ -155,6 +155,11 @@ $(BUILD)/flood: tests/bench/flood.c
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS)
 
+# Handshakes per second on one core, in process (tests/bench/bench_handshake.c).
+$(BUILD)/bench_handshake: $(BUILD)/obj/tests/bench/bench_handshake.o $(LIBTUNNELD) $(LIBCOMMON)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 # Installs every package the build, the tests, the demo and the benchmarks need.  Idempotent:
 # apt-get runs only when something is missing.  tinc, nebula, openvpn and gnuplot-nox are for
 # `make bench` only (the peers it compares and its chart; about 93 MiB installed on Debian 12,
@@ -243,7 +248,7 @@ demo: deps
 	$(Q)BUILD=$(BUILD) tests/demo.sh
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/flood
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/flood $(BUILD)/bench_handshake
 	$(Q)BUILD=$(BUILD) tests/bench/bench.sh
 
 # The long rotation soak (20 nodes, 10 minutes); not part of `make test`.

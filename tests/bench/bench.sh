@@ -335,4 +335,7 @@ ROUNDS=$ROUNDS bash "$(dirname "$0")/bench_bastion.sh" </dev/null || true
 echo
 # A legitimate transfer under a forged-handshake flood (100,000 initiations in 10 s).
 ROUNDS=$ROUNDS bash "$(dirname "$0")/bench_flood.sh" </dev/null || true
+echo
+# Handshakes per second on one core, in process, with 1,000 and 10,000 peers.
+"$BUILD/bench_handshake" "$ROUNDS" 1000 10000 </dev/null || true
 exit 0
