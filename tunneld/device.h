@@ -172,6 +172,13 @@ void device_destroy(struct device *dev);
  * failure logged.  A failed bind changes nothing; other failures leave the rest applied and
  * the failed part recorded as missing, so calling again retries it. */
 int device_apply_file_config(struct device *dev, const struct config *c);
+/* device_apply_file_config for a change of a few peers: c holds every setting but lists only
+ * the peers that are new or changed (each applied in full, as the file path does); the peers
+ * whose public keys are in gone[] (n_gone of them; keys that are no peer are skipped) are
+ * removed, every other peer is left untouched.  Costs O(changed peers) in the peer table
+ * (the routes still follow every peer's allowed IPs).  Returns as device_apply_file_config. */
+int device_apply_file_config_delta(struct device *dev, const struct config *c,
+    const uint8_t (*gone)[WG_KEY_LEN], size_t n_gone);
 /* Applies a UAPI set request.  Returns 0 or a positive errno for "errno=N". */
 int device_apply_uapi_set(struct device *dev, const struct config *c);
 /* Writes the UAPI get response body (without the final errno line) through emit. */

@@ -356,8 +356,12 @@ static int set_allowed_ips(struct peer *p, const struct config_peer *cp)
 {
 	int ret;
 
-	if (cp->replace_allowed_ips)
+	if (cp->replace_allowed_ips) {
+		/* A whole roster or file re-applied: most peers' lists are unchanged. */
+		if (peer_allowed_ips_same(p, cp->allowed_ips, cp->n_allowed_ips))
+			return 0;
 		peer_allowed_ips_clear(p);
+	}
 	for (size_t i = 0; i < cp->n_allowed_ips; i++) {
 		ret = peer_allowed_ip_add(p, &cp->allowed_ips[i]);
 		if (ret < 0)
@@ -422,7 +426,19 @@ out:
 	sodium_memzero(cur, sizeof(cur));
 }
 
-int device_apply_file_config(struct device *dev, const struct config *c)
+static void peer_remove(struct device *dev, struct peer *p)
+{
+	struct peer_log l;
+
+	peer_log_of(&l, p);
+	log_fields_msg(LOG_LEVEL_INFO, &l.fields, "%s: %s removed", dev->ifname, l.text);
+	peer_destroy(p);
+}
+
+/* device_apply_file_config, or with delta its incremental form
+ * (device_apply_file_config_delta). */
+static int apply_file(struct device *dev, const struct config *c, bool delta,
+    const uint8_t (*gone)[WG_KEY_LEN], size_t n_gone)
 {
 	uint64_t now = clock_now_ns();
 	struct peer *p, *next;
@@ -466,22 +482,21 @@ int device_apply_file_config(struct device *dev, const struct config *c)
 	if (c->has_private_key)
 		set_private_key(dev, c->private_key);
 
-	/* Peers the file no longer lists go, in one pass: mark the listed ones first. */
+	/* Peers the file no longer lists go, in one pass: mark the listed ones first.  A delta
+	 * names them instead. */
+	for (size_t i = 0; i < n_gone; i++) {
+		if ((p = peer_find(dev, gone[i])))
+			peer_remove(dev, p);
+	}
 	dev->config_gen++;
-	for (size_t i = 0; i < c->n_peers; i++) {
+	for (size_t i = 0; i < c->n_peers && !delta; i++) {
 		if ((p = peer_find(dev, c->peers[i].public_key)))
 			p->config_gen = dev->config_gen;
 	}
-	for (p = dev->peers_head; p; p = next) {
+	for (p = dev->peers_head; p && !delta; p = next) {
 		next = p->next;
-		if (p->config_gen != dev->config_gen) {
-			struct peer_log l;
-
-			peer_log_of(&l, p);
-			log_fields_msg(LOG_LEVEL_INFO, &l.fields, "%s: %s removed", dev->ifname,
-			    l.text);
-			peer_destroy(p);
-		}
+		if (p->config_gen != dev->config_gen)
+			peer_remove(dev, p);
 	}
 	for (size_t i = 0; i < c->n_peers; i++) {
 		const struct config_peer *cp = &c->peers[i];
@@ -605,6 +620,17 @@ int device_apply_file_config(struct device *dev, const struct config *c)
 	/* Whatever failed was logged by what it was and left out of the state kept above (so a
 	 * second call retries exactly it); the caller must not announce a partial apply. */
 	return first_err;
+}
+
+int device_apply_file_config(struct device *dev, const struct config *c)
+{
+	return apply_file(dev, c, false, NULL, 0);
+}
+
+int device_apply_file_config_delta(struct device *dev, const struct config *c,
+    const uint8_t (*gone)[WG_KEY_LEN], size_t n_gone)
+{
+	return apply_file(dev, c, true, gone, n_gone);
 }
 
 int device_apply_uapi_set(struct device *dev, const struct config *c)

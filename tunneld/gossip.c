@@ -225,9 +225,13 @@ static void on_request(struct evhttp_request *req, void *arg)
 		status_reply(g, req);
 		return;
 	}
-	/* Copied: the body may be the running roster's text, which an apply frees, or ans. */
+	/* The running roster's text by reference (held: an apply may replace it meanwhile), ans's
+	 * own text copied. */
 	out = ans.len ? evbuffer_new() : NULL;
-	if (out)
+	if (out && ans.body == g->rs->text)
+		evbuffer_add_reference(out, ans.body, ans.len, roster_sync_text_release,
+		    (void *)roster_sync_text_hold(g->rs));
+	else if (out)
 		evbuffer_add(out, ans.body, ans.len);
 	if (ans.len)
 		evhttp_add_header(headers, "Content-Type", "text/plain; charset=utf-8");
@@ -403,7 +407,9 @@ static bool request(struct gossip *g, const struct roster_node *n, enum evhttp_c
 	if (cmd == EVHTTP_REQ_POST) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 		    "text/plain; charset=utf-8");
-		evbuffer_add(evhttp_request_get_output_buffer(req), g->rs->text, g->rs->text_len);
+		/* By reference: eight pushes of a large roster need not hold eight copies. */
+		evbuffer_add_reference(evhttp_request_get_output_buffer(req), g->rs->text,
+		    g->rs->text_len, roster_sync_text_release, (void *)roster_sync_text_hold(g->rs));
 	}
 	c->g = g;
 	c->conn = conn;

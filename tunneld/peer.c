@@ -104,34 +104,79 @@ static size_t prefix_len(int family)
 	return family == AF_INET ? 4 : 16;
 }
 
+static bool prefix_equal(const struct config_prefix *x, const struct config_prefix *y)
+{
+	return y->family == x->family && y->cidr == x->cidr &&
+	    memcmp(y->addr, x->addr, prefix_len(x->family)) == 0;
+}
+
+/* Host bits cleared, so that the list compares as the trie does. */
+static struct config_prefix prefix_masked(const struct config_prefix *prefix)
+{
+	struct config_prefix x = *prefix;
+
+	for (size_t i = 0; i < prefix_len(x.family); i++) {
+		unsigned keep = x.cidr > i * 8 ? x.cidr - i * 8 : 0;
+
+		if (keep < 8)
+			x.addr[i] &= (uint8_t)(0xff << (8 - keep));
+	}
+	return x;
+}
+
 static void list_remove(struct peer *q, const struct config_prefix *x)
 {
 	for (size_t i = 0; i < q->n_allowed_ips; i++) {
 		struct config_prefix *y = &q->allowed_ips[i];
 
-		if (y->family == x->family && y->cidr == x->cidr &&
-		    memcmp(y->addr, x->addr, prefix_len(x->family)) == 0) {
+		if (prefix_equal(x, y)) {
 			*y = q->allowed_ips[--q->n_allowed_ips];
 			return;
 		}
 	}
 }
 
+static bool list_has(const struct config_prefix *v, size_t n, const struct config_prefix *x)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (prefix_equal(x, &v[i]))
+			return true;
+	}
+	return false;
+}
+
+bool peer_allowed_ips_same(const struct peer *p, const struct config_prefix *want, size_t n)
+{
+	struct config_prefix x;
+
+	if (n != p->n_allowed_ips)
+		return false;
+	/* Both ways, so that a repeated prefix in want cannot hide one of ours. */
+	for (size_t i = 0; i < n; i++) {
+		x = prefix_masked(&want[i]);
+		if (!list_has(p->allowed_ips, p->n_allowed_ips, &x))
+			return false;
+	}
+	for (size_t i = 0; i < p->n_allowed_ips; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < n && !found; j++) {
+			x = prefix_masked(&want[j]);
+			found = prefix_equal(&x, &p->allowed_ips[i]);
+		}
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
 int peer_allowed_ip_add(struct peer *p, const struct config_prefix *prefix)
 {
 	struct device *dev = p->dev;
-	struct config_prefix x = *prefix, *grown;
+	struct config_prefix x = prefix_masked(prefix), *grown;
 	struct peer *prev;
-	size_t bytes = prefix_len(x.family), i;
 	int ret;
 
-	/* Host bits cleared, so that the list compares as the trie does. */
-	for (i = 0; i < bytes; i++) {
-		unsigned keep = x.cidr > i * 8 ? x.cidr - i * 8 : 0;
-
-		if (keep < 8)
-			x.addr[i] &= (uint8_t)(0xff << (8 - keep));
-	}
 	prev = allowedips_owner_of(&dev->table, x.family, x.addr, x.cidr);
 	if (prev == p)
 		return 0;

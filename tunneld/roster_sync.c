@@ -167,11 +167,10 @@ static bool node_peer(const struct roster_node *n, struct config_peer *cp)
 	return true;
 }
 
-bool roster_sync_to_config(const struct roster *r, const struct roster_node *self,
+/* out: base's settings and self's addresses, no peers.  false when out of memory. */
+static bool settings_to_config(const struct roster *r, const struct roster_node *self,
     const struct config *base, struct config *out)
 {
-	size_t i;
-
 	config_init(out);
 	out->has_private_key = base->has_private_key;
 	memcpy(out->private_key, base->private_key, WG_KEY_LEN);
@@ -192,21 +191,102 @@ bool roster_sync_to_config(const struct roster *r, const struct roster_node *sel
 	if (self->has_addr6 && r->has_cidr6 && !add_prefix(&out->addresses, &out->n_addresses,
 	    AF_INET6, self->addr6, r->cidr6.cidr))
 		goto fail;
-	out->peers = calloc(r->n_nodes ? r->n_nodes : 1, sizeof(*out->peers));
-	if (!out->peers)
-		goto fail;
-	for (i = 0; i < r->n_nodes; i++) {
-		if (&r->nodes[i] == self)
-			continue;
-		/* Counted first so that config_free releases a half-built peer too. */
-		out->n_peers++;
-		if (!node_peer(&r->nodes[i], &out->peers[out->n_peers - 1]))
-			goto fail;
-	}
 	return true;
 fail:
 	config_free(out);
 	return false;
+}
+
+/* Appends the peers of the n nodes (self skipped) to out, which has no peers yet. */
+static bool nodes_to_config(const struct roster_node *const *nodes, size_t n,
+    const struct roster_node *self, struct config *out)
+{
+	out->peers = calloc(n ? n : 1, sizeof(*out->peers));
+	if (!out->peers)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (nodes[i] == self)
+			continue;
+		/* Counted first so that config_free releases a half-built peer too. */
+		out->n_peers++;
+		if (!node_peer(nodes[i], &out->peers[out->n_peers - 1]))
+			return false;
+	}
+	return true;
+}
+
+bool roster_sync_to_config(const struct roster *r, const struct roster_node *self,
+    const struct config *base, struct config *out)
+{
+	const struct roster_node **nodes = NULL;
+	bool ok;
+
+	if (!settings_to_config(r, self, base, out))
+		return false;
+	if (!r || !self)
+		return true;
+	nodes = calloc(r->n_nodes ? r->n_nodes : 1, sizeof(*nodes));
+	ok = nodes != NULL;
+	for (size_t i = 0; ok && i < r->n_nodes; i++)
+		nodes[i] = &r->nodes[i];
+	ok = ok && nodes_to_config(nodes, r->n_nodes, self, out);
+	free(nodes);
+	if (!ok)
+		config_free(out);
+	return ok;
+}
+
+/* ---- shared texts ---- */
+
+/* A roster's signed text with a count of its holders: the roster_sync (text, pending_text) and
+ * gossip's requests and answers in flight, which send it by reference (a push to
+ * GOSSIP_FANOUT peers and the pulls of a whole fleet would each copy it otherwise).  Event
+ * loop only. */
+struct shared_text {
+	unsigned refs;
+	char bytes[];
+};
+
+static struct shared_text *shared_of(const char *bytes)
+{
+	return (struct shared_text *)(void *)(bytes - offsetof(struct shared_text, bytes));
+}
+
+/* A copy of text (NUL-terminated) with one holder; NULL when out of memory. */
+static char *text_share(const char *text, size_t len)
+{
+	struct shared_text *t = malloc(sizeof(*t) + len + 1);
+
+	if (!t)
+		return NULL;
+	t->refs = 1;
+	memcpy(t->bytes, text, len);
+	t->bytes[len] = '\0';
+	return t->bytes;
+}
+
+static void text_unshare(const char *bytes)
+{
+	struct shared_text *t;
+
+	if (!bytes)
+		return;
+	t = shared_of(bytes);
+	if (--t->refs == 0)
+		free(t);
+}
+
+const char *roster_sync_text_hold(const struct roster_sync *rs)
+{
+	shared_of(rs->text)->refs++;
+	return rs->text;
+}
+
+void roster_sync_text_release(const void *data, size_t len, void *text)
+{
+	(void)data;
+	(void)len;
+	text_unshare(text);
 }
 
 /* ---- files ---- */
@@ -263,20 +343,74 @@ out:
 
 /* ---- applying ---- */
 
-struct rekey_ctx {
-	struct roster_sync *rs;
-	const uint8_t *our_pub;
+/* The nodes a roster change touches, when they are few: applied as a delta
+ * (device_apply_file_config_delta), so that a one-node change on a large roster costs O(1) in
+ * the peer table rather than O(roster). */
+enum { ROSTER_DELTA_MAX = 256 };
+
+struct roster_delta {
+	const struct roster_node *nodes[ROSTER_DELTA_MAX];	/* new or changed (new roster) */
+	size_t n_nodes;
+	uint8_t gone[ROSTER_DELTA_MAX][KEY_LEN];	/* keys no longer a node's: removed or re-keyed */
+	size_t n_gone;
+	bool too_big;
+	bool self_changed;	/* our own node: its addresses, or who we are */
 };
 
-/* A node whose key changed keeps its sessions: the peer is re-keyed in place and asked for a
- * handshake under the new key. */
+struct diff_ctx {
+	struct roster_sync *rs;
+	const struct roster_node *old_self, *self;
+	struct roster_delta *delta;
+};
+
+static void delta_note(struct diff_ctx *ctx, enum roster_change what,
+    const struct roster_node *old_node, const struct roster_node *new_node)
+{
+	struct roster_delta *d = ctx->delta;
+
+	if ((old_node && old_node == ctx->old_self) || (new_node && new_node == ctx->self))
+		d->self_changed = true;
+	if (old_node && what != ROSTER_NODE_CHANGED) {
+		if (d->n_gone == ROSTER_DELTA_MAX)
+			d->too_big = true;
+		else
+			memcpy(d->gone[d->n_gone++], old_node->key, KEY_LEN);
+	}
+	if (new_node) {
+		if (d->n_nodes == ROSTER_DELTA_MAX)
+			d->too_big = true;
+		else
+			d->nodes[d->n_nodes++] = new_node;
+	}
+}
+
+/* A key that left one node and came to another (a rename) stays a peer: it is not gone. */
+static void delta_keep_moved_keys(struct roster_delta *d)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n_gone; i++) {
+		bool moved = false;
+
+		for (size_t j = 0; j < d->n_nodes && !moved; j++)
+			moved = sodium_memcmp(d->gone[i], d->nodes[j]->key, KEY_LEN) == 0;
+		if (!moved)
+			memmove(d->gone[n++], d->gone[i], KEY_LEN);
+	}
+	d->n_gone = n;
+}
+
+/* Notes each change for the delta; a node whose key changed keeps its sessions: the peer is
+ * re-keyed in place and asked for a handshake under the new key. */
 static void on_diff(void *arg, enum roster_change what, const struct roster_node *old_node,
     const struct roster_node *new_node)
 {
-	struct rekey_ctx *ctx = arg;
+	struct diff_ctx *ctx = arg;
 	struct device *dev = ctx->rs->dev;
 	struct peer *p;
 
+	if (ctx->delta)
+		delta_note(ctx, what, old_node, new_node);
 	if (what != ROSTER_NODE_KEY_CHANGED)
 		return;
 	p = peer_find(dev, old_node->key);
@@ -439,28 +573,43 @@ static void self_find(struct roster_sync *rs, const struct roster_node *old_self
 	sodium_memzero(next_priv, sizeof(next_priv));
 }
 
-/* Applies r (now rs->running) given the roster that ran before (NULL: none) and who we were
- * in it. */
+/* Applies r (now rs->running) given the roster that ran before (NULL: none), who we were
+ * in it and whether it was fully applied.  A change of a few nodes, ours not among them, on a
+ * fully applied roster is applied as a delta; anything else in full. */
 static int apply(struct roster_sync *rs, const struct roster *old,
-    const struct roster_node *old_self)
+    const struct roster_node *old_self, bool old_complete)
 {
 	struct device *dev = rs->dev;
-	uint8_t our_pub[KEY_LEN];
-	struct rekey_ctx ctx = { rs, our_pub };
+	struct roster_delta *delta = NULL;
+	struct diff_ctx ctx = { rs, old_self, NULL, NULL };
 	struct config cfg;
 	int ret;
 
 	config_init(&cfg);
 	self_find(rs, old_self);
-	if (!wg_engine_public_key(dev->engine, our_pub))
-		memset(our_pub, 0, sizeof(our_pub));
+	ctx.self = rs->self;
+	if (old && old_complete && old_self && rs->self)
+		ctx.delta = delta = calloc(1, sizeof(*delta));
 	if (old)
 		roster_diff_nodes(old, &rs->running, on_diff, &ctx);
 	ret = -ENOMEM;
+	if (delta && !delta->too_big && !delta->self_changed) {
+		delta_keep_moved_keys(delta);
+		if (!settings_to_config(&rs->running, rs->self, &rs->base, &cfg) ||
+		    !nodes_to_config(delta->nodes, delta->n_nodes, rs->self, &cfg))
+			goto out;
+		log_debug("%s: roster serial %llu: %zu nodes new or changed, %zu keys gone",
+		    dev->ifname, (unsigned long long)rs->running.serial, delta->n_nodes,
+		    delta->n_gone);
+		ret = device_apply_file_config_delta(dev, &cfg,
+		    (const uint8_t (*)[WG_KEY_LEN])delta->gone, delta->n_gone);
+		goto out;
+	}
 	if (!roster_sync_to_config(&rs->running, rs->self, &rs->base, &cfg))
 		goto out;
 	ret = device_apply_file_config(dev, &cfg);
 out:
+	free(delta);
 	config_free(&cfg);
 	return ret;
 }
@@ -481,7 +630,7 @@ static void rotation_retry(struct roster_sync *rs)
 		return;
 	if (next == 0 && rs->revoked && !rs->next_waiting)
 		return;
-	ret = apply(rs, NULL, rs->self);
+	ret = apply(rs, NULL, rs->self, false);
 	if (ret < 0) {
 		log_errno(LOG_LEVEL_ERROR, ret, "%s: roster serial %llu applied only in part: not "
 		    "announced, retrying", rs->dev->ifname, (unsigned long long)rs->running.serial);
@@ -566,7 +715,7 @@ static void *persist_main(void *arg)
 	struct roster_claimed got[2];
 	char *job;
 	size_t len;
-	uint64_t serial;
+	uint64_t serial, t0;
 	unsigned n;
 	int ret;
 
@@ -581,9 +730,11 @@ static void *persist_main(void *arg)
 			serial = rs->persist_job_serial;
 			rs->persist_job = NULL;
 			pthread_mutex_unlock(&rs->persist_lock);
+			t0 = clock_now_ns();
 			ret = roster_text_save(job, len, rs->path, 0644);
 			free(job);
 			pthread_mutex_lock(&rs->persist_lock);
+			rs->persist_done_ns = clock_now_ns() - t0;
 			rs->persist_done_serial = serial;
 			rs->persist_done_err = ret;
 			rs->persist_done = true;
@@ -649,7 +800,7 @@ static int persist_queue(struct roster_sync *rs, const char *text, size_t len, u
 /* The running roster is fully applied: from now on it is what we serve and announce. */
 static void applied(struct roster_sync *rs)
 {
-	free(rs->text);
+	text_unshare(rs->text);
 	rs->text = rs->pending_text;
 	rs->text_len = rs->pending_text_len;
 	rs->text_serial = rs->running.serial;
@@ -661,33 +812,51 @@ static void applied(struct roster_sync *rs)
 		rs->on_accepted(rs->on_accepted_ctx, rs);
 }
 
+static double ms(uint64_t ns)
+{
+	return (double)ns / 1e6;
+}
+
+static void timing_log(const struct roster_sync *rs, const struct roster_timing *t)
+{
+	log_info("%s: roster serial %llu, %zu peers, in %.1f ms: read %.1f, check %.1f, persist "
+	    "%.1f, apply %.1f ms", rs->dev->ifname, (unsigned long long)rs->running.serial,
+	    rs->dev->n_peers, ms(clock_now_ns() - t->start_ns), ms(t->read_ns), ms(t->check_ns),
+	    ms(t->persist_ns), ms(t->apply_ns));
+}
+
 /* Installs cand (and a copy of its text) as the running roster, applies it and, once every
  * part of it applied, serves and announces it.  A failed apply is logged by what failed,
  * retried with backoff (retry_arm), and the roster is neither served nor announced. */
-static int install(struct roster_sync *rs, struct roster *cand, const char *text, size_t len)
+static int install(struct roster_sync *rs, struct roster *cand, const char *text, size_t len,
+    struct roster_timing *t)
 {
 	struct roster old = rs->running;
 	const struct roster_node *old_self = rs->self;	/* points into old */
 	bool had = rs->has_roster;
-	char *copy = malloc(len + 1);
+	/* The roster before was applied in full (else its apply is still being retried). */
+	bool complete = had && !rs->pending_text;
+	char *copy = text_share(text, len);
+	uint64_t t0;
 	int ret;
 
 	if (!copy) {
 		roster_free(cand);
 		return -ENOMEM;
 	}
-	memcpy(copy, text, len);
-	copy[len] = '\0';
-	free(rs->pending_text);
+	text_unshare(rs->pending_text);
 	rs->pending_text = copy;
 	rs->pending_text_len = len;
 	rs->running = *cand;
 	roster_init(cand);
 	rs->has_roster = true;
 	rs->retries = 0;
-	ret = apply(rs, had ? &old : NULL, had ? old_self : NULL);
+	t0 = clock_now_ns();
+	ret = apply(rs, had ? &old : NULL, had ? old_self : NULL, complete);
 	if (had)
 		roster_free(&old);
+	t->apply_ns = clock_now_ns() - t0;
+	timing_log(rs, t);
 	if (ret < 0) {
 		log_errno(LOG_LEVEL_ERROR, ret, "%s: roster serial %llu applied only in part: not "
 		    "announced, retrying", rs->dev->ifname, (unsigned long long)rs->running.serial);
@@ -710,7 +879,7 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 	if (!rs->has_roster || !rs->pending_text)
 		return;
 	rs->retries++;
-	ret = apply(rs, NULL, rs->self);
+	ret = apply(rs, NULL, rs->self, false);
 	if (ret < 0) {
 		log_errno(LOG_LEVEL_WARN, ret, "%s: roster serial %llu: apply attempt %u failed",
 		    rs->dev->ifname, (unsigned long long)rs->running.serial, rs->retries + 1);
@@ -738,7 +907,8 @@ static void retry_arm(struct roster_sync *rs)
 }
 
 /* The persister finished a job: the queued roster, once on disk, is installed. */
-static void persist_finished(struct roster_sync *rs, uint64_t serial, int err)
+static void persist_finished(struct roster_sync *rs, uint64_t serial, int err,
+    uint64_t persist_ns)
 {
 	if (!rs->has_queued || rs->queued.serial != serial)
 		return;		/* a newer roster is queued behind it: that one is installed */
@@ -751,10 +921,14 @@ static void persist_finished(struct roster_sync *rs, uint64_t serial, int err)
 		rs->queued_text = NULL;
 		return;
 	}
-	install(rs, &rs->queued, rs->queued_text, rs->queued_text_len);
+	rs->queued_timing.persist_ns = persist_ns;
+	install(rs, &rs->queued, rs->queued_text, rs->queued_text_len, &rs->queued_timing);
 	free(rs->queued_text);
 	rs->queued_text = NULL;
 }
+
+static enum roster_offer_result offer(struct roster_sync *rs, const char *text, size_t len,
+    const char *source, char *why, size_t whylen, const struct roster_timing *t);
 
 /* Offers what the persister thread claimed, in the order claimed, and frees it. */
 static void claimed_offer(struct roster_sync *rs, struct roster_claimed *got, unsigned n)
@@ -768,8 +942,10 @@ static void claimed_offer(struct roster_sync *rs, struct roster_claimed *got, un
 			    " (not a regular file), removed" : "");
 			continue;
 		}
-		if (roster_sync_offer(rs, got[i].text, got[i].len, rs->new_path, why,
-		    sizeof(why)) == ROSTER_OFFER_NOT_NEWER)
+		struct roster_timing t = { got[i].start_ns, got[i].read_ns, 0, 0, 0 };
+
+		if (offer(rs, got[i].text, got[i].len, rs->new_path, why, sizeof(why), &t) ==
+		    ROSTER_OFFER_NOT_NEWER)
 			log_warn("%s: roster from %s rejected: %s", rs->dev->ifname, rs->new_path,
 			    why);
 		free(got[i].text);
@@ -781,7 +957,7 @@ static void on_persisted(evutil_socket_t fd, short what, void *arg)
 {
 	struct roster_sync *rs = arg;
 	struct roster_claimed got[2];
-	uint64_t n, serial = 0;
+	uint64_t n, serial = 0, persist_ns = 0;
 	unsigned n_got;
 	bool done;
 	int err = 0;
@@ -794,6 +970,7 @@ static void on_persisted(evutil_socket_t fd, short what, void *arg)
 	if (done) {
 		serial = rs->persist_done_serial;
 		err = rs->persist_done_err;
+		persist_ns = rs->persist_done_ns;
 		rs->persist_done = false;
 	}
 	n_got = rs->n_claimed;
@@ -803,20 +980,31 @@ static void on_persisted(evutil_socket_t fd, short what, void *arg)
 		pthread_cond_signal(&rs->persist_cond);	/* asked for while these were pending */
 	pthread_mutex_unlock(&rs->persist_lock);
 	if (done)
-		persist_finished(rs, serial, err);
+		persist_finished(rs, serial, err, persist_ns);
 	claimed_offer(rs, got, n_got);
 }
 
 enum roster_offer_result roster_sync_offer(struct roster_sync *rs, const char *text, size_t len,
     const char *source, char *why, size_t whylen)
 {
+	struct roster_timing t = { .start_ns = clock_now_ns() };
+
+	return offer(rs, text, len, source, why, whylen, &t);
+}
+
+/* roster_sync_offer for a text that took t so far. */
+static enum roster_offer_result offer(struct roster_sync *rs, const char *text, size_t len,
+    const char *source, char *why, size_t whylen, const struct roster_timing *t)
+{
 	struct device *dev = rs->dev;
+	uint64_t t0 = clock_now_ns();
 	const struct roster *newest = rs->has_queued ? &rs->queued :
 	    rs->has_roster ? &rs->running : NULL;
 	uint8_t trusted[KEY_LEN];
 	struct roster cand;
 	enum roster_offer_result res;
 	char *copy = NULL;
+	uint64_t check_ns;
 	int ret;
 
 	/* A peer can repeat a gossip offer at will ("gossip from/pull from ADDR", gossip.c): its
@@ -826,6 +1014,7 @@ enum roster_offer_result roster_sync_offer(struct roster_sync *rs, const char *t
 
 	res = roster_sync_check(newest, rs->pinned, text, len, source, &cand, trusted, why,
 	    whylen);
+	check_ns = clock_now_ns() - t0;
 	if (res == ROSTER_OFFER_NOT_NEWER) {
 		if (from_peer)
 			log_debug_rl("%s: roster from %s ignored: %s", dev->ifname, source, why);
@@ -862,6 +1051,8 @@ enum roster_offer_result roster_sync_offer(struct roster_sync *rs, const char *t
 		roster_free(&rs->queued);
 	free(rs->queued_text);
 	rs->queued = cand;
+	rs->queued_timing = *t;
+	rs->queued_timing.check_ns = check_ns;
 	rs->queued_text = copy;
 	rs->queued_text_len = len;
 	rs->has_queued = true;
@@ -935,11 +1126,15 @@ static unsigned claims_take(struct roster_sync *rs, struct roster_claimed got[2]
 	int ret;
 
 	while (n < 2 && stale) {
+		uint64_t t0 = clock_now_ns();
+
 		text = NULL;
 		len = 0;
 		ret = claim_new(rs, &text, &len, &stale);
 		if (ret == 0)
 			break;
+		got[n].start_ns = t0;
+		got[n].read_ns = clock_now_ns() - t0;
 		got[n].text = ret < 0 ? NULL : text;
 		got[n].len = ret < 0 ? 0 : len;
 		got[n].err = ret < 0 ? ret : 0;
@@ -1165,6 +1360,7 @@ static void temps_remove(struct roster_sync *rs)
 int roster_sync_start(struct roster_sync *rs)
 {
 	struct device *dev = rs->dev;
+	struct roster_timing t = { 0 };
 	uint8_t trusted[KEY_LEN];
 	struct roster cand;
 	char *text = NULL, why[512];
@@ -1176,7 +1372,9 @@ int roster_sync_start(struct roster_sync *rs)
 	if (ret < 0)
 		return ret;
 	temps_remove(rs);
+	t.start_ns = clock_now_ns();
 	ret = read_file(rs->path, &text, &len);
+	t.read_ns = clock_now_ns() - t.start_ns;
 	if (ret == -ENOENT) {
 		log_info("%s: no roster yet at %s: waiting for %s or a peer", dev->ifname, rs->path,
 		    rs->new_path);
@@ -1192,11 +1390,12 @@ int roster_sync_start(struct roster_sync *rs)
 		log_error("%s: persisted roster %s rejected: %s; running without peers",
 		    dev->ifname, rs->path, why);
 	} else {
+		t.check_ns = clock_now_ns() - t.start_ns - t.read_ns;
 		memcpy(rs->pinned, trusted, KEY_LEN);
 		log_info("%s: roster loaded: serial %llu, network %s, %zu nodes, from %s",
 		    dev->ifname, (unsigned long long)cand.serial, cand.network, cand.n_nodes,
 		    rs->path);
-		install(rs, &cand, text, len);
+		install(rs, &cand, text, len, &t);
 	}
 	roster_sync_check_new(rs);
 	ret = watch(rs);
@@ -1267,8 +1466,8 @@ void roster_sync_free(struct roster_sync *rs)
 	roster_free(&rs->running);
 	roster_free(&rs->queued);
 	free(rs->queued_text);
-	free(rs->pending_text);
-	free(rs->text);
+	text_unshare(rs->pending_text);
+	text_unshare(rs->text);
 	config_free(&rs->base);
 	sodium_memzero(rs, sizeof(*rs));
 	rs->inotify_fd = -1;

@@ -37,6 +37,16 @@ enum {
 	ROSTER_ROTATION_TICK = 1,
 };
 
+/* Where a roster's time went, from the moment tunneld began to take it (claiming Roster.new,
+ * or a gossip body in hand) until it ran; CLOCK_MONOTONIC nanoseconds.  Logged when it runs. */
+struct roster_timing {
+	uint64_t start_ns;
+	uint64_t read_ns;	/* claiming and reading the file (0: it came by gossip) */
+	uint64_t check_ns;	/* header, signature, parse */
+	uint64_t persist_ns;	/* written and synced to disk by the persister thread */
+	uint64_t apply_ns;	/* diffed and applied to the device */
+};
+
 /* Called after a roster was accepted, persisted and fully applied (gossip announces it). */
 typedef void roster_sync_accepted_fn(void *ctx, struct roster_sync *rs);
 
@@ -61,13 +71,14 @@ struct roster_sync {
 	bool has_roster;
 	struct roster running;		/* installed (applied, maybe only in part) */
 	char *text;			/* the last fully applied roster's signed text: what gossip */
-	size_t text_len;		/* serves and announces */
+	size_t text_len;		/* serves and announces (shared: roster_sync_text_hold) */
 	uint64_t text_serial;
 	char *pending_text;		/* running's text while its apply is incomplete */
 	size_t pending_text_len;
 	unsigned retries;		/* failed apply attempts of running so far */
 	struct event *ev_retry;
 	bool has_queued;		/* accepted, handed to the persister, not yet installed */
+	struct roster_timing queued_timing;
 	struct roster queued;
 	char *queued_text;
 	size_t queued_text_len;
@@ -98,6 +109,7 @@ struct roster_sync {
 	uint64_t persist_job_serial;
 	bool persist_stop;
 	bool persist_done;
+	uint64_t persist_done_ns;	/* how long the write took */
 	uint64_t persist_done_serial;
 	int persist_done_err;
 	bool claim_wanted;		/* SIGHUP or inotify asked for a claim */
@@ -105,6 +117,8 @@ struct roster_sync {
 		char *text;		/* NULL if err */
 		size_t len;
 		int err;		/* 0, or why what was claimed could not be read */
+		uint64_t start_ns;	/* the claim began */
+		uint64_t read_ns;	/* claiming and reading took */
 	} claimed[2];			/* a claim left from before, then Roster.new */
 	unsigned n_claimed;
 	int persist_efd;		/* eventfd: the thread wakes the loop */
@@ -151,5 +165,12 @@ enum roster_offer_result roster_sync_offer(struct roster_sync *rs, const char *t
  * and inotify call this; it never waits for the disk. */
 void roster_sync_check_new(struct roster_sync *rs);
 void roster_sync_free(struct roster_sync *rs);
+
+/* The served text (rs->text, which must be set), held for an evbuffer_add_reference until
+ * libevent calls roster_sync_text_release (an evbuffer_ref_cleanup_cb, with the returned
+ * pointer as its argument): an apply that replaces rs->text meanwhile does not free it.
+ * Event loop only. */
+const char *roster_sync_text_hold(const struct roster_sync *rs);
+void roster_sync_text_release(const void *data, size_t len, void *text);
 
 #endif
