@@ -705,67 +705,156 @@ int device_apply_uapi_set(struct device *dev, const struct config *c)
 	return 0;
 }
 
-struct walk_emit {
+/* The get dump is what `wg show` waits for, and with a large roster it is long (10,000 peers:
+ * about 120,000 lines): each peer's lines are formatted by hand into one block and emitted at
+ * once, where a printf per line cost most of the listing's time. */
+struct dump_block {
+	char text[1024];
+	size_t len;
 	device_emit_fn *emit;
 	void *ctx;
 };
 
-static void emit_allowed_ip(void *ctx, int family, const uint8_t *addr, uint8_t cidr)
+/* Emits what the block holds (wiped: it may hold a preshared key). */
+static void block_flush(struct dump_block *b)
 {
-	struct walk_emit *we = ctx;
-	char a[INET6_ADDRSTRLEN];
-
-	inet_ntop(family, addr, a, sizeof(a));
-	we->emit(we->ctx, "allowed_ip=%s/%u\n", a, cidr);
+	if (b->len)
+		b->emit(b->ctx, "%.*s", (int)b->len, b->text);
+	sodium_memzero(b->text, b->len);
+	b->len = 0;
 }
 
-static void hex(char out[2 * WG_KEY_LEN + 1], const uint8_t key[WG_KEY_LEN])
+/* The longest line put below is an IPv6 endpoint or allowed IP, under 80 bytes. */
+static void block_room(struct dump_block *b)
 {
-	sodium_bin2hex(out, 2 * WG_KEY_LEN + 1, key, WG_KEY_LEN);
+	if (sizeof(b->text) - b->len < 128)
+		block_flush(b);
+}
+
+static void put(struct dump_block *b, const char *s, size_t n)
+{
+	memcpy(b->text + b->len, s, n);
+	b->len += n;
+}
+
+#define PUT_LITERAL(b, s)	put((b), (s), sizeof(s) - 1)
+
+static void put_u64(struct dump_block *b, uint64_t v)
+{
+	char digits[20];
+	size_t n = 0;
+
+	do {
+		digits[sizeof(digits) - ++n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(b, digits + sizeof(digits) - n, n);
+}
+
+/* A public key, in lowercase hex (a table: it is no secret). */
+static void put_hex(struct dump_block *b, const uint8_t key[WG_KEY_LEN])
+{
+	static const char digit[16] = "0123456789abcdef";
+
+	for (size_t i = 0; i < WG_KEY_LEN; i++) {
+		b->text[b->len++] = digit[key[i] >> 4];
+		b->text[b->len++] = digit[key[i] & 15];
+	}
+}
+
+static void put_addr(struct dump_block *b, int family, const uint8_t *addr)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (family == AF_INET) {
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				PUT_LITERAL(b, ".");
+			put_u64(b, addr[i]);
+		}
+		return;
+	}
+	inet_ntop(AF_INET6, addr, a, sizeof(a));
+	put(b, a, strlen(a));
+}
+
+static void put_peer(struct dump_block *b, const struct peer *p)
+{
+	uint8_t psk[WG_KEY_LEN];
+	uint64_t hs = wg_peer_last_handshake_wall_ns(p->wg);
+
+	block_room(b);
+	PUT_LITERAL(b, "public_key=");
+	put_hex(b, wg_peer_public_key(p->wg));
+	PUT_LITERAL(b, "\npreshared_key=");
+	if (wg_peer_preshared_key(p->wg, psk)) {
+		/* A secret: libsodium's constant-time hex, and wiped. */
+		sodium_bin2hex(b->text + b->len, 2 * WG_KEY_LEN + 1, psk, WG_KEY_LEN);
+		b->len += 2 * WG_KEY_LEN;
+		sodium_memzero(psk, sizeof(psk));
+	} else {
+		memset(b->text + b->len, '0', 2 * WG_KEY_LEN);
+		b->len += 2 * WG_KEY_LEN;
+	}
+	PUT_LITERAL(b, "\nprotocol_version=1\n");
+	block_room(b);
+	if (p->endpoint.addr.sa.sa_family == AF_INET) {
+		PUT_LITERAL(b, "endpoint=");
+		put_addr(b, AF_INET, (const uint8_t *)&p->endpoint.addr.in4.sin_addr);
+		PUT_LITERAL(b, ":");
+		put_u64(b, ntohs(p->endpoint.addr.in4.sin_port));
+		PUT_LITERAL(b, "\n");
+	} else if (p->endpoint.addr.sa.sa_family == AF_INET6) {
+		PUT_LITERAL(b, "endpoint=[");
+		put_addr(b, AF_INET6, (const uint8_t *)&p->endpoint.addr.in6.sin6_addr);
+		PUT_LITERAL(b, "]:");
+		put_u64(b, ntohs(p->endpoint.addr.in6.sin6_port));
+		PUT_LITERAL(b, "\n");
+	}
+	block_room(b);
+	PUT_LITERAL(b, "last_handshake_time_sec=");
+	put_u64(b, hs / 1000000000ULL);
+	PUT_LITERAL(b, "\nlast_handshake_time_nsec=");
+	put_u64(b, hs % 1000000000ULL);
+	PUT_LITERAL(b, "\n");
+	block_room(b);
+	PUT_LITERAL(b, "tx_bytes=");
+	put_u64(b, p->tx_bytes);
+	PUT_LITERAL(b, "\nrx_bytes=");
+	put_u64(b, p->rx_bytes);
+	PUT_LITERAL(b, "\npersistent_keepalive_interval=");
+	put_u64(b, wg_peer_persistent_keepalive(p->wg));
+	PUT_LITERAL(b, "\n");
+	for (size_t i = 0; i < p->n_allowed_ips; i++) {
+		block_room(b);
+		PUT_LITERAL(b, "allowed_ip=");
+		put_addr(b, p->allowed_ips[i].family, p->allowed_ips[i].addr);
+		PUT_LITERAL(b, "/");
+		put_u64(b, p->allowed_ips[i].cidr);
+		PUT_LITERAL(b, "\n");
+	}
 }
 
 void device_uapi_get(struct device *dev, device_emit_fn *emit, void *ctx)
 {
-	struct walk_emit we = { emit, ctx };
+	struct dump_block b = { .len = 0 };
 	uint8_t key[WG_KEY_LEN];
-	char h[2 * WG_KEY_LEN + 1], a[INET6_ADDRSTRLEN];
+	char h[2 * WG_KEY_LEN + 1];
 	struct peer *p;
-	uint64_t hs;
 
 	if (wg_engine_private_key(dev->engine, key)) {
-		hex(h, key);
+		sodium_bin2hex(h, sizeof(h), key, WG_KEY_LEN);
 		emit(ctx, "private_key=%s\n", h);
+		sodium_memzero(key, sizeof(key));
+		sodium_memzero(h, sizeof(h));
 	}
 	if (dev->udp.port)
 		emit(ctx, "listen_port=%u\n", dev->udp.port);
 	if (dev->fwmark)
 		emit(ctx, "fwmark=%u\n", dev->fwmark);
-	for (p = dev->peers_head; p; p = p->next) {
-		hex(h, wg_peer_public_key(p->wg));
-		emit(ctx, "public_key=%s\n", h);
-		if (!wg_peer_preshared_key(p->wg, key))
-			memset(key, 0, sizeof(key));
-		hex(h, key);
-		emit(ctx, "preshared_key=%s\n", h);
-		emit(ctx, "protocol_version=1\n");
-		if (p->endpoint.addr.sa.sa_family == AF_INET) {
-			inet_ntop(AF_INET, &p->endpoint.addr.in4.sin_addr, a, sizeof(a));
-			emit(ctx, "endpoint=%s:%u\n", a, ntohs(p->endpoint.addr.in4.sin_port));
-		} else if (p->endpoint.addr.sa.sa_family == AF_INET6) {
-			inet_ntop(AF_INET6, &p->endpoint.addr.in6.sin6_addr, a, sizeof(a));
-			emit(ctx, "endpoint=[%s]:%u\n", a, ntohs(p->endpoint.addr.in6.sin6_port));
-		}
-		hs = wg_peer_last_handshake_wall_ns(p->wg);
-		emit(ctx, "last_handshake_time_sec=%llu\n", (unsigned long long)(hs / 1000000000ULL));
-		emit(ctx, "last_handshake_time_nsec=%llu\n",
-		    (unsigned long long)(hs % 1000000000ULL));
-		emit(ctx, "tx_bytes=%llu\n", (unsigned long long)p->tx_bytes);
-		emit(ctx, "rx_bytes=%llu\n", (unsigned long long)p->rx_bytes);
-		emit(ctx, "persistent_keepalive_interval=%u\n", wg_peer_persistent_keepalive(p->wg));
-		for (size_t i = 0; i < p->n_allowed_ips; i++)
-			emit_allowed_ip(&we, p->allowed_ips[i].family, p->allowed_ips[i].addr,
-			    p->allowed_ips[i].cidr);
-	}
-	sodium_memzero(key, sizeof(key));
-	sodium_memzero(h, sizeof(h));
+	b.emit = emit;
+	b.ctx = ctx;
+	for (p = dev->peers_head; p; p = p->next)
+		put_peer(&b, p);
+	block_flush(&b);
 }
