@@ -155,10 +155,10 @@ $(BUILD)/flood: tests/bench/flood.c
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS)
 
-# Handshakes per second on one core, in process (tests/bench/bench_handshake.c).
-$(BUILD)/bench_handshake: $(BUILD)/obj/tests/bench/bench_handshake.o $(LIBTUNNELD) $(LIBCOMMON)
+# Handshakes per second on one core, in process (tests/bench/bench_handshake.c): libwg.a alone.
+$(BUILD)/bench_handshake: $(BUILD)/obj/tests/bench/bench_handshake.o $(LIBWG)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(WG_LIBS)
 
 # Installs every package the build, the tests, the demo and the benchmarks need.  Idempotent:
 # apt-get runs only when something is missing.  tinc, nebula, openvpn and gnuplot-nox are for

@@ -23,7 +23,7 @@
 
 #include <sodium.h>
 
-#include "tunneld/engine.h"
+#include "tunneld/wg/engine.h"
 
 #define SEC	1000000000ULL
 
