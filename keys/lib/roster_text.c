@@ -28,12 +28,40 @@ bool roster_name_valid(const char *name)
 	return true;
 }
 
+/* IPv4 in its canonical form: four decimal numbers 0-255 without leading zeros, joined by
+ * dots, nothing else: exactly the strings that inet_pton takes and inet_ntop writes back
+ * unchanged, read here in one pass (a roster of 10,000 nodes has 20,000 of them). */
+static bool ipv4_canonical_parse(uint8_t a[4], const char *s)
+{
+	for (int i = 0; i < 4; i++) {
+		unsigned v = 0, digits = 0;
+
+		if (i && *s++ != '.')
+			return false;
+		while (*s >= '0' && *s <= '9' && digits < 4) {
+			v = v * 10 + (unsigned)(*s++ - '0');
+			digits++;
+		}
+		if (digits == 0 || digits > 3 || v > 255 || (digits > 1 && s[-(int)digits] == '0'))
+			return false;
+		a[i] = (uint8_t)v;
+	}
+	return *s == '\0';
+}
+
 bool roster_address_parse(int *family, uint8_t addr[16], const char *s)
 {
 	char back[INET6_ADDRSTRLEN];
 	uint8_t a[16] = { 0 };
 	int fam = strchr(s, ':') ? AF_INET6 : AF_INET;
 
+	if (fam == AF_INET) {
+		if (!ipv4_canonical_parse(a, s))
+			return false;
+		*family = fam;
+		memcpy(addr, a, 16);
+		return true;
+	}
 	if (inet_pton(fam, s, a) != 1)
 		return false;
 	/* Canonical: what inet_ntop writes (RFC 5952 for v6, no leading zeros for v4). */

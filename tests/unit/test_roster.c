@@ -826,6 +826,68 @@ static void test_large(void **state)
 	sodium_memzero(sk, sizeof(sk));
 }
 
+/* IPv4 addresses are read by a one-pass parser: it must take exactly what the reference
+ * (inet_pton, then inet_ntop writes the input back unchanged) takes, with the same bytes. */
+static bool address_reference(int *family, uint8_t addr[16], const char *s)
+{
+	char back[INET6_ADDRSTRLEN];
+	uint8_t a[16] = { 0 };
+	int fam = strchr(s, ':') ? AF_INET6 : AF_INET;
+
+	if (inet_pton(fam, s, a) != 1 || !inet_ntop(fam, a, back, sizeof(back)) ||
+	    strcmp(back, s) != 0)
+		return false;
+	*family = fam;
+	memcpy(addr, a, 16);
+	return true;
+}
+
+static void address_agrees(const char *s)
+{
+	uint8_t a[16], b[16];
+	int fa = 0, fb = 0;
+	bool got = roster_address_parse(&fa, a, s), want = address_reference(&fb, b, s);
+
+	if (got != want)
+		fail_msg("'%s': parsed %d, reference %d", s, got, want);
+	if (got) {
+		assert_int_equal(fa, fb);
+		assert_memory_equal(a, b, 16);
+	}
+}
+
+static void test_address_parse_differential(void **state)
+{
+	static const char *const edges[] = {
+		"0.0.0.0", "255.255.255.255", "256.0.0.1", "1.2.3", "1.2.3.4.5", "01.2.3.4",
+		"1.02.3.4", "1.2.3.00", "1.2.3.0", "1..3.4", ".1.2.3", "1.2.3.", "1.2.3.4 ",
+		" 1.2.3.4", "1.2.3.4\n", "1.2.3.-4", "1.2.3.+4", "0x1.2.3.4", "1.2.3.4a", "",
+		".", "...", "1000.1.1.1", "100.64.1.255", "199.255.255.256", "9.9.9.9999",
+		"0001.1.1.1", "1.2.3.4/32", "::", "::1", "fd00::1", "FD00::1", "1.2.3.4:5",
+		"::ffff:1.2.3.4", "0:0:0:0:0:0:0:1", "100.064.0.1",
+	};
+	static const char alphabet[] = "0123456789.";
+	char s[24];
+	uint32_t r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+		address_agrees(edges[i]);
+	/* Random strings over digits and dots, lengths 1-18, and random canonical addresses. */
+	for (int i = 0; i < 200000; i++) {
+		size_t len = 1 + randombytes_uniform(18);
+
+		for (size_t k = 0; k < len; k++)
+			s[k] = alphabet[randombytes_uniform(sizeof(alphabet) - 1)];
+		s[len] = '\0';
+		address_agrees(s);
+		r = randombytes_random();
+		snprintf(s, sizeof(s), "%u.%u.%u.%u", r >> 24, (r >> 16) & 255, (r >> 8) & 255,
+		    r & 255);
+		address_agrees(s);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -838,6 +900,7 @@ int main(void)
 		cmocka_unit_test(test_ssh_keys),
 		cmocka_unit_test(test_token_parsers),
 		cmocka_unit_test(test_large),
+		cmocka_unit_test(test_address_parse_differential),
 	};
 
 	if (!key_lib_init())
