@@ -123,23 +123,24 @@ static bool add_prefix(struct config_prefix **v, size_t *n, int family, const ui
 
 static void node_endpoint(const struct roster_node *n, struct config_peer *cp)
 {
-	struct in6_addr literal;
-	char err[256];
+	union wg_sockaddr *ep = &cp->endpoint;
 
 	if (!n->n_endpoints)
 		return;
 	snprintf(cp->endpoint_host, sizeof(cp->endpoint_host), "%s", n->endpoints[0].host);
 	snprintf(cp->endpoint_port, sizeof(cp->endpoint_port), "%u", n->endpoints[0].port);
-	/* Names are looked up off the event loop by the device; literals here, at no cost. */
-	if (inet_pton(AF_INET, cp->endpoint_host, &literal) != 1 &&
-	    inet_pton(AF_INET6, cp->endpoint_host, &literal) != 1) {
+	/* Names are looked up off the event loop by the device; literals here, at no cost (the
+	 * roster holds canonical addresses only, never a scope: what a numeric getaddrinfo would
+	 * answer, without its cost on 10,000 nodes). */
+	memset(ep, 0, sizeof(*ep));
+	if (inet_pton(AF_INET, cp->endpoint_host, &ep->in4.sin_addr) == 1) {
+		ep->in4.sin_family = AF_INET;
+		ep->in4.sin_port = htons(n->endpoints[0].port);
+	} else if (inet_pton(AF_INET6, cp->endpoint_host, &ep->in6.sin6_addr) == 1) {
+		ep->in6.sin6_family = AF_INET6;
+		ep->in6.sin6_port = htons(n->endpoints[0].port);
+	} else {
 		cp->endpoint_unresolved = true;
-		return;
-	}
-	if (config_resolve_endpoint(cp->endpoint_host, cp->endpoint_port, &cp->endpoint, err,
-	    sizeof(err)) < 0) {
-		log_warn("roster: node %s: cannot resolve endpoint %.100s: %.100s", n->name,
-		    cp->endpoint_host, err);
 		return;
 	}
 	cp->has_endpoint = true;

@@ -699,6 +699,50 @@ static void test_config_roster_mode(void **state)
 	rmdir(dir);
 }
 
+/* A node's literal endpoint becomes the sockaddr a numeric getaddrinfo gives
+ * (config_resolve_endpoint), byte for byte, IPv4 and IPv6; a name is left to the resolver. */
+static void test_to_config_endpoints(void **state)
+{
+	static const struct {
+		const char *host;
+		uint16_t port;
+	} eps[] = {
+		{ "192.0.2.7", 1 }, { "198.51.100.255", 65535 }, { "2001:db8::1", 51820 },
+		{ "2001:db8:1:2:3:4:5:6", 7 }, { "::ffff:192.0.2.1", 51820 }, { "::1", 2 },
+		{ "relay.example.net", 51820 },
+	};
+	struct config base, c;
+	struct roster r;
+	char port[8], err[256];
+	union wg_sockaddr want;
+
+	(void)state;
+	build(&r, "prod", 1, 0);
+	for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
+		snprintf(r.nodes[1].endpoints[0].host, sizeof(r.nodes[1].endpoints[0].host), "%s",
+		    eps[i].host);
+		r.nodes[1].endpoints[0].port = eps[i].port;
+		config_init(&base);
+		assert_true(roster_sync_to_config(&r, &r.nodes[0], &base, &c));
+		assert_memory_equal(c.peers[0].public_key, node_pub[1], KEY_LEN);
+		assert_string_equal(c.peers[0].endpoint_host, eps[i].host);
+		snprintf(port, sizeof(port), "%u", eps[i].port);
+		assert_string_equal(c.peers[0].endpoint_port, port);
+		memset(&want, 0, sizeof(want));
+		if (config_resolve_endpoint(eps[i].host, port, &want, err, sizeof(err)) == 0) {
+			assert_true(c.peers[0].has_endpoint);
+			assert_false(c.peers[0].endpoint_unresolved);
+			assert_memory_equal(&c.peers[0].endpoint, &want, sizeof(want));
+		} else {
+			assert_false(c.peers[0].has_endpoint);
+			assert_true(c.peers[0].endpoint_unresolved);
+		}
+		config_free(&c);
+		config_free(&base);
+	}
+	roster_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -710,6 +754,7 @@ int main(void)
 		cmocka_unit_test(test_claim_put_back_at_stop),
 		cmocka_unit_test(test_find_self),
 		cmocka_unit_test(test_to_config),
+		cmocka_unit_test(test_to_config_endpoints),
 		cmocka_unit_test(test_config_roster_mode),
 	};
 
