@@ -5,6 +5,11 @@
  *                                                    nodes, serial + 1, signed, saved 0600
  *   roster_gen time FILE                             parse + verify (pinned = its own admin
  *                                                    key) in-process; prints "PARSE_MS VERIFY_MS"
+ *   roster_gen change IN ADMIN.key OUT               IN (a generated roster) with five nodes
+ *                                                    changed, serial + 1, signed: g00010's
+ *                                                    endpoint port +1, g00011 re-keyed, g00012
+ *                                                    removed, g00013 renamed h00013 (same key),
+ *                                                    one node added (x00000); prints the keys
  *
  * Generated nodes: gNNNNN numbered from BASE's node count, a real X25519 key pair each (the private half is thrown away),
  * addresses from 100.64.1.0 up (the enrolled nodes live in 100.64.0.0/24), one endpoint. */
@@ -124,6 +129,104 @@ out:
 	return ret;
 }
 
+static void print_key(const char *what, const uint8_t key[KEY_LEN])
+{
+	char b64[KEY_B64_LEN + 1];
+
+	key_to_base64(b64, key);
+	printf("%s %s\n", what, b64);
+}
+
+static struct roster_node *node_named(struct roster *r, const char *name)
+{
+	struct roster_node *n = roster_node_find(r, name);
+
+	if (!n)
+		fprintf(stderr, "roster_gen: no node %s\n", name);
+	return n;
+}
+
+/* A node added as name with the fields of from (copied first: adding may move the array). */
+static bool node_clone(struct roster *r, const char *name, const struct roster_node *from)
+{
+	struct roster_node copy = *from, *n;
+
+	n = roster_node_add(r, name);
+	if (!n)
+		return false;
+	memcpy(n->key, copy.key, KEY_LEN);
+	n->has_addr4 = copy.has_addr4;
+	memcpy(n->addr4, copy.addr4, 4);
+	if (copy.n_endpoints) {
+		n->endpoints = calloc(1, sizeof(*n->endpoints));
+		if (!n->endpoints)
+			return false;
+		n->endpoints[0] = copy.endpoints[0];
+		n->n_endpoints = 1;
+	}
+	return true;
+}
+
+static int change(const char *in, const char *admin_path, const char *out_path)
+{
+	uint8_t secret[ROSTER_ADMIN_SECRET_LEN], priv[KEY_LEN];
+	struct roster_errors errs = { 0 };
+	struct roster_node *n;
+	struct roster r;
+	char err[256];
+	int ret = 1, rc;
+
+	roster_init(&r);
+	if (!roster_load(in, &r, &errs)) {
+		errors_print(&errs);
+		goto out;
+	}
+	if (roster_admin_key_read(admin_path, secret, err, sizeof(err)) != 0) {
+		fprintf(stderr, "roster_gen: %s: %s\n", admin_path, err);
+		goto out;
+	}
+	if (!(n = node_named(&r, "g00010")))
+		goto out;
+	n->endpoints[0].port++;
+	if (!(n = node_named(&r, "g00011")))
+		goto out;
+	print_key("rekeyed-old", n->key);
+	key_generate_private(priv);
+	if (!key_public_from_private(n->key, priv))
+		goto out;
+	print_key("rekeyed-new", n->key);
+	if (!(n = node_named(&r, "g00012")))
+		goto out;
+	print_key("removed", n->key);
+	roster_node_remove(&r, "g00012");
+	if (!(n = node_named(&r, "g00013")) || !node_clone(&r, "h00013", n) ||
+	    !roster_node_remove(&r, "g00013"))
+		goto out;
+	if (!(n = node_named(&r, "g00014")) || !node_clone(&r, "x00000", n) ||
+	    !(n = node_named(&r, "x00000")))
+		goto out;
+	key_generate_private(priv);
+	if (!key_public_from_private(n->key, priv))
+		goto out;
+	n->addr4[2] = 255;	/* 100.64.255.x: past every generated node */
+	print_key("added", n->key);
+	r.serial++;
+	r.issued = (int64_t)time(NULL);
+	roster_sign(&r, secret);
+	rc = roster_save(&r, out_path, 0600);
+	if (rc < 0) {
+		fprintf(stderr, "roster_gen: %s: %s\n", out_path, strerror(-rc));
+		goto out;
+	}
+	ret = 0;
+out:
+	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(priv, sizeof(priv));
+	roster_errors_free(&errs);
+	roster_free(&r);
+	return ret;
+}
+
 static int timing(const char *path)
 {
 	struct roster_errors errs = { 0 };
@@ -166,6 +269,9 @@ int main(int argc, char *argv[])
 		return gen(argv[2], argv[3], argv[4], argv[5]);
 	if (argc == 3 && !strcmp(argv[1], "time"))
 		return timing(argv[2]);
-	fprintf(stderr, "usage: roster_gen gen BASE.signed ADMIN.key TOTAL OUT | time FILE\n");
+	if (argc == 5 && !strcmp(argv[1], "change"))
+		return change(argv[2], argv[3], argv[4]);
+	fprintf(stderr, "usage: roster_gen gen BASE.signed ADMIN.key TOTAL OUT | time FILE | "
+	    "change IN ADMIN.key OUT\n");
 	return 2;
 }
