@@ -11,6 +11,9 @@
 #   applied         drop -> peers installed: the first UAPI dump that answers after the
 #                   persist (the event loop applies before it serves), minus one dump's time
 #   listed          drop -> a `wg show peers` has listed every peer (end to end: the dump too)
+#   CPU             tunneld's CPU time (all its threads, /proc/PID/task/*/schedstat) from the
+#                   drop until listed, the listings polled meanwhile included: on a loaded
+#                   machine the wall times above mostly measure the wait for a core, this not
 #   RSS, peak       VmRSS / VmHWM of tunneld once applied
 # and then a one-node change on the big roster (one node more, serial + 1): the same figures.
 . "$(dirname "$0")/../integration/lib.sh"
@@ -44,9 +47,11 @@ median() {
 # hand_over NODE FILE PEERS KEY: hands FILE to NODE, waits until it persisted FILE's serial and
 # until a UAPI dump lists PEERS peers; R[KEY:persist|apply|listed] in ms from the drop, n/a if
 # that never happened (within 15 s).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'; }
 hand_over() {
-	local n=$1 f=$2 want_peers=$3 k=$4 want t0 t1 dump persisted=n/a applied=n/a listed=n/a got
+	local n=$1 f=$2 want_peers=$3 k=$4 want t0 t1 dump persisted=n/a applied=n/a listed=n/a got c0
 	want=$(roster_serial_of "$f")
+	c0=$(cpu_ns "${PID[$n]}")
 	t0=$(now_ms)
 	roster_hand "$n" "$f"
 	for _ in $(seq 3000); do
@@ -68,6 +73,7 @@ hand_over() {
 	R[$k:persist]=$persisted
 	R[$k:apply]=$applied
 	R[$k:listed]=$listed
+	R[$k:cpu]=$(( ($(cpu_ns "${PID[$n]}") - c0) / 1000000 ))
 }
 
 declare -A R
@@ -94,10 +100,11 @@ for size in $SIZES; do
 		for k in "$size" "$size+1"; do
 			R[$k:persist:$r]=${R[$k:$r:persist]} R[$k:apply:$r]=${R[$k:$r:apply]}
 			R[$k:listed:$r]=${R[$k:$r:listed]} R[$k:parse:$r]=${R[$size:parse:$r]}
+			R[$k:cpu:$r]=${R[$k:$r:cpu]}
 			R[$k:verify:$r]=${R[$size:verify:$r]} R[$size:hwm:$r]=${R[$size+1:hwm:$r]}
-			printf 'round %d  %-6s nodes: parse %s ms, verify %s ms, persisted %s ms, applied %s ms, listed %s ms, RSS %s kB (peak %s, at start %s)\n' \
+			printf 'round %d  %-6s nodes: parse %s ms, verify %s ms, persisted %s ms, applied %s ms, listed %s ms, tunneld CPU %s ms, RSS %s kB (peak %s, at start %s)\n' \
 				"$r" "$k" "${R[$size:parse:$r]}" "${R[$size:verify:$r]}" "${R[$k:persist:$r]}" \
-				"${R[$k:apply:$r]}" "${R[$k:listed:$r]}" "${R[$k:rss:$r]:-n/a}" \
+				"${R[$k:apply:$r]}" "${R[$k:listed:$r]}" "${R[$k:cpu:$r]}" "${R[$k:rss:$r]:-n/a}" \
 				"${R[$size+1:hwm:$r]:-n/a}" "${R[$size:rss0:$r]:-n/a}"
 		done
 		node_stop s || true
@@ -106,15 +113,16 @@ done
 
 echo
 echo "warren roster benchmark: $(nproc) CPU, kernel $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ); goal at 10,000 nodes: listed < 1000 ms (whole and one-node change), RSS < 64 MiB"
-printf '%-7s %9s %10s %13s %11s %10s %9s %10s\n' nodes "parse ms" "verify ms" "persisted ms" "applied ms" "listed ms" "RSS MiB" "peak MiB"
+printf '%-7s %9s %10s %13s %11s %10s %8s %9s %10s\n' nodes "parse ms" "verify ms" "persisted ms" "applied ms" "listed ms" "CPU ms" "RSS MiB" "peak MiB"
 for size in $SIZES; do
 	for k in "$size" "$size+1"; do
 		m() { local key=$1 v=() r; for r in $(seq "$ROUNDS"); do v+=("${R[$k:$key:$r]:-n/a}"); done; median "${v[@]}"; }
 		mib() { awk -v k="$1" 'BEGIN { if (k == "n/a") print k; else printf "%.1f\n", k / 1024 }'; }
-		printf '%-7s %9s %10s %13s %11s %10s %9s %10s\n' "$k" "$(m parse)" "$(m verify)" "$(m persist)" \
-			"$(m apply)" "$(m listed)" "$(mib "$(m rss)")" "$(mib "$(m hwm)")"
+		printf '%-7s %9s %10s %13s %11s %10s %8s %9s %10s\n' "$k" "$(m parse)" "$(m verify)" "$(m persist)" \
+			"$(m apply)" "$(m listed)" "$(m cpu)" "$(mib "$(m rss)")" "$(mib "$(m hwm)")"
 	done
 done
-echo "N: a fresh node handed N nodes; N+1: then one node more (serial + 1).  applied = listed minus the listing dump's time"
+echo "N: a fresh node handed N nodes; N+1: then one node more (serial + 1).  applied = listed minus the listing dump's time; CPU: tunneld's, drop to listed"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs (wall times stretch with it)"
 echo "medians of $ROUNDS fresh tunneld starts; reproduce: as root, BUILD=build ROUNDS=$ROUNDS tests/bench/bench_roster.sh"
 exit 0
