@@ -81,14 +81,46 @@ out:
 	return ok;
 }
 
+/* Loads the roster at path into r and the admin key at admin_path into secret. */
+static bool load(const char *path, const char *admin_path, struct roster *r,
+    uint8_t secret[ROSTER_ADMIN_SECRET_LEN])
+{
+	struct roster_errors errs = { 0 };
+	char err[256];
+	bool ok = false;
+
+	if (!roster_load(path, r, &errs))
+		errors_print(&errs);
+	else if (roster_admin_key_read(admin_path, secret, err, sizeof(err)) != 0)
+		fprintf(stderr, "roster_gen: %s: %s\n", admin_path, err);
+	else
+		ok = true;
+	roster_errors_free(&errs);
+	return ok;
+}
+
+/* The next serial, issued now, signed and saved 0600 at out_path. */
+static bool next_save(struct roster *r, const uint8_t secret[ROSTER_ADMIN_SECRET_LEN],
+    const char *out_path)
+{
+	int rc;
+
+	r->serial++;
+	r->issued = (int64_t)time(NULL);
+	roster_sign(r, secret);
+	rc = roster_save(r, out_path, 0600);
+	if (rc < 0)
+		fprintf(stderr, "roster_gen: %s: %s\n", out_path, strerror(-rc));
+	return rc >= 0;
+}
+
 static int gen(const char *base, const char *admin_path, const char *total_s, const char *out_path)
 {
 	uint8_t secret[ROSTER_ADMIN_SECRET_LEN];
-	struct roster_errors errs = { 0 };
 	struct roster r;
 	unsigned long total;
-	char *end, err[256];
-	int ret = 1, rc;
+	char *end;
+	int ret = 1;
 
 	roster_init(&r);
 	total = strtoul(total_s, &end, 10);
@@ -96,14 +128,8 @@ static int gen(const char *base, const char *admin_path, const char *total_s, co
 		fprintf(stderr, "roster_gen: TOTAL must be 1..%d\n", GEN_MAX);
 		goto out;
 	}
-	if (!roster_load(base, &r, &errs)) {
-		errors_print(&errs);
+	if (!load(base, admin_path, &r, secret))
 		goto out;
-	}
-	if (roster_admin_key_read(admin_path, secret, err, sizeof(err)) != 0) {
-		fprintf(stderr, "roster_gen: %s: %s\n", admin_path, err);
-		goto out;
-	}
 	if (total <= r.n_nodes || total - r.n_nodes > GEN_MAX) {
 		fprintf(stderr, "roster_gen: TOTAL must exceed the %zu nodes of %s\n", r.n_nodes, base);
 		goto out;
@@ -112,19 +138,12 @@ static int gen(const char *base, const char *admin_path, const char *total_s, co
 		fprintf(stderr, "roster_gen: cannot add node %zu\n", r.n_nodes);
 		goto out;
 	}
-	r.serial++;
-	r.issued = (int64_t)time(NULL);
-	roster_sign(&r, secret);
-	rc = roster_save(&r, out_path, 0600);
-	if (rc < 0) {
-		fprintf(stderr, "roster_gen: %s: %s\n", out_path, strerror(-rc));
+	if (!next_save(&r, secret, out_path))
 		goto out;
-	}
 	printf("%zu nodes, serial %" PRIu64 "\n", r.n_nodes, r.serial);
 	ret = 0;
 out:
 	sodium_memzero(secret, sizeof(secret));
-	roster_errors_free(&errs);
 	roster_free(&r);
 	return ret;
 }
@@ -169,22 +188,14 @@ static bool node_clone(struct roster *r, const char *name, const struct roster_n
 
 static int change(const char *in, const char *admin_path, const char *out_path)
 {
-	uint8_t secret[ROSTER_ADMIN_SECRET_LEN], priv[KEY_LEN];
-	struct roster_errors errs = { 0 };
+	uint8_t secret[ROSTER_ADMIN_SECRET_LEN], priv[KEY_LEN] = { 0 };
 	struct roster_node *n;
 	struct roster r;
-	char err[256];
-	int ret = 1, rc;
+	int ret = 1;
 
 	roster_init(&r);
-	if (!roster_load(in, &r, &errs)) {
-		errors_print(&errs);
+	if (!load(in, admin_path, &r, secret))
 		goto out;
-	}
-	if (roster_admin_key_read(admin_path, secret, err, sizeof(err)) != 0) {
-		fprintf(stderr, "roster_gen: %s: %s\n", admin_path, err);
-		goto out;
-	}
 	if (!(n = node_named(&r, "g00010")))
 		goto out;
 	n->endpoints[0].port++;
@@ -210,19 +221,11 @@ static int change(const char *in, const char *admin_path, const char *out_path)
 		goto out;
 	n->addr4[2] = 255;	/* 100.64.255.x: past every generated node */
 	print_key("added", n->key);
-	r.serial++;
-	r.issued = (int64_t)time(NULL);
-	roster_sign(&r, secret);
-	rc = roster_save(&r, out_path, 0600);
-	if (rc < 0) {
-		fprintf(stderr, "roster_gen: %s: %s\n", out_path, strerror(-rc));
-		goto out;
-	}
-	ret = 0;
+	if (next_save(&r, secret, out_path))
+		ret = 0;
 out:
 	sodium_memzero(secret, sizeof(secret));
 	sodium_memzero(priv, sizeof(priv));
-	roster_errors_free(&errs);
 	roster_free(&r);
 	return ret;
 }
