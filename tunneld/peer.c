@@ -136,35 +136,15 @@ static void list_remove(struct peer *q, const struct config_prefix *x)
 	}
 }
 
-static bool list_has(const struct config_prefix *v, size_t n, const struct config_prefix *x)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (prefix_equal(x, &v[i]))
-			return true;
-	}
-	return false;
-}
-
 bool peer_allowed_ips_same(const struct peer *p, const struct config_prefix *want, size_t n)
 {
 	struct config_prefix x;
 
 	if (n != p->n_allowed_ips)
 		return false;
-	/* Both ways, so that a repeated prefix in want cannot hide one of ours. */
 	for (size_t i = 0; i < n; i++) {
 		x = prefix_masked(&want[i]);
-		if (!list_has(p->allowed_ips, p->n_allowed_ips, &x))
-			return false;
-	}
-	for (size_t i = 0; i < p->n_allowed_ips; i++) {
-		bool found = false;
-
-		for (size_t j = 0; j < n && !found; j++) {
-			x = prefix_masked(&want[j]);
-			found = prefix_equal(&x, &p->allowed_ips[i]);
-		}
-		if (!found)
+		if (!prefix_equal(&x, &p->allowed_ips[i]))
 			return false;
 	}
 	return true;

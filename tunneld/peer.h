@@ -31,8 +31,9 @@ struct peer *peer_find(struct device *dev, const uint8_t public_key[WG_KEY_LEN])
 int peer_allowed_ip_add(struct peer *p, const struct config_prefix *prefix);
 /* Takes every prefix away from the peer. */
 void peer_allowed_ips_clear(struct peer *p);
-/* true if the peer's allowed IPs are exactly the n prefixes of want (any order, host bits
- * ignored as the trie ignores them): replacing them would change nothing. */
+/* true if the peer's allowed IPs are the n prefixes of want in the same order (host bits
+ * ignored, as the trie ignores them): replacing them would change nothing, not even the
+ * order the UAPI lists them in. */
 bool peer_allowed_ips_same(const struct peer *p, const struct config_prefix *want, size_t n);
 
 /* Copies pkt (len bytes) into the staging pool; the oldest is dropped when the peer's queue is
