@@ -724,10 +724,15 @@ static void block_flush(struct dump_block *b)
 	b->len = 0;
 }
 
-/* The longest line put below is an IPv6 endpoint or allowed IP, under 80 bytes. */
+/* Each group of lines put_peer writes after a block_room call is at most 176 bytes (the
+ * public key, preshared key and protocol version lines; an IPv6 endpoint or allowed IP line
+ * is 63): room for 256 is always enough. */
+enum { DUMP_GROUP_MAX = 256 };
+
 static void block_room(struct dump_block *b)
 {
-	if (sizeof(b->text) - b->len < 128)
+	_Static_assert(sizeof(b->text) >= 2 * DUMP_GROUP_MAX, "a group fits an empty block");
+	if (sizeof(b->text) - b->len < DUMP_GROUP_MAX)
 		block_flush(b);
 }
 
