@@ -14,12 +14,17 @@ LIMIT_MS=5000
 RSS_MAX_KB=$((64 * 1024))
 # Sanitizer builds run several times slower and hold shadow memory: time bounds widened,
 # memory not checked.
-SAN=0
-case $BUILD in *-san|*-tsan) SAN=1 LIMIT_MS=60000 ;; esac
+SAN=0 GEN_SAN=()
+case $BUILD in
+*-san) SAN=1 LIMIT_MS=60000 GEN_SAN=(-fsanitize=address,undefined -static-libubsan) ;;
+*-tsan) SAN=1 LIMIT_MS=60000 GEN_SAN=(-fsanitize=thread) ;;
+esac
 
+# roster_gen links the build's libkeys.a, so it takes the build's sanitizer too.
 # shellcheck disable=SC2046
-${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -I"$ROOT" -o "$T/roster_gen" "$ROOT/tests/bench/roster_gen.c" \
-	"$BUILD/libkeys.a" $(pkg-config --libs libsodium libb2 libcrypto) 2>"$T/gen.err" ||
+${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 "${GEN_SAN[@]}" -I"$ROOT" -o "$T/roster_gen" \
+	"$ROOT/tests/bench/roster_gen.c" "$BUILD/libkeys.a" $(pkg-config --libs libsodium libb2 libcrypto) \
+	2>"$T/gen.err" ||
 	{ fail "cannot build roster_gen: $(head -n 3 "$T/gen.err")"; finish; }
 
 roster_admin_init
