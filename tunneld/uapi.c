@@ -191,6 +191,8 @@ static void handle_get(struct uapi_client *c)
 		answer(c, ENOMEM);
 		return;
 	}
+	if (!b.len && b.p)	/* nothing to say (a fresh device): the buffer went unused */
+		secret_free(b.p, 0, (void *)(uintptr_t)b.cap);
 	answer(c, 0);
 }
 
