@@ -1,9 +1,9 @@
 /* ChaCha20-Poly1305 behind one interface, libsodium or OpenSSL 3 EVP.
  *
- * The OpenSSL contexts are static, one per direction, allocated once (aead_init or the first
- * transport call) and re-keyed per packet: no allocation on the packet path.  This is safe
- * only because the daemon runs the data path on one thread; a second crypto thread needs its
- * own pair. */
+ * The OpenSSL contexts are one pair (one per direction) per thread, thread-local, allocated
+ * once (aead_init or the thread's first transport call) and re-keyed per packet: no allocation
+ * on the packet path, and the crypto workers (tunneld/crypt_worker.c) never share a context
+ * with the event loop or with each other. */
 #include "aead.h"
 
 #include <limits.h>
@@ -11,10 +11,10 @@
 #include <sodium.h>
 #include <string.h>
 
-static EVP_CIPHER_CTX *enc_ctx;
-static EVP_CIPHER_CTX *dec_ctx;
-static bool ossl_ready;
-static bool ossl_failed;
+static _Thread_local EVP_CIPHER_CTX *enc_ctx;
+static _Thread_local EVP_CIPHER_CTX *dec_ctx;
+static _Thread_local bool ossl_ready;
+static _Thread_local bool ossl_failed;
 static enum aead_backend transport_backend = AEAD_BACKEND_OPENSSL;
 
 bool

@@ -25,14 +25,16 @@ enum aead_backend {
 	AEAD_BACKEND_OPENSSL,
 };
 
-/* Preallocates the OpenSSL contexts (one per direction, static: the daemon is
- * single-threaded).  Optional: the first transport call does it otherwise.  false if
- * OpenSSL cannot provide ChaCha20-Poly1305; the transport path then uses libsodium. */
+/* Preallocates the calling thread's OpenSSL contexts (one per direction; each thread has its
+ * own).  Optional: the thread's first transport call does it otherwise.  false if OpenSSL
+ * cannot provide ChaCha20-Poly1305; the transport path then uses libsodium.  aead_cleanup
+ * frees the calling thread's pair (a thread that used the transport calls it before it ends). */
 bool aead_init(void);
 void aead_cleanup(void);
-/* Overwrites the last transport key the OpenSSL contexts hold; called when a keypair is wiped. */
+/* Overwrites the last transport key the calling thread's OpenSSL contexts hold; called when a
+ * keypair is wiped (the loop thread) and by a crypto worker when it runs out of work. */
 void aead_transport_forget(void);
-/* Selects the transport backend (default AEAD_BACKEND_OPENSSL). */
+/* Selects the transport backend (default AEAD_BACKEND_OPENSSL); before any thread uses it. */
 void aead_transport_backend_set(enum aead_backend b);
 enum aead_backend aead_transport_backend_get(void);
 
