@@ -191,7 +191,7 @@ unit-bins: $(UNIT_BINS)
 # the resolver's pool or the roster persister): the others run one thread, where TSan can find
 # nothing, and cost two minutes under it (docs/testing.md).
 TSAN_UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,\
-                  $(shell grep -l 'pthread_create\|resolver_new\|roster_sync_start' $(UNIT_SRC)))
+                  $(shell grep -l 'pthread_create\|resolver_new\|roster_sync_start\|crypt_pool_new' $(UNIT_SRC)))
 UNIT_RUN := $(if $(filter thread,$(SANITIZE)),$(TSAN_UNIT_BINS),$(UNIT_BINS))
 unit: $(UNIT_RUN)
 	$(Q)$(SAN_ENV) JOBS=$(JOBS) tests/run-unit.sh $(UNIT_RUN)
