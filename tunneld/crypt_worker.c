@@ -12,9 +12,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include "crypt_ring.h"
+#include "wg/aead.h"
 
 _Static_assert((int)CRYPT_INFLIGHT_MAX <= (int)CRYPT_RING_SLOTS,
     "a worker's ring must hold every batch in flight, so that submit fails only on the cap");
@@ -60,14 +59,10 @@ static void eventfd_kick(int fd)
 void crypt_batch_run(struct crypt_batch *b)
 {
 	for (unsigned i = 0; i < b->n; i++) {
-		struct crypt_job *j = &b->jobs[i];
-
 		if (b->op == CRYPT_SEAL)
-			j->ok = aead_transport_encrypt(j->data, j->data, j->len, j->counter, j->key);
+			wg_data_job_seal(&b->jobs[i]);
 		else
-			j->ok = j->len >= AEAD_TAG_LEN &&
-			    aead_transport_decrypt(j->data, j->data, j->len, j->counter, j->key);
-		sodium_memzero(j->key, sizeof(j->key));
+			wg_data_job_open(&b->jobs[i]);
 	}
 }
 

@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "aead.h"
+#include "wg/engine.h"
 
 enum {
 	/* Jobs per batch: one batch is what one receive or TUN read round gathers. */
@@ -40,25 +40,16 @@ enum {
 };
 
 enum crypt_op {
-	CRYPT_SEAL,	/* data holds len bytes of plaintext; ciphertext and the tag replace them */
-	CRYPT_OPEN,	/* data holds len bytes of ciphertext and tag; plaintext (len - 16) replaces
-			 * them, wiped if it does not authenticate */
-};
-
-/* One packet's AEAD.  Filled by the loop; the key is a copy (the keypair may be gone by the
- * time the worker runs) and is wiped by whoever runs the job, right after use. */
-struct crypt_job {
-	uint8_t key[AEAD_KEY_LEN];
-	uint64_t counter;	/* WireGuard nonce: 4 zero bytes || le64 counter */
-	uint8_t *data;		/* in place; the caller's buffer, untouched by the pool otherwise */
-	size_t len;
-	bool ok;		/* result: sealed, or authenticated */
+	CRYPT_SEAL,	/* wg_data_job_seal each job */
+	CRYPT_OPEN,	/* wg_data_job_open each job */
 };
 
 struct crypt_batch {
 	enum crypt_op op;
 	unsigned n;		/* jobs[0..n) */
-	struct crypt_job jobs[CRYPT_BATCH_MAX];
+	/* One packet's AEAD each (wg/engine.h: the key is a copy, wiped once used; data points
+	 * into the caller's buffer, untouched by the pool otherwise). */
+	struct wg_data_job jobs[CRYPT_BATCH_MAX];
 	/* Set by the worker (release) when every job is done; the pool's, between submit and
 	 * crypt_pool_next_done. */
 	atomic_bool done;

@@ -16,7 +16,7 @@
 #include <sodium.h>
 #include <unistd.h>
 
-#include "tunneld/aead.h"
+#include "tunneld/wg/aead.h"
 #include "tunneld/crypt_ring.h"
 #include "tunneld/crypt_worker.h"
 
@@ -80,7 +80,7 @@ static void slot_fill(struct slot *s, struct test_peer *peers, enum crypt_op op,
 	s->batch.op = op;
 	s->batch.n = n;
 	for (unsigned i = 0; i < n; i++) {
-		struct crypt_job *j = &s->batch.jobs[i];
+		struct wg_data_job *j = &s->batch.jobs[i];
 		struct job_meta *m = &s->meta[i];
 		struct test_peer *p;
 
@@ -115,7 +115,7 @@ static void slot_check(struct slot *s, struct test_peer *peers)
 	uint8_t want[JOB_BUF];
 
 	for (unsigned i = 0; i < s->batch.n; i++) {
-		const struct crypt_job *j = &s->batch.jobs[i];
+		const struct wg_data_job *j = &s->batch.jobs[i];
 		const struct job_meta *m = &s->meta[i];
 		struct test_peer *p = &peers[m->peer];
 

@@ -124,6 +124,31 @@ enum wg_send_result {
 enum wg_send_result wg_peer_encrypt(struct wg_peer *p, uint8_t *pkt, size_t len,
     uint64_t now_ns, size_t *msg_len);
 
+/* Transport data in three steps, so that the AEAD can run on another thread (tunneld's crypto
+ * workers): "prepare" on the engine's thread does all that needs protocol state (keypair,
+ * counter, header, padding; on receipt the checks before decryption) and copies into a job
+ * what the AEAD needs, the key by value; the job is sealed or opened anywhere; "finish" on the
+ * engine's thread applies the result.  wg_peer_encrypt and wg_engine_receive are the same
+ * steps run at once and give the same bytes and answers. */
+struct wg_data_job {
+	uint8_t key[WG_KEY_LEN];	/* a copy: the keypair may be gone when the job runs */
+	uint64_t counter;
+	uint8_t *data;		/* in the caller's buffer, after the 16-byte data header */
+	size_t len;		/* seal: padded plaintext; open: ciphertext and tag */
+	bool ok;		/* sealed; authenticated */
+};
+/* Any thread.  In place; key wiped.  A message that does not authenticate is wiped. */
+void wg_data_job_seal(struct wg_data_job *j);
+void wg_data_job_open(struct wg_data_job *j);
+
+/* As wg_peer_encrypt (same arguments, results, counter, timers and rekeying), except that the
+ * message is sealed by wg_data_job_seal(job) later; until then pkt - WG_DATA_HEADROOM holds its
+ * header and the padded plaintext.  Nothing to finish: the message is ready once sealed.  A
+ * job whose seal fails is dropped (wg_peer_encrypt drops the session then; OpenSSL does not
+ * fail here). */
+enum wg_send_result wg_peer_encrypt_prepare(struct wg_peer *p, uint8_t *pkt, size_t len,
+    uint64_t now_ns, size_t *msg_len, struct wg_data_job *job);
+
 /* Inbound datagrams. */
 enum wg_rx_kind {
 	WG_RX_DROP,		/* invalid, unauthenticated, replayed or unwanted; rx->why says */
@@ -133,6 +158,8 @@ enum wg_rx_kind {
 	WG_RX_HANDSHAKE,	/* a handshake message was consumed (maybe rx->out_len to send) */
 	WG_RX_COOKIE,		/* a cookie reply was consumed */
 	WG_RX_UNDER_LOAD,	/* a cookie reply for src is in out (rx->out_len bytes) */
+	WG_RX_PENDING,		/* wg_engine_receive_prepare only: a data message waits for its
+				 * job to be opened and for wg_engine_receive_finish */
 };
 
 /* rx->flags */
@@ -174,6 +201,30 @@ struct wg_rx {
 enum wg_rx_kind wg_engine_receive(struct wg_engine *e, const union wg_sockaddr *src,
     uint8_t *buf, size_t len, uint64_t now_ns, uint64_t wall_ns,
     uint8_t *out, size_t out_cap, struct wg_rx *rx);
+
+/* The engine's part of a data message between wg_engine_receive_prepare and
+ * wg_engine_receive_finish: which keypair (by index and birth, so that one replaced meanwhile
+ * is not mistaken for it), and the counter. */
+struct wg_rx_pending {
+	uint32_t local_index;
+	uint64_t birthdate_ns;
+	uint64_t counter;
+};
+/* As wg_engine_receive, except for a data message that passes every check before decryption:
+ * WG_RX_PENDING, with job ready for wg_data_job_open and pending filled, and nothing else
+ * done (rx is as for a drop, without a reason).  Other messages are handled completely. */
+enum wg_rx_kind wg_engine_receive_prepare(struct wg_engine *e, const union wg_sockaddr *src,
+    uint8_t *buf, size_t len, uint64_t now_ns, uint64_t wall_ns,
+    uint8_t *out, size_t out_cap, struct wg_rx *rx, struct wg_data_job *job,
+    struct wg_rx_pending *pending);
+/* The rest of wg_engine_receive for a prepared data message of len bytes at buf, opened in
+ * place (authentic: the job's ok): the keypair looked up again (dropped, WG_DROP_NO_SESSION,
+ * if it went away or expired meanwhile), then the replay window, the session and the timers
+ * exactly as wg_engine_receive.  Call in the order the messages were received, per peer, for
+ * the same answers (a replay window accepts some disorder, as on the wire). */
+enum wg_rx_kind wg_engine_receive_finish(struct wg_engine *e, uint8_t *buf, size_t len,
+    const struct wg_rx_pending *pending, bool authentic, uint64_t now_ns, uint64_t wall_ns,
+    struct wg_rx *rx);
 
 /* Timers.  The I/O layer arms one timer per peer at wg_peer_next_deadline() (UINT64_MAX: none),
  * re-reads it after every call on that peer, and when it expires calls wg_peer_tick() until it

@@ -7,6 +7,8 @@
 
 #include <sodium.h>
 
+#include "aead.h"
+
 static enum wg_rx_kind drop(struct wg_rx *rx, enum wg_drop_reason reason, const char *why)
 {
 	rx->reason = reason;
@@ -275,35 +277,61 @@ static size_t inner_length(const uint8_t *pkt, size_t plen)
 	return len <= plen ? len : 0;
 }
 
-static enum wg_rx_kind rx_data(struct wg_engine *e, uint8_t *buf, size_t len, uint64_t now,
-    uint64_t wall, struct wg_rx *rx)
+/* A data message up to its decryption: the keypair its index names, if that may still
+ * receive, and the checks that need no key.  WG_RX_PENDING with job and pending filled. */
+static enum wg_rx_kind data_prepare(struct wg_engine *e, uint8_t *buf, size_t len, uint64_t now,
+    struct wg_rx *rx, struct wg_data_job *job, struct wg_rx_pending *pending)
 {
 	const struct index_entry *ent;
 	struct noise_keypair *kp;
-	struct wg_peer *p;
-	struct noise_keypair *cur;
 	uint32_t idx;
-	size_t plen;
 
 	memcpy(&idx, buf + sizeof(struct message_header), sizeof(idx));
 	ent = index_table_lookup(&e->indices, le32toh(idx));
 	if (!ent || ent->kind != INDEX_KEYPAIR)
 		return drop(rx, WG_DROP_NO_SESSION, "data for an unknown index");
-	p = ent->peer;
 	kp = ent->obj;
 	if (!kp->receiving.is_valid || expired(kp->receiving.birthdate_ns, REJECT_AFTER_TIME, now) ||
 	    kp->receiving_counter.greatest >= REJECT_AFTER_MESSAGES) {
 		kp->receiving.is_valid = false;
 		return drop(rx, WG_DROP_NO_SESSION, "data under an expired keypair");
 	}
-	switch (noise_keypair_open(kp, buf, len, &plen)) {
-	case NOISE_OPEN_OK:
-		break;
-	case NOISE_OPEN_REPLAY:
-		return drop(rx, WG_DROP_REPLAY, "data replayed");
-	case NOISE_OPEN_INVALID:
+	if (!noise_keypair_open_prepare(kp, buf, len, &pending->counter))
 		return drop(rx, WG_DROP_BAD_AUTH, "data does not authenticate");
-	}
+	pending->local_index = kp->local_index;
+	pending->birthdate_ns = kp->receiving.birthdate_ns;
+	memcpy(job->key, kp->receiving.key, sizeof(job->key));
+	job->counter = pending->counter;
+	job->data = buf + sizeof(struct msg_data);
+	job->len = len - sizeof(struct msg_data);
+	job->ok = false;
+	return WG_RX_PENDING;
+}
+
+/* The rest, once the job was opened: the keypair again (it may have gone meanwhile), the
+ * replay window (only an authentic counter may move it), the session and the timers. */
+static enum wg_rx_kind data_finish(struct wg_engine *e, uint8_t *buf, size_t len,
+    const struct wg_rx_pending *pending, bool authentic, uint64_t now, uint64_t wall,
+    struct wg_rx *rx)
+{
+	const struct index_entry *ent;
+	struct noise_keypair *kp, *cur;
+	struct wg_peer *p;
+	size_t plen;
+
+	ent = index_table_lookup(&e->indices, pending->local_index);
+	if (!ent || ent->kind != INDEX_KEYPAIR ||
+	    ((struct noise_keypair *)ent->obj)->receiving.birthdate_ns != pending->birthdate_ns)
+		return drop(rx, WG_DROP_NO_SESSION, "data for a keypair that went away");
+	p = ent->peer;
+	kp = ent->obj;
+	if (!kp->receiving.is_valid)
+		return drop(rx, WG_DROP_NO_SESSION, "data under an expired keypair");
+	if (!authentic)
+		return drop(rx, WG_DROP_BAD_AUTH, "data does not authenticate");
+	if (!replay_counter_validate(&kp->receiving_counter, pending->counter))
+		return drop(rx, WG_DROP_REPLAY, "data replayed");
+	plen = len - sizeof(struct msg_data) - NOISE_AUTHTAG_LEN;
 
 	rx->peer = p;
 	rx->flags = WG_RX_ENDPOINT;
@@ -336,9 +364,32 @@ static enum wg_rx_kind rx_data(struct wg_engine *e, uint8_t *buf, size_t len, ui
 	return WG_RX_DATA;
 }
 
-enum wg_rx_kind wg_engine_receive(struct wg_engine *e, const union wg_sockaddr *src,
-    uint8_t *buf, size_t len, uint64_t now_ns, uint64_t wall_ns,
-    uint8_t *out, size_t out_cap, struct wg_rx *rx)
+void wg_data_job_open(struct wg_data_job *j)
+{
+	j->ok = j->len >= NOISE_AUTHTAG_LEN &&
+	    aead_transport_decrypt(j->data, j->data, j->len, j->counter, j->key);
+	sodium_memzero(j->key, sizeof(j->key));
+}
+
+/* The three steps at once (the inline path). */
+static enum wg_rx_kind rx_data(struct wg_engine *e, uint8_t *buf, size_t len, uint64_t now,
+    uint64_t wall, struct wg_rx *rx)
+{
+	struct wg_rx_pending pending;
+	struct wg_data_job job;
+	enum wg_rx_kind kind;
+
+	kind = data_prepare(e, buf, len, now, rx, &job, &pending);
+	if (kind != WG_RX_PENDING)
+		return kind;
+	wg_data_job_open(&job);
+	return data_finish(e, buf, len, &pending, job.ok, now, wall, rx);
+}
+
+/* wg_engine_receive, or with job (non-NULL) its prepare step for data messages. */
+static enum wg_rx_kind receive(struct wg_engine *e, const union wg_sockaddr *src, uint8_t *buf,
+    size_t len, uint64_t now_ns, uint64_t wall_ns, uint8_t *out, size_t out_cap,
+    struct wg_rx *rx, struct wg_data_job *job, struct wg_rx_pending *pending)
 {
 	uint32_t type;
 
@@ -364,8 +415,34 @@ enum wg_rx_kind wg_engine_receive(struct wg_engine *e, const union wg_sockaddr *
 	case MESSAGE_DATA:
 		if (len < MESSAGE_MINIMUM_LENGTH)
 			return drop(rx, WG_DROP_MALFORMED, "short data message");
+		if (job)
+			return data_prepare(e, buf, len, now_ns, rx, job, pending);
 		return rx_data(e, buf, len, now_ns, wall_ns, rx);
 	default:
 		return drop(rx, WG_DROP_MALFORMED, "unknown message type");
 	}
+}
+
+enum wg_rx_kind wg_engine_receive(struct wg_engine *e, const union wg_sockaddr *src,
+    uint8_t *buf, size_t len, uint64_t now_ns, uint64_t wall_ns,
+    uint8_t *out, size_t out_cap, struct wg_rx *rx)
+{
+	return receive(e, src, buf, len, now_ns, wall_ns, out, out_cap, rx, NULL, NULL);
+}
+
+enum wg_rx_kind wg_engine_receive_prepare(struct wg_engine *e, const union wg_sockaddr *src,
+    uint8_t *buf, size_t len, uint64_t now_ns, uint64_t wall_ns,
+    uint8_t *out, size_t out_cap, struct wg_rx *rx, struct wg_data_job *job,
+    struct wg_rx_pending *pending)
+{
+	return receive(e, src, buf, len, now_ns, wall_ns, out, out_cap, rx, job, pending);
+}
+
+enum wg_rx_kind wg_engine_receive_finish(struct wg_engine *e, uint8_t *buf, size_t len,
+    const struct wg_rx_pending *pending, bool authentic, uint64_t now_ns, uint64_t wall_ns,
+    struct wg_rx *rx)
+{
+	*rx = (struct wg_rx){ 0 };
+	touch(e, now_ns);
+	return data_finish(e, buf, len, pending, authentic, now_ns, wall_ns, rx);
 }

@@ -451,17 +451,16 @@ noise_keypair_encrypt(struct noise_keypair *kp, uint8_t *msg, size_t plaintext_l
 }
 
 size_t
-noise_keypair_encrypt_mtu(struct noise_keypair *kp, uint8_t *msg, size_t plaintext_len,
-    size_t mtu)
+noise_keypair_seal_prepare(struct noise_keypair *kp, uint8_t *msg, size_t plaintext_len,
+    size_t mtu, uint64_t *counter, size_t *padded_len)
 {
 	struct msg_data hdr;
 	size_t padded;
-	uint64_t counter;
 
 	if (!kp->sending.is_valid || kp->sending_counter >= REJECT_AFTER_MESSAGES ||
 	    plaintext_len > SIZE_MAX - sizeof(hdr) - 2 * MESSAGE_PADDING_MULTIPLE)
 		return 0;
-	counter = kp->sending_counter++;
+	*counter = kp->sending_counter++;
 
 	/* Pad to 16 so the length leaks less about the inner packet. */
 	padded = (plaintext_len + MESSAGE_PADDING_MULTIPLE - 1) &
@@ -472,36 +471,56 @@ noise_keypair_encrypt_mtu(struct noise_keypair *kp, uint8_t *msg, size_t plainte
 	/* Header through memcpy: the caller's buffer need not be 8-byte aligned. */
 	hdr.header.type = htole32(MESSAGE_DATA);
 	hdr.key_idx = htole32(kp->remote_index);
-	hdr.counter = htole64(counter);
+	hdr.counter = htole64(*counter);
 	memcpy(msg, &hdr, sizeof(hdr));
-	if (!aead_transport_encrypt(msg + sizeof(hdr), msg + sizeof(hdr), padded, counter,
-	    kp->sending.key))
-		return 0;
+	*padded_len = padded;
 	return sizeof(hdr) + padded + NOISE_AUTHTAG_LEN;
+}
+
+size_t
+noise_keypair_encrypt_mtu(struct noise_keypair *kp, uint8_t *msg, size_t plaintext_len,
+    size_t mtu)
+{
+	uint64_t counter;
+	size_t padded, n;
+
+	n = noise_keypair_seal_prepare(kp, msg, plaintext_len, mtu, &counter, &padded);
+	if (!n || !aead_transport_encrypt(msg + sizeof(struct msg_data),
+	    msg + sizeof(struct msg_data), padded, counter, kp->sending.key))
+		return 0;
+	return n;
+}
+
+bool
+noise_keypair_open_prepare(const struct noise_keypair *kp, const uint8_t *msg, size_t msg_len,
+    uint64_t *counter)
+{
+	struct msg_data hdr;
+
+	if (msg_len < MESSAGE_MINIMUM_LENGTH || !kp->receiving.is_valid)
+		return false;
+	memcpy(&hdr, msg, sizeof(hdr));
+	if (le32toh(hdr.header.type) != MESSAGE_DATA || le32toh(hdr.key_idx) != kp->local_index)
+		return false;
+	*counter = le64toh(hdr.counter);
+	return *counter < REJECT_AFTER_MESSAGES;
 }
 
 enum noise_open_result
 noise_keypair_open(struct noise_keypair *kp, uint8_t *msg, size_t msg_len,
     size_t *plaintext_len)
 {
-	struct msg_data hdr;
 	uint64_t counter;
 
-	if (msg_len < MESSAGE_MINIMUM_LENGTH || !kp->receiving.is_valid)
-		return NOISE_OPEN_INVALID;
-	memcpy(&hdr, msg, sizeof(hdr));
-	if (le32toh(hdr.header.type) != MESSAGE_DATA || le32toh(hdr.key_idx) != kp->local_index)
-		return NOISE_OPEN_INVALID;
-	counter = le64toh(hdr.counter);
-	if (counter >= REJECT_AFTER_MESSAGES)
+	if (!noise_keypair_open_prepare(kp, msg, msg_len, &counter))
 		return NOISE_OPEN_INVALID;
 	/* Authenticate first; only an authentic counter may move the replay window. */
-	if (!aead_transport_decrypt(msg + sizeof(hdr), msg + sizeof(hdr), msg_len - sizeof(hdr),
-	    counter, kp->receiving.key))
+	if (!aead_transport_decrypt(msg + sizeof(struct msg_data), msg + sizeof(struct msg_data),
+	    msg_len - sizeof(struct msg_data), counter, kp->receiving.key))
 		return NOISE_OPEN_INVALID;
 	if (!replay_counter_validate(&kp->receiving_counter, counter))
 		return NOISE_OPEN_REPLAY;
-	*plaintext_len = msg_len - sizeof(hdr) - NOISE_AUTHTAG_LEN;
+	*plaintext_len = msg_len - sizeof(struct msg_data) - NOISE_AUTHTAG_LEN;
 	return NOISE_OPEN_OK;
 }
 

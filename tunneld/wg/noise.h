@@ -138,6 +138,17 @@ enum noise_open_result {
 };
 enum noise_open_result noise_keypair_open(struct noise_keypair *kp, uint8_t *msg,
     size_t msg_len, size_t *plaintext_len);
+/* The two functions above without their AEAD, for a caller that runs it elsewhere (another
+ * thread): the seal takes the counter (*counter) and writes the header and the padding, the
+ * AEAD then seals *padded_len bytes after the header in place; same return as
+ * noise_keypair_encrypt_mtu.  The open checks what can be checked before decryption (receiving
+ * key valid, type, index, counter below REJECT_AFTER_MESSAGES) and reads the counter; false is
+ * NOISE_OPEN_INVALID.  After the AEAD the caller passes the counter through the keypair's
+ * replay window itself. */
+size_t noise_keypair_seal_prepare(struct noise_keypair *kp, uint8_t *msg, size_t plaintext_len,
+    size_t mtu, uint64_t *counter, size_t *padded_len);
+bool noise_keypair_open_prepare(const struct noise_keypair *kp, const uint8_t *msg,
+    size_t msg_len, uint64_t *counter);
 void noise_keypair_wipe(struct noise_keypair *kp);
 
 #endif
