@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "addr_watch.h"
+#include "crypt_stage.h"
 #include "device.h"
 #include "firewall.h"
 #include "gro.h"
@@ -282,6 +283,7 @@ void device_destroy(struct device *dev)
 {
 	size_t i;
 
+	crypt_stage_stop(dev);	/* first: its batches point into the buffers and peers */
 	while (dev->peers_head)
 		peer_destroy(dev->peers_head);
 	if (dev->nl && dev->manage_network) {
@@ -322,4 +324,14 @@ void device_destroy(struct device *dev)
 	free_buffers(dev);
 	memset(dev, 0, sizeof(*dev));
 	dev->tun_fd = -1;
+}
+
+void *device_buffers_map(size_t len)
+{
+	return map_zeroed(len);
+}
+
+void device_buffers_unmap(uint8_t *mem, size_t len)
+{
+	unmap_wiped(mem, len);
 }

@@ -13,6 +13,7 @@
 #include "wg/engine.h"
 #include "udp.h"
 
+struct crypt_stage;
 struct event;
 struct event_base;
 struct firewall;
@@ -144,6 +145,7 @@ struct device {
 	struct udp_send_batch send4;
 	struct udp_send_batch send6;
 	struct udp_recv_batch recv;
+	struct crypt_stage *crypt;	/* crypto workers (crypt_stage.h); NULL: inline */
 	struct device_stats stats;
 	bool closing;
 	void (*on_fatal)(struct device *dev, const char *why);
@@ -165,6 +167,10 @@ uint32_t device_route_table(const char *ifname);
 void device_sync_mtu(struct device *dev);
 /* Removes peers, routes and addresses we added, closes everything, wipes keys. */
 void device_destroy(struct device *dev);
+/* Packet buffer memory: len bytes, zeroed, mapped (pages are used only when touched); unmapped
+ * with the pages in use wiped first (they held plaintext). */
+void *device_buffers_map(size_t len);
+void device_buffers_unmap(uint8_t *mem, size_t len);
 
 /* Applies a whole configuration (file mode): only differences are applied; unchanged peers
  * keep their sessions.  Returns 0 only if every part applied (port, fwmark, peers, allowed

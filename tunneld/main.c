@@ -18,6 +18,8 @@
 #include "common/notify.h"
 #include "keys/lib/key.h"
 #include "tunneld/config.h"
+#include "tunneld/crypt_stage.h"
+#include "tunneld/crypt_worker.h"
 #include "tunneld/device.h"
 #include "tunneld/gossip.h"
 #include "tunneld/metrics.h"
@@ -64,11 +66,30 @@ static void usage(FILE *f, const char *prog)
 	    "                       json (one object per line)\n"
 	    "      --no-offload     plain TUN reads and writes, one packet each: no TSO/USO\n"
 	    "                       super-packets (as the file's Offload = off)\n"
+	    "      --crypto-workers N  threads that encrypt and decrypt data packets, 0 to %d;\n"
+	    "                       0: all on the event loop (default: 1 with two or more CPUs,\n"
+	    "                       else 0; environment TUNNELD_CRYPTO_WORKERS when not given)\n"
 	    "  -h, --help           this text\n"
 	    "      --version        print the version\n"
 	    "\n"
 	    "Either way the interface is controlled through %s/IFACE.sock with wg(8).\n",
-	    prog, prog, UAPI_SOCKET_DIR);
+	    prog, prog, CRYPT_WORKERS_MAX, UAPI_SOCKET_DIR);
+}
+
+/* "0".."CRYPT_WORKERS_MAX" (strtoul, whole string, in range). */
+static bool crypto_workers_parse(const char *s, unsigned *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > CRYPT_WORKERS_MAX)
+		return false;
+	*out = (unsigned)v;
+	return true;
 }
 
 static bool interface_name_from_path(const char *path, char name[IFNAMSIZ])
@@ -265,6 +286,7 @@ int main(int argc, char *argv[])
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "log-format", required_argument, NULL, 'L' },
 		{ "no-offload", no_argument, NULL, 'O' },
+		{ "crypto-workers", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -277,6 +299,8 @@ int main(int argc, char *argv[])
 	enum log_level level = LOG_LEVEL_INFO;
 	enum log_format log_fmt = LOG_FORMAT_TEXT;
 	bool foreground = false, offload = true;
+	bool workers_given = false;
+	unsigned crypto_workers = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0;
 	char ifname[IFNAMSIZ];
 	struct event *sig_ev[3] = { NULL };
 	static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
@@ -299,6 +323,14 @@ int main(int argc, char *argv[])
 				return 2;
 			}
 			break;
+		case 'W':
+			if (!crypto_workers_parse(optarg, &crypto_workers)) {
+				fprintf(stderr, "tunneld: --crypto-workers '%.40s': a number from 0 "
+				    "to %d\n", optarg, CRYPT_WORKERS_MAX);
+				return 2;
+			}
+			workers_given = true;
+			break;
 		case 'h': usage(stdout, argv[0]); return 0;
 		case 'V': printf("tunneld %s\n", WARREN_VERSION); return 0;
 		default: usage(stderr, argv[0]); return 2;
@@ -307,6 +339,13 @@ int main(int argc, char *argv[])
 	env = getenv("WG_PROCESS_FOREGROUND");
 	if (env && strcmp(env, "1") == 0)
 		foreground = true;
+	/* For UAPI mode under wg-quick, which starts us without options. */
+	env = getenv("TUNNELD_CRYPTO_WORKERS");
+	if (env && !workers_given && !crypto_workers_parse(env, &crypto_workers)) {
+		fprintf(stderr, "tunneld: TUNNELD_CRYPTO_WORKERS='%.40s': a number from 0 to %d\n",
+		    env, CRYPT_WORKERS_MAX);
+		return 2;
+	}
 	env = getenv("LOG_LEVEL");
 	if (env && (strcmp(env, "verbose") == 0 || strcmp(env, "debug") == 0))
 		level = LOG_LEVEL_DEBUG;
@@ -435,6 +474,11 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	if (privilege_drop(have_user ? &user : NULL, keep_bind) < 0) {
+		ret = 1;
+		goto out;
+	}
+	/* After the drop: capabilities are per thread, and the workers need none. */
+	if (crypt_stage_start(&state.dev, crypto_workers) < 0) {
 		ret = 1;
 		goto out;
 	}

@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include "crypt_stage.h"
 #include "log.h"
 #include "wg/messages.h"
 #include "peer.h"
@@ -66,6 +67,7 @@ void peer_destroy(struct peer *p)
 	struct device *dev = p->dev;
 	struct peer **pp;
 
+	crypt_stage_forget_peer(dev, p);
 	peer_drop_staged(p);
 	peer_allowed_ips_clear(p);
 	free(p->allowed_ips);

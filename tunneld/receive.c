@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "gro.h"
+#include "crypt_stage.h"
 #include "log.h"
 #include "wg/messages.h"
 #include "peer.h"
@@ -91,21 +92,15 @@ static void session_note(struct peer *p, uint64_t now)
 	p->last_session_ns = now;
 }
 
-static void receive_one(struct device *dev, struct udp_endpoint *from, uint8_t *buf,
-    size_t len, uint64_t now, uint64_t wall)
+void receive_result(struct device *dev, struct udp_endpoint *from, uint8_t *buf,
+    size_t len, enum wg_rx_kind kind, const struct wg_rx *rx, const uint8_t *out, uint64_t now)
 {
-	uint8_t out[WG_CONTROL_MAX_LEN];
-	struct wg_rx rx;
-	enum wg_rx_kind kind;
-	struct peer *p;
+	struct peer *p = rx->peer ? wg_peer_ctx(rx->peer) : NULL;
 
-	memset(&rx, 0, sizeof(rx));
-	kind = wg_engine_receive(dev->engine, &from->addr, buf, len, now, wall, out, sizeof(out), &rx);
-	p = rx.peer ? wg_peer_ctx(rx.peer) : NULL;
 	if (kind == WG_RX_DROP) {
-		dev->stats.rx_dropped[rx.reason < WG_DROP_REASONS ? rx.reason :
+		dev->stats.rx_dropped[rx->reason < WG_DROP_REASONS ? rx->reason :
 		    WG_DROP_INTERNAL]++;
-		log_debug_rl("dropped %zu-byte datagram: %s", len, rx.why ? rx.why : "invalid");
+		log_debug_rl("dropped %zu-byte datagram: %s", len, rx->why ? rx->why : "invalid");
 	}
 	/* An authenticated packet counts (endpoint, session confirmation) even when its inner
 	 * packet is then dropped as malformed.  The endpoint includes the local address the
@@ -115,29 +110,55 @@ static void receive_one(struct device *dev, struct udp_endpoint *from, uint8_t *
 		p->rx_bytes += len;
 		p->rx_packets++;
 		p->last_rx_ns = now;
-		if (rx.flags & WG_RX_ENDPOINT)
+		if (rx->flags & WG_RX_ENDPOINT)
 			peer_set_endpoint(p, from);
 		peer_touch(p);
 	}
-	if (kind == WG_RX_HANDSHAKE && rx.out_len > 0)
+	if (kind == WG_RX_HANDSHAKE && rx->out_len > 0)
 		dev->stats.handshake_initiations_answered++;
 	else if (kind == WG_RX_UNDER_LOAD)
 		dev->stats.cookie_replies_sent++;
-	if (rx.flags & WG_RX_SESSION_READY)
+	if (rx->flags & WG_RX_SESSION_READY)
 		dev->stats.handshakes_completed++;
 	/* Cookie replies, which have no peer, also answer from the address they were sent to. */
-	if (rx.out_len > 0) {
+	if (rx->out_len > 0 && out) {
 		if (p)
-			peer_send_datagram(p, out, rx.out_len);
+			peer_send_datagram(p, out, rx->out_len);
 		else
-			udp_send_one(&dev->udp, from, out, rx.out_len);
+			udp_send_one(&dev->udp, from, out, rx->out_len);
 	}
 	if (kind == WG_RX_DATA && p)
-		deliver(dev, p, buf + rx.inner_off, rx.inner_len);
-	if ((rx.flags & WG_RX_SESSION_READY) && p) {
+		deliver(dev, p, buf + rx->inner_off, rx->inner_len);
+	if ((rx->flags & WG_RX_SESSION_READY) && p) {
 		session_note(p, now);
 		peer_flush_staged(p, now);
 	}
+}
+
+void receive_batch_end(struct device *dev)
+{
+	/* Before the buffers the gathered packets point into are reused. */
+	if (dev->tun_offloads)
+		tun_flush(dev);
+}
+
+static void receive_one(struct device *dev, struct udp_endpoint *from, uint8_t *buf,
+    size_t len, uint64_t now, uint64_t wall)
+{
+	uint8_t out[WG_CONTROL_MAX_LEN];
+	struct wg_rx rx;
+	enum wg_rx_kind kind;
+
+	memset(&rx, 0, sizeof(rx));
+	if (dev->crypt)
+		kind = crypt_stage_rx_prepare(dev, from, buf, len, now, wall, out, sizeof(out),
+		    &rx);
+	else
+		kind = wg_engine_receive(dev->engine, &from->addr, buf, len, now, wall, out,
+		    sizeof(out), &rx);
+	if (kind == WG_RX_PENDING)
+		return;	/* data for the crypto workers: receive_result when it is back */
+	receive_result(dev, from, buf, len, kind, &rx, out, now);
 }
 
 void device_udp_readable(struct device *dev, int fd)
@@ -158,6 +179,8 @@ void device_udp_readable(struct device *dev, int fd)
 		 * next udp_recv_batch. */
 		for (; udp_recv_batch_next(b, &d); done++)
 			receive_one(dev, d.from, d.data, d.len, now, wall);
+		if (dev->crypt)
+			crypt_stage_rx_end(dev);	/* dev->rx_bufs: another set from now on */
 		if (dev->tun_offloads)
 			tun_flush(dev);
 		device_rearm_touched(dev);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "gso.h"
+#include "crypt_stage.h"
 #include "log.h"
 #include "peer.h"
 #include "send.h"
@@ -55,6 +56,10 @@ static void route_one(struct device *dev, uint8_t *buf, size_t len, uint64_t now
 			peer_flush_staged(p, now);
 		return;
 	}
+	if (dev->crypt) {
+		crypt_stage_tx_add(dev, p, buf, len, now);
+		return;
+	}
 	if (wg_peer_encrypt(p->wg, pkt, len, now, &msg_len) != WG_SEND_OK) {
 		peer_stage(p, pkt, len);
 		return;
@@ -64,13 +69,16 @@ static void route_one(struct device *dev, uint8_t *buf, size_t len, uint64_t now
 	udp_send_batch_add(family_batch(dev, &p->endpoint), &dev->udp, &p->endpoint, buf, msg_len);
 }
 
-/* Routes the n packets in the tx slots and sends what they became. */
+/* Routes the n packets in the tx slots and sends what they became (crypto workers: hands
+ * them over and sends what earlier batches became). */
 static void route_batch(struct device *dev, const size_t *lens, unsigned n)
 {
 	uint64_t now = clock_now_ns();
 
 	for (unsigned i = 0; i < n; i++)
 		route_one(dev, dev->tx_bufs + (size_t)i * dev->buf_size, lens[i], now);
+	if (dev->crypt)
+		crypt_stage_tx_end(dev);	/* dev->tx_bufs: another set from now on */
 	dev->stats.tx_dropped += udp_send_batch_flush(&dev->send4, &dev->udp);
 	dev->stats.tx_dropped += udp_send_batch_flush(&dev->send6, &dev->udp);
 }

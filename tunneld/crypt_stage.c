@@ -1,0 +1,389 @@
+/* The device's crypto stage: slots of packet buffers and jobs, handed to the crypto workers
+ * and finished in order on the loop thread (crypt_stage.h). */
+#include "crypt_stage.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "crypt_worker.h"
+#include "wg/aead.h"
+#include "log.h"
+#include "peer.h"
+#include "receive.h"
+#include "send.h"
+
+_Static_assert((int)DEVICE_BATCH <= (int)CRYPT_BATCH_MAX, "a slot's packets fit one batch");
+_Static_assert(2 + 2 * (int)CRYPT_WORKERS_MAX <= (int)CRYPT_INFLIGHT_MAX,
+    "every slot can be in flight");
+
+/* What the loop remembers of a job; the worker sees only the job. */
+struct tx_meta {
+	struct peer *peer;	/* NULL: removed while in flight (crypt_stage_forget_peer) */
+	uint8_t *msg;		/* the datagram: header written, the rest sealed by the job */
+	size_t msg_len;
+};
+
+struct rx_meta {
+	struct udp_endpoint from;
+	uint8_t *msg;		/* the datagram as received; plaintext in place once opened */
+	size_t msg_len;
+	struct wg_rx_pending pending;
+};
+
+struct slot {
+	struct crypt_batch batch;
+	bool busy;		/* filling or in flight */
+	bool tx;		/* a send batch (meta.tx), else a receive batch (meta.rx) */
+	uint8_t *bufs;		/* DEVICE_BATCH x dev->buf_size */
+	union {
+		struct tx_meta tx[DEVICE_BATCH];
+		struct rx_meta rx[DEVICE_BATCH];
+	} meta;
+};
+
+struct crypt_stage {
+	struct crypt_pool *pool;
+	struct event *ev_done;
+	struct slot *slots;	/* 2 + 2 x workers: each direction fills one while its others
+				 * are in flight */
+	unsigned n_slots;
+	struct slot *tx_filling;
+	struct slot *rx_filling;
+	/* The device's own buffers, given back at stop; the slots' other buffers are mem. */
+	uint8_t *dev_tx_bufs;
+	uint8_t *dev_rx_bufs;
+	uint8_t *mem;
+	size_t mem_len;
+};
+
+static size_t slot_bytes(const struct device *dev)
+{
+	return dev->buf_size * DEVICE_BATCH;
+}
+
+static struct slot *slot_of(struct crypt_batch *b)
+{
+	return (struct slot *)((uint8_t *)b - offsetof(struct slot, batch));
+}
+
+static void slot_release(struct slot *s)
+{
+	s->batch.n = 0;
+	s->busy = false;
+}
+
+/* Datagrams of a sealed batch leave in order (per peer: in counter order). */
+static void finish_tx(struct device *dev, struct slot *s)
+{
+	for (unsigned i = 0; i < s->batch.n; i++) {
+		const struct wg_data_job *j = &s->batch.jobs[i];
+		struct tx_meta *m = &s->meta.tx[i];
+		struct peer *p = m->peer;
+
+		if (!p || !j->ok || p->endpoint.addr.sa.sa_family == AF_UNSPEC) {
+			/* Removed while in flight, or the seal failed: whatever the buffer holds
+			 * is not sent, and any plaintext left in it is wiped. */
+			sodium_memzero(m->msg, m->msg_len);
+			dev->stats.tx_dropped++;
+			continue;
+		}
+		p->tx_bytes += m->msg_len;
+		p->tx_packets++;
+		udp_send_batch_add(family_batch(dev, &p->endpoint), &dev->udp, &p->endpoint, m->msg,
+		    m->msg_len);
+	}
+	/* Before the slot is reused: the send batches point into it. */
+	dev->stats.tx_dropped += udp_send_batch_flush(&dev->send4, &dev->udp);
+	dev->stats.tx_dropped += udp_send_batch_flush(&dev->send6, &dev->udp);
+}
+
+/* Opened data messages, finished in the order they arrived: authentication result, replay
+ * window and session on this thread, then delivery. */
+static void finish_rx(struct device *dev, struct slot *s)
+{
+	uint64_t now = clock_now_ns(), wall = clock_wall_ns();
+	struct wg_rx rx;
+	enum wg_rx_kind kind;
+
+	for (unsigned i = 0; i < s->batch.n; i++) {
+		const struct wg_data_job *j = &s->batch.jobs[i];
+		struct rx_meta *m = &s->meta.rx[i];
+
+		kind = wg_engine_receive_finish(dev->engine, m->msg, m->msg_len, &m->pending, j->ok,
+		    now, wall, &rx);
+		receive_result(dev, &m->from, m->msg, m->msg_len, kind, &rx, NULL, now);
+		/* Nothing of a dropped packet's plaintext stays (authentic but replayed, for
+		 * a removed peer, malformed inside); a forged one was wiped by the open. */
+		if (kind != WG_RX_DATA && j->ok)
+			sodium_memzero(j->data, j->len - AEAD_TAG_LEN);
+	}
+	receive_batch_end(dev);
+}
+
+static void finish(struct device *dev, struct slot *s)
+{
+	if (s->tx)
+		finish_tx(dev, s);
+	else
+		finish_rx(dev, s);
+	slot_release(s);
+}
+
+/* Takes back and finishes every batch that is done, oldest first. */
+static void finish_done(struct device *dev)
+{
+	struct crypt_stage *cs = dev->crypt;
+	struct crypt_batch *b;
+
+	while ((b = crypt_pool_next_done(cs->pool)))
+		finish(dev, slot_of(b));
+}
+
+/* Asks for a wake-up when batches are in flight; finishes what is done meanwhile. */
+static void arm(struct device *dev)
+{
+	struct crypt_stage *cs = dev->crypt;
+
+	while (!crypt_pool_arm(cs->pool))
+		finish_done(dev);
+}
+
+static void on_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct device *dev = arg;
+
+	(void)fd;
+	(void)what;
+	crypt_pool_ack(dev->crypt->pool);
+	finish_done(dev);
+	arm(dev);
+	device_rearm_touched(dev);
+}
+
+/* A free slot for the next batch; when all are busy, waits for the oldest in flight and
+ * finishes it (backpressure: the loop reads nothing meanwhile). */
+static struct slot *slot_take(struct device *dev, bool tx)
+{
+	struct crypt_stage *cs = dev->crypt;
+	struct crypt_batch *b;
+
+	for (;;) {
+		for (unsigned i = 0; i < cs->n_slots; i++) {
+			if (!cs->slots[i].busy) {
+				cs->slots[i].busy = true;
+				cs->slots[i].tx = tx;
+				cs->slots[i].batch.n = 0;
+				return &cs->slots[i];
+			}
+		}
+		/* Both filling slots are busy too, so something is in flight. */
+		b = crypt_pool_wait_done(cs->pool);
+		if (b)
+			finish(dev, slot_of(b));
+	}
+}
+
+/* Hands the filled batch over, or runs it here when it is small and nothing is in flight
+ * (then the order is kept without the round trip), or finishes it empty. */
+static void submit(struct device *dev, struct slot *s)
+{
+	struct crypt_stage *cs = dev->crypt;
+
+	if (s->batch.n <= CRYPT_INLINE_MAX && crypt_pool_in_flight(cs->pool) == 0) {
+		crypt_batch_run(&s->batch);
+		finish(dev, s);
+		return;
+	}
+	if (!crypt_pool_submit(cs->pool, &s->batch)) {
+		/* Not reached: there are fewer slots than CRYPT_INFLIGHT_MAX.  Keep the order anyway: wait
+		 * for everything in flight, then run it here. */
+		struct crypt_batch *b;
+
+		while ((b = crypt_pool_wait_done(cs->pool)))
+			finish(dev, slot_of(b));
+		crypt_batch_run(&s->batch);
+		finish(dev, s);
+	}
+}
+
+void crypt_stage_tx_add(struct device *dev, struct peer *p, uint8_t *buf, size_t len,
+    uint64_t now)
+{
+	struct slot *s = dev->crypt->tx_filling;
+	struct wg_data_job *j = &s->batch.jobs[s->batch.n];
+	struct tx_meta *m = &s->meta.tx[s->batch.n];
+	size_t msg_len;
+
+	if (wg_peer_encrypt_prepare(p->wg, buf + WG_DATA_HEADROOM, len, now, &msg_len, j) !=
+	    WG_SEND_OK) {
+		peer_stage(p, buf + WG_DATA_HEADROOM, len);
+		return;
+	}
+	m->peer = p;
+	m->msg = buf;
+	m->msg_len = msg_len;
+	s->batch.n++;
+}
+
+void crypt_stage_tx_end(struct device *dev)
+{
+	struct crypt_stage *cs = dev->crypt;
+	struct slot *s = cs->tx_filling;
+
+	if (s->batch.n) {
+		s->batch.op = CRYPT_SEAL;
+		submit(dev, s);
+		/* In flight: fill another.  Run here and finished: fill it again. */
+		cs->tx_filling = slot_take(dev, true);
+		dev->tx_bufs = cs->tx_filling->bufs;
+	}
+	finish_done(dev);
+	arm(dev);
+}
+
+enum wg_rx_kind crypt_stage_rx_prepare(struct device *dev, const struct udp_endpoint *from,
+    uint8_t *buf, size_t len, uint64_t now, uint64_t wall, uint8_t *out, size_t out_cap,
+    struct wg_rx *rx)
+{
+	struct slot *s = dev->crypt->rx_filling;
+	struct wg_data_job *j = &s->batch.jobs[s->batch.n];
+	struct rx_meta *m = &s->meta.rx[s->batch.n];
+	enum wg_rx_kind kind;
+
+	kind = wg_engine_receive_prepare(dev->engine, &from->addr, buf, len, now, wall, out,
+	    out_cap, rx, j, &m->pending);
+	if (kind != WG_RX_PENDING)
+		return kind;
+	m->from = *from;
+	m->msg = buf;
+	m->msg_len = len;
+	s->batch.n++;
+	return kind;
+}
+
+void crypt_stage_rx_end(struct device *dev)
+{
+	struct crypt_stage *cs = dev->crypt;
+	struct slot *s = cs->rx_filling;
+
+	if (s->batch.n) {
+		s->batch.op = CRYPT_OPEN;
+		submit(dev, s);
+		cs->rx_filling = slot_take(dev, false);
+		dev->rx_bufs = cs->rx_filling->bufs;
+	}
+	finish_done(dev);
+	arm(dev);
+}
+
+void crypt_stage_forget_peer(struct device *dev, const struct peer *p)
+{
+	struct crypt_stage *cs = dev->crypt;
+
+	if (!cs)
+		return;
+	/* At most a few slots of DEVICE_BATCH entries.  Receive jobs name no peer: their finish
+	 * looks the keypair up again by index, and a removed peer's is gone. */
+	for (unsigned i = 0; i < cs->n_slots; i++) {
+		struct slot *s = &cs->slots[i];
+
+		if (!s->busy || !s->tx)
+			continue;
+		for (unsigned k = 0; k < s->batch.n; k++) {
+			if (s->meta.tx[k].peer == p)
+				s->meta.tx[k].peer = NULL;
+		}
+	}
+}
+
+int crypt_stage_start(struct device *dev, unsigned workers)
+{
+	struct crypt_stage *cs;
+	int ret;
+
+	if (workers == 0)
+		return 0;
+	if (workers > CRYPT_WORKERS_MAX) {
+		log_error("crypto workers: %u is more than %d", workers, CRYPT_WORKERS_MAX);
+		return -EINVAL;
+	}
+	cs = calloc(1, sizeof(*cs));
+	if (!cs) {
+		log_error("crypto workers: out of memory");
+		return -ENOMEM;
+	}
+	/* Two slots use the device's own buffers; the others get theirs here. */
+	cs->n_slots = 2 + 2 * workers;
+	cs->slots = calloc(cs->n_slots, sizeof(*cs->slots));
+	cs->mem_len = slot_bytes(dev) * (cs->n_slots - 2);
+	cs->mem = device_buffers_map(cs->mem_len);
+	cs->pool = crypt_pool_new(workers);
+	if (!cs->pool) {
+		ret = -errno;
+		log_errno(LOG_LEVEL_ERROR, errno, "crypto workers: cannot start %u", workers);
+		goto fail;
+	}
+	if (!cs->mem || !cs->slots) {
+		ret = -ENOMEM;
+		log_error("crypto workers: out of memory");
+		goto fail;
+	}
+	cs->ev_done = event_new(dev->base, crypt_pool_event_fd(cs->pool), EV_READ | EV_PERSIST,
+	    on_done, dev);
+	if (!cs->ev_done || event_add(cs->ev_done, NULL) < 0) {
+		ret = -ENOMEM;
+		log_error("crypto workers: cannot watch the completions");
+		goto fail;
+	}
+	cs->dev_tx_bufs = dev->tx_bufs;
+	cs->dev_rx_bufs = dev->rx_bufs;
+	cs->slots[0].bufs = dev->tx_bufs;
+	cs->slots[1].bufs = dev->rx_bufs;
+	for (unsigned i = 2; i < cs->n_slots; i++)
+		cs->slots[i].bufs = cs->mem + (i - 2) * slot_bytes(dev);
+	cs->tx_filling = &cs->slots[0];
+	cs->rx_filling = &cs->slots[1];
+	cs->tx_filling->busy = cs->rx_filling->busy = true;
+	cs->tx_filling->tx = true;
+	dev->crypt = cs;
+	log_info("%s: crypto on %u worker thread%s", dev->ifname, workers, workers == 1 ? "" : "s");
+	return 0;
+
+fail:
+	if (cs->ev_done)
+		event_free(cs->ev_done);
+	crypt_pool_free(cs->pool);
+	if (cs->mem)
+		device_buffers_unmap(cs->mem, cs->mem_len);
+	free(cs->slots);
+	free(cs);
+	return ret;
+}
+
+void crypt_stage_stop(struct device *dev)
+{
+	struct crypt_stage *cs = dev->crypt;
+	struct crypt_batch *b;
+
+	if (!cs)
+		return;
+	crypt_pool_stop(cs->pool);
+	/* Every batch is back and done: none is sent or delivered (the device is going),
+	 * and the buffers are wiped below. */
+	while ((b = crypt_pool_next_done(cs->pool)))
+		slot_release(slot_of(b));
+	event_free(cs->ev_done);
+	crypt_pool_free(cs->pool);
+	dev->tx_bufs = cs->dev_tx_bufs;
+	dev->rx_bufs = cs->dev_rx_bufs;
+	device_buffers_unmap(cs->mem, cs->mem_len);
+	sodium_memzero(cs->slots, cs->n_slots * sizeof(*cs->slots));
+	free(cs->slots);
+	sodium_memzero(cs, sizeof(*cs));
+	free(cs);
+	dev->crypt = NULL;
+}
