@@ -4,6 +4,7 @@
 # iperf3 (SECS seconds, a -> b through the tunnel) and PINGS pings at 10 ms; prints every round
 # and the medians.  For a change's cost, e.g. the metrics counters:
 #   TUNNELD_A=/tmp/before/build/tunneld TUNNELD_B=build/tunneld tests/bench/bench_ab.sh
+# IPERF_STREAMS=4 runs 4 parallel streams instead of one.
 # Measures and prints; never fails on the numbers.
 TOPOLOGY=pair
 . "$(dirname "$0")/../integration/lib.sh"
@@ -41,5 +42,5 @@ for v in A B; do
 	printf '%-3s %-40s %14s %16s   %s | %s\n' "$v" "${!bin}" "$(median "${gs[@]}")" \
 		"$(median "${ls[@]}")" "${gs[*]}" "${ls[*]}"
 done
-echo "single-stream iperf3 -t $SECS, $PINGS pings at -i 0.01; medians of $ROUNDS interleaved rounds"
+echo "iperf3 -P ${IPERF_STREAMS:-1} -t $SECS, $PINGS pings at -i 0.01; medians of $ROUNDS interleaved rounds"
 exit 0

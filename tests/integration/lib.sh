@@ -532,11 +532,12 @@ bench_pair() {
 	wait_until 10 listening b 5201 || echo "$1: iperf3 server not up"
 }
 
-# iperf_gbps NODE ADDR SECS: Gbit/s a single-stream iperf3 from NODE to ADDR:5201 delivered, from
-# the server's side of iperf3's JSON; "n/a" if the run failed.
+# iperf_gbps NODE ADDR SECS: Gbit/s an iperf3 from NODE to ADDR:5201 delivered (IPERF_STREAMS
+# parallel streams, default 1), from the server's side of iperf3's JSON; "n/a" if the run failed.
 iperf_gbps() {
 	local json
-	json=$(ip netns exec "${NS[$1]}" timeout -k 2 $(($3 + 20)) iperf3 -c "$2" -p 5201 -t "$3" -J 2>/dev/null) || true
+	json=$(ip netns exec "${NS[$1]}" timeout -k 2 $(($3 + 20)) iperf3 -c "$2" -p 5201 -t "$3" \
+		-P "${IPERF_STREAMS:-1}" -J 2>/dev/null) || true
 	# "end": { ... "sum_received": { ... "bits_per_second": N ... } }, pretty-printed; no jq needed.
 	printf '%s\n' "$json" | awk '/"sum_received"/ { s = 1 }
 		s && /"bits_per_second"/ { gsub(/[^0-9.eE+-]/, "", $2); printf "%.3f\n", $2 / 1e9; exit }' \
