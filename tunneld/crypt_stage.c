@@ -229,20 +229,26 @@ void crypt_stage_tx_add(struct device *dev, struct peer *p, uint8_t *buf, size_t
 	s->batch.n++;
 }
 
-void crypt_stage_tx_end(struct device *dev)
+/* The end of a round in one direction: the batch being filled (*filling, its buffers at
+ * *bufs) goes (or is run here), another slot takes its place; what is done is finished. */
+static void round_end(struct device *dev, struct slot **filling, uint8_t **bufs, bool tx)
 {
-	struct crypt_stage *cs = dev->crypt;
-	struct slot *s = cs->tx_filling;
+	struct slot *s = *filling;
 
 	if (s->batch.n) {
-		s->batch.op = CRYPT_SEAL;
+		s->batch.op = tx ? CRYPT_SEAL : CRYPT_OPEN;
 		submit(dev, s);
 		/* In flight: fill another.  Run here and finished: fill it again. */
-		cs->tx_filling = slot_take(dev, true);
-		dev->tx_bufs = cs->tx_filling->bufs;
+		*filling = slot_take(dev, tx);
+		*bufs = (*filling)->bufs;
 	}
 	finish_done(dev);
 	arm(dev);
+}
+
+void crypt_stage_tx_end(struct device *dev)
+{
+	round_end(dev, &dev->crypt->tx_filling, &dev->tx_bufs, true);
 }
 
 enum wg_rx_kind crypt_stage_rx_prepare(struct device *dev, const struct udp_endpoint *from,
@@ -267,17 +273,7 @@ enum wg_rx_kind crypt_stage_rx_prepare(struct device *dev, const struct udp_endp
 
 void crypt_stage_rx_end(struct device *dev)
 {
-	struct crypt_stage *cs = dev->crypt;
-	struct slot *s = cs->rx_filling;
-
-	if (s->batch.n) {
-		s->batch.op = CRYPT_OPEN;
-		submit(dev, s);
-		cs->rx_filling = slot_take(dev, false);
-		dev->rx_bufs = cs->rx_filling->bufs;
-	}
-	finish_done(dev);
-	arm(dev);
+	round_end(dev, &dev->crypt->rx_filling, &dev->rx_bufs, false);
 }
 
 void crypt_stage_forget_peer(struct device *dev, const struct peer *p)

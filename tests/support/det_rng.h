@@ -24,4 +24,13 @@ static inline void rng_fn(void *ctx, void *buf, size_t len)
 	randombytes_buf_deterministic(buf, len, s);
 }
 
+/* A number below bound (> 0) from the same stream: for tests that draw their cases. */
+static inline uint32_t rng_below(struct rng *r, uint32_t bound)
+{
+	uint32_t v;
+
+	rng_fn(r, &v, sizeof(v));
+	return v % bound;
+}
+
 #endif

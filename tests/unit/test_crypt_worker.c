@@ -19,6 +19,7 @@
 #include "tunneld/wg/aead.h"
 #include "tunneld/crypt_ring.h"
 #include "tunneld/crypt_worker.h"
+#include "tests/support/det_rng.h"
 
 enum {
 	PEERS = 37,
@@ -26,15 +27,7 @@ enum {
 	JOB_BUF = MAX_PLAIN + AEAD_TAG_LEN,
 };
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-static uint32_t rnd(uint32_t bound)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t)(rng_state % bound);
-}
+static struct rng draw = { .seed = 12 };
 
 struct test_peer {
 	uint8_t key[AEAD_KEY_LEN];
@@ -84,10 +77,10 @@ static void slot_fill(struct slot *s, struct test_peer *peers, enum crypt_op op,
 		struct job_meta *m = &s->meta[i];
 		struct test_peer *p;
 
-		m->peer = rnd(PEERS);
+		m->peer = rng_below(&draw, PEERS);
 		p = &peers[m->peer];
 		m->counter = p->next_sent++;
-		m->plain_len = rnd(MAX_PLAIN + 1);
+		m->plain_len = rng_below(&draw, MAX_PLAIN + 1);
 		m->forged = false;
 		plaintext(s->bufs[i], m->plain_len, m->peer, m->counter);
 		memcpy(j->key, p->key, sizeof(j->key));
@@ -99,9 +92,9 @@ static void slot_fill(struct slot *s, struct test_peer *peers, enum crypt_op op,
 		} else {
 			reference_seal(s->bufs[i], s->bufs[i], m->plain_len, m->counter, p->key);
 			j->len = m->plain_len + AEAD_TAG_LEN;
-			if (rnd(8) == 0) {
+			if (rng_below(&draw, 8) == 0) {
 				m->forged = true;
-				s->bufs[i][rnd((uint32_t)j->len)] ^= (uint8_t)(1 + rnd(255));
+				s->bufs[i][rng_below(&draw, (uint32_t)j->len)] ^= (uint8_t)(1 + rng_below(&draw, 255));
 			}
 		}
 	}
@@ -185,7 +178,7 @@ static void test_ring_edges(void **state)
 	atomic_store(&r->head, SIZE_MAX - 5);
 	atomic_store(&r->tail, SIZE_MAX - 5);
 	for (unsigned round = 0; round < 500; round++) {
-		unsigned k = 1 + rnd(CRYPT_RING_SLOTS);
+		unsigned k = 1 + rng_below(&draw, CRYPT_RING_SLOTS);
 
 		for (unsigned i = 0; i < k; i++)
 			assert_true(crypt_ring_push(r, (void *)next_in++));
@@ -208,7 +201,7 @@ static void test_inline_run(void **state)
 	assert_non_null(s);
 	peers_init(peers);
 	for (unsigned round = 0; round < 20; round++) {
-		slot_fill(s, peers, round % 2 ? CRYPT_OPEN : CRYPT_SEAL, 1 + rnd(CRYPT_BATCH_MAX));
+		slot_fill(s, peers, round % 2 ? CRYPT_OPEN : CRYPT_SEAL, 1 + rng_below(&draw, CRYPT_BATCH_MAX));
 		crypt_batch_run(&s->batch);
 		slot_check(s, peers);
 	}
@@ -229,21 +222,21 @@ static void order_under(unsigned workers, unsigned total_batches)
 	assert_non_null(pool);
 	peers_init(peers);
 	while (back < total_batches) {
-		while (submitted < total_batches && !crypt_pool_full(pool) && rnd(4) != 0) {
+		while (submitted < total_batches && !crypt_pool_full(pool) && rng_below(&draw, 4) != 0) {
 			struct slot *s = NULL;
 
 			for (unsigned i = 0; i < CRYPT_INFLIGHT_MAX && !s; i++)
 				s = slots[i].busy ? NULL : &slots[i];
 			assert_non_null(s);
-			slot_fill(s, peers, rnd(2) ? CRYPT_OPEN : CRYPT_SEAL,
-			    1 + rnd(CRYPT_BATCH_MAX));
+			slot_fill(s, peers, rng_below(&draw, 2) ? CRYPT_OPEN : CRYPT_SEAL,
+			    1 + rng_below(&draw, CRYPT_BATCH_MAX));
 			assert_true(crypt_pool_submit(pool, &s->batch));
 			submitted++;
 		}
 		if (crypt_pool_in_flight(pool) > max_in_flight)
 			max_in_flight = crypt_pool_in_flight(pool);
 		/* Sometimes poll, sometimes wait for the oldest. */
-		b = rnd(3) ? crypt_pool_next_done(pool) : crypt_pool_wait_done(pool);
+		b = rng_below(&draw, 3) ? crypt_pool_next_done(pool) : crypt_pool_wait_done(pool);
 		if (!b && submitted == total_batches)
 			b = crypt_pool_wait_done(pool);
 		if (b) {
@@ -340,7 +333,7 @@ static void test_wakeups(void **state)
 	for (unsigned round = 0; round < 200; round++) {
 		struct crypt_batch *b = NULL;
 
-		slot_fill(s, peers, CRYPT_SEAL, 1 + rnd(4));
+		slot_fill(s, peers, CRYPT_SEAL, 1 + rng_below(&draw, 4));
 		assert_true(crypt_pool_submit(pool, &s->batch));
 		while (!b) {
 			if (crypt_pool_arm(pool)) {

@@ -30,15 +30,7 @@ struct dgram {
 	size_t len;
 };
 
-static uint64_t xs = 88172645463325252ULL;
-
-static uint32_t rnd(uint32_t bound)
-{
-	xs ^= xs << 13;
-	xs ^= xs >> 7;
-	xs ^= xs << 17;
-	return (uint32_t)(xs % bound);
-}
+static struct rng draw = { .seed = 11 };
 
 /* An IPv4 or IPv6 packet of len bytes (len 0: a keepalive; bad: a malformed inner header). */
 static void inner_packet(uint8_t *p, size_t len, unsigned seq, bool bad)
@@ -96,11 +88,11 @@ static void send_stream(struct net *n1, struct net *n2, struct dgram *out, size_
 	size_t i = 0;
 
 	while (i < count) {
-		unsigned k = 1 + rnd(64), got = 0;
+		unsigned k = 1 + rng_below(&draw, 64), got = 0;
 
 		for (; got < k && i + got < count; got++) {
-			size_t len = rnd(8) == 0 ? 0 : 1 + rnd(1420);
-			bool bad = rnd(50) == 0;
+			size_t len = rng_below(&draw, 8) == 0 ? 0 : 1 + rng_below(&draw, 1420);
+			bool bad = rng_below(&draw, 50) == 0;
 			struct dgram *d = &out[i + got], *p = &pending[got];
 			size_t len1 = 0, len2 = 0;
 
@@ -152,35 +144,35 @@ static size_t hostile_stream(const struct dgram *sent, size_t n_sent, struct dgr
 	for (size_t i = 0; i < n_sent && n + 4 < cap; i++) {
 		struct dgram *d;
 
-		if (i + 1 < n_sent && rnd(10) == 0) {
+		if (i + 1 < n_sent && rng_below(&draw, 10) == 0) {
 			out[n++] = sent[i + 1];	/* swapped with the next */
 			out[n++] = sent[i];
 			i++;
 		} else {
 			out[n++] = sent[i];
 		}
-		switch (rnd(12)) {
+		switch (rng_below(&draw, 12)) {
 		case 0:		/* a replay of something earlier */
-			out[n++] = sent[rnd((uint32_t)i + 1)];
+			out[n++] = sent[rng_below(&draw, (uint32_t)i + 1)];
 			break;
 		case 1:		/* forged: one bit anywhere after the header */
 			d = &out[n++];
-			*d = sent[rnd((uint32_t)i + 1)];
-			d->bytes[16 + rnd((uint32_t)d->len - 16)] ^= 1 << rnd(8);
+			*d = sent[rng_below(&draw, (uint32_t)i + 1)];
+			d->bytes[16 + rng_below(&draw, (uint32_t)d->len - 16)] ^= 1 << rng_below(&draw, 8);
 			break;
 		case 2:		/* forged counter */
 			d = &out[n++];
-			*d = sent[rnd((uint32_t)i + 1)];
-			d->bytes[8 + rnd(8)] ^= 0x40;
+			*d = sent[rng_below(&draw, (uint32_t)i + 1)];
+			d->bytes[8 + rng_below(&draw, 8)] ^= 0x40;
 			break;
 		case 3:		/* truncated */
 			d = &out[n++];
-			*d = sent[rnd((uint32_t)i + 1)];
-			d->len = rnd((uint32_t)d->len);
+			*d = sent[rng_below(&draw, (uint32_t)i + 1)];
+			d->len = rng_below(&draw, (uint32_t)d->len);
 			break;
 		case 4:		/* unknown receiver index */
 			d = &out[n++];
-			*d = sent[rnd((uint32_t)i + 1)];
+			*d = sent[rng_below(&draw, (uint32_t)i + 1)];
 			d->bytes[4] ^= 0x5a;
 			break;
 		default:
@@ -289,6 +281,17 @@ static enum wg_rx_kind prepare_one(struct net *n, struct dgram *d, struct wg_dat
 	    sizeof(out), &rx, job, pend);
 }
 
+/* A fresh pair with a session, and one data message from A prepared and opened on B. */
+static void opened_one(struct net *n, struct dgram *d, struct wg_data_job *job,
+    struct wg_rx_pending *pend)
+{
+	net_setup(n);
+	handshake(n);
+	assert_int_equal(prepare_one(n, d, job, pend), WG_RX_PENDING);
+	wg_data_job_open(job);
+	assert_true(job->ok);
+}
+
 /* Between prepare and finish the keypair is dropped (the sessions cleared), or the peer is
  * removed: the finish drops the message as for an unknown index and names no peer. */
 static void test_keypair_gone_meanwhile(void **state)
@@ -300,28 +303,18 @@ static void test_keypair_gone_meanwhile(void **state)
 	struct net n;
 
 	(void)state;
-	net_setup(&n);
-	handshake(&n);
-	assert_int_equal(prepare_one(&n, &d, &job, &pend), WG_RX_PENDING);
-	wg_data_job_open(&job);
-	assert_true(job.ok);
-	wg_peer_clear_sessions(n.pb);
-	assert_int_equal(wg_engine_receive_finish(n.b, d.bytes, d.len, &pend, true, n.now, n.wall,
-	    &rx), WG_RX_DROP);
-	assert_int_equal(rx.reason, WG_DROP_NO_SESSION);
-	assert_null(rx.peer);
-	net_free(&n);
-
-	net_setup(&n);
-	handshake(&n);
-	assert_int_equal(prepare_one(&n, &d, &job, &pend), WG_RX_PENDING);
-	wg_data_job_open(&job);
-	wg_engine_peer_remove(n.b, n.pb);
-	assert_int_equal(wg_engine_receive_finish(n.b, d.bytes, d.len, &pend, true, n.now, n.wall,
-	    &rx), WG_RX_DROP);
-	assert_int_equal(rx.reason, WG_DROP_NO_SESSION);
-	assert_null(rx.peer);
-	net_free(&n);
+	for (int removed = 0; removed < 2; removed++) {
+		opened_one(&n, &d, &job, &pend);
+		if (removed)
+			wg_engine_peer_remove(n.b, n.pb);
+		else
+			wg_peer_clear_sessions(n.pb);
+		assert_int_equal(wg_engine_receive_finish(n.b, d.bytes, d.len, &pend, true, n.now,
+		    n.wall, &rx), WG_RX_DROP);
+		assert_int_equal(rx.reason, WG_DROP_NO_SESSION);
+		assert_null(rx.peer);
+		net_free(&n);
+	}
 }
 
 /* A new handshake replaces the keypair between prepare and finish; a job for the old one must
@@ -335,10 +328,7 @@ static void test_keypair_replaced_meanwhile(void **state)
 	struct net n;
 
 	(void)state;
-	net_setup(&n);
-	handshake(&n);
-	assert_int_equal(prepare_one(&n, &d, &job, &pend), WG_RX_PENDING);
-	wg_data_job_open(&job);
+	opened_one(&n, &d, &job, &pend);
 	/* The old keypair still answers to its index: finishing it works... */
 	forged = pend;
 	forged.birthdate_ns ^= 1;
