@@ -14,9 +14,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Slots per ring, a power of two.  A ring holds batches, not packets: 32 batches of up to 64
- * packets each is more than the device ever has in flight (crypt_worker.h). */
-enum { CRYPT_RING_SLOTS = 32 };
+/* Slots per ring, a power of two.  A ring holds batches, not packets: 64 batches of up to 64
+ * packets each is more than a device ever has in flight (crypt_worker.h). */
+enum { CRYPT_RING_SLOTS = 64 };
 
 struct crypt_ring {
 	/* Free-running counters (slot = counter % CRYPT_RING_SLOTS), on their own cache lines

@@ -1,5 +1,5 @@
-/* The device's crypto stage: slots of packet buffers and jobs, handed to the crypto workers
- * and finished in order on the loop thread (crypt_stage.h). */
+/* The device's crypto stage: batches of jobs on sets of packet buffers, handed to the crypto
+ * workers and finished in order on the loop thread (crypt_stage.h). */
 #include "crypt_stage.h"
 
 #include <errno.h>
@@ -16,9 +16,13 @@
 #include "receive.h"
 #include "send.h"
 
-_Static_assert((int)DEVICE_BATCH <= (int)CRYPT_BATCH_MAX, "a slot's packets fit one batch");
-_Static_assert(2 + 2 * (int)CRYPT_WORKERS_MAX <= (int)CRYPT_INFLIGHT_MAX,
-    "every slot can be in flight");
+/* Batches per buffer set: a round of DEVICE_BATCH reads usually gives one batch, but UDP GRO
+ * trains can give many more datagrams; then the batch is handed over when full and the next
+ * one fills on the same buffers. */
+enum { BATCHES_PER_SET = 2 };
+
+_Static_assert(BATCHES_PER_SET * (2 + 2 * (int)CRYPT_WORKERS_MAX) <= (int)CRYPT_INFLIGHT_MAX,
+    "every batch can be in flight");
 
 /* What the loop remembers of a job; the worker sees only the job. */
 struct tx_meta {
@@ -34,26 +38,37 @@ struct rx_meta {
 	struct wg_rx_pending pending;
 };
 
+/* DEVICE_BATCH packet buffers, read into by one path at a time. */
+struct buf_set {
+	uint8_t *mem;		/* DEVICE_BATCH x dev->buf_size */
+	unsigned batches;	/* busy batches whose jobs point into mem; 0: free */
+};
+
+/* A batch and what the loop remembers of its jobs. */
 struct slot {
 	struct crypt_batch batch;
 	bool busy;		/* filling or in flight */
 	bool tx;		/* a send batch (meta.tx), else a receive batch (meta.rx) */
-	uint8_t *bufs;		/* DEVICE_BATCH x dev->buf_size */
+	struct buf_set *set;
 	union {
-		struct tx_meta tx[DEVICE_BATCH];
-		struct rx_meta rx[DEVICE_BATCH];
+		struct tx_meta tx[CRYPT_BATCH_MAX];
+		struct rx_meta rx[CRYPT_BATCH_MAX];
 	} meta;
 };
 
 struct crypt_stage {
 	struct crypt_pool *pool;
 	struct event *ev_done;
-	struct slot *slots;	/* 2 + 2 x workers: each direction fills one while its others
-				 * are in flight */
+	/* 2 + 2 x workers buffer sets: each direction fills one while its others are in
+	 * flight; BATCHES_PER_SET times as many batches. */
+	struct buf_set *sets;
+	unsigned n_sets;
+	struct slot *slots;
 	unsigned n_slots;
 	struct slot *tx_filling;
 	struct slot *rx_filling;
-	/* The device's own buffers, given back at stop; the slots' other buffers are mem. */
+	/* The device's own buffers (the first two sets), given back at stop; the other sets'
+	 * are in mem. */
 	uint8_t *dev_tx_bufs;
 	uint8_t *dev_rx_bufs;
 	uint8_t *mem;
@@ -74,6 +89,8 @@ static void slot_release(struct slot *s)
 {
 	s->batch.n = 0;
 	s->busy = false;
+	s->set->batches--;
+	s->set = NULL;
 }
 
 /* Datagrams of a sealed batch leave in order (per peer: in counter order). */
@@ -164,26 +181,50 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 	device_rearm_touched(dev);
 }
 
-/* A free slot for the next batch; when all are busy, waits for the oldest in flight and
- * finishes it (backpressure: the loop reads nothing meanwhile). */
-static struct slot *slot_take(struct device *dev, bool tx)
+/* Waits for the oldest batch in flight and finishes it (backpressure: the loop reads nothing
+ * meanwhile).  Something is in flight whenever no slot or set is free: only the two filling
+ * batches are busy without being in flight, and there are more of each. */
+static void wait_oldest(struct device *dev)
+{
+	struct crypt_batch *b = crypt_pool_wait_done(dev->crypt->pool);
+
+	if (b)
+		finish(dev, slot_of(b));
+}
+
+/* A free batch on set, for direction tx. */
+static struct slot *slot_take(struct device *dev, struct buf_set *set, bool tx)
 {
 	struct crypt_stage *cs = dev->crypt;
-	struct crypt_batch *b;
 
 	for (;;) {
 		for (unsigned i = 0; i < cs->n_slots; i++) {
-			if (!cs->slots[i].busy) {
-				cs->slots[i].busy = true;
-				cs->slots[i].tx = tx;
-				cs->slots[i].batch.n = 0;
-				return &cs->slots[i];
+			struct slot *s = &cs->slots[i];
+
+			if (!s->busy) {
+				s->busy = true;
+				s->tx = tx;
+				s->batch.n = 0;
+				s->set = set;
+				set->batches++;
+				return s;
 			}
 		}
-		/* Both filling slots are busy too, so something is in flight. */
-		b = crypt_pool_wait_done(cs->pool);
-		if (b)
-			finish(dev, slot_of(b));
+		wait_oldest(dev);
+	}
+}
+
+/* A set of buffers no batch points into. */
+static struct buf_set *set_take(struct device *dev)
+{
+	struct crypt_stage *cs = dev->crypt;
+
+	for (;;) {
+		for (unsigned i = 0; i < cs->n_sets; i++) {
+			if (cs->sets[i].batches == 0)
+				return &cs->sets[i];
+		}
+		wait_oldest(dev);
 	}
 }
 
@@ -199,8 +240,8 @@ static void submit(struct device *dev, struct slot *s)
 		return;
 	}
 	if (!crypt_pool_submit(cs->pool, &s->batch)) {
-		/* Not reached: there are fewer slots than CRYPT_INFLIGHT_MAX.  Keep the order anyway: wait
-		 * for everything in flight, then run it here. */
+		/* Not reached: there are fewer batches than CRYPT_INFLIGHT_MAX.  Keep the order
+		 * anyway: wait for everything in flight, then run it here. */
 		struct crypt_batch *b;
 
 		while ((b = crypt_pool_wait_done(cs->pool)))
@@ -210,10 +251,25 @@ static void submit(struct device *dev, struct slot *s)
 	}
 }
 
+/* The batch filling in one direction (*filling) has room for one more job: when it is full,
+ * it goes, and the next fills on the same buffers (a round gave more than a batch). */
+static struct slot *room(struct device *dev, struct slot **filling)
+{
+	struct slot *full = *filling;
+
+	if (full->batch.n < CRYPT_BATCH_MAX)
+		return full;
+	/* The new batch holds the set first, so that it stays the path's. */
+	*filling = slot_take(dev, full->set, full->tx);
+	full->batch.op = full->tx ? CRYPT_SEAL : CRYPT_OPEN;
+	submit(dev, full);
+	return *filling;
+}
+
 void crypt_stage_tx_add(struct device *dev, struct peer *p, uint8_t *buf, size_t len,
     uint64_t now)
 {
-	struct slot *s = dev->crypt->tx_filling;
+	struct slot *s = room(dev, &dev->crypt->tx_filling);
 	struct wg_data_job *j = &s->batch.jobs[s->batch.n];
 	struct tx_meta *m = &s->meta.tx[s->batch.n];
 	size_t msg_len;
@@ -229,18 +285,26 @@ void crypt_stage_tx_add(struct device *dev, struct peer *p, uint8_t *buf, size_t
 	s->batch.n++;
 }
 
-/* The end of a round in one direction: the batch being filled (*filling, its buffers at
- * *bufs) goes (or is run here), another slot takes its place; what is done is finished. */
+/* The end of a round in one direction: the batch being filled (*filling) goes (or is run
+ * here), and the path reads into a free set of buffers (*bufs) from now on, filling a new
+ * batch; what is done is finished.  A round that gave no job keeps its set, unless earlier
+ * batches of the round (room) still point into it. */
 static void round_end(struct device *dev, struct slot **filling, uint8_t **bufs, bool tx)
 {
 	struct slot *s = *filling;
+	struct buf_set *set;
 
-	if (s->batch.n) {
-		s->batch.op = tx ? CRYPT_SEAL : CRYPT_OPEN;
-		submit(dev, s);
-		/* In flight: fill another.  Run here and finished: fill it again. */
-		*filling = slot_take(dev, tx);
-		*bufs = (*filling)->bufs;
+	if (s->batch.n || s->set->batches > 1) {
+		if (s->batch.n) {
+			s->batch.op = tx ? CRYPT_SEAL : CRYPT_OPEN;
+			submit(dev, s);
+		} else {
+			slot_release(s);
+		}
+		/* Run here and finished: its set may be free again at once, and is reused. */
+		set = set_take(dev);
+		*filling = slot_take(dev, set, tx);
+		*bufs = set->mem;
 	}
 	finish_done(dev);
 	arm(dev);
@@ -255,7 +319,7 @@ enum wg_rx_kind crypt_stage_rx_prepare(struct device *dev, const struct udp_endp
     uint8_t *buf, size_t len, uint64_t now, uint64_t wall, uint8_t *out, size_t out_cap,
     struct wg_rx *rx)
 {
-	struct slot *s = dev->crypt->rx_filling;
+	struct slot *s = room(dev, &dev->crypt->rx_filling);
 	struct wg_data_job *j = &s->batch.jobs[s->batch.n];
 	struct rx_meta *m = &s->meta.rx[s->batch.n];
 	enum wg_rx_kind kind;
@@ -312,10 +376,12 @@ int crypt_stage_start(struct device *dev, unsigned workers)
 		log_error("crypto workers: out of memory");
 		return -ENOMEM;
 	}
-	/* Two slots use the device's own buffers; the others get theirs here. */
-	cs->n_slots = 2 + 2 * workers;
+	/* Two sets are the device's own buffers; the others get theirs here. */
+	cs->n_sets = 2 + 2 * workers;
+	cs->n_slots = BATCHES_PER_SET * cs->n_sets;
+	cs->sets = calloc(cs->n_sets, sizeof(*cs->sets));
 	cs->slots = calloc(cs->n_slots, sizeof(*cs->slots));
-	cs->mem_len = slot_bytes(dev) * (cs->n_slots - 2);
+	cs->mem_len = slot_bytes(dev) * (cs->n_sets - 2);
 	cs->mem = device_buffers_map(cs->mem_len);
 	cs->pool = crypt_pool_new(workers);
 	if (!cs->pool) {
@@ -323,7 +389,7 @@ int crypt_stage_start(struct device *dev, unsigned workers)
 		log_errno(LOG_LEVEL_ERROR, errno, "crypto workers: cannot start %u", workers);
 		goto fail;
 	}
-	if (!cs->mem || !cs->slots) {
+	if (!cs->mem || !cs->slots || !cs->sets) {
 		ret = -ENOMEM;
 		log_error("crypto workers: out of memory");
 		goto fail;
@@ -337,15 +403,13 @@ int crypt_stage_start(struct device *dev, unsigned workers)
 	}
 	cs->dev_tx_bufs = dev->tx_bufs;
 	cs->dev_rx_bufs = dev->rx_bufs;
-	cs->slots[0].bufs = dev->tx_bufs;
-	cs->slots[1].bufs = dev->rx_bufs;
-	for (unsigned i = 2; i < cs->n_slots; i++)
-		cs->slots[i].bufs = cs->mem + (i - 2) * slot_bytes(dev);
-	cs->tx_filling = &cs->slots[0];
-	cs->rx_filling = &cs->slots[1];
-	cs->tx_filling->busy = cs->rx_filling->busy = true;
-	cs->tx_filling->tx = true;
-	dev->crypt = cs;
+	cs->sets[0].mem = dev->tx_bufs;
+	cs->sets[1].mem = dev->rx_bufs;
+	for (unsigned i = 2; i < cs->n_sets; i++)
+		cs->sets[i].mem = cs->mem + (i - 2) * slot_bytes(dev);
+	dev->crypt = cs;	/* slot_take: no waiting, everything is free */
+	cs->tx_filling = slot_take(dev, &cs->sets[0], true);
+	cs->rx_filling = slot_take(dev, &cs->sets[1], false);
 	log_info("%s: crypto on %u worker thread%s", dev->ifname, workers, workers == 1 ? "" : "s");
 	return 0;
 
@@ -356,6 +420,7 @@ fail:
 	if (cs->mem)
 		device_buffers_unmap(cs->mem, cs->mem_len);
 	free(cs->slots);
+	free(cs->sets);
 	free(cs);
 	return ret;
 }
@@ -379,6 +444,7 @@ void crypt_stage_stop(struct device *dev)
 	device_buffers_unmap(cs->mem, cs->mem_len);
 	sodium_memzero(cs->slots, cs->n_slots * sizeof(*cs->slots));
 	free(cs->slots);
+	free(cs->sets);
 	sodium_memzero(cs, sizeof(*cs));
 	free(cs);
 	dev->crypt = NULL;

@@ -11,10 +11,12 @@
  * (wg_engine_receive_finish: the replay window and the session, on this thread, after
  * authentication) and delivered.
  *
- * Buffers: 2 + 2 x workers batches ("slots"), each with DEVICE_BATCH packet buffers; dev->tx_bufs and
- * dev->rx_bufs point at the buffers of the batch being filled in each direction.  A slot is
- * busy from the first packet read into it until it is finished.  When every slot is busy the
- * loop waits for the oldest batch (backpressure: nothing more is read until one is back).
+ * Buffers: 2 + 2 x workers sets of DEVICE_BATCH packet buffers; dev->tx_bufs and dev->rx_bufs
+ * point at the set being read into in each direction.  A set is free when no batch points
+ * into it; a round's jobs usually make one batch, but a round that gives more than
+ * CRYPT_BATCH_MAX (UDP GRO trains) hands each full batch over and fills the next on the same
+ * set.  When a path needs a free set or batch and none is, the loop waits for the oldest
+ * batch in flight (backpressure: nothing more is read until one is back).
  *
  * Everything here runs on the loop thread. */
 #ifndef TUNNELD_CRYPT_STAGE_H
@@ -46,7 +48,7 @@ void crypt_stage_stop(struct device *dev);
 void crypt_stage_tx_add(struct device *dev, struct peer *p, uint8_t *buf, size_t len,
     uint64_t now);
 /* The packets of dev->tx_bufs are all routed: hands the batch over (or runs it here when it
- * is small and nothing is in flight) and points dev->tx_bufs at a free slot. */
+ * is small and nothing is in flight) and points dev->tx_bufs at a free buffer set. */
 void crypt_stage_tx_end(struct device *dev);
 
 /* Receive path, for a datagram at buf (len bytes) in dev->rx_bufs from `from`: as
@@ -57,7 +59,7 @@ enum wg_rx_kind crypt_stage_rx_prepare(struct device *dev, const struct udp_endp
     uint8_t *buf, size_t len, uint64_t now, uint64_t wall, uint8_t *out, size_t out_cap,
     struct wg_rx *rx);
 /* The datagrams of dev->rx_bufs are all handled: hands the batch over (as tx_end) and points
- * dev->rx_bufs at a free slot. */
+ * dev->rx_bufs at a free buffer set. */
 void crypt_stage_rx_end(struct device *dev);
 
 /* The peer is going away: its packets in flight are dropped when they come back. */

@@ -34,7 +34,7 @@ enum {
 	CRYPT_BATCH_MAX = 64,
 	/* Batches submitted and not yet taken back, over all workers (bounds the memory and the
 	 * latency in flight; the ring of each worker holds at least this many). */
-	CRYPT_INFLIGHT_MAX = 32,
+	CRYPT_INFLIGHT_MAX = 64,
 	/* Workers a pool may have (tunneld --crypto-workers). */
 	CRYPT_WORKERS_MAX = 8,
 };
