@@ -204,7 +204,7 @@ $(TOOL_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/support/%.o
 # Which integration tests run: all of them (TESTS=, the default) or the named ones.  The
 # ThreadSanitizer build runs the tests of the threaded paths (the resolver and the roster
 # plane); docs/testing.md says why.
-TSAN_TESTS := test_roster_names test_reresolve test_endpoint_names test_sighup_dns \
+TSAN_TESTS := test_roster_names test_reresolve test_endpoint_names test_sighup_dns test_crypt_workers \
               $(basename $(notdir $(wildcard tests/integration/test_roster_*.sh)))
 TESTS ?= $(if $(filter thread,$(SANITIZE)),$(sort $(TSAN_TESTS)))
 integration: $(BINS) $(TOOL_BINS) $(BUILD)/flood
