@@ -11,8 +11,10 @@
  * and TCP checksums of both are right (the kernel recomputes the checksums of a coalesced
  * packet, so a corrupted segment must never be merged: it is written alone and the kernel
  * drops it).  UDP datagrams follow the same rules without sequence numbers.  Any other packet
- * is an item of its own; one of a TCP/UDP flow still closes that flow's older items, so a
- * flow's packets are written in the order they arrived. */
+ * is an item of its own; one of a TCP/UDP flow still closes that flow's older items, and one
+ * whose flow cannot be told (an IPv4 fragment of TCP/UDP, an IPv6 packet with extension
+ * headers) closes every item between its two hosts, so a flow's packets are written in the
+ * order they arrived. */
 #include <arpa/inet.h>
 #include <endian.h>
 #include <netinet/in.h>
@@ -48,6 +50,8 @@ struct pkt_info {
 	uint16_t ip_hlen, l4_hlen, payload;
 	uint8_t key_len;
 	uint8_t key[37];
+	const uint8_t *addrs;	/* source and destination, when the flow cannot be told */
+	uint8_t addrs_len;
 };
 
 static void classify(const uint8_t *pkt, size_t len, bool udp, struct pkt_info *pi)
@@ -77,8 +81,16 @@ static void classify(const uint8_t *pkt, size_t len, bool udp, struct pkt_info *
 		return;
 	}
 	if ((pi->protocol != IPPROTO_TCP && pi->protocol != IPPROTO_UDP) || fragment ||
-	    pi->ip_hlen < 20 || len < (size_t)pi->ip_hlen + 8)
+	    pi->ip_hlen < 20 || len < (size_t)pi->ip_hlen + 8) {
+		/* Part of a TCP/UDP flow that cannot be told: an IPv4 fragment, an IPv6
+		 * packet with extension headers (ICMPv6 is none). */
+		if (pi->ipv6 ? pi->protocol != IPPROTO_ICMPV6 : fragment &&
+		    (pi->protocol == IPPROTO_TCP || pi->protocol == IPPROTO_UDP)) {
+			pi->addrs = src;
+			pi->addrs_len = (uint8_t)(2 * alen);
+		}
 		return;
+	}
 	/* The flow: protocol, addresses, ports. */
 	l4 = pkt + pi->ip_hlen;
 	pi->key[0] = pi->protocol;
@@ -186,6 +198,14 @@ bool gro_add(struct gro_batch *b, uint8_t *pkt, size_t len)
 	/* Only the newest item of the flow may take it: joining an older one would put this
 	 * packet before others of its flow that came earlier. */
 	stop = b->n_items > GRO_SCAN ? b->n_items - GRO_SCAN : 0;
+	/* A packet whose flow cannot be told may belong to any flow between its two hosts: it
+	 * ends them, so that none takes a later packet ahead of it. */
+	for (i = b->n_items; pi.addrs_len && i-- > stop;) {
+		it = &b->items[i];
+		if (it->key_len == 1 + pi.addrs_len + 4 &&
+		    memcmp(it->key + 1, pi.addrs, pi.addrs_len) == 0)
+			it->ended = true;
+	}
 	for (i = b->n_items; pi.key_len && i-- > stop;) {
 		it = &b->items[i];
 		if (it->key_len != pi.key_len || memcmp(it->key, pi.key, pi.key_len) != 0)

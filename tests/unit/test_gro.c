@@ -388,6 +388,51 @@ static void test_gro_udp_off(void **state)
 	assert_int_equal(batch.n_items, 2);
 }
 
+/* d1, then a packet of the same two hosts whose flow cannot be told (an IPv6 fragment, whose
+ * Fragment header hides the UDP ports; an IPv4 fragment), then d3 of d1's flow: d3 may not join
+ * d1, or the receiver gets d1 d3 d2. */
+static void test_gro_order_fragment(void **state)
+{
+	struct pkt_spec s;
+	uint8_t payload[1000] = { 0 };
+
+	(void)state;
+	seed_now("test_gro_order_fragment");
+	for (int v6 = 0; v6 < 2; v6++) {
+		uint8_t *f;
+		size_t flen;
+
+		flow_spec(&s, v6, IPPROTO_UDP);
+		s.ip_opt_len = 0;
+		reset_pkts(true);
+		add_pkt(&s, 1000);
+		s.ip_id++;
+		/* The first fragment of d2: same addresses, the UDP header behind a Fragment
+		 * header (IPv6) or with MF set (IPv4). */
+		f = work[n_pkts];
+		flen = pkt_build(f, &s, payload, sizeof(payload));
+		if (v6) {
+			memmove(f + 48, f + 40, flen - 40);
+			f[6] = 44;	/* Fragment */
+			memset(f + 40, 0, 8);
+			f[40] = IPPROTO_UDP;
+			f[43] = 1;	/* offset 0, M */
+			flen += 8;
+			wr16(f + 4, (uint16_t)(flen - 40));
+		} else {
+			f[6] = 0x20;	/* MF */
+			wr16(f + 10, 0);
+			wr16(f + 10, ref_fold(ref_sum(0, f, 20)) ^ 0xffff);
+		}
+		/* d3 carries the ID after d1's (the fragment's came from another counter). */
+		assert_true(gro_add(&batch, f, flen));
+		n_pkts++;
+		add_pkt(&s, 1000);
+		assert_int_equal(batch.n_items, 3);
+		assert_int_equal(batch.items[0].segments, 1);
+	}
+}
+
 /* a1 a2 a3(FIN) a4: a4 may not join a1+a2 (it would be written before the FIN). */
 static void test_gro_order(void **state)
 {
@@ -505,6 +550,7 @@ int main(void)
 		cmocka_unit_test(test_gro_no_coalesce_table),
 		cmocka_unit_test(test_gro_udp_off),
 		cmocka_unit_test(test_gro_order),
+		cmocka_unit_test(test_gro_order_fragment),
 		cmocka_unit_test(test_gro_limits),
 		cmocka_unit_test(test_gro_random_differential),
 	};
