@@ -33,6 +33,10 @@ static bool complete_checksum(uint8_t *pkt, size_t len, uint16_t start, uint16_t
 	memcpy(&seed, pkt + start + offset, 2);
 	memset(pkt + start + offset, 0, 2);
 	csum = checksum_finish(checksum_add(seed, pkt + start, len - start));
+	/* A computed 0 goes as all ones, whatever the protocol (CSUM_MANGLED_0): to UDP, 0 is
+	 * "no checksum" (RFC 768), which IPv6 forbids; to the others both are zero. */
+	if (csum == 0)
+		csum = 0xffff;
 	memcpy(pkt + start + offset, &csum, 2);
 	return true;
 }

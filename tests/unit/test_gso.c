@@ -160,6 +160,45 @@ static void test_gso_plain_needs_csum(void **state)
 	}
 }
 
+
+/* A plain UDP packet whose checksum comes to 0 carries 0xffff (RFC 768; the kernel's
+ * skb_checksum_help writes CSUM_MANGLED_0): 0 means "no checksum", which an IPv6 receiver
+ * drops and an IPv4 one does not verify. */
+static void test_gso_plain_needs_csum_zero(void **state)
+{
+	struct pkt_spec s;
+	struct vnet_hdr h;
+	struct gso_packet g;
+	const char *why;
+	size_t len;
+	uint16_t rest;
+
+	(void)state;
+	seed_now("test_gso_plain_needs_csum_zero");
+	for (int v6 = 0; v6 < 2; v6++) {
+		random_spec(&s, v6, IPPROTO_UDP);
+		s.ip_opt_len = 0;
+		for (size_t k = 0; k < 100; k++)
+			payload[k] = (uint8_t)rnd();
+		payload[0] = payload[1] = 0;
+		len = pkt_build(want, &s, payload, 100);
+		/* The first payload word chosen so that the L4 sum folds to 0xffff. */
+		wr16(want + (v6 ? 46 : 26), 0);
+		rest = ref_fold(ref_sum(ref_pseudo(want, IPPROTO_UDP, (uint32_t)(len - (v6 ? 40 : 20))),
+		    want + (v6 ? 40 : 20), len - (v6 ? 40 : 20)));
+		wr16(want + (v6 ? 48 : 28), (uint16_t)(0xffff - rest));
+		memcpy(super, want, len);
+		make_partial(super, len);
+		memset(&h, 0, sizeof(h));
+		h.flags = VNET_F_NEEDS_CSUM;
+		h.csum_start = htole16(v6 ? 40 : 20);
+		h.csum_offset = htole16(6);
+		assert_true(gso_parse(&h, super, len, &g, &why));
+		assert_int_equal(rd16(super + (v6 ? 46 : 26)), 0xffff);
+		assert_true(ref_l4_ok(super, len));
+	}
+}
+
 /* The checksum module against the naive reference, odd lengths and all. */
 static void test_checksum_reference(void **state)
 {
@@ -360,6 +399,7 @@ int main(void)
 		cmocka_unit_test(test_checksum_reference),
 		cmocka_unit_test(test_gso_differential),
 		cmocka_unit_test(test_gso_plain_needs_csum),
+		cmocka_unit_test(test_gso_plain_needs_csum_zero),
 		cmocka_unit_test(test_gso_hostile_table),
 		cmocka_unit_test(test_gso_fuzz),
 	};
