@@ -111,8 +111,9 @@ static void classify(const uint8_t *pkt, size_t len, bool udp, struct pkt_info *
 	} else {
 		if (!udp || (size_t)pi->ip_hlen + 8 >= len)
 			return;
-		/* IPv4 UDP without a checksum: a coalesced packet would get one; leave it. */
-		if (!pi->ipv6 && load_be16(l4 + 6) == 0)
+		/* UDP without a checksum: a coalesced packet would get one; leave it (over
+		 * IPv6 it is invalid, and the kernel drops it, even where 0 happens to verify). */
+		if (load_be16(l4 + 6) == 0)
 			return;
 		if (load_be16(l4 + 4) != len - pi->ip_hlen)
 			return;
