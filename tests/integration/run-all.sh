@@ -43,18 +43,22 @@ trap 'exit 130' INT TERM HUP
 # run_one NAME FILE: runs one test with its watchdog; writes $RES/NAME.out (everything it
 # printed, then any sanitizer report) and, last, $RES/NAME.rc ("STATUS SECONDS").
 run_one() {
-	local name=$1 t=$2 out=$RES/$1.out sd=$RES/$1.san start=$SECONDS pid waited=0 rc=0 ns p
+	local name=$1 t=$2 out=$RES/$1.out sd=$RES/$1.san start=$SECONDS pid waited=0 rc=0 ns p limit
+	# "# run-all: timeout SECONDS" in a test file: its own watchdog (a test that builds the
+	# package and a Debian root first); TEST_TIMEOUT otherwise.
+	limit=$(sed -n 's/^# run-all: timeout \([0-9][0-9]*\).*/\1/p' "$t" | head -n 1)
+	limit=${limit:-$TEST_TIMEOUT}
 	# Our own watchdog, so we know the test's PID and can sweep what it leaves behind (its
 	# namespaces are named wt<PID>...) if it has to be killed.
 	( san_env_setup "$sd"; exec bash "$t" ) </dev/null >"$out" 2>&1 &
 	pid=$!
 	trap 'kill -TERM "$pid" 2>/dev/null' TERM
-	while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt $((TEST_TIMEOUT * 10)) ]; do
+	while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt $((limit * 10)) ]; do
 		sleep 0.1
 		waited=$((waited + 1))
 	done
 	if kill -0 "$pid" 2>/dev/null; then
-		echo "FAIL $name: still running after ${TEST_TIMEOUT}s, killed" >>"$out"
+		echo "FAIL $name: still running after ${limit}s, killed" >>"$out"
 		kill -TERM "$pid" 2>/dev/null
 		for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$pid" 2>/dev/null

@@ -9,6 +9,8 @@
 #   no node's private key is anywhere on the admin side (admin directory, ansible's output);
 #   a second run reports changed=0 and failed=0 on every host;
 #   a node whose key was replaced stops the play (the role never re-keys a node by itself).
+# run-all: timeout 600 (the package and a fresh Debian root come first: 5 to 6 minutes in a clean clone
+# beside three other tests)
 # run-all: no-sanitizer (packaging: the daemons run from the .deb, built without sanitizers)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_debroot.sh"
