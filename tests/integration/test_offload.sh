@@ -5,6 +5,8 @@
 # crosses as one UDP super-packet, and checksummed TCP transfers arrive intact, v4 and v6.  The
 # same with both ends off (Offload = off: TSO off, counters 0), with one end on and the other
 # off (both ways), and against wireguard-go.  Ignores WARREN_TEST_OFFLOAD: each node says.
+# run-all: alone (its UDP bursts through a sender without offloads lost everything beside a clean
+# clone's package build; bulk transfers on both cores)
 . "$(dirname "$0")/lib.sh"
 
 PROBE=$ROOT/tests/integration/offload_probe.py
