@@ -71,7 +71,7 @@ WG_UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(WG_UNIT_SRC))
 # Test objects are not intermediates to delete after linking.
 .SECONDARY: $(call obj,$(UNIT_SRC))
 
-.PHONY: all deps test unit unit-bins integration san-selftest demo bench soak clean install version
+.PHONY: all deps test unit unit-bins integration integration-bins integration-all san-selftest demo bench soak clean install version
 all: $(BINS) $(TOOL_BINS) $(BUILD)/libwg.checked
 
 $(BUILD)/obj/%.o: %.c
@@ -163,12 +163,13 @@ $(BUILD)/bench_handshake: $(BUILD)/obj/tests/bench/bench_handshake.o $(LIBWG)
 # Installs every package the build, the tests, the demo and the benchmarks need.  Idempotent:
 # apt-get runs only when something is missing.  tinc, nebula, openvpn and gnuplot-nox are for
 # `make bench` only (the peers it compares and its chart; about 93 MiB installed on Debian 12,
-# two thirds of it the image codecs gnuplot's libgd pulls in).
+# two thirds of it the image codecs gnuplot's libgd pulls in).  bash-builtins gives the test
+# scripts a sleep that does not fork (tests/integration/lib_sleep.sh).
 DEPS := build-essential pkg-config libsodium-dev libb2-dev libevent-dev libmnl-dev libnftnl-dev \
         libssh-dev libssl-dev libseccomp-dev libcmocka-dev iproute2 iputils-ping iperf3 wireguard-go wireguard-tools \
         openssh-client openssh-server procps psmisc coreutils netcat-openbsd clang time gdb strace \
         systemd systemd-container libsystemd-dev libcap2-bin util-linux nftables rsync curl python3-asyncssh prometheus \
-        tinc nebula openvpn gnuplot-nox
+        bash-builtins tinc nebula openvpn gnuplot-nox
 deps:
 	$(Q)missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		grep -q '^install ok installed' || echo $$p; done); \
@@ -209,6 +210,18 @@ TSAN_TESTS := test_roster_names test_reresolve test_endpoint_names test_sighup_d
 TESTS ?= $(if $(filter thread,$(SANITIZE)),$(sort $(TSAN_TESTS)))
 integration: $(BINS) $(TOOL_BINS) $(BUILD)/flood
 	$(Q)BUILD=$(BUILD) JOBS=$(JOBS) tests/integration/run-all.sh $(TESTS)
+integration-bins: $(BINS) $(TOOL_BINS) $(BUILD)/flood
+
+# make test's integration step: the three builds' runs in one pool of JOBS (run-all.sh), so
+# that the waits of one build's tests (handshakes, timeouts, outages) overlap the work of the
+# others': build/ every test, build-san/ every test but the no-sanitizer ones, build-tsan/ the
+# TSAN_TESTS with TUN offloads off (docs/testing.md, "Time budget").
+integration-all:
+	$(Q)$(MAKE) --no-print-directory -j2 SANITIZE=0 integration-bins
+	$(Q)$(MAKE) --no-print-directory -j2 SANITIZE=1 integration-bins
+	$(Q)$(MAKE) --no-print-directory -j2 SANITIZE=thread integration-bins
+	$(Q)OFFLOAD_OFF_IN=build-tsan JOBS=$(JOBS) tests/integration/run-all.sh build: build-san: \
+		$(addprefix build-tsan:,$(sort $(TSAN_TESTS)))
 
 # Proves that a sanitizer report from any process of an integration test fails the test.
 $(BUILD)/san_fault: tests/sanitizer/san_fault.c
@@ -222,9 +235,9 @@ san-selftest:
 
 # CI (.ci/run): every part, each timed.  Budget and the reasons for each part: docs/testing.md.
 TEST_JOBS ?= 2
-# Integration tests mostly wait (handshakes, timeouts, outages): four at a time on 2 cores;
+# Integration tests mostly wait (handshakes, timeouts, outages): five at a time on 2 cores;
 # the few that load the CPU on purpose run alone ("# run-all: alone").
-INTEGRATION_JOBS ?= 4
+INTEGRATION_JOBS ?= 5
 define test_step
 	$(Q)s=$$(date +%s); $(MAKE) --no-print-directory $(2) || { \
 		echo "make test: $(1) FAILED after $$(($$(date +%s) - s))s"; exit 1; }; \
@@ -237,11 +250,9 @@ test: deps
 	$(call test_step,ASan+UBSan unit,SANITIZE=1 JOBS=$(TEST_JOBS) unit)
 	$(call test_step,fuzz-smoke,fuzz-smoke)
 	$(call test_step,sanitizer self-test,san-selftest)
-	$(call test_step,integration,JOBS=$(INTEGRATION_JOBS) integration)
-	$(call test_step,ASan+UBSan integration,SANITIZE=1 JOBS=$(INTEGRATION_JOBS) integration)
 	$(call test_step,TSan build,SANITIZE=thread -j2 all)
 	$(call test_step,TSan unit,SANITIZE=thread JOBS=$(TEST_JOBS) unit)
-	$(call test_step,TSan integration (offloads off),WARREN_TEST_OFFLOAD=off SANITIZE=thread JOBS=$(INTEGRATION_JOBS) integration)
+	$(call test_step,integration (plain; ASan+UBSan; TSan with offloads off),JOBS=$(INTEGRATION_JOBS) integration-all)
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -13,6 +13,7 @@
 
 set -eEu
 
+. "$(dirname "${BASH_SOURCE[0]}")/lib_builtins.sh"
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
@@ -178,8 +179,10 @@ pids_wait_exit() {
 	for p in "$@"; do
 		[ -n "$p" ] || continue
 		while [ "$SECONDS" -lt "$deadline" ]; do
-			st=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -c1) || st=
-			[ -n "$st" ] && [ "$st" != Z ] || break
+			st=
+			read -r st 2>/dev/null <"/proc/$p/stat" || st=
+			st=${st##*) }
+			[ -n "$st" ] && [ "${st:0:1}" != Z ] || break
 			sleep 0.1
 		done
 	done

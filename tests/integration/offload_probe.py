@@ -4,9 +4,14 @@
   tso IFNAME                      print the interface's TSO setting (ETHTOOL_GTSO): on or off
   udp-send ADDR PORT FIRST COUNT SIZE
                                   send datagrams FIRST.. FIRST+COUNT-1 of SIZE bytes in one
-                                  sendto with UDP_SEGMENT (one UDP super-packet to the tunnel)
-  udp-recv ADDR PORT COUNT SIZE   receive up to COUNT datagrams (5 s of silence ends it) and
-                                  print how many were SIZE bytes with the expected contents
+                                  sendto with UDP_SEGMENT (one UDP super-packet to the tunnel),
+                                  each stamped with the time it was sent
+  udp-recv ADDR PORT COUNT SIZE   receive up to COUNT datagrams and print how many were SIZE
+                                  bytes with the expected contents, and the longest any took
+                                  from its sendto (ms; the namespaces share one clock).  The
+                                  first may take 60 s (a sender slow to start on a loaded
+                                  machine is not a lost datagram); after it, 5 s of silence
+                                  ends the wait.
 """
 import array
 import ctypes
@@ -14,6 +19,7 @@ import fcntl
 import socket
 import struct
 import sys
+import time
 
 SIOCETHTOOL = 0x8946
 ETHTOOL_GTSO = 0x1E
@@ -28,8 +34,9 @@ def tso(ifname):
     print("on" if struct.unpack("II", val.raw[:8])[1] else "off")
 
 
-def datagram(i, size):
-    return bytes((i * 7 + k) & 0xFF for k in range(size))
+def datagram(i, size, sent):
+    """Datagram i: the time it was sent (8 bytes), then a pattern that names i."""
+    return struct.pack("!d", sent) + bytes((i * 7 + k) & 0xFF for k in range(8, size))
 
 
 def family(addr):
@@ -39,28 +46,33 @@ def family(addr):
 def udp_send(addr, port, first, count, size):
     with socket.socket(family(addr), socket.SOCK_DGRAM) as s:
         s.setsockopt(socket.IPPROTO_UDP, UDP_SEGMENT, size)
-        s.sendto(b"".join(datagram(i, size) for i in range(first, first + count)),
+        now = time.time()
+        s.sendto(b"".join(datagram(i, size, now) for i in range(first, first + count)),
                  (addr, port))
 
 
 def udp_recv(addr, port, count, size):
-    good = 0
+    seen = set()
+    longest = 0.0
     with socket.socket(family(addr), socket.SOCK_DGRAM) as s:
         s.bind((addr, port))
         print("ready", flush=True)
-        s.settimeout(5)
-        seen = set()
+        s.settimeout(60)
         try:
             while len(seen) < count:
                 d = s.recv(65536)
-                i = next((i for i in range(count) if i not in seen and d == datagram(i, size)),
-                         None)
-                if i is not None and len(d) == size:
+                s.settimeout(5)
+                if len(d) != size:
+                    continue
+                sent = struct.unpack("!d", d[:8])[0]
+                i = next((i for i in range(count)
+                          if i not in seen and d[8:] == datagram(i, size, sent)[8:]), None)
+                if i is not None:
                     seen.add(i)
+                    longest = max(longest, time.time() - sent)
         except socket.timeout:
             pass
-        good = len(seen)
-    print(good, flush=True)
+    print(len(seen), int(longest * 1000), flush=True)
 
 
 def main():

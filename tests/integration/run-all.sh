@@ -4,6 +4,11 @@
 #
 #   run-all.sh                    every tests/integration/*.sh but lib*.sh and this file
 #   run-all.sh test_a [test_b.sh] only those
+#   run-all.sh build: build-san: build-tsan:test_a
+#                                 one pool of jobs over several builds: BUILD:TEST runs TEST
+#                                 against BUILD (build/, build-san/, ...), BUILD: every test;
+#                                 a bare TEST is $BUILD:TEST.  The waits of one build's tests
+#                                 overlap the others' (make test runs its three builds so)
 #   JOBS=2 run-all.sh             two tests at a time (tests are isolated: namespaces,
 #                                 interfaces and files are named after their PID); a test
 #                                 file with the line "# run-all: alone" (timing-sensitive)
@@ -11,7 +16,11 @@
 #   BUILD=build-san run-all.sh    a test file with the line "# run-all: no-sanitizer" (one that
 #                                 runs no daemon of ours it could check: packaging, playbooks)
 #                                 is left out of the sanitizer builds' runs, and listed
+#   OFFLOAD_OFF_IN="build-tsan"   the tests of those builds run with WARREN_TEST_OFFLOAD=off
+#                                 (lib.sh: every tunneld without TUN offloads)
 #
+# Each test's time is printed with the CPU time it and everything it started used (a cpuacct
+# cgroup per test, where the machine has cgroup v1), and the run's total.
 # A test's output is printed whole when it ends.  Exit status 77 from a test means skipped:
 # under IMPL=wireguard-go (tunneld-only tests) it is listed but counted in neither total; in
 # the real run (IMPL=tunneld, CI) it counts as a failure.  A sanitizer report from any process
@@ -20,6 +29,7 @@
 set -u
 
 DIR=$(cd "$(dirname "$0")" && pwd)
+. "$DIR/lib_builtins.sh"
 . "$DIR/lib_sanitizer.sh"
 export BUILD=${BUILD:-build}
 TEST_TIMEOUT=${TEST_TIMEOUT:-240}
@@ -31,26 +41,49 @@ case $JOBS in [1-9]) ;; *) echo "run-all: JOBS must be 1..9, not '$JOBS'" >&2; e
 RES=$(mktemp -d /tmp/run-all.XXXXXX)
 chmod 0711 "$RES"
 declare -A RUNNING=()	# name -> pid of its run_one
+# Per-test CPU accounting: a cpuacct (cgroup v1) directory for this run, if there is one.
+CG_ROOT=
+if [ -d /sys/fs/cgroup/cpuacct ] && mkdir "/sys/fs/cgroup/cpuacct/run-all.$$" 2>/dev/null; then
+	CG_ROOT=/sys/fs/cgroup/cpuacct/run-all.$$
+fi
+# cg_remove DIR: moves what is still in the cgroup DIR (a process the test left) up, removes it.
+cg_remove() {
+	local p
+	while read -r p; do echo "$p" >"${1%/*}/../cgroup.procs" 2>/dev/null; done <"$1/cgroup.procs"
+	rmdir "$1" 2>/dev/null
+}
 on_exit() {
 	local p
 	for p in "${RUNNING[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	wait
 	rm -rf "$RES"
+	[ -z "$CG_ROOT" ] || { for p in "$CG_ROOT"/*/; do [ -d "$p" ] && cg_remove "${p%/}"; done; rmdir "$CG_ROOT"; } 2>/dev/null
 }
 trap on_exit EXIT
 trap 'exit 130' INT TERM HUP
 
-# run_one NAME FILE: runs one test with its watchdog; writes $RES/NAME.out (everything it
-# printed, then any sanitizer report) and, last, $RES/NAME.rc ("STATUS SECONDS").
+# run_one KEY BUILD FILE: runs one test against BUILD with its watchdog; writes $RES/KEY.out
+# (everything it printed, then any sanitizer report) and, last, $RES/KEY.rc ("STATUS SECONDS
+# CPU-SECONDS").
 run_one() {
-	local name=$1 t=$2 out=$RES/$1.out sd=$RES/$1.san start=$SECONDS pid waited=0 rc=0 ns p limit
+	local key=$1 build=$2 t=$3 out=$RES/$1.out sd=$RES/$1.san start=$SECONDS pid waited=0 rc=0 \
+		ns p limit cg cpu offload=${WARREN_TEST_OFFLOAD:-on} name
 	# "# run-all: timeout SECONDS" in a test file: its own watchdog (a test that builds the
 	# package and a Debian root first); TEST_TIMEOUT otherwise.
 	limit=$(sed -n 's/^# run-all: timeout \([0-9][0-9]*\).*/\1/p' "$t" | head -n 1)
 	limit=${limit:-$TEST_TIMEOUT}
 	# Our own watchdog, so we know the test's PID and can sweep what it leaves behind (its
 	# namespaces are named wt<PID>...) if it has to be killed.
-	( san_env_setup "$sd"; exec bash "$t" ) </dev/null >"$out" 2>&1 &
+	# In a cpuacct cgroup of its own where the machine has one (cgroup v1): the CPU time of the
+	# test and of everything it started, daemons included, is reported beside its wall time.
+	cg=
+	if [ -n "$CG_ROOT" ] && mkdir "$CG_ROOT/$key" 2>/dev/null; then cg=$CG_ROOT/$key; fi
+	case " ${OFFLOAD_OFF_IN:-} " in *" $build "*) offload=off ;; esac
+	name=$(basename "$t")
+	[ "$build" = build ] || name="$build:$name"
+	( [ -z "$cg" ] || echo "$BASHPID" >"$cg/cgroup.procs"
+	  export BUILD=$build WARREN_TEST_OFFLOAD=$offload
+	  san_env_setup "$sd"; exec bash "$t" ) </dev/null >"$out" 2>&1 &
 	pid=$!
 	trap 'kill -TERM "$pid" 2>/dev/null' TERM
 	while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt $((limit * 10)) ]; do
@@ -74,18 +107,24 @@ run_one() {
 		echo "FAIL $name: sanitizer report (above)" >>"$out"
 		[ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] || rc=1
 	fi
-	echo "$rc $((SECONDS - start))" >"$RES/$name.rc.tmp"
-	mv "$RES/$name.rc.tmp" "$RES/$name.rc"
+	cpu=-
+	if [ -n "$cg" ]; then
+		read -r cpu <"$cg/cpuacct.usage" 2>/dev/null && cpu=$((cpu / 1000000000)) || cpu=-
+		cg_remove "$cg"
+	fi
+	echo "$rc $((SECONDS - start)) $cpu" >"$RES/$key.rc.tmp"
+	mv "$RES/$key.rc.tmp" "$RES/$key.rc"
 }
 
-passed=0 failed=0 failed_names=
+passed=0 failed=0 failed_names= CPU_TOTAL=0
 
-# report NAME: prints a finished test's output and result, counts it.
+# report KEY: prints a finished test's output and result, counts it.
 report() {
-	local name=$1 rc secs
-	read -r rc secs <"$RES/$name.rc"
+	local key=$1 name=${LABEL[$1]} rc secs cpu
+	read -r rc secs cpu <"$RES/$key.rc"
+	[ "${cpu:--}" = - ] || { secs="${secs}s, CPU $cpu"; CPU_TOTAL=$((CPU_TOTAL + cpu)); }
 	echo "== $name"
-	cat "$RES/$name.out"
+	cat "$RES/$key.out"
 	case $rc in
 	0)  passed=$((passed + 1)); echo "-- $name: PASS (${secs}s)" ;;
 	77) if [ "${IMPL:-tunneld}" = tunneld ]; then
@@ -102,59 +141,75 @@ report() {
 
 # reap MAX: waits until fewer than MAX tests run, reporting those that end.
 reap() {
-	local name
+	local key
 	while [ "${#RUNNING[@]}" -ge "$1" ]; do
-		for name in "${!RUNNING[@]}"; do
-			[ -f "$RES/$name.rc" ] || continue
-			wait "${RUNNING[$name]}" 2>/dev/null
-			unset "RUNNING[$name]"
-			report "$name"
+		for key in "${!RUNNING[@]}"; do
+			[ -f "$RES/$key.rc" ] || continue
+			wait "${RUNNING[$key]}" 2>/dev/null
+			unset "RUNNING[$key]"
+			report "$key"
 		done
 		[ "${#RUNNING[@]}" -lt "$1" ] || sleep 0.2
 	done
 }
 
-wanted() {
-	local a
-	[ "$#" -gt 1 ] || return 0
-	for a in "${@:2}"; do
-		[ "$1" = "$a" ] || [ "$1" = "$a.sh" ] && return 0
+# The jobs: "BUILD TEST-FILE" pairs, from the arguments (BUILD:TEST, BUILD:, TEST; none: every
+# test against $BUILD), in the order given, each test once per build.
+jobs=()
+add_build_tests() {	# add_build_tests BUILD [TEST]
+	local t name
+	for t in "$DIR"/*.sh; do
+		name=$(basename "$t")
+		case $name in lib*.sh|run-all.sh) continue ;; esac
+		[ -z "${2:-}" ] || [ "$name" = "$2" ] || [ "$name" = "$2.sh" ] || continue
+		if [ "$1" != build ] && grep -q '^# run-all: no-sanitizer' "$t"; then
+			echo "NOT RUN $1:$name: no-sanitizer"
+			continue
+		fi
+		jobs+=("$1 $t")
 	done
-	return 1
 }
+if [ "$#" -eq 0 ]; then set -- "$BUILD:"; fi
+for a in "$@"; do
+	case $a in
+	*:*) add_build_tests "${a%%:*}" "${a#*:}" ;;
+	*) add_build_tests "$BUILD" "$a" ;;
+	esac
+done
 
 t0=$SECONDS
-n=0
+n=${#jobs[@]}
+declare -A LABEL=()	# key -> what the report calls the job
 alone=() shared=()
-for t in "$DIR"/*.sh; do
-	name=$(basename "$t")
-	case $name in lib*.sh|run-all.sh) continue ;; esac
-	wanted "$name" "$@" || continue
-	if [ "$BUILD" != build ] && grep -q '^# run-all: no-sanitizer' "$t"; then
-		echo "NOT RUN $name: no-sanitizer (BUILD=$BUILD)"
-		continue
-	fi
-	n=$((n + 1))
-	if grep -q '^# run-all: alone' "$t"; then alone+=("$t"); else shared+=("$t"); fi
+builds=" "
+for j in ${jobs[@]+"${jobs[@]}"}; do
+	b=${j%% *} t=${j#* }
+	case $builds in *" $b "*) ;; *) builds="$builds$b " ;; esac
+	if grep -q '^# run-all: alone' "$t"; then alone+=("$j"); else shared+=("$j"); fi
 done
+# start JOB: runs it in the background (a key free of slashes names its files).
+start() {
+	local b=${1%% *} t=${1#* } key
+	key=$(basename "$b").$(basename "$t")
+	LABEL[$key]=$(basename "$t")
+	[ "$b" = build ] || LABEL[$key]="$b:${LABEL[$key]}"
+	run_one "$key" "$b" "$t" &
+	RUNNING[$key]=$!
+}
 # The tests that must run alone first, one after the other (no waiting for others to drain),
 # then the rest JOBS at a time.
-for t in ${alone[@]+"${alone[@]}"}; do
-	name=$(basename "$t")
-	run_one "$name" "$t" &
-	RUNNING[$name]=$!
+for j in ${alone[@]+"${alone[@]}"}; do
+	start "$j"
 	reap 1
 done
-for t in ${shared[@]+"${shared[@]}"}; do
-	name=$(basename "$t")
+for j in ${shared[@]+"${shared[@]}"}; do
 	reap "$JOBS"
-	run_one "$name" "$t" &
-	RUNNING[$name]=$!
+	start "$j"
 done
 reap 1
 [ "$n" -gt 0 ] || echo "run-all: no test matches: $*"
 
 [ -z "$failed_names" ] || echo "failed:$failed_names"
-echo "time: $((SECONDS - t0))s for $n tests, JOBS=$JOBS, BUILD=$BUILD, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "time: $((SECONDS - t0))s for $n tests, JOBS=$JOBS, BUILD=$(b=${builds# }; b=${b% }; echo "${b// /,}"), CPU ${CPU_TOTAL}s, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "integration: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$n" -gt 0 ]

@@ -13,7 +13,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d /tmp/san-selftest.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/tests/integration"
-cp "$SRC/integration/run-all.sh" "$SRC/integration/lib.sh" "$SRC/integration/lib_sanitizer.sh" \
+cp "$SRC/integration/run-all.sh" "$SRC/integration/lib.sh" "$SRC/integration/lib_sanitizer.sh" "$SRC/integration/lib_builtins.sh" \
 	"$tmp/tests/integration/"
 cp "$SRC/tsan.supp" "$tmp/tests/"
 
