@@ -203,10 +203,12 @@ $(TOOL_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/support/%.o
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
 # Which integration tests run: all of them (TESTS=, the default) or the named ones.  The
-# ThreadSanitizer build runs the tests of the threaded paths (the resolver and the roster
-# plane); docs/testing.md says why.
+# ThreadSanitizer build runs the tests of the threaded paths: the resolver's lookups, the
+# crypto workers, and the roster persister through the roster tests that publish most;
+# docs/testing.md says why.
 TSAN_TESTS := test_roster_names test_reresolve test_endpoint_names test_sighup_dns test_crypt_workers \
-              $(basename $(notdir $(wildcard tests/integration/test_roster_*.sh)))
+              test_roster_basic test_roster_apply test_roster_persist test_roster_rotate \
+              test_roster_converge test_roster_catchup test_roster_hostile
 TESTS ?= $(if $(filter thread,$(SANITIZE)),$(sort $(TSAN_TESTS)))
 integration: $(BINS) $(TOOL_BINS) $(BUILD)/flood
 	$(Q)BUILD=$(BUILD) JOBS=$(JOBS) tests/integration/run-all.sh $(TESTS)
@@ -214,14 +216,18 @@ integration-bins: $(BINS) $(TOOL_BINS) $(BUILD)/flood
 
 # make test's integration step: the three builds' runs in one pool of JOBS (run-all.sh), so
 # that the waits of one build's tests (handshakes, timeouts, outages) overlap the work of the
-# others': build/ every test, build-san/ every test but the no-sanitizer ones, build-tsan/ the
-# TSAN_TESTS with TUN offloads off (docs/testing.md, "Time budget").
+# others'.  build-san/: every test but the no-sanitizer ones.  build/: the tests that run the
+# daemons as shipped (no-sanitizer: packages, units, docs), the timing-sensitive ones (alone)
+# and the core paths (plain).  build-tsan/: TSAN_TESTS, TUN offloads off.  docs/testing.md,
+# "Time budget", says why.
+PLAIN_TESTS := $(basename $(notdir $(shell grep -l '^\# run-all: \(no-sanitizer\|alone\|plain\)' \
+               tests/integration/test_*.sh)))
 integration-all:
 	$(Q)$(MAKE) --no-print-directory -j2 SANITIZE=0 integration-bins
 	$(Q)$(MAKE) --no-print-directory -j2 SANITIZE=1 integration-bins
 	$(Q)$(MAKE) --no-print-directory -j2 SANITIZE=thread integration-bins
-	$(Q)OFFLOAD_OFF_IN=build-tsan JOBS=$(JOBS) tests/integration/run-all.sh build: build-san: \
-		$(addprefix build-tsan:,$(sort $(TSAN_TESTS)))
+	$(Q)OFFLOAD_OFF_IN=build-tsan JOBS=$(JOBS) tests/integration/run-all.sh \
+		$(addprefix build:,$(PLAIN_TESTS)) build-san: $(addprefix build-tsan:,$(sort $(TSAN_TESTS)))
 
 # Proves that a sanitizer report from any process of an integration test fails the test.
 $(BUILD)/san_fault: tests/sanitizer/san_fault.c

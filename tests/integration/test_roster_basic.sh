@@ -4,6 +4,7 @@
 # accepted there and reaches the two others by gossip over the overlay; the overlay still
 # pings; a hostile candidate (bad signature) is rejected with the reason logged and changes
 # nothing.
+# run-all: plain (make test runs it against the plain build too: a core path as shipped)
 . "$(dirname "$0")/lib.sh"
 
 roster_admin_init

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Two nodes in two datacenters: v4 and v6 pings, a 100 MiB checksummed TCP transfer, and what
 # `wg show` reports about it (peer, recent handshake, counters, dump format).
+# run-all: plain (make test runs it against the plain build too: a core path as shipped)
 . "$(dirname "$0")/lib.sh"
 
 node_add a 1

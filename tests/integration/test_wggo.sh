@@ -3,6 +3,7 @@
 # Round 1: a initiates (first packet comes from a's side).  Round 2: both restarted, b initiates.
 # Each round: 20 MiB checksummed TCP each way.  Who initiated is read from wireguard-go's own
 # verbose log ("Received handshake initiation" vs "Sending handshake initiation").
+# run-all: plain (make test runs it against the plain build too: a core path as shipped)
 . "$(dirname "$0")/lib.sh"
 
 node_add a 1 "$IMPL"

@@ -3,6 +3,7 @@
 # `ip link add type wireguard` fails (no kernel module here), wg-quick falls back to
 # $WG_QUICK_USERSPACE_IMPLEMENTATION IFACE (tunneld daemonizes, empty, like wireguard-go) and
 # configures it over the UAPI socket.  Peer b is a plain `tunneld -c` node.
+# run-all: plain (make test runs it against the plain build too: a core path as shipped)
 . "$(dirname "$0")/lib.sh"
 
 case $IMPL in tunneld) need_tunneld; USERSPACE=$TUNNELD_UAPI ;; *) USERSPACE=$(command -v "$WGGO") ;; esac
