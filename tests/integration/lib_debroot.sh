@@ -34,7 +34,7 @@ cache_fill() {
 	local prefix=$1 dir=$DEBROOT_CACHE/$1-$2 fill=$3 rc=0
 	mkdir -p "$DEBROOT_CACHE"
 	(
-		flock -w 300 9 || { echo "cache: $DEBROOT_CACHE/.lock held for 300 s" >&2; exit 1; }
+		flock -w 540 9 || { echo "cache: $DEBROOT_CACHE/.lock held for 540 s" >&2; exit 1; }
 		[ -e "$dir/complete" ] && exit 0
 		for old in "$DEBROOT_CACHE/$prefix"-* "$DEBROOT_CACHE/.new-$prefix".*; do
 			[ -e "$old" ] && rm -rf --one-file-system "$old"

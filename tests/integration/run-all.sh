@@ -17,8 +17,8 @@
 #   BUILD=build-san run-all.sh    a test file with the line "# run-all: no-sanitizer" (one that
 #                                 runs no daemon of ours it could check: packaging, playbooks)
 #                                 is left out of the sanitizer builds' runs, and listed
-#   OFFLOAD_OFF_IN="build-tsan"   the tests of those builds run with WARREN_TEST_OFFLOAD=off
-#                                 (lib.sh: every tunneld without TUN offloads)
+#   ENV_build_tsan="A=1 B=2"      the tests of build-tsan/ run with A and B in their
+#                                 environment (ENV_ and the build's name, "-" as "_")
 #
 # Each test's time is printed with the CPU time it and everything it started used (a cpuacct
 # cgroup per test, where the machine has cgroup v1), and the run's total.
@@ -68,7 +68,7 @@ trap 'exit 130' INT TERM HUP
 # CPU-SECONDS").
 run_one() {
 	local key=$1 build=$2 t=$3 out=$RES/$1.out sd=$RES/$1.san start=$SECONDS pid waited=0 rc=0 \
-		ns p limit cg cpu offload=${WARREN_TEST_OFFLOAD:-on} name
+		ns p limit cg cpu name env_var kv
 	# "# run-all: timeout SECONDS" in a test file: its own watchdog (a test that builds the
 	# package and a Debian root first); TEST_TIMEOUT otherwise.
 	limit=$(sed -n 's/^# run-all: timeout \([0-9][0-9]*\).*/\1/p' "$t" | head -n 1)
@@ -79,11 +79,12 @@ run_one() {
 	# test and of everything it started, daemons included, is reported beside its wall time.
 	cg=
 	if [ -n "$CG_ROOT" ] && mkdir "$CG_ROOT/$key" 2>/dev/null; then cg=$CG_ROOT/$key; fi
-	case " ${OFFLOAD_OFF_IN:-} " in *" $build "*) offload=off ;; esac
+	env_var=ENV_${build//[^A-Za-z0-9]/_}
 	name=$(basename "$t")
 	[ "$build" = build ] || name="$build:$name"
 	( [ -z "$cg" ] || echo "$BASHPID" >"$cg/cgroup.procs"
-	  export BUILD=$build WARREN_TEST_OFFLOAD=$offload
+	  export BUILD=$build
+	  for kv in ${!env_var:-}; do export "${kv?}"; done
 	  san_env_setup "$sd"; exec bash "$t" ) </dev/null >"$out" 2>&1 &
 	pid=$!
 	trap 'kill -TERM "$pid" 2>/dev/null' TERM

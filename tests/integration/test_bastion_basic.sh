@@ -4,7 +4,6 @@
 # sshd trusts the roster through keys authorized-keys).  ssh -J prints the node's name, a plain
 # `ssh bastion` gets the one-line explanation and no shell, a node or port the engineer may not
 # reach is refused, and the audit log records accept, open, deny and close.
-# run-all: plain (make test runs it against the plain build too: a core path as shipped)
 . "$(dirname "$0")/lib.sh"
 
 need_bastion

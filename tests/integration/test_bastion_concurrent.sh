@@ -4,6 +4,9 @@
 # 150 s) compete for the CPU; every client must get all 48 KiB, intact, and end by itself (the
 # bastion sends EOF and close on the channel, the client ends the connection).  Two rounds.
 # run-all: alone (it loads the CPU on purpose: no other test runs beside it)
+# run-all: no-sanitizer (CI time: alone, under ASan a round took 41 s of the budget; the
+# bastion's session paths run under ASan in the other test_bastion_* tests.  Under ASan on a
+# loaded machine 3-5 of 500 clients were reset before the SSH banner: open, issue 10's note)
 . "$(dirname "$0")/lib.sh"
 
 need_bastion

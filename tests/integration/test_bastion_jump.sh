@@ -4,7 +4,6 @@
 # with AuthorizedKeysCommand = keys authorized-keys.  `uname -n` names the node jumped to,
 # scp -J of 100 MiB arrives with the same SHA-256, rsync over the jump copies a tree, and the
 # audit log records the jumps.
-# run-all: plain (make test runs it against the plain build too: a core path as shipped)
 . "$(dirname "$0")/lib.sh"
 
 need_bastion

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Crypto workers (--crypto-workers; 2 here unless TUNNELD_CRYPTO_WORKERS says otherwise) under
+# Crypto workers (--crypto-workers; 2 here unless CRYPT_TEST_WORKERS says otherwise) under
 # load: a peer removed and added back 60 times while its packets are in flight both ways (a
 # streams to b and b floods a: full batches to and from b are in flight when b goes), a
 # transfer to another peer intact through it all, and a daemon stopped with batches in
@@ -7,7 +7,8 @@
 # is reported and fails it.
 . "$(dirname "$0")/lib.sh"
 
-export TUNNELD_CRYPTO_WORKERS=${TUNNELD_CRYPTO_WORKERS:-2}
+# Its own knob: make test gives every TSan test TUNNELD_CRYPTO_WORKERS=1, this one runs two.
+export TUNNELD_CRYPTO_WORKERS=${CRYPT_TEST_WORKERS:-2}
 
 node_add a 1
 node_add b 2

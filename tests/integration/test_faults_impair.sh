@@ -7,6 +7,8 @@
 # prove each impairment happened.  The endpoints' TCP buffers are raised so that 100 MiB over a
 # 200 ms round trip fits the time budget; nothing in tunneld is tuned.
 # run-all: alone (it loads the CPU on purpose: no other test runs beside it)
+# run-all: no-sanitizer (CI time: alone, its ASan copy took 24 s of the budget; the same
+# receive paths run under ASan in test_faults_underlay and test_tunnel)
 . "$(dirname "$0")/lib.sh"
 
 IMPAIR=$BUILD/tests/udp_impair

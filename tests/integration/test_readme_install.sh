@@ -29,7 +29,7 @@
 #          db-1.example.net`: then it logs REVOKED and keeps no peer and no overlay address.
 # Substitutions, the only ones: PUBKEY/NEWPUBKEY (the node's printed key), and for web-1 and
 # bastion-1 the names, group and endpoint of the README's db-1 example.
-# run-all: plain (make test runs it against the plain build too: README.md as an operator follows it)
+# run-all: no-sanitizer (README.md as an operator follows it, with the programs as shipped; their paths run under ASan in the other tests)
 . "$(dirname "$0")/lib.sh"
 
 [ "$IMPL" = tunneld ] || skip "installs tunneld itself"

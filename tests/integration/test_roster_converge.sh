@@ -5,7 +5,6 @@
 # knew nobody) and must reach every node by gossip over the overlay.  Then a 9th node is
 # enrolled, the roster handed to one node, every node reaches the new serial and the new node
 # pings all others.  Convergence times are printed (goal < 3 s; asserted < 15 s).
-# run-all: plain (make test runs it against the plain build too: a core path as shipped)
 . "$(dirname "$0")/lib.sh"
 
 GOAL_MS=3000

@@ -3,7 +3,6 @@
 # adds, changes and removes peers on a running daemon (routes follow in -c mode), `wg showconf`
 # round-trips through `wg setconf`, bad requests get an errno and change nothing, and the socket
 # is 0600.
-# run-all: plain (make test runs it against the plain build too: a core path as shipped)
 . "$(dirname "$0")/lib.sh"
 
 node_add a 1

@@ -113,15 +113,21 @@ assert_eq "b still has peer a after the refused request" "${PUB[a]}" "$(nsx b wg
 check "b still reaches a" ping_ok b "${OV4[a]}"
 
 # 6. A large answer (3,000 peers, ~700 KiB, built apart from libevent so that its keys can be
-# wiped) arrives whole, and the peers go again with one set.
+# wiped) arrives whole, and the peers go again with one set.  1,000 peers in the sanitizer
+# builds: under ASan, beside three busy loops, the 3,000-peer set took 10.7 s and met the
+# client deadline (UAPI_DEADLINE, 10 s) unanswered (an open limit, docs/testing.md).
+case ${BUILD##*/} in build) NPEERS=3000 ;; *) NPEERS=1000 ;; esac
 {
 	printf 'set=1\n'
-	head -c $((3000 * 32)) /dev/urandom | od -An -tx1 -v | tr -d ' \n' | fold -w 64 |
+	head -c $((NPEERS * 32)) /dev/urandom | od -An -tx1 -v | tr -d ' \n' | fold -w 64 |
 		awk '{ printf "public_key=%s\nallowed_ip=100.65.%d.%d/32\n", $0, int(NR / 250), NR % 250 }'
 	printf '\n'
 } >"$T/many.req"
-assert_eq "3,000 peers added in one set" "errno=0" "$(uapi_send "$T/many.req")"
-assert_eq "wg show dump lists them all (and a)" 3002 "$(nsx b wg show "$ifb" dump | wc -l)"
+t0=$(now_ms)
+reply=$(uapi_send "$T/many.req")
+log "$NPEERS peers in one set: answered in $(( $(now_ms) - t0 )) ms"
+assert_eq "$NPEERS peers added in one set" "errno=0" "$reply"
+assert_eq "wg show dump lists them all (and a)" $((NPEERS + 2)) "$(nsx b wg show "$ifb" dump | wc -l)"
 printf 'set=1\nreplace_peers=true\npublic_key=%s\nallowed_ip=%s/32\n\n' \
 	"$(printf '%s' "${PUB[a]}" | base64 -d | od -An -tx1 -v | tr -d ' \n')" "${OV4[a]}" >"$T/one.req"
 assert_eq "replace_peers back to a alone" "errno=0" "$(uapi_send "$T/one.req")"

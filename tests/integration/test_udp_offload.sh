@@ -6,7 +6,6 @@
 # below the tunnel's datagrams (1280 < 1452 + 28), the kernel refuses every data train
 # (EMSGSIZE), its datagrams go alone and fragmented, and a second transfer still arrives intact,
 # with GSO still on (no warning) for the small datagrams.
-# run-all: plain (make test runs it against the plain build too: a core path as shipped)
 . "$(dirname "$0")/lib.sh"
 
 [ "$IMPL" = tunneld ] || skip "tunneld's own offload counters"
