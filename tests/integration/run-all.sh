@@ -12,8 +12,7 @@
 #   JOBS=2 run-all.sh             two tests at a time (tests are isolated: namespaces,
 #                                 interfaces and files are named after their PID); a test
 #                                 file with the line "# run-all: alone" (timing-sensitive)
-#                                 runs with no other test beside it (those run first);
-#                                 "# run-all: alone in build": so in the plain build only
+#                                 runs with no other test beside it (those run first)
 #   BUILD=build-san run-all.sh    a test file with the line "# run-all: no-sanitizer" (one that
 #                                 runs no daemon of ours it could check: packaging, playbooks)
 #                                 is left out of the sanitizer builds' runs, and listed
@@ -187,14 +186,7 @@ builds=" "
 for j in ${jobs[@]+"${jobs[@]}"}; do
 	b=${j%% *} t=${j#* }
 	case $builds in *" $b "*) ;; *) builds="$builds$b " ;; esac
-	# "# run-all: alone in build": alone in the plain build only (its time bounds are
-	# widened under the sanitizers).
-	if grep -q '^# run-all: alone' "$t" &&
-	   { [ "$b" = build ] || ! grep -q '^# run-all: alone in build' "$t"; }; then
-		alone+=("$j")
-	else
-		shared+=("$j")
-	fi
+	if grep -q '^# run-all: alone' "$t"; then alone+=("$j"); else shared+=("$j"); fi
 done
 # start JOB: runs it in the background (a key free of slashes names its files).
 start() {
