@@ -408,13 +408,15 @@ static void random_roster(struct roster *r, size_t n_nodes, size_t n_eng)
 	r->serial = rnd() % 100000;
 	r->issued = (int64_t)(rnd() % 4000000000ULL);
 	rnd_bytes(r->admin_key, KEY_LEN);
+	/* The nodes array at its full size at once: roster_node_add grows it by one node and
+	 * looks each name up, which for 10,000 nodes took 40 s under ASan (its realloc always
+	 * moves).  The names are unique by construction (7919 is prime). */
+	r->nodes = xcalloc(n_nodes, sizeof(*r->nodes));
 	for (i = 0; i < n_nodes; i++) {
-		char name[32];
-		struct roster_node *n;
+		struct roster_node *n = &r->nodes[r->n_nodes++];
 
-		snprintf(name, sizeof(name), "n%06zu-%u", (i * 7919) % n_nodes, (unsigned)(rnd() % 10));
-		n = roster_node_add(r, name);
-		assert_non_null(n);
+		snprintf(n->name, sizeof(n->name), "n%06zu-%u", (i * 7919) % n_nodes,
+		    (unsigned)(rnd() % 10));
 		rnd_bytes(n->key, KEY_LEN);
 		/* Unique addresses: node index + 1 (never the network or broadcast). */
 		n->has_addr4 = !r->has_cidr6 || rnd() % 3;
