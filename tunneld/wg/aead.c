@@ -7,6 +7,7 @@
 #include "aead.h"
 
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <sodium.h>
 #include <string.h>
@@ -24,6 +25,15 @@ aead_init(void)
 		return true;
 	if (ossl_failed)
 		return false;
+	/* One fixed algorithm from OpenSSL's default provider is all tunneld takes from it, so the
+	 * system's openssl.cnf is not read: a configuration that loads other providers cannot
+	 * take the cipher away or swap its implementation, and the configuration machinery's
+	 * code (about 0.6 MiB of libcrypto) is never paged in.  Only the process's first call to
+	 * OPENSSL_init_crypto counts; later ones (other threads) do nothing. */
+	if (OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1) {
+		ossl_failed = true;
+		return false;
+	}
 	enc_ctx = EVP_CIPHER_CTX_new();
 	dec_ctx = EVP_CIPHER_CTX_new();
 	if (!enc_ctx || !dec_ctx ||

@@ -27,7 +27,9 @@ enum aead_backend {
 
 /* Preallocates the calling thread's OpenSSL contexts (one per direction; each thread has its
  * own).  Optional: the thread's first transport call does it otherwise.  false if OpenSSL
- * cannot provide ChaCha20-Poly1305; the transport path then uses libsodium.  aead_cleanup
+ * cannot provide ChaCha20-Poly1305; the transport path then uses libsodium.  The first call
+ * in the process initialises OpenSSL without its configuration file (OPENSSL_CONF, openssl.cnf
+ * are not read) unless something else in the process used libcrypto first.  aead_cleanup
  * frees the calling thread's pair (a thread that used the transport calls it before it ends). */
 bool aead_init(void);
 void aead_cleanup(void);
