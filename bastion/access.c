@@ -208,3 +208,8 @@ bool access_allows(const struct access *a, const char *engineer, const struct ac
 		return false;	/* the node's address changed under an open jump */
 	return roster_engineer_allows(&a->r, e, n, t->port);
 }
+
+bool access_expired(const struct access *a, int64_t now)
+{
+	return a->has_roster && roster_expiry_at(&a->r, now, 0) == ROSTER_EXPIRY_EXPIRED;
+}

@@ -48,6 +48,10 @@ const struct roster_engineer *access_engineer_match(const struct access *a, cons
  * subnets (in_subnet set, name = that node).  false if it names none of these. */
 bool access_target_resolve(const struct access *a, const char *host, uint16_t port,
     struct access_target *t);
+/* Whether the roster in use has expired at now (Unix seconds): new jumps are then refused
+ * (humans fail closed) until a newer roster arrives.  false with no roster (nothing is
+ * allowed then anyway) or no expires line. */
+bool access_expired(const struct access *a, int64_t now);
 /* Whether engineer may reach t now (the engineer and node looked up again by name; a subnet
  * host only through a prefix allow line, and only while the node still routes it). */
 bool access_allows(const struct access *a, const char *engineer, const struct access_target *t);

@@ -120,6 +120,7 @@ struct bastion {
 	size_t n_listeners;
 	ssh_key host_key;
 	struct access acc;
+	struct roster_expiry_tracker expiry;	/* the roster's expiry state, as last logged */
 	struct auditor_link *aud;	/* bastion/auditor.h: the audit process */
 	struct admission adm;
 	struct refusals refusals;

@@ -15,6 +15,8 @@
 
 #include <sodium.h>
 
+#include "common/duration.h"
+
 enum { LINE_LEN_MAX = 4096, QUOTE_MAX = 80, STARTUPS_MAX = 10000 };
 
 struct parse_ctx {
@@ -245,6 +247,17 @@ static bool key_grace(struct parse_ctx *p, const char *v)
 	return set_uint(p, &p->c->login_grace_time, v, 1, 3600);
 }
 
+static bool key_roster_expiry_warning(struct parse_ctx *p, const char *v)
+{
+	char q[QUOTE_MAX + 4];
+
+	if (duration_parse(v, BASTION_ROSTER_EXPIRY_WARNING_MAX, &p->c->roster_expiry_warning))
+		return true;
+	err_add(p, "RosterExpiryWarning: expected a duration (N, Ns, Nm, Nh, Nd or Nw, at most "
+	    "a year; 0: never), got \"%s\"", quote(q, v));
+	return false;
+}
+
 /* "N" (a hard limit, as OpenSSH) or "begin:rate:full". */
 static bool key_max_startups(struct parse_ctx *p, const char *v)
 {
@@ -324,24 +337,14 @@ bad:
 	return false;
 }
 
-/* A duration as OpenSSH writes one: N, Ns, Nm or Nh; at most a day. */
+/* A duration as OpenSSH writes one (common/duration.h); at most a day. */
 static bool parse_seconds(const char *s, unsigned *out)
 {
-	char num[16];
-	size_t n = strlen(s);
-	unsigned long v, mul = 1;
+	uint64_t v;
 
-	if (n && (s[n - 1] == 's' || s[n - 1] == 'm' || s[n - 1] == 'h')) {
-		mul = s[n - 1] == 's' ? 1 : s[n - 1] == 'm' ? 60 : 3600;
-		n--;
-	}
-	if (n == 0 || n >= sizeof(num))
+	if (!duration_parse(s, 86400, &v))
 		return false;
-	memcpy(num, s, n);
-	num[n] = '\0';
-	if (!parse_uint(num, 0, 86400, &v) || v * mul > 86400)
-		return false;
-	*out = (unsigned)(v * mul);
+	*out = (unsigned)v;
 	return true;
 }
 
@@ -502,6 +505,7 @@ static const struct {
 	{ "User", key_user, false },
 	{ "ConnectTimeout", key_connect_timeout, false },
 	{ "LoginGraceTime", key_grace, false },
+	{ "RosterExpiryWarning", key_roster_expiry_warning, false },
 	{ "MaxStartups", key_max_startups, false },
 	{ "PerSourceMaxStartups", key_per_source_max_startups, false },
 	{ "PerSourceNetBlockSize", key_net_block_size, false },
@@ -574,6 +578,7 @@ void bastion_config_defaults(struct bastion_config *c)
 	strcpy(c->user, "bastion");
 	c->connect_timeout = 5;
 	c->login_grace_time = 30;
+	c->roster_expiry_warning = BASTION_ROSTER_EXPIRY_WARNING_DEFAULT;
 	/* OpenSSH's 10:30:100, scaled for a bastion that many engineers log in through at
 	 * once; one source may hold a quarter of begin, so four are needed to start drops. */
 	c->max_startups_begin = 64;

@@ -15,6 +15,8 @@ enum {
 	BASTION_CONFIG_ERRORS_MAX = 32,	/* messages kept; the rest are counted */
 	BASTION_CONFIG_MAX_BYTES = 1 << 20,
 	BASTION_EXEMPT_MAX = 32,	/* PerSourcePenaltyExemptList entries */
+	BASTION_ROSTER_EXPIRY_WARNING_DEFAULT = 7 * 86400,
+	BASTION_ROSTER_EXPIRY_WARNING_MAX = 365 * 86400,
 	/* The default ListenAddress port: ssh's, what `keys ssh-config` and `ssh -J HOST`
 	 * assume (bastion.service keeps CAP_NET_BIND_SERVICE for it). */
 	BASTION_PORT_DEFAULT = 22,
@@ -58,6 +60,8 @@ struct bastion_config {
 	bool audit_syslog;
 	unsigned connect_timeout;	/* seconds */
 	unsigned login_grace_time;	/* seconds */
+	/* RosterExpiryWarning: warn this many seconds before the roster expires; 0: never. */
+	uint64_t roster_expiry_warning;
 	/* MaxStartups begin:rate:full: past begin unauthenticated connections, a new one is
 	 * refused with probability rate% rising linearly to 100% at full. */
 	unsigned max_startups_begin;

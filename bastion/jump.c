@@ -4,6 +4,7 @@
  * accepted and connected to that address over the overlay. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "bastion/auditor.h"
 #include "bastion/bastion.h"
@@ -25,6 +26,8 @@ int jump_request(struct bsession *s, ssh_message msg)
 		return 1;
 	if (!auditor_writable(b))
 		reason = "audit log unavailable";	/* fail closed: it could not be recorded */
+	else if (access_expired(&b->acc, (int64_t)time(NULL)))
+		reason = "roster expired";	/* fail closed: it may hide a revocation */
 	else if (!host || strnlen(host, BASTION_TARGET_MAX + 1) > BASTION_TARGET_MAX) {
 		reason = "bad target";
 		host = NULL;

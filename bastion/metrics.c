@@ -2,6 +2,7 @@
 #include "bastion/metrics.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "bastion/auditor.h"
 #include "bastion/bastion.h"
@@ -27,6 +28,7 @@ static const struct reason auth_reasons[BAUTH_N] = {
 static const struct reason jump_reasons[BJUMP_N] = {
 	[BJUMP_OPENED] = { NULL, "opened" },
 	[BJUMP_AUDIT_UNAVAILABLE] = { "audit log unavailable", "audit_unavailable" },
+	[BJUMP_ROSTER_EXPIRED] = { "roster expired", "roster_expired" },
 	[BJUMP_BAD_TARGET] = { "bad target", "bad_target" },
 	[BJUMP_BAD_PORT] = { "bad port", "bad_port" },
 	[BJUMP_UNKNOWN_TARGET] = { "unknown target", "unknown_target" },
@@ -156,4 +158,11 @@ void bastion_metrics_write(struct prom_writer *w, const struct bastion *b, uint6
 	    "audit process behind or gone).", auditor_writable(b) ? 1 : 0);
 	one(w, "bastion_roster_serial", "gauge", "Serial of the roster in use; 0: none.",
 	    b->acc.has_roster ? b->acc.r.serial : 0);
+	prom_family(w, "bastion_roster_expiry_timestamp_seconds", "gauge",
+	    "When the roster in use expires, seconds since the epoch; 0: it never does, or none.");
+	prom_sample_double(w, "bastion_roster_expiry_timestamp_seconds", NULL, 0,
+	    b->acc.has_roster && b->acc.r.has_expires ? (double)b->acc.r.expires : 0);
+	one(w, "bastion_roster_expired", "gauge",
+	    "1 if the roster in use has expired: every new jump is refused until a newer one "
+	    "arrives.", access_expired(&b->acc, (int64_t)time(NULL)) ? 1 : 0);
 }

@@ -28,6 +28,7 @@ enum bastion_auth_result {
 enum bastion_jump_result {
 	BJUMP_OPENED,
 	BJUMP_AUDIT_UNAVAILABLE,
+	BJUMP_ROSTER_EXPIRED,
 	BJUMP_BAD_TARGET,
 	BJUMP_BAD_PORT,
 	BJUMP_UNKNOWN_TARGET,

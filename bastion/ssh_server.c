@@ -844,11 +844,47 @@ static void reap(struct bastion *b, uint64_t now)
 	}
 }
 
+static void status_format(const struct bastion *b, char *status, size_t len);
+
+/* Logs the roster's expiry state when it changed (a new roster, the warning margin reached,
+ * expired, or a clock set back), and shows it in the STATUS= line.  Expired: new jumps are
+ * refused (jump.c). */
+static void expiry_check(struct bastion *b)
+{
+	char text[ROSTER_EXPIRY_TEXT_MAX], status[256];
+	enum roster_expiry st;
+	int64_t now = (int64_t)time(NULL);
+
+	if (!b->acc.has_roster || !roster_expiry_track(&b->expiry, &b->acc.r, now,
+	    (int64_t)b->cfg.roster_expiry_warning, &st))
+		return;
+	roster_expiry_text(text, &b->acc.r, now);
+	switch (st) {
+	case ROSTER_EXPIRY_EXPIRED:
+		blog_warn("roster serial %llu %s: every new jump is refused until a newer roster "
+		    "arrives (keys publish --force; keys push)",
+		    (unsigned long long)b->acc.r.serial, text);
+		break;
+	case ROSTER_EXPIRY_SOON:
+		blog_warn("roster serial %llu %s: publish a newer one before then (keys publish "
+		    "--force; keys push)", (unsigned long long)b->acc.r.serial, text);
+		break;
+	case ROSTER_EXPIRY_VALID:
+		blog_info("roster serial %llu %s", (unsigned long long)b->acc.r.serial, text);
+		break;
+	case ROSTER_EXPIRY_NONE:
+		break;
+	}
+	status_format(b, status, sizeof(status));
+	notify_status("%s", status);
+}
+
 static void tick(struct bastion *b, uint64_t now)
 {
 	uint64_t grace = (uint64_t)b->cfg.login_grace_time * 1000000000ull;
 	struct bsession *s;
 
+	expiry_check(b);
 	for (s = b->sessions; s; s = s->next)
 		if (s->state != BSESSION_READY && s->state != BSESSION_DEAD &&
 		    now - s->t_start_ns > grace) {
@@ -863,9 +899,10 @@ static void tick(struct bastion *b, uint64_t now)
 static void status_format(const struct bastion *b, char *status, size_t len)
 {
 	if (b->acc.has_roster)
-		snprintf(status, len, "listening on %s port %u (%zu addresses); roster serial %llu",
+		snprintf(status, len, "listening on %s port %u (%zu addresses); roster serial %llu%s",
 		    b->cfg.listen[0].host, b->cfg.listen[0].port, b->n_listeners,
-		    (unsigned long long)b->acc.r.serial);
+		    (unsigned long long)b->acc.r.serial,
+		    access_expired(&b->acc, (int64_t)time(NULL)) ? " (expired: jumps refused)" : "");
 	else
 		snprintf(status, len, "listening on %s port %u (%zu addresses); no verified roster "
 		    "yet: every login is refused", b->cfg.listen[0].host, b->cfg.listen[0].port,

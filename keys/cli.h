@@ -51,12 +51,17 @@ enum {
 	CLI_ADDRESS_HOLD_MAX = 3650 * 86400,
 	CLI_LOCK_TIMEOUT_DEFAULT = 30,		/* wait for another command's lock */
 	CLI_LOCK_TIMEOUT_MAX = 3600,
+	CLI_ROSTER_VALIDITY_DEFAULT = 30 * 86400,	/* a published roster's expires - issued */
+	CLI_ROSTER_VALIDITY_MAX = 3650 * 86400,
+	CLI_EXPIRY_WARNING = 7 * 86400,		/* list and push warn this long before expires */
 };
 struct cli_settings {
 	int64_t address_hold;			/* AddressHold */
 	unsigned lock_timeout;			/* LockTimeout */
 	char bastion_node[ROSTER_NAME_MAX + 1];	/* BastionNode, "" if unset */
+	int64_t roster_validity;		/* RosterValidity, seconds; 0: no expires */
 };
+
 /* Reads DIR/keys.conf into st (defaults first; no file: the defaults).  false after printing
  * every FILE:LINE: error. */
 bool cli_settings_load(struct cli_settings *st);
@@ -73,6 +78,9 @@ bool cli_roster_unpublished(struct roster *work, struct roster *pub, bool *pendi
 /* If DIR/roster holds unpublished changes, says so on stderr: "working roster has unpublished
  * changes (keys diff); DOING serial N" with N pub's serial. */
 void cli_unpublished_warn(struct roster *pub, const char *doing);
+/* If pub expires within CLI_EXPIRY_WARNING, says so on stderr with the moment and how to
+ * renew.  (An expired one is refused where it matters: keys push.) */
+void cli_expiry_warn(const struct roster *pub);
 
 /* Addresses freed by revoke, held back from enroll for AddressHold (dir_held.c). */
 struct cli_held_entry {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -167,6 +168,16 @@ int cmd_authorized_keys(int argc, char *argv[])
 	}
 	if (!roster_load_verified(&r, path, admin))
 		goto out;
+	/* Humans fail closed: past its expires line nobody logs in until a newer roster arrives
+	 * (a node whose roster delivery is held back cannot keep a revoked engineer's access). */
+	if (roster_expiry_at(&r, (int64_t)time(NULL), 0) == ROSTER_EXPIRY_EXPIRED) {
+		char expiry[ROSTER_EXPIRY_TEXT_MAX];
+
+		roster_expiry_text(expiry, &r, (int64_t)time(NULL));
+		log_error("%s: roster serial %llu %s: engineer logins are refused until a newer "
+		    "roster arrives", path, (unsigned long long)r.serial, expiry);
+		goto out;
+	}
 	n = self_find(&r, name, key_file);
 	if (!n)
 		goto out;

@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "common/duration.h"
 #include "keys/cli.h"
 
 /* At most this many old admin keys kept (admin.key.old.1 ...): a bound, not a policy. */
@@ -92,6 +93,8 @@ int cmd_init(int argc, char *argv[])
 	r.has_cidr6 = cidr6 != NULL;
 	r.serial = 1;
 	r.issued = (int64_t)time(NULL);
+	r.has_expires = cli_settings.roster_validity > 0;
+	r.expires = r.has_expires ? r.issued + cli_settings.roster_validity : 0;
 	err = roster_admin_key_generate(secret, pub);
 	if (err < 0) {
 		log_error("cannot generate the admin key: %s", strerror(-err));
@@ -150,11 +153,14 @@ int cmd_publish(int argc, char *argv[])
 {
 	static const struct option opts[] = {
 		{ "force", no_argument, NULL, 'f' },
+		{ "valid", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char signed_path[CLI_PATH_MAX], roster_path[CLI_PATH_MAX], tmp[CLI_PATH_MAX] = "";
-	char why[256];
+	char why[256], expiry[ROSTER_EXPIRY_TEXT_MAX];
+	int64_t validity = cli_settings.roster_validity;
+	uint64_t v;
 	uint8_t secret[ROSTER_ADMIN_SECRET_LEN], pub[KEY_LEN], pinned[KEY_LEN], trusted[KEY_LEN];
 	struct roster r, old;
 	bool force = false, pending = true;
@@ -166,6 +172,24 @@ int cmd_publish(int argc, char *argv[])
 		if (c == 'f') {
 			force = true;
 			continue;
+		}
+		if (c == 'v') {
+			/* 0 would be a roster expired as it is published: refused below. */
+			/* A new expiry is a change of what is published: signed even if the
+			 * working roster holds no other. */
+			force = true;
+			if (!strcmp(optarg, "none")) {
+				validity = 0;
+				continue;
+			}
+			if (duration_parse(optarg, CLI_ROSTER_VALIDITY_MAX, &v)) {
+				validity = v ? (int64_t)v : -1;
+				continue;
+			}
+			log_error("--valid '%.100s' is not a duration (N, Ns, Nm, Nh or Nd, at "
+			    "most 10 years) nor 'none'", optarg);
+			ret = EXIT_USAGE;
+			goto out;
 		}
 		if (c == 'h') {
 			cli_command_usage(stdout, "publish");
@@ -208,7 +232,8 @@ int cmd_publish(int argc, char *argv[])
 	 * stdout, so scripts that publish after every step go on working. */
 	if (!pending && !force) {
 		log_info("nothing to publish: the working roster is serial %llu as published "
-		    "(keys diff); %s unchanged (--force signs a new serial anyway)",
+		    "(keys diff); %s unchanged (--force signs a new serial anyway, which also "
+		    "renews its expiry)",
 		    (unsigned long long)old.serial, signed_path);
 		printf("%llu\n", (unsigned long long)old.serial);
 		ret = EXIT_OK;
@@ -216,6 +241,13 @@ int cmd_publish(int argc, char *argv[])
 	}
 	r.serial = (r.serial > old.serial ? r.serial : old.serial) + 1;
 	r.issued = (int64_t)time(NULL);
+	if (validity < 0) {
+		log_error("--valid 0: the roster would be expired as it is published, and "
+		    "every bastion and node would refuse engineers at once");
+		goto out;
+	}
+	r.has_expires = validity > 0;
+	r.expires = validity > 0 ? r.issued + validity : 0;
 	roster_sign(&r, secret);
 	if (!roster_verify(&r, pinned, trusted, why, sizeof(why))) {
 		log_error("the new roster would not verify on the nodes: %s",
@@ -232,6 +264,13 @@ int cmd_publish(int argc, char *argv[])
 		log_error("cannot write %s: %s", signed_path, strerror(-err));
 		goto out;
 	}
+	roster_expiry_text(expiry, &r, r.issued);
+	if (r.has_expires)
+		log_info("serial %llu %s", (unsigned long long)r.serial, expiry);
+	else
+		log_warn("serial %llu never expires (RosterValidity none): a node whose "
+		    "roster delivery is held back keeps its engineers' access for good",
+		    (unsigned long long)r.serial);
 	printf("%llu\n", (unsigned long long)r.serial);
 	ret = EXIT_OK;
 out:
@@ -244,16 +283,18 @@ out:
 
 static void verify_report(bool json, const char *file, const struct roster *r, const char *why)
 {
-	char b64[KEY_B64_LEN + 1], issued[32];
+	char b64[KEY_B64_LEN + 1], issued[32], expires[32] = "never";
 
 	if (why)
 		log_error("%s: %s", file, why);
+	if (r->has_expires)
+		cli_time_format(expires, r->expires);
 	if (!json) {
 		if (!why) {
 			key_to_base64(b64, r->admin_key);
 			cli_time_format(issued, r->issued);
-			printf("OK serial %llu network %s issued %s admin %s\n",
-			    (unsigned long long)r->serial, r->network, issued, b64);
+			printf("OK serial %llu network %s issued %s admin %s expires %s\n",
+			    (unsigned long long)r->serial, r->network, issued, b64, expires);
 		}
 		return;
 	}
@@ -273,6 +314,11 @@ static void verify_report(bool json, const char *file, const struct roster *r, c
 		    "\"admin_key\": \"%s\", \"endorsements\": %zu, \"nodes\": %zu, "
 		    "\"engineers\": %zu", (unsigned long long)r->serial, issued, b64,
 		    r->n_endorsements, r->n_nodes, r->n_engineers);
+		if (r->has_expires)
+			printf(", \"expires\": \"%s\", \"expired\": %s", expires,
+			    r->expires <= (int64_t)time(NULL) ? "true" : "false");
+		else
+			fputs(", \"expires\": null, \"expired\": false", stdout);
 	}
 	fputs("}\n", stdout);
 }

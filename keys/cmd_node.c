@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -110,8 +111,8 @@ int cmd_status(int argc, char *argv[])
 	};
 	struct roster_errors errs = { 0 };
 	const char *path = CLI_NODE_ROSTER;
-	char issued[32], b64[KEY_B64_LEN + 1];
-	bool node = false, json = false;
+	char issued[32], expires[32] = "never", b64[KEY_B64_LEN + 1];
+	bool node = false, json = false, expired;
 	struct roster r;
 	int c, ret = EXIT_FAIL;
 	size_t i;
@@ -145,6 +146,9 @@ int cmd_status(int argc, char *argv[])
 		goto out;
 	}
 	cli_time_format(issued, r.issued);
+	if (r.has_expires)
+		cli_time_format(expires, r.expires);
+	expired = roster_expiry_at(&r, (int64_t)time(NULL), 0) == ROSTER_EXPIRY_EXPIRED;
 	key_to_base64(b64, r.admin_key);
 	if (json) {
 		printf("{\"roster\": ");
@@ -152,13 +156,18 @@ int cmd_status(int argc, char *argv[])
 		fputs(", \"network\": ", stdout);
 		json_string_write(stdout, r.network);
 		printf(", \"serial\": %llu, \"issued\": \"%s\", "
-		    "\"admin_key\": \"%s\", \"signed\": %s, \"nodes\": %zu, \"engineers\": %zu}\n",
+		    "\"admin_key\": \"%s\", \"signed\": %s, \"nodes\": %zu, \"engineers\": %zu",
 		    (unsigned long long)r.serial, issued, b64,
 		    r.has_signature ? "true" : "false", r.n_nodes, r.n_engineers);
+		if (r.has_expires)
+			printf(", \"expires\": \"%s\"", expires);
+		else
+			fputs(", \"expires\": null", stdout);
+		printf(", \"expired\": %s}\n", expired ? "true" : "false");
 	} else {
-		printf("roster %s\nnetwork %s\nserial %llu\nissued %s\nadmin %s\nnodes %zu\n"
-		    "engineers %zu\n", path, r.network, (unsigned long long)r.serial, issued, b64,
-		    r.n_nodes, r.n_engineers);
+		printf("roster %s\nnetwork %s\nserial %llu\nissued %s\nexpires %s%s\nadmin %s\n"
+		    "nodes %zu\nengineers %zu\n", path, r.network, (unsigned long long)r.serial,
+		    issued, expires, expired ? " (expired)" : "", b64, r.n_nodes, r.n_engineers);
 	}
 	ret = EXIT_OK;
 out:

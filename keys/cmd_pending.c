@@ -4,6 +4,7 @@
  * sign says that instead of making a new serial. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "keys/cli.h"
 
@@ -41,4 +42,16 @@ void cli_unpublished_warn(struct roster *pub, const char *doing)
 		log_warn("working roster has unpublished changes (keys diff); %s serial %llu",
 		    doing, (unsigned long long)pub->serial);
 	roster_free(&work);
+}
+
+void cli_expiry_warn(const struct roster *pub)
+{
+	char text[ROSTER_EXPIRY_TEXT_MAX];
+	int64_t now = (int64_t)time(NULL);
+
+	if (roster_expiry_at(pub, now, CLI_EXPIRY_WARNING) != ROSTER_EXPIRY_SOON)
+		return;
+	roster_expiry_text(text, pub, now);
+	log_warn("published roster serial %llu %s: renew it (keys publish --force, then keys "
+	    "push)", (unsigned long long)pub->serial, text);
 }

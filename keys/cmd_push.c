@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "keys/cli.h"
@@ -737,7 +738,18 @@ int cmd_push(int argc, char *argv[])
 		    CLI_ROSTER_SIGNED);
 		goto out;
 	}
+	/* Nodes would take it (it is newer), but their engineers would be locked out at once. */
+	if (roster_expiry_at(&r, (int64_t)time(NULL), 0) == ROSTER_EXPIRY_EXPIRED) {
+		char expiry[ROSTER_EXPIRY_TEXT_MAX];
+
+		roster_expiry_text(expiry, &r, (int64_t)time(NULL));
+		log_error("%s/%s (serial %llu) %s: nodes running it refuse engineers; renew it "
+		    "first (keys publish --force)", cli_dir, CLI_ROSTER_SIGNED,
+		    (unsigned long long)r.serial, expiry);
+		goto out;
+	}
 	cli_unpublished_warn(&r, "pushing");
+	cli_expiry_warn(&r);
 	o.serial = r.serial;
 	/* Absolute, so scp never reads a ':' in the directory name as host:path. */
 	if (!cli_path(path, CLI_ROSTER_SIGNED) || !realpath(path, local)) {

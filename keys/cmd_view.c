@@ -141,8 +141,10 @@ static void list_unpublished_warn(void)
 	if (!cli_path(path, CLI_ROSTER_SIGNED) || access(path, F_OK) != 0)
 		return;
 	roster_init(&pub);
-	if (cli_roster_load_signed(&pub))
+	if (cli_roster_load_signed(&pub)) {
 		cli_unpublished_warn(&pub, "published is");
+		cli_expiry_warn(&pub);
+	}
 	roster_free(&pub);
 }
 

@@ -2,46 +2,16 @@
  * see (so it is not in the signed roster).  `Key = value` lines, `#` comments, keys
  * case-insensitive; every error is reported as FILE:LINE: before the command refuses to run.
  * A missing file means the defaults. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "common/duration.h"
 #include "keys/cli.h"
 
 /* Longest keys.conf accepted: a handful of settings and their comments. */
 enum { SETTINGS_FILE_MAX = 64 << 10 };
-
-/* "N", "Ns", "Nm", "Nh" or "Nd": seconds, at most max. */
-static bool duration_parse(const char *s, uint64_t max, uint64_t *out)
-{
-	unsigned long long v;
-	uint64_t unit = 1;
-	char *end;
-
-	if (!isdigit((unsigned char)s[0]))
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return false;
-	if (*end) {
-		switch (*end) {
-		case 's': unit = 1; break;
-		case 'm': unit = 60; break;
-		case 'h': unit = 3600; break;
-		case 'd': unit = 86400; break;
-		default: return false;
-		}
-		if (end[1])
-			return false;
-	}
-	if (v > max / unit)
-		return false;
-	*out = v * unit;
-	return true;
-}
 
 static char *trim(char *s)
 {
@@ -80,6 +50,16 @@ static bool line_apply(struct cli_settings *st, const char *path, unsigned linen
 			return false;
 		}
 		st->lock_timeout = (unsigned)v;
+	} else if (!strcasecmp(key, "RosterValidity")) {
+		if (!strcasecmp(val, "none")) {
+			st->roster_validity = 0;
+		} else if (!duration_parse(val, CLI_ROSTER_VALIDITY_MAX, &v) || v == 0) {
+			log_error("%s:%u: RosterValidity '%.100s' is not a duration (N, Ns, Nm, Nh "
+			    "or Nd, more than 0, at most 10 years) nor 'none'", path, lineno, val);
+			return false;
+		} else {
+			st->roster_validity = (int64_t)v;
+		}
 	} else if (!strcasecmp(key, "BastionNode")) {
 		if (!roster_name_valid(val)) {
 			log_error("%s:%u: BastionNode '%.100s' is not a node name", path, lineno,
@@ -89,7 +69,7 @@ static bool line_apply(struct cli_settings *st, const char *path, unsigned linen
 		snprintf(st->bastion_node, sizeof(st->bastion_node), "%s", val);
 	} else {
 		log_error("%s:%u: unknown setting '%.100s' (AddressHold, LockTimeout, "
-		    "BastionNode)", path, lineno, key);
+		    "BastionNode, RosterValidity)", path, lineno, key);
 		return false;
 	}
 	return true;
@@ -106,6 +86,7 @@ bool cli_settings_load(struct cli_settings *st)
 	memset(st, 0, sizeof(*st));
 	st->address_hold = CLI_ADDRESS_HOLD_DEFAULT;
 	st->lock_timeout = CLI_LOCK_TIMEOUT_DEFAULT;
+	st->roster_validity = CLI_ROSTER_VALIDITY_DEFAULT;
 	if (!cli_path(path, CLI_SETTINGS))
 		return false;
 	f = fopen(path, "re");

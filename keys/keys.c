@@ -18,6 +18,7 @@ const char *cli_prog = "keys";
 struct cli_settings cli_settings = {
 	.address_hold = CLI_ADDRESS_HOLD_DEFAULT,
 	.lock_timeout = CLI_LOCK_TIMEOUT_DEFAULT,
+	.roster_validity = CLI_ROSTER_VALIDITY_DEFAULT,
 };
 
 static int cmd_genkey(int argc, char *argv[]);
@@ -44,8 +45,9 @@ static const struct command commands[] = {
 	{ "node", cmd_node, "set ...", "Edits a node's endpoints, groups and subnets" },
 	{ "rotate-admin", cmd_rotate_admin, "",
 	    "Replaces the admin key; the old key endorses the new one in the roster" },
-	{ "publish", cmd_publish, "[--force]",
-	    "Signs the working roster with the next serial into roster.signed; prints the serial" },
+	{ "publish", cmd_publish, "[--force] [--valid DURATION|none]",
+	    "Signs the working roster with the next serial into roster.signed, valid for "
+	    "RosterValidity (30d); prints the serial" },
 	{ "verify", cmd_verify, "FILE --admin-key KEY [--json]",
 	    "Verifies a signed roster as a node that pinned KEY would" },
 	{ "push", cmd_push, "HOST... [-j N] [--timeout S] [--wait [S]] [--json] "

@@ -16,6 +16,7 @@
 
 #include <sodium.h>
 
+#include "common/duration.h"
 #include "keys/lib/key.h"
 
 _Static_assert((int)KEY_LEN == (int)WG_KEY_LEN, "libkeys and the engine agree on key size");
@@ -354,6 +355,7 @@ struct parser {
 	unsigned interface_line;
 	unsigned mtu_line;
 	unsigned roster_line, admin_key_line, gossip_line, address_line;
+	unsigned expiry_warning_line;
 	bool has_key_source;		/* PrivateKey or PrivateKeyFile seen, valid or not */
 	bool has_psk_source;		/* current peer: PresharedKey or PresharedKeyFile */
 	bool peer_has_key;
@@ -628,6 +630,22 @@ static bool parse_switch(struct parser *p, const char *key, const char *on_word,
 	return true;
 }
 
+/* How long before the roster's expires line tunneld starts warning (docs/roster.md, "Expiry"). */
+static bool iface_roster_expiry_warning(struct parser *p, char *value)
+{
+	char q[QUOTE_MAX + 16];
+
+	if (!duration_parse(value, CONFIG_ROSTER_EXPIRY_WARNING_MAX,
+	    &p->c->roster_expiry_warning)) {
+		perr(p, "RosterExpiryWarning '%s' is not a duration (N, Ns, Nm, Nh, Nd or Nw, at "
+		    "most a year; 0: never)", quote(q, value));
+		return false;
+	}
+	p->c->has_roster_expiry_warning = true;
+	p->expiry_warning_line = p->line;
+	return true;
+}
+
 /* auto (the default): TUN segmentation offloads where the kernel has them; off: never. */
 static bool iface_offload(struct parser *p, char *value)
 {
@@ -785,6 +803,7 @@ static const struct keyword interface_keys[] = {
 	{ "Roster", iface_roster, false },
 	{ "AdminKey", iface_admin_key, false },
 	{ "GossipPort", iface_gossip_port, false },
+	{ "RosterExpiryWarning", iface_roster_expiry_warning, false },
 	{ "User", iface_user, false },
 	{ "MetricsListen", iface_metrics_listen, false },
 	{ "OverlayFirewall", iface_overlay_firewall, false },
@@ -941,8 +960,14 @@ static void check_roster_mode(struct parser *p)
 			p->line = p->gossip_line;
 			perr(p, "GossipPort is only meaningful with Roster");
 		}
+		if (c->has_roster_expiry_warning) {
+			p->line = p->expiry_warning_line;
+			perr(p, "RosterExpiryWarning is only meaningful with Roster");
+		}
 		return;
 	}
+	if (!c->has_roster_expiry_warning)
+		c->roster_expiry_warning = CONFIG_DEFAULT_ROSTER_EXPIRY_WARNING;
 	if (!c->has_gossip_port) {
 		c->has_gossip_port = true;
 		c->gossip_port = CONFIG_DEFAULT_GOSSIP_PORT;

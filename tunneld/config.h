@@ -9,8 +9,13 @@
 
 #include "wg/engine.h"
 
-/* Roster gossip over the overlay when GossipPort is not given. */
-enum { CONFIG_DEFAULT_GOSSIP_PORT = 7946 };
+/* Defaults of roster mode: gossip over the overlay when GossipPort is not given; warn a week
+ * before the roster expires when RosterExpiryWarning is not. */
+enum {
+	CONFIG_DEFAULT_GOSSIP_PORT = 7946,
+	CONFIG_DEFAULT_ROSTER_EXPIRY_WARNING = 7 * 86400,
+	CONFIG_ROSTER_EXPIRY_WARNING_MAX = 365 * 86400,
+};
 
 struct config_prefix {
 	int family;		/* AF_INET or AF_INET6 */
@@ -64,6 +69,8 @@ struct config {
 	uint8_t admin_key[WG_KEY_LEN];		/* AdminKey: the pinned Ed25519 trust anchor */
 	bool has_gossip_port;
 	uint16_t gossip_port;			/* GossipPort; 0 = off; default 7946 */
+	bool has_roster_expiry_warning;
+	uint64_t roster_expiry_warning;		/* RosterExpiryWarning, seconds; 0 = never */
 	char user[33];				/* User to run as once up; "" = stay */
 	/* MetricsListen (file only): the Prometheus endpoint's address; off when not given. */
 	bool has_metrics_listen;

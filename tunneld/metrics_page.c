@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "device.h"
 #include "keys/lib/key.h"
@@ -213,6 +214,14 @@ void metrics_page_write(struct prom_writer *w, const struct device *dev,
 	gauge(w, "tunneld_roster_issued_timestamp_seconds",
 	    "When the running roster was signed, seconds since the epoch; 0: none yet.",
 	    rs->has_roster ? (double)rs->running.issued : 0);
+	gauge(w, "tunneld_roster_expiry_timestamp_seconds",
+	    "When the running roster expires, seconds since the epoch; 0: it never does, or "
+	    "none yet.", rs->has_roster && rs->running.has_expires ?
+	    (double)rs->running.expires : 0);
+	gauge(w, "tunneld_roster_expired",
+	    "1 if the running roster has expired (tunnels stay; engineer logins are refused).",
+	    rs->has_roster && roster_expiry_at(&rs->running, (int64_t)time(NULL), 0) ==
+	    ROSTER_EXPIRY_EXPIRED ? 1 : 0);
 	gauge(w, "tunneld_roster_revoked", "1 if this node is not on the running roster.",
 	    rs->has_roster && rs->revoked ? 1 : 0);
 }

@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -798,6 +799,48 @@ static int persist_queue(struct roster_sync *rs, const char *text, size_t len, u
 	return 0;
 }
 
+/* Logs the running roster's expiry state when it changed.  Nothing else changes: the peers
+ * stay (machines fail open); engineers are refused by `keys authorized-keys` and the bastion,
+ * which read the same expires line. */
+static void expiry_check(struct roster_sync *rs)
+{
+	char text[ROSTER_EXPIRY_TEXT_MAX];
+	enum roster_expiry st;
+	int64_t now = (int64_t)time(NULL);
+
+	if (!rs->has_roster || !roster_expiry_track(&rs->expiry, &rs->running, now,
+	    rs->expiry_warning, &st))
+		return;
+	roster_expiry_text(text, &rs->running, now);
+	switch (st) {
+	case ROSTER_EXPIRY_EXPIRED:
+		log_warn("%s: roster serial %llu %s: tunnels stay up; engineer logins are refused "
+		    "until a newer roster arrives (keys publish --force; keys push)",
+		    rs->dev->ifname, (unsigned long long)rs->running.serial, text);
+		break;
+	case ROSTER_EXPIRY_SOON:
+		log_warn("%s: roster serial %llu %s: publish a newer one before then (keys publish "
+		    "--force; keys push)", rs->dev->ifname, (unsigned long long)rs->running.serial,
+		    text);
+		break;
+	case ROSTER_EXPIRY_VALID:
+		log_info("%s: roster serial %llu %s", rs->dev->ifname,
+		    (unsigned long long)rs->running.serial, text);
+		break;
+	case ROSTER_EXPIRY_NONE:
+		log_info("%s: roster serial %llu has no expires line: it stays valid until "
+		    "replaced", rs->dev->ifname, (unsigned long long)rs->running.serial);
+		break;
+	}
+}
+
+static void on_expiry_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	expiry_check(arg);
+}
+
 /* The running roster is fully applied: from now on it is what we serve and announce. */
 static void applied(struct roster_sync *rs)
 {
@@ -852,6 +895,7 @@ static int install(struct roster_sync *rs, struct roster *cand, const char *text
 	roster_init(cand);
 	rs->has_roster = true;
 	rs->retries = 0;
+	expiry_check(rs);
 	t0 = clock_now_ns();
 	ret = apply(rs, had ? &old : NULL, had ? old_self : NULL, complete);
 	if (had)
@@ -1309,6 +1353,7 @@ int roster_sync_init(struct roster_sync *rs, struct device *dev, const struct co
 	rs->base.mtu = cfg->mtu;
 	rs->base.no_overlay_firewall = cfg->no_overlay_firewall;
 	rs->base.replace_peers = true;
+	rs->expiry_warning = (int64_t)cfg->roster_expiry_warning;
 	rs->persist_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (rs->persist_efd < 0) {
 		ret = -errno;
@@ -1400,6 +1445,16 @@ int roster_sync_start(struct roster_sync *rs)
 	}
 	roster_sync_check_new(rs);
 	ret = watch(rs);
+	if (ret == 0) {
+		/* Monotonic, so a wall clock that jumps is seen at the next tick, not missed. */
+		const struct timeval tick = { ROSTER_EXPIRY_TICK, 0 };
+
+		rs->ev_expiry = event_new(dev->base, -1, EV_PERSIST, on_expiry_timer, rs);
+		if (!rs->ev_expiry || event_add(rs->ev_expiry, &tick) < 0) {
+			log_error("%s: roster: cannot add the expiry timer", dev->ifname);
+			ret = -ENOMEM;
+		}
+	}
 out:
 	free(text);
 	return ret;
@@ -1462,6 +1517,8 @@ void roster_sync_free(struct roster_sync *rs)
 		event_free(rs->ev_rotation);
 	if (rs->ev_inotify)
 		event_free(rs->ev_inotify);
+	if (rs->ev_expiry)
+		event_free(rs->ev_expiry);
 	if (rs->inotify_fd >= 0)
 		close(rs->inotify_fd);
 	roster_free(&rs->running);

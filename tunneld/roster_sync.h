@@ -57,7 +57,10 @@ enum roster_offer_result {
 	ROSTER_OFFER_FAILED,		/* valid and newer but could not be queued */
 };
 
-enum { ROSTER_RETRY_MAX = 60 };		/* seconds: longest wait between apply attempts */
+enum {
+	ROSTER_RETRY_MAX = 60,		/* seconds: longest wait between apply attempts */
+	ROSTER_EXPIRY_TICK = 10,	/* seconds: how late an expiry or a warning may be logged */
+};
 
 struct roster_sync {
 	struct device *dev;
@@ -86,6 +89,12 @@ struct roster_sync {
 	const struct roster_node *self;	/* borrowed from running; NULL when revoked/none */
 	int inotify_fd;
 	struct event *ev_inotify;
+	/* Expiry (docs/roster.md, "Expiry"): tunnels stay; the state is logged once per change
+	 * and exported (tunneld_roster_expired).  Checked at each install and every
+	 * ROSTER_EXPIRY_TICK seconds. */
+	int64_t expiry_warning;		/* RosterExpiryWarning, seconds */
+	struct roster_expiry_tracker expiry;
+	struct event *ev_expiry;
 	/* Rotation of our own key (docs/roster.md, "Rotating a node's key"). */
 	struct event *ev_rotation;	/* ROSTER_ROTATION_TICK timer while anything below is on */
 	bool next_waiting;		/* the roster names a key of ours we cannot load yet */

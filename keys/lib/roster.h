@@ -100,6 +100,8 @@ struct roster {
 	struct roster_prefix cidr6;
 	uint64_t serial;
 	int64_t issued;				/* Unix seconds, UTC */
+	bool has_expires;
+	int64_t expires;			/* Unix seconds, UTC, after issued */
 	uint8_t admin_key[KEY_LEN];		/* the Ed25519 key that signs this roster */
 	struct roster_endorsement *endorsements;	/* chain order, oldest first */
 	size_t n_endorsements;
@@ -165,6 +167,34 @@ bool roster_header_scan(const char *text, size_t len, const char *filename, stru
  * of the body and a few Ed25519 checks.  trusted as roster_verify. */
 bool roster_verify_raw(const struct roster *hdr, const char *body, size_t body_len,
     const uint8_t pinned[KEY_LEN], uint8_t trusted[KEY_LEN], char *why, size_t whylen);
+/* A roster's expiry as its holder sees it at now (Unix seconds, the holder's wall clock):
+ * no expires line, valid, inside the warning margin (margin seconds before expires), or
+ * expired (now >= expires).  Expired means: tunnels stay (machines fail open), engineer
+ * access is refused (humans fail closed); docs/roster.md, "Expiry". */
+enum roster_expiry {
+	ROSTER_EXPIRY_NONE,
+	ROSTER_EXPIRY_VALID,
+	ROSTER_EXPIRY_SOON,
+	ROSTER_EXPIRY_EXPIRED,
+};
+enum roster_expiry roster_expiry_at(const struct roster *r, int64_t now, int64_t margin);
+/* Formats the expiry for a log line or an error: "expired at 2026-12-01T18:00:00Z" or
+ * "expires at 2026-12-01T18:00:00Z (in 3h12m)"; "" without an expires line.  out holds at
+ * least ROSTER_EXPIRY_TEXT_MAX bytes. */
+enum { ROSTER_EXPIRY_TEXT_MAX = 64 };
+void roster_expiry_text(char *out, const struct roster *r, int64_t now);
+/* Remembers the last state (and serial) a daemon logged.  roster_expiry_track sets *state to
+ * r's state at now and returns true if it differs from the last call's, or the serial does,
+ * or on the first call: the holder then logs it once.  A clock set back can return a roster
+ * from EXPIRED to VALID; that is a change too. */
+struct roster_expiry_tracker {
+	bool seen;
+	uint64_t serial;
+	enum roster_expiry state;
+};
+bool roster_expiry_track(struct roster_expiry_tracker *t, const struct roster *r, int64_t now,
+    int64_t margin, enum roster_expiry *state);
+
 /* Whether text may be a signed roster whose writer has not finished: empty, or a prefix of
  * a roster ("warren-roster ...") that does not yet end in a complete signature line. */
 bool roster_text_unfinished(const char *text, size_t len);

@@ -68,6 +68,7 @@ struct parser {
 
 	size_t hpos;			/* next header table entry allowed */
 	unsigned hseen[16];
+	bool issued_ok;			/* r->issued holds a valid time */
 	bool header_done;
 	enum block block;
 	int rank;			/* rank of the last field in the open block */
@@ -230,6 +231,24 @@ static bool h_issued(struct parser *p)
 		perr(p, "bad issued time '%s' (expected YYYY-MM-DDTHH:MM:SSZ)", q(p, p->tok[1]));
 		return false;
 	}
+	p->issued_ok = true;
+	return true;
+}
+
+static bool h_expires(struct parser *p)
+{
+	if (!roster_time_parse(&p->r->expires, p->tok[1])) {
+		perr(p, "bad expires time '%s' (expected YYYY-MM-DDTHH:MM:SSZ)", q(p, p->tok[1]));
+		return false;
+	}
+	p->r->has_expires = true;
+	/* issued precedes it (header order), so both are known here. */
+	if (p->issued_ok && p->r->expires <= p->r->issued) {
+		char t[ROSTER_TIME_LEN + 1];
+
+		roster_time_format(t, p->r->issued);
+		perr(p, "expires %s is not after issued %s", p->tok[1], t);
+	}
 	return true;
 }
 
@@ -288,6 +307,7 @@ static const struct header_field header_fields[] = {
 	{ "cidr6", 1, false, false, h_cidr6 },
 	{ "serial", 1, true, false, h_serial },
 	{ "issued", 1, true, false, h_issued },
+	{ "expires", 1, false, false, h_expires },
 	{ "admin", 1, true, false, h_admin },
 	{ "endorse", 3, false, true, h_endorse },
 };
@@ -322,7 +342,7 @@ static void header_line(struct parser *p, int i)
 	}
 	if ((size_t)i < p->hpos) {
 		perr(p, "'%s' out of order (header order: network, cidr, cidr6, serial, issued, "
-		    "admin, endorse)", f->name);
+		    "expires, admin, endorse)", f->name);
 		return;
 	}
 	header_missing(p, (size_t)i);

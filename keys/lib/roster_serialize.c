@@ -151,7 +151,13 @@ char *roster_text_write(const struct roster *r, bool with_signature, size_t *len
 	if (!roster_time_format(t, r->issued))
 		strcpy(t, "1970-01-01T00:00:00Z");	/* out of range: the parser will say so */
 	key_to_base64(k, r->admin_key);
-	putf(&b, "serial %llu\nissued %s\nadmin %s\n", (unsigned long long)r->serial, t, k);
+	putf(&b, "serial %llu\nissued %s\n", (unsigned long long)r->serial, t);
+	if (r->has_expires) {
+		if (!roster_time_format(t, r->expires))
+			strcpy(t, "1970-01-01T00:00:00Z");
+		putf(&b, "expires %s\n", t);
+	}
+	putf(&b, "admin %s\n", k);
 	for (i = 0; i < r->n_endorsements; i++) {
 		key_to_base64(k, r->endorsements[i].old_key);
 		putf(&b, "endorse %s ", k);

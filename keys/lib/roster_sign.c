@@ -306,7 +306,9 @@ static bool endorse_line(struct roster *hdr, const char *v)
 }
 
 /* The header in its fixed order (docs/roster.md, "Header"); the lines this check does not
- * need (cidr, cidr6, issued) are only recognised: the full parse judges them. */
+ * need (cidr, cidr6, issued, expires) are only recognised: the full parse judges them.  An
+ * expired roster is still accepted when newer (what it changes stays signed and monotonic);
+ * what expiry means is the holder's business (docs/roster.md, "Expiry"). */
 static bool scan_header(struct scan *sc, struct roster *hdr)
 {
 	char v[ROSTER_LINE_MAX + 1];
@@ -335,8 +337,11 @@ static bool scan_header(struct scan *sc, struct roster *hdr)
 		return scan_err(sc, "expected 'serial N'");
 	if (!next_line(sc, &s, &n) || !field(s, n, "issued", v, sizeof(v)))
 		return scan_err(sc, "expected 'issued TIME'");
-	if (!next_line(sc, &s, &n) || !field(s, n, "admin", v, sizeof(v)) ||
-	    !b64_exact(hdr->admin_key, KEY_LEN, v, strlen(v)))
+	if (!next_line(sc, &s, &n))
+		return scan_err(sc, "expected 'admin KEY'");
+	if (field(s, n, "expires", v, sizeof(v)) && !next_line(sc, &s, &n))
+		return scan_err(sc, "expected 'admin KEY'");
+	if (!field(s, n, "admin", v, sizeof(v)) || !b64_exact(hdr->admin_key, KEY_LEN, v, strlen(v)))
 		return scan_err(sc, "expected 'admin KEY'");
 	for (;;) {
 		const char *mark = sc->p;

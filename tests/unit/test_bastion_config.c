@@ -125,6 +125,10 @@ static const struct {
 		   "PORT, ADDRESS:PORT or [IPV6]:PORT, got \"0\"" } },
 	/* 47 */ { ADMIN "MetricsListen = 9587\nMetricsListen = 9588\n",
 		   { "b.conf:3: MetricsListen given twice (first on line 2)" } },
+	/* 48 */ { ADMIN "RosterExpiryWarning = 1h30m\n", { "b.conf:2: RosterExpiryWarning: expected "
+		   "a duration (N, Ns, Nm, Nh, Nd or Nw, at most a year; 0: never), got \"1h30m\"" } },
+	/* 49 */ { ADMIN "RosterExpiryWarning = 53w\n", { "b.conf:2: RosterExpiryWarning: expected "
+		   "a duration (N, Ns, Nm, Nh, Nd or Nw, at most a year; 0: never), got \"53w\"" } },
 };
 
 static void test_bad_table(void **state)
@@ -265,6 +269,7 @@ static void test_defaults(void **state)
 	assert_false(c.audit_syslog);
 	assert_int_equal(c.connect_timeout, 5);
 	assert_int_equal(c.login_grace_time, 30);
+	assert_int_equal(c.roster_expiry_warning, 7 * 86400);
 	assert_int_equal(c.max_startups_begin, 64);
 	assert_int_equal(c.max_startups_rate, 30);
 	assert_int_equal(c.max_startups, 256);
@@ -304,6 +309,7 @@ static const char good[] =
     "User = _warren-bastion.1\n"
     "ConnectTimeout = 300\n"
     "LoginGraceTime = 1\n"
+    "RosterExpiryWarning = 2w\n"
     "MaxStartups = 10000\n"
     "MetricsListen = 9587\n"			/* a bare port: loopback */
     "MaxAuthTries = 1";				/* no final newline */
@@ -332,6 +338,7 @@ static void check_good(const struct bastion_config *c)
 	assert_string_equal(c->user, "_warren-bastion.1");
 	assert_int_equal(c->connect_timeout, 300);
 	assert_int_equal(c->login_grace_time, 1);
+	assert_int_equal(c->roster_expiry_warning, 14 * 86400);
 	assert_int_equal(c->max_startups, 10000);
 	assert_int_equal(c->max_auth_tries, 1);
 	assert_true(c->has_metrics_listen);

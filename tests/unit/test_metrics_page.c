@@ -81,6 +81,8 @@ static void test_roster_mode(void **state)
 	rs.running.n_nodes = 1;
 	rs.running.serial = 42;
 	rs.running.issued = 1764547200;
+	rs.running.has_expires = true;
+	rs.running.expires = 1764547201;	/* long past: expired */
 	prom_writer_init(&w);
 	metrics_page_write(&w, &f.dev, &rs, 0);
 	assert_false(prom_writer_failed(&w));
@@ -105,6 +107,8 @@ static void test_roster_mode(void **state)
 	has(w.buf, "tunneld_packets_dropped_total{reason=\"bad_auth\"} 0\n");
 	has(w.buf, "# TYPE tunneld_roster_serial gauge\ntunneld_roster_serial 42\n");
 	has(w.buf, "tunneld_roster_issued_timestamp_seconds 1764547200\n");
+	has(w.buf, "tunneld_roster_expiry_timestamp_seconds 1764547201\n");
+	has(w.buf, "tunneld_roster_expired 1\n");
 	has(w.buf, "tunneld_under_load 0\n");
 	has(w.buf, "tunneld_packets_dropped_total{reason=\"truncated\"} 6\n");
 	has(w.buf, "tunneld_udp_gso_messages_total 3\n");

@@ -256,6 +256,21 @@ static const struct {
 		   "t:30: bad allow target 'fd00:9999:0::/64' (a node, group:NAME, * or a prefix)" },
 	/* 70 */ { "\tallow web-1 80-443\n", "\tallow web-1 80-443\n\tallow 10.20.1.0/24 22\n",
 		   "t:31: allows not sorted" },
+	/* 71 */ { "issued 2026-11-21T23:00:00Z\n",
+		   "issued 2026-11-21T23:00:00Z\nexpires 2026-11-21T23:00:00Z\n",
+		   "t:7: expires 2026-11-21T23:00:00Z is not after issued 2026-11-21T23:00:00Z" },
+	/* 72 */ { "issued 2026-11-21T23:00:00Z\n",
+		   "expires 2026-12-21T23:00:00Z\nissued 2026-11-21T23:00:00Z\n",
+		   "t:6: missing 'issued' line in the header" },
+	/* 73 */ { "issued 2026-11-21T23:00:00Z\n",
+		   "issued 2026-11-21T23:00:00Z\nexpires 2026-12-21 23:00\n",
+		   "t:7: 'expires' takes 1 value, not 2" },
+	/* 74 */ { "issued 2026-11-21T23:00:00Z\n",
+		   "issued 2026-11-21T23:00:00Z\nexpires 2026-12-21T23:00:00\n",
+		   "t:7: bad expires time '2026-12-21T23:00:00'" },
+	/* 75 */ { "issued 2026-11-21T23:00:00Z\n",
+		   "issued 2026-11-21T23:00:00Z\nexpires 2026-12-21T23:00:00Z\n"
+		   "expires 2026-12-22T23:00:00Z\n", "t:8: duplicate 'expires' (first at line 7)" },
 };
 
 static void test_errors(void **state)
@@ -828,6 +843,85 @@ static void test_large(void **state)
 	sodium_memzero(sk, sizeof(sk));
 }
 
+/* The optional expires line: parsed, written back in its place, recognised by the header
+ * scan a node runs before any parse, and judged by roster_expiry_at / _text / _track. */
+static void test_expires(void **state)
+{
+	const int64_t issued = 1795302000, expires = 1797894000;	/* + 30 days */
+	struct roster_errors errs = { 0 };
+	struct roster_expiry_tracker tr = { 0 };
+	struct roster r, hdr;
+	enum roster_expiry st;
+	uint8_t sk[ROSTER_ADMIN_SECRET_LEN], pk[KEY_LEN], trusted[KEY_LEN];
+	char *text, *back, why[256], t[ROSTER_EXPIRY_TEXT_MAX];
+	size_t len, blen, body_len;
+
+	(void)state;
+	text = edit("issued 2026-11-21T23:00:00Z\n",
+	    "issued 2026-11-21T23:00:00Z\nexpires 2026-12-21T23:00:00Z\n", &len);
+	assert_true(roster_parse(text, len, "t", &r, &errs));
+	assert_true(r.has_expires);
+	assert_int_equal(r.issued, issued);
+	assert_int_equal(r.expires, expires);
+	back = roster_serialize(&r, false, &blen);
+	assert_non_null(back);
+	assert_int_equal(blen, len);
+	assert_memory_equal(back, text, len);
+	free(back);
+
+	/* Signed, it passes the cheap scan and the raw signature check. */
+	assert_int_equal(roster_admin_key_generate(sk, pk), 0);
+	roster_sign(&r, sk);
+	back = roster_serialize(&r, true, &blen);
+	assert_non_null(back);
+	assert_true(roster_header_scan(back, blen, "t", &hdr, &body_len, why, sizeof(why)));
+	assert_true(roster_verify_raw(&hdr, back, body_len, pk, trusted, why, sizeof(why)));
+	roster_free(&hdr);
+	free(back);
+	sodium_memzero(sk, sizeof(sk));
+
+	/* The state at a moment, with a one-day warning margin. */
+	assert_int_equal(roster_expiry_at(&r, issued, 86400), ROSTER_EXPIRY_VALID);
+	assert_int_equal(roster_expiry_at(&r, expires - 86400 - 1, 86400), ROSTER_EXPIRY_VALID);
+	assert_int_equal(roster_expiry_at(&r, expires - 86400, 86400), ROSTER_EXPIRY_SOON);
+	assert_int_equal(roster_expiry_at(&r, expires - 1, 86400), ROSTER_EXPIRY_SOON);
+	assert_int_equal(roster_expiry_at(&r, expires - 1, 0), ROSTER_EXPIRY_VALID);
+	assert_int_equal(roster_expiry_at(&r, expires, 86400), ROSTER_EXPIRY_EXPIRED);
+	assert_int_equal(roster_expiry_at(&r, expires, 0), ROSTER_EXPIRY_EXPIRED);
+	roster_expiry_text(t, &r, expires - 3 * 86400 - 7200);
+	assert_string_equal(t, "expires at 2026-12-21T23:00:00Z (in 3d2h)");
+	roster_expiry_text(t, &r, expires - 3 * 3600 - 120);
+	assert_string_equal(t, "expires at 2026-12-21T23:00:00Z (in 3h2m)");
+	roster_expiry_text(t, &r, expires - 61);
+	assert_string_equal(t, "expires at 2026-12-21T23:00:00Z (in 1m1s)");
+	roster_expiry_text(t, &r, expires);
+	assert_string_equal(t, "expired at 2026-12-21T23:00:00Z");
+
+	/* The tracker reports each change once: first sight, the margin, expiry, a clock set
+	 * back, a new serial. */
+	assert_true(roster_expiry_track(&tr, &r, issued, 86400, &st));
+	assert_int_equal(st, ROSTER_EXPIRY_VALID);
+	assert_false(roster_expiry_track(&tr, &r, issued + 60, 86400, &st));
+	assert_true(roster_expiry_track(&tr, &r, expires - 60, 86400, &st));
+	assert_int_equal(st, ROSTER_EXPIRY_SOON);
+	assert_false(roster_expiry_track(&tr, &r, expires - 30, 86400, &st));
+	assert_true(roster_expiry_track(&tr, &r, expires, 86400, &st));
+	assert_int_equal(st, ROSTER_EXPIRY_EXPIRED);
+	assert_false(roster_expiry_track(&tr, &r, expires + 3600, 86400, &st));
+	assert_true(roster_expiry_track(&tr, &r, issued, 86400, &st));
+	assert_int_equal(st, ROSTER_EXPIRY_VALID);
+	r.serial++;
+	assert_true(roster_expiry_track(&tr, &r, issued, 86400, &st));
+
+	/* Without the line: never expires, and the text says nothing. */
+	r.has_expires = false;
+	assert_int_equal(roster_expiry_at(&r, INT64_MAX, 86400), ROSTER_EXPIRY_NONE);
+	roster_expiry_text(t, &r, 0);
+	assert_string_equal(t, "");
+	roster_free(&r);
+	free(text);
+}
+
 /* IPv4 addresses are read by a one-pass parser: it must take exactly what the reference
  * (inet_pton, then inet_ntop writes the input back unchanged) takes, with the same bytes. */
 static bool address_reference(int *family, uint8_t addr[16], const char *s)
@@ -902,6 +996,7 @@ int main(void)
 		cmocka_unit_test(test_ssh_keys),
 		cmocka_unit_test(test_token_parsers),
 		cmocka_unit_test(test_large),
+		cmocka_unit_test(test_expires),
 		cmocka_unit_test(test_address_parse_differential),
 	};
 

@@ -661,8 +661,21 @@ static void test_config_roster_mode(void **state)
 		/* 11: off */
 		{ "PrivateKeyFile = wg0.key\nRoster = r\nAdminKey = ADMIN\nGossipPort = 0\n", true,
 		  NULL },
+		/* 12 */ { "PrivateKeyFile = wg0.key\nRoster = r\nAdminKey = ADMIN\n"
+			   "RosterExpiryWarning = 36h\n", true, NULL },
+		/* 13 */ { "PrivateKeyFile = wg0.key\nRoster = r\nAdminKey = ADMIN\n"
+			   "RosterExpiryWarning = soon\n", false, "RosterExpiryWarning 'soon' is not a "
+			   "duration" },
+		/* 14 */ { "PrivateKeyFile = wg0.key\nRosterExpiryWarning = 1d\n", false,
+			   "RosterExpiryWarning is only meaningful with Roster" },
+		/* 15 */ { "PrivateKeyFile = wg0.key\nRoster = r\nAdminKey = ADMIN\n"
+			   "RosterExpiryWarning = 0\n", true, NULL },
 	};
-	static const uint16_t want_port[] = { [0] = 7946, [9] = 7946, [10] = 0 };
+	static const uint16_t want_port[] = { [0] = 7946, [9] = 7946, [10] = 0, [11] = 7946,
+	    [14] = 7946 };
+	/* RosterExpiryWarning: a week unless given. */
+	static const uint64_t want_warning[] = { [0] = 604800, [9] = 604800, [10] = 604800,
+	    [11] = 129600, [14] = 0 };
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		bool ok, found = false;
 
@@ -689,8 +702,10 @@ static void test_config_roster_mode(void **state)
 			assert_memory_equal(c.admin_key, admin_pub[0], KEY_LEN);
 			assert_true(c.has_gossip_port);
 		}
-		if (ok)
+		if (ok) {
 			assert_int_equal(c.gossip_port, want_port[i]);
+			assert_int_equal(c.roster_expiry_warning, want_warning[i]);
+		}
 		config_free(&c);
 		config_errors_free(&errs);
 	}
