@@ -189,7 +189,8 @@ bool access_target_resolve(const struct access *a, const char *host, uint16_t po
 	return true;
 }
 
-bool access_allows(const struct access *a, const char *engineer, const struct access_target *t)
+bool access_allows(const struct access *a, const char *engineer, const struct access_target *t,
+    int64_t now)
 {
 	const struct roster_engineer *e;
 	const struct roster_node *n;
@@ -202,14 +203,30 @@ bool access_allows(const struct access *a, const char *engineer, const struct ac
 		return false;
 	if (t->in_subnet)
 		return roster_subnet_router(&a->r, t->family, t->addr) == n &&
-		    roster_engineer_allows_address(e, t->family, t->addr, t->port);
+		    roster_engineer_allows_address(e, t->family, now, t->addr, t->port);
 	if (t->family == AF_INET ? !(n->has_addr4 && memcmp(n->addr4, t->addr, 4) == 0) :
 	    !(n->has_addr6 && memcmp(n->addr6, t->addr, 16) == 0))
 		return false;	/* the node's address changed under an open jump */
-	return roster_engineer_allows(&a->r, e, n, t->port);
+	return roster_engineer_allows(&a->r, e, n, t->port, now);
 }
 
 bool access_expired(const struct access *a, int64_t now)
 {
 	return a->has_roster && roster_expiry_at(&a->r, now, 0) == ROSTER_EXPIRY_EXPIRED;
+}
+
+int64_t access_next_until(const struct access *a, int64_t now)
+{
+	int64_t next = INT64_MAX;
+
+	if (!a->has_roster)
+		return next;
+	for (size_t i = 0; i < a->r.n_engineers; i++)
+		for (size_t j = 0; j < a->r.engineers[i].n_allows; j++) {
+			const struct roster_allow *al = &a->r.engineers[i].allows[j];
+
+			if (al->has_until && al->until > now && al->until < next)
+				next = al->until;
+		}
+	return next;
 }

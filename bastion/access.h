@@ -48,12 +48,17 @@ const struct roster_engineer *access_engineer_match(const struct access *a, cons
  * subnets (in_subnet set, name = that node).  false if it names none of these. */
 bool access_target_resolve(const struct access *a, const char *host, uint16_t port,
     struct access_target *t);
+/* The earliest allow line's until later than now (Unix seconds) in the roster in use, or
+ * INT64_MAX if none: when open jumps must be checked again. */
+int64_t access_next_until(const struct access *a, int64_t now);
 /* Whether the roster in use has expired at now (Unix seconds): new jumps are then refused
  * (humans fail closed) until a newer roster arrives.  false with no roster (nothing is
  * allowed then anyway) or no expires line. */
 bool access_expired(const struct access *a, int64_t now);
-/* Whether engineer may reach t now (the engineer and node looked up again by name; a subnet
- * host only through a prefix allow line, and only while the node still routes it). */
-bool access_allows(const struct access *a, const char *engineer, const struct access_target *t);
+/* Whether engineer may reach t at now, Unix seconds (the engineer and node looked up again by
+ * name; a subnet host only through a prefix allow line, and only while the node still routes
+ * it; an allow line with "until" only before then; now = INT64_MIN ignores until). */
+bool access_allows(const struct access *a, const char *engineer, const struct access_target *t,
+    int64_t now);
 
 #endif

@@ -121,6 +121,7 @@ struct bastion {
 	ssh_key host_key;
 	struct access acc;
 	struct roster_expiry_tracker expiry;	/* the roster's expiry state, as last logged */
+	int64_t next_until;		/* the next allow line's until, INT64_MAX: none */
 	struct auditor_link *aud;	/* bastion/auditor.h: the audit process */
 	struct admission adm;
 	struct refusals refusals;
@@ -158,8 +159,10 @@ void bsession_flow_violation(struct bsession *s, const char *reason);
 
 /* jump.c: a direct-tcpip open request; returns 0 if handled (accepted or refused). */
 int jump_request(struct bsession *s, ssh_message msg);
-/* Re-checks every open jump of an authenticated session against the current roster. */
-void jump_recheck(struct bsession *s);
+/* Re-checks every open jump of an authenticated session against the current roster at now
+ * (Unix seconds): a revoked one closes as "access revoked", one whose allow line's until has
+ * passed as "access expired". */
+void jump_recheck(struct bsession *s, int64_t now);
 
 /* relay.c */
 struct relay *relay_start(struct bsession *s, ssh_channel ch, const struct access_target *t,

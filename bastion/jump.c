@@ -35,8 +35,9 @@ int jump_request(struct bsession *s, ssh_message msg)
 		reason = "bad port";
 	else if (!(resolved = access_target_resolve(&b->acc, host, (uint16_t)port, &t)))
 		reason = "unknown target";
-	else if (!access_allows(&b->acc, s->engineer, &t))
-		reason = "not allowed";
+	else if (!access_allows(&b->acc, s->engineer, &t, (int64_t)time(NULL)))
+		reason = access_allows(&b->acc, s->engineer, &t, INT64_MIN) ? "access expired" :
+		    "not allowed";
 	else if (s->n_relays >= BASTION_SESSION_JUMPS_MAX || b->n_relays >= BASTION_JUMPS_MAX)
 		reason = "too many jumps";
 	snprintf(shown, sizeof(shown), "%s", host ? host : "");
@@ -63,11 +64,15 @@ int jump_request(struct bsession *s, ssh_message msg)
 	return 0;
 }
 
-void jump_recheck(struct bsession *s)
+void jump_recheck(struct bsession *s, int64_t now)
 {
 	struct relay *r;
 
-	for (r = s->relays; r; r = r->next)
-		if (r->state != RELAY_DEAD && !access_allows(&s->b->acc, s->engineer, &r->t))
-			relay_kill(r, "access revoked");
+	for (r = s->relays; r; r = r->next) {
+		if (r->state == RELAY_DEAD || access_allows(&s->b->acc, s->engineer, &r->t, now))
+			continue;
+		/* Granted at all, but not now: its allow line's until has passed. */
+		relay_kill(r, access_allows(&s->b->acc, s->engineer, &r->t, INT64_MIN) ?
+		    "access expired" : "access revoked");
+	}
 }

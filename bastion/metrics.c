@@ -33,6 +33,7 @@ static const struct reason jump_reasons[BJUMP_N] = {
 	[BJUMP_BAD_PORT] = { "bad port", "bad_port" },
 	[BJUMP_UNKNOWN_TARGET] = { "unknown target", "unknown_target" },
 	[BJUMP_NOT_ALLOWED] = { "not allowed", "not_allowed" },
+	[BJUMP_ACCESS_EXPIRED] = { "access expired", "access_expired" },
 	[BJUMP_TOO_MANY] = { "too many jumps", "too_many_jumps" },
 	[BJUMP_CONNECT_FAILED] = { "connect failed", "connect_failed" },
 	[BJUMP_CONNECT_TIMEOUT] = { "connect timed out", "connect_timeout" },

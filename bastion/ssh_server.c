@@ -555,8 +555,23 @@ static void roster_changed(struct bastion *b)
 			bsession_kill(s, "access revoked");
 			continue;
 		}
-		jump_recheck(s);
+		jump_recheck(s, (int64_t)time(NULL));
 	}
+	b->next_until = access_next_until(&b->acc, (int64_t)time(NULL));
+}
+
+/* When an allow line's until passes, the jumps it carried close ("access expired"). */
+static void until_check(struct bastion *b)
+{
+	int64_t now = (int64_t)time(NULL);
+	struct bsession *s;
+
+	if (now < b->next_until)
+		return;
+	for (s = b->sessions; s; s = s->next)
+		if (s->state == BSESSION_READY)
+			jump_recheck(s, now);
+	b->next_until = access_next_until(&b->acc, now);
 }
 
 static int on_inotify(socket_t fd, int revents, void *ud)
@@ -862,12 +877,12 @@ static void expiry_check(struct bastion *b)
 	switch (st) {
 	case ROSTER_EXPIRY_EXPIRED:
 		blog_warn("roster serial %llu %s: every new jump is refused until a newer roster "
-		    "arrives (keys publish --force; keys push)",
+		    "arrives (keys publish --renew; keys push)",
 		    (unsigned long long)b->acc.r.serial, text);
 		break;
 	case ROSTER_EXPIRY_SOON:
 		blog_warn("roster serial %llu %s: publish a newer one before then (keys publish "
-		    "--force; keys push)", (unsigned long long)b->acc.r.serial, text);
+		    "--renew; keys push)", (unsigned long long)b->acc.r.serial, text);
 		break;
 	case ROSTER_EXPIRY_VALID:
 		blog_info("roster serial %llu %s", (unsigned long long)b->acc.r.serial, text);
@@ -885,6 +900,7 @@ static void tick(struct bastion *b, uint64_t now)
 	struct bsession *s;
 
 	expiry_check(b);
+	until_check(b);
 	for (s = b->sessions; s; s = s->next)
 		if (s->state != BSESSION_READY && s->state != BSESSION_DEAD &&
 		    now - s->t_start_ns > grace) {

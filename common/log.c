@@ -37,6 +37,15 @@ static const int syslog_priorities[] = {
 	[LOG_LEVEL_DEBUG] = LOG_DEBUG,
 };
 
+/* log_mirror_syslog: errors and warnings also go to syslog with this facility; -1: off. */
+static int mirror_facility = -1;
+
+void log_mirror_syslog(int facility)
+{
+	mirror_facility = facility;
+	openlog(log_ident, LOG_PID, facility);
+}
+
 void log_init(const char *ident, enum log_level level, enum log_dest to)
 {
 	log_ident = ident;
@@ -178,6 +187,10 @@ static void emit(enum log_level level, const struct log_fields *fields, const ch
 	size_t k;
 	int n;
 
+	if (mirror_facility >= 0 && dest != LOG_DEST_SYSLOG && level <= LOG_LEVEL_WARN) {
+		vis_escape(line, sizeof(line), msg, len);
+		syslog(mirror_facility | syslog_priorities[level], "%s", line);
+	}
 	if (log_format == LOG_FORMAT_JSON) {
 		k = json_line(line, sizeof(line) - 1, level, fields, msg, len);
 		if (dest == LOG_DEST_SYSLOG) {

@@ -72,6 +72,10 @@ struct log_ratelimit {
  * info level to stderr. */
 void log_init(const char *ident, enum log_level level, enum log_dest dest);
 enum log_level log_level(void);
+/* Errors and warnings go to syslog(3) too, with facility (LOG_AUTHPRIV, ...), besides the
+ * destination log_init chose: for a program whose stderr its caller throws away (sshd
+ * discards an AuthorizedKeysCommand's), so that the reason it failed is still on record. */
+void log_mirror_syslog(int facility);
 /* The line style (see above); log_init leaves text without timestamps. */
 void log_style_set(enum log_format format, bool timestamps);
 /* "text" or "json" (the --log-format option's values); false for anything else. */

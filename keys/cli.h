@@ -78,8 +78,9 @@ bool cli_roster_unpublished(struct roster *work, struct roster *pub, bool *pendi
 /* If DIR/roster holds unpublished changes, says so on stderr: "working roster has unpublished
  * changes (keys diff); DOING serial N" with N pub's serial. */
 void cli_unpublished_warn(struct roster *pub, const char *doing);
-/* If pub expires within CLI_EXPIRY_WARNING, says so on stderr with the moment and how to
- * renew.  (An expired one is refused where it matters: keys push.) */
+/* If pub expires within CLI_EXPIRY_WARNING (or the last quarter of its validity), or has no
+ * expiry while keys.conf wants one, says so on stderr with how to renew.  (An expired one is
+ * refused where it matters: keys push.) */
 void cli_expiry_warn(const struct roster *pub);
 
 /* Addresses freed by revoke, held back from enroll for AddressHold (dir_held.c). */
@@ -120,7 +121,7 @@ bool cli_ssh_keys_read(const char *path, struct roster_engineer *e);
 /* keys engineer set (cmd_engineer_set.c) and its usage line. */
 int cli_engineer_set(int argc, char *argv[]);
 #define CLI_ENGINEER_SET_ARGS "NAME [--add-ssh-key FILE]... [--remove-ssh-key SHA256:FP|FILE]... " \
-	"[--allow TARGET[:PORTS]]... [--disallow TARGET[:PORTS]]..."
+	"[--allow TARGET[:PORTS]]... [--disallow TARGET[:PORTS]]... [--until TIME]"
 
 
 /* What a node change breaks (cmd_impact.c).  Called on the changed roster: every allow line
@@ -189,7 +190,15 @@ void cli_time_format(char out[32], int64_t t);			/* 2026-11-21T23:00:00Z */
 void cli_addr_format(char out[64], int family, const uint8_t *addr);
 void cli_prefix_format(char out[64], const struct roster_prefix *p);
 void cli_endpoint_format(char out[300], const struct roster_endpoint *e);	/* [v6]:port */
-void cli_allow_format(char out[96], const struct roster_allow *a);	/* target:lo-hi */
+enum { CLI_ALLOW_TEXT_MAX = 128 };
+/* "target:lo-hi", and " until 2026-12-01T18:00:00Z" when the line has one. */
+void cli_allow_format(char out[CLI_ALLOW_TEXT_MAX], const struct roster_allow *a);
+/* --until TIME: YYYY-MM-DDTHH:MM:SSZ, YYYY-MM-DDTHH:MMZ or +DURATION (from now, as
+ * common/duration.h); *out in Unix seconds.  false if none of these. */
+bool cli_until_parse(const char *s, int64_t now, int64_t *out);
+/* cli_until_parse of a --until argument at the current time, which must give a moment in
+ * the future; says what is wrong on stderr otherwise. */
+bool cli_until_check(const char *arg, int64_t *until);
 
 /* Command-line values are parsed with libkeys' own token parsers (roster_name_valid,
  * roster_prefix_parse, ...): the CLI accepts exactly what the roster format does.  A port:

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -151,6 +152,8 @@ int cmd_authorized_keys(int argc, char *argv[])
 	size_t i;
 
 	roster_init(&r);
+	/* sshd discards this command's stderr: why nobody may log in must reach the log. */
+	log_mirror_syslog(LOG_AUTHPRIV);
 	while ((c = cli_getopt(argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'r': path = optarg; break;
@@ -183,7 +186,7 @@ int cmd_authorized_keys(int argc, char *argv[])
 		goto out;
 	/* v1: the login name is the engineer's name; anyone else gets no key (exit 0). */
 	e = roster_engineer_find(&r, argv[optind]);
-	if (e && roster_engineer_allows(&r, e, n, SSH_PORT)) {
+	if (e && roster_engineer_allows(&r, e, n, SSH_PORT, (int64_t)time(NULL))) {
 		for (i = 0; i < e->n_ssh_keys; i++) {
 			if (!print_key(&e->ssh_keys[i])) {
 				log_error("out of memory");
@@ -342,6 +345,7 @@ int cmd_ssh_config(int argc, char *argv[])
 	char host[BASTION_HOST_MAX + 1], alias[ROSTER_NAME_MAX + 16], fp[51];
 	const struct roster_engineer *e;
 	size_t i, reachable = 0;
+	int64_t now = (int64_t)time(NULL);
 	struct roster r;
 	uint16_t port;
 	int c, ret = EXIT_FAIL;
@@ -430,7 +434,7 @@ int cmd_ssh_config(int argc, char *argv[])
 		    "\tHostKeyAlias %s\n\tUserKnownHostsFile %s\n\tStrictHostKeyChecking yes\n"
 		    "\tUpdateHostKeys no\n", known_hosts, alias, known_hosts);
 	for (i = 0; i < r.n_nodes; i++)
-		if (roster_engineer_allows(&r, e, &r.nodes[i], SSH_PORT))
+		if (roster_engineer_allows(&r, e, &r.nodes[i], SSH_PORT, now))
 			reachable++;
 	if (!reachable) {
 		printf("# no node allows %s on port 22\n", e->name);
@@ -438,7 +442,7 @@ int cmd_ssh_config(int argc, char *argv[])
 		/* One Host line naming every node: a block per node would repeat the options. */
 		fputs("\nHost", stdout);
 		for (i = 0; i < r.n_nodes; i++)
-			if (roster_engineer_allows(&r, e, &r.nodes[i], SSH_PORT))
+			if (roster_engineer_allows(&r, e, &r.nodes[i], SSH_PORT, now))
 				printf(" %s", r.nodes[i].name);
 		printf("\n\tUser %s\n\tProxyJump %s\n\tIdentityFile %s\n\tIdentitiesOnly yes\n",
 		    user ? user : e->name, alias, identity);

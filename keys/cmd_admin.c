@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -154,31 +155,35 @@ int cmd_publish(int argc, char *argv[])
 	static const struct option opts[] = {
 		{ "force", no_argument, NULL, 'f' },
 		{ "valid", required_argument, NULL, 'v' },
+		{ "renew", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char signed_path[CLI_PATH_MAX], roster_path[CLI_PATH_MAX], tmp[CLI_PATH_MAX] = "";
 	char why[256], expiry[ROSTER_EXPIRY_TEXT_MAX];
+	const char *valid_arg = NULL;
 	int64_t validity = cli_settings.roster_validity;
 	uint64_t v;
 	uint8_t secret[ROSTER_ADMIN_SECRET_LEN], pub[KEY_LEN], pinned[KEY_LEN], trusted[KEY_LEN];
-	struct roster r, old;
-	bool force = false, pending = true;
+	struct roster r, old, *out;
+	bool force = false, pending = true, renew = false;
 	int c, ret = EXIT_FAIL, err;
 
 	roster_init(&r);
 	roster_init(&old);
 	while ((c = cli_getopt(argc, argv, opts)) != -1) {
-		if (c == 'f') {
-			force = true;
+		if (c == 'f' || c == 'r') {
+			force |= c == 'f';
+			renew |= c == 'r';
 			continue;
 		}
 		if (c == 'v') {
-			/* 0 would be a roster expired as it is published: refused below. */
 			/* A new expiry is a change of what is published: signed even if the
-			 * working roster holds no other. */
+			 * working roster holds no other.  0 would be a roster expired as it is
+			 * published: refused below. */
 			force = true;
-			if (!strcmp(optarg, "none")) {
+			valid_arg = optarg;
+			if (!strcasecmp(optarg, "none")) {
 				validity = 0;
 				continue;
 			}
@@ -186,8 +191,8 @@ int cmd_publish(int argc, char *argv[])
 				validity = v ? (int64_t)v : -1;
 				continue;
 			}
-			log_error("--valid '%.100s' is not a duration (N, Ns, Nm, Nh or Nd, at "
-			    "most 10 years) nor 'none'", optarg);
+			log_error("--valid '%.100s' is not a duration (N, Ns, Nm, Nh, Nd or Nw, "
+			    "at most 10 years) nor 'none'", optarg);
 			ret = EXIT_USAGE;
 			goto out;
 		}
@@ -226,11 +231,25 @@ int cmd_publish(int argc, char *argv[])
 		memcpy(pinned, old.admin_key, KEY_LEN);
 		if (!cli_roster_unpublished(&r, &old, &pending))
 			goto out;
+	} else if (renew) {
+		log_error("--renew: nothing is published yet (%s); 'keys publish' signs the first "
+		    "roster", signed_path);
+		goto out;
 	}
+	/* --renew re-signs what is published, whatever the working roster holds: a cron job
+	 * that renews must never publish an edit nobody meant to publish yet. */
+	if (renew && sodium_memcmp(pub, old.admin_key, KEY_LEN) != 0) {
+		log_error("--renew: an admin key rotation is pending in the working roster; "
+		    "publish it first ('keys publish')");
+		goto out;
+	}
+	if (renew && pending)
+		log_info("--renew: the working roster's unpublished changes stay unpublished "
+		    "(keys diff)");
 	/* Nothing to sign: a new serial would only make every node re-apply the same roster
 	 * and hide that the intended change was never made.  Exit 0, the serial in force on
 	 * stdout, so scripts that publish after every step go on working. */
-	if (!pending && !force) {
+	if (!pending && !force && !renew) {
 		log_info("nothing to publish: the working roster is serial %llu as published "
 		    "(keys diff); %s unchanged (--force signs a new serial anyway, which also "
 		    "renews its expiry)",
@@ -239,24 +258,32 @@ int cmd_publish(int argc, char *argv[])
 		ret = EXIT_OK;
 		goto out;
 	}
-	r.serial = (r.serial > old.serial ? r.serial : old.serial) + 1;
-	r.issued = (int64_t)time(NULL);
 	if (validity < 0) {
-		log_error("--valid 0: the roster would be expired as it is published, and "
-		    "every bastion and node would refuse engineers at once");
+		log_error("--valid %.100s: the roster would be expired as it is published, and "
+		    "every bastion and node would refuse engineers at once", valid_arg);
 		goto out;
 	}
-	r.has_expires = validity > 0;
-	r.expires = validity > 0 ? r.issued + validity : 0;
-	roster_sign(&r, secret);
-	if (!roster_verify(&r, pinned, trusted, why, sizeof(why))) {
+	/* What is signed: the working roster, or with --renew the published one's body.  The
+	 * working roster takes the signed header either way, so that "unpublished" keeps
+	 * meaning "a change of the body". */
+	out = renew ? &old : &r;
+	out->serial = (r.serial > old.serial ? r.serial : old.serial) + 1;
+	out->issued = (int64_t)time(NULL);
+	out->has_expires = validity > 0;
+	out->expires = validity > 0 ? out->issued + validity : 0;
+	roster_sign(out, secret);
+	if (!roster_verify(out, pinned, trusted, why, sizeof(why))) {
 		log_error("the new roster would not verify on the nodes: %s",
 		    why);
 		goto out;
 	}
+	r.serial = out->serial;
+	r.issued = out->issued;
+	r.has_expires = out->has_expires;
+	r.expires = out->expires;
 	err = cli_roster_stage_working(&r, tmp);
 	if (err == 0)
-		err = roster_save(&r, signed_path, 0644);
+		err = roster_save(out, signed_path, 0644);
 	if (err == 0)
 		err = cli_file_commit(tmp, roster_path);
 	tmp[0] = '\0';
@@ -264,13 +291,13 @@ int cmd_publish(int argc, char *argv[])
 		log_error("cannot write %s: %s", signed_path, strerror(-err));
 		goto out;
 	}
-	roster_expiry_text(expiry, &r, r.issued);
-	if (r.has_expires)
-		log_info("serial %llu %s", (unsigned long long)r.serial, expiry);
+	roster_expiry_text(expiry, out, out->issued);
+	if (out->has_expires)
+		log_info("serial %llu %s", (unsigned long long)out->serial, expiry);
 	else
-		log_warn("serial %llu never expires (RosterValidity none): a node whose "
-		    "roster delivery is held back keeps its engineers' access for good",
-		    (unsigned long long)r.serial);
+		log_warn("serial %llu never expires (%s none): a node whose roster delivery "
+		    "is held back keeps its engineers' access for good",
+		    (unsigned long long)out->serial, valid_arg ? "--valid" : "RosterValidity");
 	printf("%llu\n", (unsigned long long)r.serial);
 	ret = EXIT_OK;
 out:

@@ -17,7 +17,8 @@ static int engineer_add(int argc, char *argv[]);
 static int engineer_remove(int argc, char *argv[]);
 
 static const struct command engineer_commands[] = {
-	{ "add", engineer_add, "NAME --ssh-key FILE --allow TARGET[:PORTS]... [--force]",
+	{ "add", engineer_add, "NAME --ssh-key FILE --allow TARGET[:PORTS]... [--until TIME] "
+	    "[--force]",
 	    "Adds an engineer: SSH public keys from FILE (authorized_keys form); TARGET is a node, "
 	    "group:NAME or '*'; PORTS is N, N-M or '*' (none: every port); --force: a name that "
 	    "is a system account (root)" },
@@ -161,6 +162,7 @@ static int engineer_add(int argc, char *argv[])
 	static const struct option opts[] = {
 		{ "ssh-key", required_argument, NULL, 'k' },
 		{ "allow", required_argument, NULL, 'a' },
+		{ "until", required_argument, NULL, 'u' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -168,9 +170,10 @@ static int engineer_add(int argc, char *argv[])
 	const struct command *self = &engineer_commands[0];
 	bool force = false;
 	struct roster_engineer e, *grown;
-	const char *key_file = NULL, *name;
+	const char *key_file = NULL, *name, *until_arg = NULL;
 	struct roster r;
 	int c, ret = EXIT_FAIL;
+	int64_t until = 0;
 	size_t i;
 
 	roster_init(&r);
@@ -199,6 +202,9 @@ static int engineer_add(int argc, char *argv[])
 			}
 			e.n_allows++;
 			break;
+		case 'u':
+			until_arg = optarg;
+			break;
 		case 'f':
 			force = true;
 			break;
@@ -214,6 +220,14 @@ static int engineer_add(int argc, char *argv[])
 	if (optind != argc - 1 || !key_file || !e.n_allows) {
 		ret = usage_error(self);
 		goto out;
+	}
+	if (until_arg) {
+		if (!cli_until_check(until_arg, &until))
+			goto out;
+		for (i = 0; i < e.n_allows; i++) {
+			e.allows[i].has_until = true;
+			e.allows[i].until = until;
+		}
 	}
 	name = argv[optind];
 	if (!roster_name_valid(name)) {

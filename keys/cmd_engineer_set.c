@@ -79,10 +79,11 @@ out:
 	return ok;
 }
 
-static bool allow_change(struct roster_engineer *e, const struct op *o)
+/* until: 0, or the moment the allow lines this command adds stop granting. */
+static bool allow_change(struct roster_engineer *e, const struct op *o, int64_t until)
 {
 	struct roster_allow a, *grown;
-	char s[96];
+	char s[CLI_ALLOW_TEXT_MAX];
 	size_t i;
 
 	/* The one grammar of allow lines: roster_allow_parse (keys/lib/roster_acl.c and
@@ -91,6 +92,10 @@ static bool allow_change(struct roster_engineer *e, const struct op *o)
 		log_error("'%.100s' is not TARGET[:PORTS] (TARGET a node, group:NAME or '*'; "
 		    "PORTS N, N-M or '*')", o->arg);
 		return false;
+	}
+	if (o->kind == OP_ALLOW && until) {
+		a.has_until = true;
+		a.until = until;
 	}
 	for (i = 0; i < e->n_allows; i++)
 		if (!strcmp(e->allows[i].target, a.target) && e->allows[i].port_lo == a.port_lo &&
@@ -129,6 +134,7 @@ int cli_engineer_set(int argc, char *argv[])
 		{ "remove-ssh-key", required_argument, NULL, OP_DEL_KEY + 'A' },
 		{ "allow", required_argument, NULL, OP_ALLOW + 'A' },
 		{ "disallow", required_argument, NULL, OP_DISALLOW + 'A' },
+		{ "until", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -136,6 +142,8 @@ int cli_engineer_set(int argc, char *argv[])
 	struct op *ops = NULL;
 	size_t n_ops = 0, i;
 	struct roster r;
+	const char *until_arg = NULL;
+	int64_t until = 0;
 	int c, ret = EXIT_FAIL;
 	bool ok;
 
@@ -149,6 +157,8 @@ int cli_engineer_set(int argc, char *argv[])
 		if (c >= 'A' && c <= OP_DISALLOW + 'A') {
 			ops[n_ops].kind = (enum op_kind)(c - 'A');
 			ops[n_ops++].arg = optarg;
+		} else if (c == 'u') {
+			until_arg = optarg;
 		} else if (c == 'h') {
 			usage(stdout);
 			ret = EXIT_OK;
@@ -162,6 +172,10 @@ int cli_engineer_set(int argc, char *argv[])
 		ret = usage_error();
 		goto out;
 	}
+	/* --until dates the allow lines this command adds (to re-date one: --disallow it and
+	 * --allow it again with the new --until). */
+	if (until_arg && !cli_until_check(until_arg, &until))
+		goto out;
 	if (!cli_roster_load_working(&r))
 		goto out;
 	e = roster_engineer_find(&r, argv[optind]);
@@ -178,7 +192,7 @@ int cli_engineer_set(int argc, char *argv[])
 			ok = key_remove(e, ops[i].arg);
 			break;
 		default:
-			ok = allow_change(e, &ops[i]);
+			ok = allow_change(e, &ops[i], until);
 			break;
 		}
 		if (!ok)

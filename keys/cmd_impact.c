@@ -8,7 +8,7 @@
 bool cli_allows_settle(struct roster *r, const char *doing, bool force)
 {
 	struct roster_engineer *e;
-	char allow[96];
+	char allow[CLI_ALLOW_TEXT_MAX];
 	bool refuse = false;
 	size_t i, j, k;
 

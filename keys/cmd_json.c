@@ -71,7 +71,14 @@ void cli_json_engineer(FILE *f, const struct roster_engineer *e)
 
 		fputs(i ? ", {\"target\": " : "{\"target\": ", f);
 		json_string_write(f, a->target);
-		fprintf(f, ", \"ports\": [%u, %u]}", a->port_lo, a->port_hi);
+		fprintf(f, ", \"ports\": [%u, %u]", a->port_lo, a->port_hi);
+		if (a->has_until) {
+			char t[32];
+
+			cli_time_format(t, a->until);
+			fprintf(f, ", \"until\": \"%s\"", t);
+		}
+		fputs("}", f);
 	}
 	fputs("]}", f);
 }

@@ -47,11 +47,21 @@ void cli_unpublished_warn(struct roster *pub, const char *doing)
 void cli_expiry_warn(const struct roster *pub)
 {
 	char text[ROSTER_EXPIRY_TEXT_MAX];
+	struct cli_settings st;
 	int64_t now = (int64_t)time(NULL);
 
+	/* Published before expiry existed, or with --valid none although the directory wants
+	 * one: a node held back from newer rosters would keep it for good. */
+	if (!pub->has_expires) {
+		if (cli_settings_load(&st) && st.roster_validity > 0)
+			log_warn("published roster serial %llu never expires: renew it with an "
+			    "expiry (keys publish --renew, then keys push)",
+			    (unsigned long long)pub->serial);
+		return;
+	}
 	if (roster_expiry_at(pub, now, CLI_EXPIRY_WARNING) != ROSTER_EXPIRY_SOON)
 		return;
 	roster_expiry_text(text, pub, now);
-	log_warn("published roster serial %llu %s: renew it (keys publish --force, then keys "
+	log_warn("published roster serial %llu %s: renew it (keys publish --renew, then keys "
 	    "push)", (unsigned long long)pub->serial, text);
 }

@@ -744,7 +744,7 @@ int cmd_push(int argc, char *argv[])
 
 		roster_expiry_text(expiry, &r, (int64_t)time(NULL));
 		log_error("%s/%s (serial %llu) %s: nodes running it refuse engineers; renew it "
-		    "first (keys publish --force)", cli_dir, CLI_ROSTER_SIGNED,
+		    "first (keys publish --renew)", cli_dir, CLI_ROSTER_SIGNED,
 		    (unsigned long long)r.serial, expiry);
 		goto out;
 	}

@@ -57,7 +57,8 @@ static void join_groups(char *out, size_t len, const struct roster_node *n)
 
 static void list_text(const struct roster *r)
 {
-	char a4[64], a6[64], b64[KEY_B64_LEN + 1], groups[512], ep[300], allow[96], c4[64];
+	char a4[64], a6[64], b64[KEY_B64_LEN + 1], groups[512], ep[300], c4[64];
+	char allow[CLI_ALLOW_TEXT_MAX];
 	size_t i, j;
 
 	cli_prefix_format(c4, &r->cidr4);
@@ -199,7 +200,7 @@ static void show_node(const struct roster_node *n)
 
 static void show_engineer(const struct roster_engineer *e)
 {
-	char fp[51], allow[96], comment[VIS_ESCAPE_MAX * 100 + 1];
+	char fp[51], allow[CLI_ALLOW_TEXT_MAX], comment[VIS_ESCAPE_MAX * 100 + 1];
 	size_t i;
 
 	printf("engineer %s\n", e->name);
@@ -323,7 +324,9 @@ static bool engineer_equal(const struct roster_engineer *a, const struct roster_
 	for (i = 0; i < a->n_allows; i++)
 		if (strcmp(a->allows[i].target, b->allows[i].target) ||
 		    a->allows[i].port_lo != b->allows[i].port_lo ||
-		    a->allows[i].port_hi != b->allows[i].port_hi)
+		    a->allows[i].port_hi != b->allows[i].port_hi ||
+		    a->allows[i].has_until != b->allows[i].has_until ||
+		    a->allows[i].until != b->allows[i].until)
 			return false;
 	return true;
 }

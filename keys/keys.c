@@ -45,9 +45,9 @@ static const struct command commands[] = {
 	{ "node", cmd_node, "set ...", "Edits a node's endpoints, groups and subnets" },
 	{ "rotate-admin", cmd_rotate_admin, "",
 	    "Replaces the admin key; the old key endorses the new one in the roster" },
-	{ "publish", cmd_publish, "[--force] [--valid DURATION|none]",
+	{ "publish", cmd_publish, "[--force] [--renew] [--valid DURATION|none]",
 	    "Signs the working roster with the next serial into roster.signed, valid for "
-	    "RosterValidity (30d); prints the serial" },
+	    "RosterValidity (30d); --renew re-signs what is published; prints the serial" },
 	{ "verify", cmd_verify, "FILE --admin-key KEY [--json]",
 	    "Verifies a signed roster as a node that pinned KEY would" },
 	{ "push", cmd_push, "HOST... [-j N] [--timeout S] [--wait [S]] [--json] "

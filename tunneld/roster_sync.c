@@ -815,12 +815,12 @@ static void expiry_check(struct roster_sync *rs)
 	switch (st) {
 	case ROSTER_EXPIRY_EXPIRED:
 		log_warn("%s: roster serial %llu %s: tunnels stay up; engineer logins are refused "
-		    "until a newer roster arrives (keys publish --force; keys push)",
+		    "until a newer roster arrives (keys publish --renew; keys push)",
 		    rs->dev->ifname, (unsigned long long)rs->running.serial, text);
 		break;
 	case ROSTER_EXPIRY_SOON:
 		log_warn("%s: roster serial %llu %s: publish a newer one before then (keys publish "
-		    "--force; keys push)", rs->dev->ifname, (unsigned long long)rs->running.serial,
+		    "--renew; keys push)", rs->dev->ifname, (unsigned long long)rs->running.serial,
 		    text);
 		break;
 	case ROSTER_EXPIRY_VALID:

@@ -74,6 +74,8 @@ struct roster_allow {
 	uint16_t port_hi;
 	bool is_prefix;				/* target is a prefix, parsed into prefix */
 	struct roster_prefix prefix;
+	bool has_until;			/* "until TIME": grants nothing from then on */
+	int64_t until;			/* Unix seconds, UTC */
 };
 
 struct roster_engineer {
@@ -167,9 +169,14 @@ bool roster_header_scan(const char *text, size_t len, const char *filename, stru
  * of the body and a few Ed25519 checks.  trusted as roster_verify. */
 bool roster_verify_raw(const struct roster *hdr, const char *body, size_t body_len,
     const uint8_t pinned[KEY_LEN], uint8_t trusted[KEY_LEN], char *why, size_t whylen);
+/* A time as the roster writes it, "2026-12-21T23:00:00Z" (UTC, a date that exists, year
+ * 1970-9999): *t in Unix seconds; false for any other spelling. */
+enum { ROSTER_TIME_TEXT_LEN = 20 };
+bool roster_time_from_text(int64_t *t, const char *s);
+
 /* A roster's expiry as its holder sees it at now (Unix seconds, the holder's wall clock):
- * no expires line, valid, inside the warning margin (margin seconds before expires), or
- * expired (now >= expires).  Expired means: tunnels stay (machines fail open), engineer
+ * no expires line, valid, inside the warning margin (margin seconds before expires, but at
+ * most a quarter of expires - issued), or expired (now >= expires).  Expired means: tunnels stay (machines fail open), engineer
  * access is refused (humans fail closed); docs/roster.md, "Expiry". */
 enum roster_expiry {
 	ROSTER_EXPIRY_NONE,
@@ -217,14 +224,15 @@ bool roster_allocate_address_avoiding(const struct roster *r, int family,
 /* Whether an engineer name is a system account on every node (root, daemon, sshd, systemd-*,
  * tunneld, bastion, ...): the engineer would log in as that account (roster_reserved.c). */
 bool roster_engineer_name_reserved(const char *name);
-/* Whether engineer e may reach node n on port (by name, group, "*", or a prefix holding one
- * of n's overlay addresses). */
+/* Whether engineer e may reach node n on port at now (Unix seconds) (by name, group, "*", or
+ * a prefix holding one of n's overlay addresses).  An allow line with "until T" counts only
+ * while now < T; now = INT64_MIN ignores every until (what the lines grant at all). */
 bool roster_engineer_allows(const struct roster *r, const struct roster_engineer *e,
-    const struct roster_node *n, uint16_t port);
+    const struct roster_node *n, uint16_t port, int64_t now);
 /* Whether engineer e may reach address addr (family AF_INET/AF_INET6, network order) on port
  * through a prefix allow line: what the bastion asks for a host inside a node's subnet.  Node
  * names, groups and "*" never cover such hosts. */
-bool roster_engineer_allows_address(const struct roster_engineer *e, int family,
+bool roster_engineer_allows_address(const struct roster_engineer *e, int family, int64_t now,
     const uint8_t *addr, uint16_t port);
 /* The node whose routed subnets hold addr, or NULL.  Borrowed pointer. */
 const struct roster_node *roster_subnet_router(const struct roster *r, int family,

@@ -26,8 +26,14 @@ static bool target_matches(const struct roster_allow *a, const struct roster_nod
 	return strcmp(a->target, n->name) == 0;
 }
 
+/* An allow line with an until grants nothing from that moment on. */
+static bool in_force(const struct roster_allow *a, int64_t now)
+{
+	return !a->has_until || now < a->until;
+}
+
 bool roster_engineer_allows(const struct roster *r, const struct roster_engineer *e,
-    const struct roster_node *n, uint16_t port)
+    const struct roster_node *n, uint16_t port, int64_t now)
 {
 	size_t i;
 
@@ -36,12 +42,12 @@ bool roster_engineer_allows(const struct roster *r, const struct roster_engineer
 		return false;
 	for (i = 0; i < e->n_allows; i++)
 		if (port >= e->allows[i].port_lo && port <= e->allows[i].port_hi &&
-		    target_matches(&e->allows[i], n))
+		    in_force(&e->allows[i], now) && target_matches(&e->allows[i], n))
 			return true;
 	return false;
 }
 
-bool roster_engineer_allows_address(const struct roster_engineer *e, int family,
+bool roster_engineer_allows_address(const struct roster_engineer *e, int family, int64_t now,
     const uint8_t *addr, uint16_t port)
 {
 	size_t i;
@@ -50,7 +56,7 @@ bool roster_engineer_allows_address(const struct roster_engineer *e, int family,
 		return false;
 	for (i = 0; i < e->n_allows; i++)
 		if (e->allows[i].is_prefix && port >= e->allows[i].port_lo &&
-		    port <= e->allows[i].port_hi &&
+		    port <= e->allows[i].port_hi && in_force(&e->allows[i], now) &&
 		    roster_prefix_contains(&e->allows[i].prefix, family, addr))
 			return true;
 	return false;

@@ -11,6 +11,10 @@ enum roster_expiry roster_expiry_at(const struct roster *r, int64_t now, int64_t
 		return ROSTER_EXPIRY_NONE;
 	if (now >= r->expires)
 		return ROSTER_EXPIRY_EXPIRED;
+	/* A roster valid for less than four margins would warn from the moment it is signed,
+	 * and renewing would not stop it: warn in the last quarter of its life instead. */
+	if (r->expires > r->issued && margin > (r->expires - r->issued) / 4)
+		margin = (r->expires - r->issued) / 4;
 	if (margin > 0 && now >= r->expires - margin)
 		return ROSTER_EXPIRY_SOON;
 	return ROSTER_EXPIRY_VALID;
@@ -53,4 +57,9 @@ bool roster_expiry_track(struct roster_expiry_tracker *t, const struct roster *r
 	t->state = st;
 	*state = st;
 	return changed;
+}
+
+bool roster_time_from_text(int64_t *t, const char *s)
+{
+	return roster_time_parse(t, s);
 }

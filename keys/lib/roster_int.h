@@ -9,7 +9,7 @@
 
 #include "keys/lib/roster.h"
 
-enum { ROSTER_TIME_LEN = 20 };	/* "2026-11-21T23:00:00Z" */
+enum { ROSTER_TIME_LEN = ROSTER_TIME_TEXT_LEN };	/* "2026-11-21T23:00:00Z" (roster.h) */
 
 /* Ed25519 signature domains (docs/roster.md, "Signatures"). */
 #define ROSTER_SIG_MAGIC "warren roster signature\n"

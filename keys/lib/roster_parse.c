@@ -610,6 +610,18 @@ static bool f_allow(struct parser *p)
 			perr(p, "bad ports '%s' (N or N-M with N < M, 1-65535)", q(p, p->tok[2]));
 		return false;
 	}
+	if (p->ntok == 5) {
+		if (strcmp(p->tok[3], "until") != 0) {
+			perr(p, "expected 'until TIME' after the ports, not '%s'", q(p, p->tok[3]));
+			return false;
+		}
+		if (!roster_time_parse(&a.until, p->tok[4])) {
+			perr(p, "bad until time '%s' (expected YYYY-MM-DDTHH:MM:SSZ)",
+			    q(p, p->tok[4]));
+			return false;
+		}
+		a.has_until = true;
+	}
 	if (e->n_allows) {
 		c = roster_allow_cmp(&e->allows[e->n_allows - 1], &a);
 		if (c == 0) {
@@ -637,24 +649,25 @@ static bool f_allow(struct parser *p)
 struct field {
 	const char *name;
 	size_t nargs;		/* 0: at least 2 (the SSH key line carries an optional comment) */
+	size_t nargs_alt;	/* another exact count, 0: none ("allow T P until TIME") */
 	int rank;		/* canonical order: non-decreasing rank */
 	bool once;
 	bool (*fn)(struct parser *p);
 };
 
 static const struct field node_fields[] = {
-	{ "key", 1, 0, true, f_key },
-	{ "address", 1, 1, false, f_address },
-	{ "subnet", 1, 2, false, f_subnet },
-	{ "endpoint", 1, 3, false, f_endpoint },
-	{ "group", 1, 4, false, f_group },
-	{ NULL, 0, 0, false, NULL },
+	{ "key", 1, 0, 0, true, f_key },
+	{ "address", 1, 0, 1, false, f_address },
+	{ "subnet", 1, 0, 2, false, f_subnet },
+	{ "endpoint", 1, 0, 3, false, f_endpoint },
+	{ "group", 1, 0, 4, false, f_group },
+	{ NULL, 0, 0, 0, false, NULL },
 };
 
 static const struct field engineer_fields[] = {
-	{ "ssh-key", 0, 0, false, f_ssh_key },
-	{ "allow", 2, 1, false, f_allow },
-	{ NULL, 0, 0, false, NULL },
+	{ "ssh-key", 0, 0, 0, false, f_ssh_key },
+	{ "allow", 2, 4, 1, false, f_allow },
+	{ NULL, 0, 0, 0, false, NULL },
 };
 
 static void field_line(struct parser *p)
@@ -685,9 +698,13 @@ static void field_line(struct parser *p)
 		perr(p, "duplicate '%s' (first at line %u)", f->name, p->rank_line[f->rank]);
 		return;
 	}
-	if (f->nargs ? p->ntok - 1 != f->nargs : p->ntok < 3) {
-		perr(p, "'%s' takes %s%zu value%s", f->name, f->nargs ? "" : "at least ",
-		    f->nargs ? f->nargs : 2, (f->nargs ? f->nargs : 2) == 1 ? "" : "s");
+	if (f->nargs ? p->ntok - 1 != f->nargs && p->ntok - 1 != f->nargs_alt : p->ntok < 3) {
+		if (f->nargs_alt)
+			perr(p, "'%s' takes %zu or %zu values, not %zu", f->name, f->nargs,
+			    f->nargs_alt, p->ntok - 1);
+		else
+			perr(p, "'%s' takes %s%zu value%s", f->name, f->nargs ? "" : "at least ",
+			    f->nargs ? f->nargs : 2, (f->nargs ? f->nargs : 2) == 1 ? "" : "s");
 		return;
 	}
 	p->rank = f->rank;

@@ -127,11 +127,19 @@ static void put_engineer(struct buf *b, const struct roster_engineer *e)
 		puts_(b, "\n");
 	}
 	for (i = 0; i < e->n_allows; i++) {
+		char t[ROSTER_TIME_LEN + 1];
+
 		a = &e->allows[i];
 		if (a->port_lo == a->port_hi)
-			putf(b, "\tallow %s %u\n", a->target, a->port_lo);
+			putf(b, "\tallow %s %u", a->target, a->port_lo);
 		else
-			putf(b, "\tallow %s %u-%u\n", a->target, a->port_lo, a->port_hi);
+			putf(b, "\tallow %s %u-%u", a->target, a->port_lo, a->port_hi);
+		if (a->has_until) {
+			if (!roster_time_format(t, a->until))
+				strcpy(t, "1970-01-01T00:00:00Z");	/* out of range */
+			putf(b, " until %s", t);
+		}
+		puts_(b, "\n");
 	}
 }
 

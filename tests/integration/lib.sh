@@ -1099,6 +1099,19 @@ audit_pub() {
 # audit_verify FILE: `keys audit verify FILE --key PUB`, stdout and stderr together; exit status kept.
 audit_verify() { timeout -k 2 30 "$KEYS_BIN" audit verify "$1" --key "$(audit_pub)" 2>&1; }
 
+# jump_hold ENGINEER NODE SECONDS FILE: a jump held open in the background, ENGINEER through
+# the bastion to NODE running a remote loop that prints "up", then "tick" once a second for
+# SECONDS, then "done", into FILE; JUMP_PID is its ssh.  Waits (15 s) for the first tick.
+jump_hold() {
+	local e=$1 n=$2 s=$3 f=$4
+	SSH_TIMEOUT=$((s + 60)) eng_ssh "$e" -J "$e@bastion" "$n" \
+		"echo up; i=0; while [ \$i -lt $s ]; do sleep 1; echo tick; i=\$((i+1)); done; echo done" \
+		>"$f" 2>&1 </dev/null &
+	JUMP_PID=$!
+	BG_PIDS+=($JUMP_PID)
+	check "$e's jump to $n is open" wait_until 15 grep -q '^tick' "$f"
+}
+
 # audit_count EVENT [FIELD=VALUE...]: lines of the audit log with that event (and fields, JSON
 # strings, compared as text).
 audit_count() {

@@ -8,8 +8,10 @@
 #   - tunneld logs it once and exports tunneld_roster_expired 1;
 #   - `keys authorized-keys` on web-1 prints no key and says why, so web-1's sshd refuses
 #     alice directly too;
-#   - `keys push` refuses to send the expired roster; `keys publish --valid 0` refuses to make one.
-# A newer roster (the default validity) brings every engineer back without a restart.
+#   - `keys push` refuses to send the expired roster; `keys publish --valid 0` refuses to make one;
+#   - the reason `keys authorized-keys` gives reaches syslog (sshd discards its stderr).
+# `keys publish --renew` (a new serial of what is published, never an unpublished edit) brings
+# every engineer back without a restart.
 . "$(dirname "$0")/lib.sh"
 
 VALID_S=40
@@ -57,12 +59,8 @@ roster_hand db-1
 check "every node at serial $short" wait_until 30 all_at_serial "$short" jump web-1 db-1
 out=$(eng_ssh alice -J alice@bastion web-1 uname -n 2>&1 || true)
 assert_eq "alice jumps to web-1 while the roster is valid" web-1 "$out"
-SSH_TIMEOUT=$((VALID_S + 60)) eng_ssh alice -J alice@bastion web-1 \
-	"echo up; i=0; while [ \$i -lt $((VALID_S + 30)) ]; do sleep 1; echo tick; i=\$((i+1)); done; echo done" \
-	>"$T/long.jump" 2>&1 </dev/null &
-long_pid=$!
-BG_PIDS+=($long_pid)
-check "alice's long jump is open" wait_until 15 grep -q '^tick' "$T/long.jump"
+jump_hold alice web-1 $((VALID_S + 30)) "$T/long.jump"
+long_pid=$JUMP_PID
 assert_eq "tunneld: tunneld_roster_expired 0 while valid" 0 "$(metric jump "$TPORT" tunneld_roster_expired)"
 
 # Past the expiry (and one bastion tick / tunneld expiry tick more).
@@ -93,6 +91,31 @@ assert_match "... saying the roster expired" "roster serial $short expired at .*
 assert_nomatch "... and prints no key" 'ssh-ed25519' "$out"
 rc=0; out=$(direct uname -n 2>&1) || rc=$?
 assert_match "web-1's sshd refuses alice directly (exit $rc)" 'Permission denied' "$out"
+# sshd throws an AuthorizedKeysCommand's stderr away: the reason goes to syslog (authpriv) too.
+# A private mount namespace gives keys a /dev/log that is this test's socket.
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1]); s.settimeout(20)
+try:
+    d = s.recv(65536)
+    sys.stdout.write(d.decode(errors="replace") + "\n")
+except OSError:
+    pass
+' "$T/log.sock" >"$T/syslog.txt" 2>&1 &
+syslog_pid=$!
+BG_PIDS+=($syslog_pid)
+wait_until 5 test -S "$T/log.sock" || true
+mkdir -p "$T/dev"
+touch "$T/dev/null" "$T/dev/urandom" "$T/dev/log"
+unshare -m --propagation private bash -c '
+	mount --bind /dev/null "$1/dev/null" && mount --bind /dev/urandom "$1/dev/urandom" &&
+	mount --bind "$1/log.sock" "$1/dev/log" && mount --rbind "$1/dev" /dev &&
+	timeout 10 "$2" authorized-keys alice --roster "$3" --node web-1 --admin-key "$4" \
+		>/dev/null 2>&1' _ "$T" "$KEYS_BIN" "${ROSTER_PATH[web-1]}" "$admin_pub" || true
+wait "$syslog_pid" 2>/dev/null || true
+assert_match "... and to syslog as authpriv.err (<83>)" \
+	"^<83>.*keys.*roster serial $short expired at" "$(cat "$T/syslog.txt")"
 rc=0; keys_admin push -o "UserKnownHostsFile=/dev/null" 198.51.100.250 >"$T/push.out" 2>"$T/push.err" || rc=$?
 assert_eq "keys push of the expired roster fails" 1 "$rc"
 assert_match "... before any host, saying why" "serial $short\\) expired at .*renew it first" "$(cat "$T/push.err")"
@@ -100,9 +123,15 @@ out=$(keys_admin status --node --roster "${ROSTER_PATH[web-1]}")
 assert_match "keys status --node shows it expired" '^expires .* \(expired\)$' "$out"
 check "alice's jump opened before the expiry is still running" pid_alive "$long_pid"
 
-# A newer roster brings the engineers back, without a restart.
-roster_publish --force
+# A renewal brings the engineers back, without a restart.  An edit nobody published yet (carol)
+# stays unpublished: `keys publish --renew` re-signs what is published, never the working roster.
+eng_add carol '*:22'
+roster_publish --renew
 fresh=$SERIAL
+assert_eq "keys publish --renew: a new serial" $((short + 1)) "$fresh"
+assert_nomatch "... without carol, who was never published" '^engineer carol$' "$(cat "$ADMIN/roster.signed")"
+assert_match "... with a fresh expires" '^expires ' "$(cat "$ADMIN/roster.signed")"
+assert_match "keys diff still shows carol pending" 'carol' "$(keys_admin diff 2>&1 || true)"
 roster_hand web-1
 check "every node at serial $fresh" wait_until 30 all_at_serial "$fresh" jump web-1 db-1
 check "bastion: serial $fresh applied" wait_until 10 grep -q "roster serial $fresh applied" "$T/bastion.log"

@@ -271,6 +271,14 @@ static const struct {
 	/* 75 */ { "issued 2026-11-21T23:00:00Z\n",
 		   "issued 2026-11-21T23:00:00Z\nexpires 2026-12-21T23:00:00Z\n"
 		   "expires 2026-12-22T23:00:00Z\n", "t:8: duplicate 'expires' (first at line 7)" },
+	/* 76 */ { "allow web-1 22\n", "allow web-1 22 after 2026-12-01T18:00:00Z\n",
+		   "t:27: expected 'until TIME' after the ports, not 'after'" },
+	/* 77 */ { "allow web-1 22\n", "allow web-1 22 until 2026-12-01\n",
+		   "t:27: bad until time '2026-12-01'" },
+	/* 78 */ { "allow web-1 22\n", "allow web-1 22 until\n",
+		   "t:27: 'allow' takes 2 or 4 values, not 3" },
+	/* 79 */ { "allow web-1 22\n", "allow web-1 22\n\tallow web-1 22 until 2026-12-01T18:00:00Z\n",
+		   "t:28: duplicate allow web-1 22" },
 };
 
 static void test_errors(void **state)
@@ -897,6 +905,19 @@ static void test_expires(void **state)
 	roster_expiry_text(t, &r, expires);
 	assert_string_equal(t, "expired at 2026-12-21T23:00:00Z");
 
+	/* The margin is at most a quarter of the validity: a roster valid for 8 h warns in its
+	 * last 2 h even with a 7-day margin, not from the moment it is signed. */
+	{
+		struct roster s = r;
+
+		s.expires = s.issued + 8 * 3600;
+		assert_int_equal(roster_expiry_at(&s, s.issued + 1, 7 * 86400), ROSTER_EXPIRY_VALID);
+		assert_int_equal(roster_expiry_at(&s, s.expires - 2 * 3600 - 1, 7 * 86400),
+		    ROSTER_EXPIRY_VALID);
+		assert_int_equal(roster_expiry_at(&s, s.expires - 2 * 3600, 7 * 86400),
+		    ROSTER_EXPIRY_SOON);
+	}
+
 	/* The tracker reports each change once: first sight, the margin, expiry, a clock set
 	 * back, a new serial. */
 	assert_true(roster_expiry_track(&tr, &r, issued, 86400, &st));
@@ -912,6 +933,20 @@ static void test_expires(void **state)
 	assert_int_equal(st, ROSTER_EXPIRY_VALID);
 	r.serial++;
 	assert_true(roster_expiry_track(&tr, &r, issued, 86400, &st));
+
+	/* An allow line's until: parsed, written back in its place. */
+	free(text);
+	roster_free(&r);
+	text = edit("allow web-1 22\n", "allow web-1 22 until 2026-12-01T18:00:00Z\n", &len);
+	assert_true(roster_parse(text, len, "t", &r, &errs));
+	assert_true(r.engineers[0].allows[2].has_until);
+	assert_int_equal(r.engineers[0].allows[2].until, 1796148000);	/* date -ud ... +%s */
+	assert_false(r.engineers[0].allows[1].has_until);
+	back = roster_serialize(&r, false, &blen);
+	assert_non_null(back);
+	assert_int_equal(blen, len);
+	assert_memory_equal(back, text, len);
+	free(back);
 
 	/* Without the line: never expires, and the text says nothing. */
 	r.has_expires = false;

@@ -359,7 +359,7 @@ static void test_acl(void **state)
 
 		assert_non_null(n);
 		assert_true(roster_allow_parse(&e->allows[0], acl_cases[i].allow));
-		if (roster_engineer_allows(&r, e, n, acl_cases[i].port) != acl_cases[i].want) {
+		if (roster_engineer_allows(&r, e, n, acl_cases[i].port, 0) != acl_cases[i].want) {
 			print_error("acl case %zu\n", i + 1);
 			fail();
 		}
@@ -370,15 +370,35 @@ static void test_acl(void **state)
 
 		assert_true(roster_address_parse(&fam, a, acl_addr_cases[i].addr));
 		assert_true(roster_allow_parse(&e->allows[0], acl_addr_cases[i].allow));
-		if (roster_engineer_allows_address(e, fam, a, acl_addr_cases[i].port) !=
+		if (roster_engineer_allows_address(e, fam, 0, a, acl_addr_cases[i].port) !=
 		    acl_addr_cases[i].want) {
 			print_error("acl address case %zu\n", i + 1);
 			fail();
 		}
 	}
+	/* A line with an until grants up to the second before it, then nothing; INT64_MIN asks
+	 * what it grants at all.  Both the node and the subnet host forms. */
+	assert_true(roster_allow_parse(&e->allows[0], "web-1:22"));
+	e->allows[0].has_until = true;
+	e->allows[0].until = 1000;
+	assert_true(roster_engineer_allows(&r, e, roster_node_find(&r, "web-1"), 22, 999));
+	assert_false(roster_engineer_allows(&r, e, roster_node_find(&r, "web-1"), 22, 1000));
+	assert_false(roster_engineer_allows(&r, e, roster_node_find(&r, "web-1"), 22, INT64_MAX));
+	assert_true(roster_engineer_allows(&r, e, roster_node_find(&r, "web-1"), 22, INT64_MIN));
+	{
+		uint8_t a[16] = { 0 };
+		int fam;
+
+		assert_true(roster_address_parse(&fam, a, "100.100.1.5"));
+		assert_true(roster_allow_parse(&e->allows[0], "100.100.1.0/24:22"));
+		e->allows[0].has_until = true;
+		e->allows[0].until = 1000;
+		assert_true(roster_engineer_allows_address(e, fam, 999, a, 22));
+		assert_false(roster_engineer_allows_address(e, fam, 1000, a, 22));
+	}
 	/* No rules: nothing allowed. */
 	e->n_allows = 0;
-	assert_false(roster_engineer_allows(&r, e, roster_node_find(&r, "web-1"), 22));
+	assert_false(roster_engineer_allows(&r, e, roster_node_find(&r, "web-1"), 22, 0));
 	roster_free(&r);
 }
 
