@@ -297,10 +297,13 @@ def write_md(out_dir, info, table, ratio_lines, target_lines, round_lines, sprea
     for s in ORDER:
         if "version:" + s in info:
             md.append("- %s: %s" % (s, info["version:" + s]))
+    md.append("- tunneld and the baseline ran with their defaults (no options; "
+              "`TUNNELD_CRYPTO_WORKERS` %s; crypto workers: tunneld(8), performance-design.md, "
+              "Threads)" % info.get("tunneld_workers", "unset"))
     md.append("- load average (1, 5, 15 min) at the start %s, at the end %s; the measuring took %s s" % (
         info.get("load_start"), info.get("load_end"), info.get("duration_s")))
-    md.append("- noise: this machine is a 2-core VM shared with other jobs (during this run, other "
-              "sessions built and tested warren on the same cores), so absolute figures move from run "
+    md.append("- noise: this machine is a 2-core VM that other jobs may share (the load average "
+              "above says how busy it was), so absolute figures move from run "
               "to run; interleaving the rounds spreads that noise over every system alike, and the ratios "
               "are steadier than the figures. TCP single-stream spread over the rounds, (max - min) / "
               "median: %s." % ("; ".join([", ".join(x for x in spread if "veth itself" not in x)] +
