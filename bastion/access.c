@@ -230,3 +230,19 @@ int64_t access_next_until(const struct access *a, int64_t now)
 		}
 	return next;
 }
+
+bool access_until_due(struct access_until *u, const struct access *a, int64_t now)
+{
+	bool due = u->primed && now >= u->next;
+
+	if (!u->primed || due || now < u->last)
+		u->next = access_next_until(a, now);
+	u->primed = true;
+	u->last = now;
+	return due;
+}
+
+void access_until_reset(struct access_until *u)
+{
+	u->primed = false;
+}

@@ -51,6 +51,18 @@ bool access_target_resolve(const struct access *a, const char *host, uint16_t po
 /* The earliest allow line's until later than now (Unix seconds) in the roster in use, or
  * INT64_MAX if none: when open jumps must be checked again. */
 int64_t access_next_until(const struct access *a, int64_t now);
+
+/* When to check open jumps against the allow lines' until, on the wall clock: due once an
+ * until has passed since the last call.  The next until is recomputed after each due call,
+ * after access_until_reset (a new roster), and whenever the clock went backwards (a line
+ * that had passed may grant again, and its until is then the next one). */
+struct access_until {
+	bool primed;
+	int64_t next;		/* the next until, INT64_MAX: none */
+	int64_t last;		/* now at the last call */
+};
+bool access_until_due(struct access_until *u, const struct access *a, int64_t now);
+void access_until_reset(struct access_until *u);
 /* Whether the roster in use has expired at now (Unix seconds): new jumps are then refused
  * (humans fail closed) until a newer roster arrives.  false with no roster (nothing is
  * allowed then anyway) or no expires line. */

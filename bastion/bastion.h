@@ -121,7 +121,7 @@ struct bastion {
 	ssh_key host_key;
 	struct access acc;
 	struct roster_expiry_tracker expiry;	/* the roster's expiry state, as last logged */
-	int64_t next_until;		/* the next allow line's until, INT64_MAX: none */
+	struct access_until until;	/* when open jumps are checked against until */
 	struct auditor_link *aud;	/* bastion/auditor.h: the audit process */
 	struct admission adm;
 	struct refusals refusals;

@@ -557,7 +557,7 @@ static void roster_changed(struct bastion *b)
 		}
 		jump_recheck(s, (int64_t)time(NULL));
 	}
-	b->next_until = access_next_until(&b->acc, (int64_t)time(NULL));
+	access_until_reset(&b->until);
 }
 
 /* When an allow line's until passes, the jumps it carried close ("access expired"). */
@@ -566,12 +566,11 @@ static void until_check(struct bastion *b)
 	int64_t now = (int64_t)time(NULL);
 	struct bsession *s;
 
-	if (now < b->next_until)
+	if (!access_until_due(&b->until, &b->acc, now))
 		return;
 	for (s = b->sessions; s; s = s->next)
 		if (s->state == BSESSION_READY)
 			jump_recheck(s, now);
-	b->next_until = access_next_until(&b->acc, now);
 }
 
 static int on_inotify(socket_t fd, int revents, void *ud)

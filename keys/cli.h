@@ -53,7 +53,7 @@ enum {
 	CLI_LOCK_TIMEOUT_MAX = 3600,
 	CLI_ROSTER_VALIDITY_DEFAULT = 30 * 86400,	/* a published roster's expires - issued */
 	CLI_ROSTER_VALIDITY_MAX = 3650 * 86400,
-	CLI_EXPIRY_WARNING = 7 * 86400,		/* list and push warn this long before expires */
+	CLI_EXPIRY_WARNING = 7 * 86400,		/* list and push warn this long before */
 };
 struct cli_settings {
 	int64_t address_hold;			/* AddressHold */
@@ -191,7 +191,8 @@ void cli_addr_format(char out[64], int family, const uint8_t *addr);
 void cli_prefix_format(char out[64], const struct roster_prefix *p);
 void cli_endpoint_format(char out[300], const struct roster_endpoint *e);	/* [v6]:port */
 enum { CLI_ALLOW_TEXT_MAX = 128 };
-/* "target:lo-hi", and " until 2026-12-01T18:00:00Z" when the line has one. */
+/* "target:lo-hi", and " until 2026-12-01T18:00:00Z" when the line has one (" (passed)" once
+ * it is in the past: the line grants nothing any more). */
 void cli_allow_format(char out[CLI_ALLOW_TEXT_MAX], const struct roster_allow *a);
 /* --until TIME: YYYY-MM-DDTHH:MM:SSZ, YYYY-MM-DDTHH:MMZ or +DURATION (from now, as
  * common/duration.h); *out in Unix seconds.  false if none of these. */

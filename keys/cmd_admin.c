@@ -243,6 +243,22 @@ int cmd_publish(int argc, char *argv[])
 		    "publish it first ('keys publish')");
 		goto out;
 	}
+	/* Re-signing must never launder a file: roster.signed must be what this directory
+	 * published last (publish leaves the working roster at its serial) and carry this
+	 * admin key's valid signature.  A restored backup or an edited file is refused. */
+	if (renew && r.serial != old.serial) {
+		log_error("--renew: %s is serial %llu, but this directory last published serial "
+		    "%llu (the working roster's): it is not the last published roster (restored "
+		    "from a backup?); 'keys publish' signs the working roster instead",
+		    signed_path, (unsigned long long)old.serial, (unsigned long long)r.serial);
+		goto out;
+	}
+	if (renew && !roster_verify(&old, pub, trusted, why, sizeof(why))) {
+		log_error("--renew: %s does not verify under this directory's admin key (%s): "
+		    "it was changed after it was signed; 'keys publish' signs the working roster "
+		    "instead", signed_path, why);
+		goto out;
+	}
 	if (renew && pending)
 		log_info("--renew: the working roster's unpublished changes stay unpublished "
 		    "(keys diff)");

@@ -114,7 +114,9 @@ static bool allow_change(struct roster_engineer *e, const struct op *o, int64_t 
 		return true;
 	}
 	if (i < e->n_allows) {
-		log_error("engineer %s already has allow %s", e->name, s);
+		cli_allow_format(s, &e->allows[i]);	/* the line as it is, its until included */
+		log_error("engineer %s already has allow %s (to re-date it: --disallow it, then "
+		    "--allow it with --until)", e->name, s);
 		return false;
 	}
 	grown = realloc(e->allows, (e->n_allows + 1) * sizeof(*e->allows));
@@ -176,6 +178,13 @@ int cli_engineer_set(int argc, char *argv[])
 	 * --allow it again with the new --until). */
 	if (until_arg && !cli_until_check(until_arg, &until))
 		goto out;
+	for (i = 0; until_arg && i < n_ops && ops[i].kind != OP_ALLOW; i++)
+		;
+	if (until_arg && i == n_ops) {
+		log_error("--until dates the lines --allow adds, and there is no --allow");
+		ret = EXIT_USAGE;
+		goto out;
+	}
 	if (!cli_roster_load_working(&r))
 		goto out;
 	e = roster_engineer_find(&r, argv[optind]);

@@ -42,11 +42,12 @@ void cli_endpoint_format(char out[300], const struct roster_endpoint *e)
 
 void cli_allow_format(char out[CLI_ALLOW_TEXT_MAX], const struct roster_allow *a)
 {
-	char t[32] = "", u[40] = "";
+	char t[32] = "", u[56] = "";
 
 	if (a->has_until) {
 		cli_time_format(t, a->until);
-		snprintf(u, sizeof(u), " until %s", t);
+		snprintf(u, sizeof(u), " until %s%s", t,
+		    a->until <= (int64_t)time(NULL) ? " (passed)" : "");
 	}
 	if (a->port_lo == a->port_hi)
 		snprintf(out, CLI_ALLOW_TEXT_MAX, "%s:%u%s", a->target, a->port_lo, u);

@@ -54,8 +54,9 @@ static bool line_apply(struct cli_settings *st, const char *path, unsigned linen
 		if (!strcasecmp(val, "none")) {
 			st->roster_validity = 0;
 		} else if (!duration_parse(val, CLI_ROSTER_VALIDITY_MAX, &v) || v == 0) {
-			log_error("%s:%u: RosterValidity '%.100s' is not a duration (N, Ns, Nm, Nh, "
-			    "Nd or Nw, more than 0, at most 10 years) nor 'none'", path, lineno, val);
+			log_error("%s:%u: RosterValidity '%.100s' is not a duration (N, Ns, Nm, "
+			    "Nh, Nd or Nw, more than 0, at most 10 years) nor 'none'", path, lineno,
+			    val);
 			return false;
 		} else {
 			st->roster_validity = (int64_t)v;

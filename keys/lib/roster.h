@@ -176,8 +176,9 @@ bool roster_time_from_text(int64_t *t, const char *s);
 
 /* A roster's expiry as its holder sees it at now (Unix seconds, the holder's wall clock):
  * no expires line, valid, inside the warning margin (margin seconds before expires, but at
- * most a quarter of expires - issued), or expired (now >= expires).  Expired means: tunnels stay (machines fail open), engineer
- * access is refused (humans fail closed); docs/roster.md, "Expiry". */
+ * most a quarter of expires - issued), or expired (now >= expires).  Expired means: tunnels
+ * stay (machines fail open), engineer access is refused (humans fail closed); docs/roster.md,
+ * "Expiry". */
 enum roster_expiry {
 	ROSTER_EXPIRY_NONE,
 	ROSTER_EXPIRY_VALID,

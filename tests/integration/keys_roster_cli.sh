@@ -252,6 +252,44 @@ check "status --json is JSON" json_ok
 check "status --json: serial" test "$(jget 'd["serial"]')" = 5
 expect_exit 1 "status of a missing roster" "$KEYS" status --node --roster missing
 
+# 9b. Expiry and renewal, on a copy (adm stays at serial 5).  --renew re-signs exactly what is
+# published and never launders a file: a roster.signed restored from an older publish, or
+# edited after signing, is refused with nothing changed.
+cp -a adm adm-renew
+kr() { "$KEYS" -C adm-renew "$@"; }
+check "publish wrote an expires line" grep -q '^expires 20' adm-renew/roster.signed
+expect_exit 0 "engineer add carol, not published" kr engineer add carol --ssh-key bob.pub --allow db-1:22
+expect_exit 0 "publish --renew" kr publish --renew
+check "publish --renew: serial 6" test "$(cat out)" = 6
+check "publish --renew: carol not published" test "$(grep -c '^engineer carol' adm-renew/roster.signed)" = 0
+check "publish --renew: says the edit stays unpublished" grep -q 'unpublished changes stay unpublished' err
+expect_exit 0 "diff after --renew" kr diff
+check "diff after --renew: carol still pending" grep -qx '+ engineer carol' out
+expect_exit 0 "verify after --renew" kr verify adm-renew/roster.signed --admin-key "$admin0"
+check "verify shows the expiry" grep -q ' expires 20' out
+cp adm/roster.signed stale.signed
+expect_exit 0 "publish carol" kr publish
+cp stale.signed adm-renew/roster.signed
+sums_r() { sha256sum adm-renew/* | sort; }
+before=$(sums_r)
+expect_exit 1 "publish --renew of a restored older roster.signed" kr publish --renew
+check "... says it is not the last published" grep -q 'not the last published roster' err
+check "... nothing changed" test "$before" = "$(sums_r)"
+kr publish --force >/dev/null 2>&1
+sed -i 's/^\tallow db-1 22$/\tallow * 1-65535/' adm-renew/roster.signed
+before=$(sums_r)
+expect_exit 1 "publish --renew of an edited roster.signed" kr publish --renew
+check "... says it does not verify" grep -q 'does not verify under this directory' err
+check "... nothing changed" test "$before" = "$(sums_r)"
+expect_exit 1 "publish --valid 0" kr publish --valid 0
+expect_exit 2 "publish --valid 1x" kr publish --valid 1x
+expect_exit 2 "engineer set --until without --allow" kr engineer set carol --disallow db-1:22 --until +1h
+expect_exit 0 "engineer set --allow with --until" kr engineer set carol --allow web-1:22 --until +1h
+expect_exit 1 "engineer set --allow of a line carol has" kr engineer set carol --allow db-1:22 --until +2h
+check "... names the line as it is (no until)" grep -q 'already has allow db-1:22 (to re-date' err
+expect_exit 0 "show carol" kr show carol
+check "show: the until" grep -qE 'allow web-1:22 until 20[0-9-]+T[0-9:]+Z$' out
+
 # 10. push through a fake scp and ssh that record their arguments (one line per call), act on
 # a fake remote filesystem ($tmp/remote/HOST/...) and fail for hosts named fail*.  The copy goes
 # to a temporary name beside the target and is renamed into place: the node never sees a

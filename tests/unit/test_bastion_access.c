@@ -88,6 +88,47 @@ static void plant_pin(int key)
 	assert_int_equal(fclose(f), 0);
 }
 
+/* Open jumps are checked again when an allow line's until passes, also after the wall clock
+ * was stepped past it and back (a VM resumed, an NTP step): the line grants again, and its
+ * until must be the next check, not the one after it. */
+static void test_until_schedule(void **state)
+{
+	struct access a = { 0 };
+	struct access_until u = { 0 };
+	struct roster_engineer *e;
+
+	(void)state;
+	roster_init(&a.r);
+	a.has_roster = true;
+	e = roster_engineer_add(&a.r, "bob");
+	assert_non_null(e);
+	e->allows = calloc(2, sizeof(*e->allows));
+	assert_non_null(e->allows);
+	e->n_allows = 2;
+	assert_true(roster_allow_parse(&e->allows[0], "a:22"));
+	e->allows[0].has_until = true;
+	e->allows[0].until = 1000;
+	assert_true(roster_allow_parse(&e->allows[1], "a:80"));
+	e->allows[1].has_until = true;
+	e->allows[1].until = 5000;
+
+	assert_false(access_until_due(&u, &a, 500));	/* first call: schedules 1000 */
+	assert_int_equal(u.next, 1000);
+	assert_false(access_until_due(&u, &a, 999));
+	assert_true(access_until_due(&u, &a, 2000));	/* stepped past 1000: due */
+	assert_int_equal(u.next, 5000);
+	assert_false(access_until_due(&u, &a, 500));	/* stepped back: 1000 grants again */
+	assert_int_equal(u.next, 1000);
+	assert_true(access_until_due(&u, &a, 1000));
+	assert_false(access_until_due(&u, &a, 4999));
+	assert_true(access_until_due(&u, &a, 5000));
+	assert_int_equal(u.next, INT64_MAX);
+	access_until_reset(&u);				/* a new roster */
+	assert_false(access_until_due(&u, &a, 100));
+	assert_int_equal(u.next, 1000);
+	roster_free(&a.r);
+}
+
 /* An attacker's key next to the roster and an attacker-signed roster: refused at start. */
 static void test_planted_pin_refused(void **state)
 {
@@ -128,6 +169,7 @@ static void test_rotation_followed_by_chain(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_until_schedule),
 		cmocka_unit_test(test_planted_pin_refused),
 		cmocka_unit_test(test_rotation_followed_by_chain),
 	};
