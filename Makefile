@@ -219,8 +219,10 @@ integration-bins: $(BINS) $(TOOL_BINS) $(BUILD)/flood
 # others'.  build-san/: every test but the no-sanitizer ones.  build/: the tests that run the
 # daemons as shipped (no-sanitizer: packages, units, docs), the timing-sensitive ones (alone)
 # and the core paths (plain).  build-tsan/: TSAN_TESTS, TUN offloads off and one crypto worker
-# in every tunneld (the threads' hand-offs are what TSan checks).  docs/testing.md,
-# "Time budget", says why.
+# in every tunneld (the threads' hand-offs are what TSan checks).  In that order: the plain
+# ones start with the package and playbook tests (the longest), the TSan ones mostly wait, so
+# the CPU-bound ASan runs fill the rest of the pool and its end.  docs/testing.md, "Time
+# budget", says why.
 PLAIN_TESTS := $(basename $(notdir $(shell grep -l '^\# run-all: \(no-sanitizer\|alone\|plain\)' \
                tests/integration/test_*.sh)))
 integration-all:
@@ -229,7 +231,7 @@ integration-all:
 	$(Q)$(MAKE) --no-print-directory -j2 SANITIZE=thread integration-bins
 	$(Q)ENV_build_tsan="WARREN_TEST_OFFLOAD=off TUNNELD_CRYPTO_WORKERS=1" \
 		JOBS=$(JOBS) tests/integration/run-all.sh \
-		$(addprefix build:,$(PLAIN_TESTS)) build-san: $(addprefix build-tsan:,$(sort $(TSAN_TESTS)))
+		$(addprefix build:,$(PLAIN_TESTS)) $(addprefix build-tsan:,$(sort $(TSAN_TESTS))) build-san:
 
 # Proves that a sanitizer report from any process of an integration test fails the test.
 $(BUILD)/san_fault: tests/sanitizer/san_fault.c
