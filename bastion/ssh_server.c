@@ -420,8 +420,12 @@ static bool admit(struct bastion *b, struct bsession *s)
 	unsigned long skipped;
 	const char *why = NULL;
 
+	/* A session killed before it authenticated keeps its socket open until reap() frees it
+	 * after this poll round: it still counts, or for that moment one source would hold one
+	 * connection more than PerSourceMaxStartups (CI saw 17 of 16). */
 	for (o = b->sessions; o; o = o->next)
-		if ((o->state == BSESSION_KEX || o->state == BSESSION_AUTH) &&
+		if ((o->state == BSESSION_KEX || o->state == BSESSION_AUTH ||
+		    (o->state == BSESSION_DEAD && !o->key_blob)) &&
 		    memcmp(&o->net, &s->net, sizeof(s->net)) == 0)
 			same++;
 	if (b->n_sessions >= BASTION_SESSIONS_MAX)

@@ -42,6 +42,11 @@ async def one(host, port, src, st, deadline, max_opens):
                 if not data:
                     break
                 if not got and data.startswith(b"SSH-"):
+                    # A close the server made before sending this banner may still wait to
+                    # be read on another connection (one poll can return both, in any
+                    # order): let those run first, so that a connection already closed is
+                    # not counted as held beside its replacement.
+                    await asyncio.sleep(0.05)
                     got = True
                     st.banners += 1
                     st.held += 1
