@@ -281,6 +281,14 @@ before=$(sums_r)
 expect_exit 1 "publish --renew of an edited roster.signed" kr publish --renew
 check "... says it does not verify" grep -q 'does not verify under this directory' err
 check "... nothing changed" test "$before" = "$(sums_r)"
+expect_exit 0 "publish --valid none" kr publish --valid none
+check "... warns that it never expires" grep -q 'never expires' err
+expect_exit 0 "list after --valid none" kr list
+check "... list says the published roster never expires" grep -q 'published roster serial .* never expires: renew it' err
+expect_exit 0 "publish --valid 2d" kr publish --valid 2d
+expect_exit 0 "list right after a 2-day publish" kr list
+check "... no renewal warning yet (the margin is at most a quarter of the validity: 12 h)" \
+	test "$(grep -c 'renew it' err)" = 0
 expect_exit 1 "publish --valid 0" kr publish --valid 0
 expect_exit 2 "publish --valid 1x" kr publish --valid 1x
 expect_exit 2 "engineer set --until without --allow" kr engineer set carol --disallow db-1:22 --until +1h
