@@ -83,6 +83,8 @@ run_one() {
 	[ "$build" = build ] || name="$build:$name"
 	( [ -z "$cg" ] || echo "$BASHPID" >"$cg/cgroup.procs"
 	  export BUILD=$build
+	  # When our watchdog stops it (lib.sh's time_left bounds what must live as long as the test).
+	  export TEST_DEADLINE=$(( $(date +%s) + limit ))
 	  for kv in ${!env_var:-}; do export "${kv?}"; done
 	  san_env_setup "$sd"; exec bash "$t" ) </dev/null >"$out" 2>&1 &
 	pid=$!
@@ -123,20 +125,23 @@ passed=0 failed=0 failed_names= CPU_TOTAL=0
 report() {
 	local key=$1 name=${LABEL[$1]} rc secs cpu
 	read -r rc secs cpu <"$RES/$key.rc"
-	[ "${cpu:--}" = - ] || { secs="${secs}s, CPU $cpu"; CPU_TOTAL=$((CPU_TOTAL + cpu)); }
+	secs="${secs}s"
+	[ "${cpu:--}" = - ] || { secs="$secs, CPU ${cpu}s"; CPU_TOTAL=$((CPU_TOTAL + cpu)); }
+	# When it ended, counted from the start of the run: where the time goes (docs/testing.md).
+	secs="$secs, ended at $((SECONDS - t0))s"
 	echo "== $name"
 	cat "$RES/$key.out"
 	case $rc in
-	0)  passed=$((passed + 1)); echo "-- $name: PASS (${secs}s)" ;;
+	0)  passed=$((passed + 1)); echo "-- $name: PASS (${secs})" ;;
 	77) if [ "${IMPL:-tunneld}" = tunneld ]; then
 		# The real run (CI) skips nothing: a missing tool is an install bug.
 		failed=$((failed + 1)); failed_names="$failed_names $name"
-		echo "-- $name: FAIL, skipped in the tunneld run (${secs}s)"
+		echo "-- $name: FAIL, skipped in the tunneld run (${secs})"
 	    else
-		echo "-- $name: SKIP (${secs}s)"
+		echo "-- $name: SKIP (${secs})"
 	    fi ;;
 	*)  failed=$((failed + 1)); failed_names="$failed_names $name"
-	    echo "-- $name: FAIL, exit $rc (${secs}s)" ;;
+	    echo "-- $name: FAIL, exit $rc (${secs})" ;;
 	esac
 }
 

@@ -48,12 +48,7 @@ jump_hold alice web-1 $((VALID_S + 10)) "$T/alice.jump"
 # The line's until passes: no new roster, no restart.
 until_s=$((t_set + VALID_S))
 while [ "$(date +%s)" -lt "$until_s" ]; do sleep 0.2; done
-t0=$(now_ms)
-closed=timeout
-for _ in $(seq 100); do
-	if ! pid_alive "$bob_pid"; then closed=$(( $(now_ms) - t0 )); break; fi
-	sleep 0.05
-done
+closed=$(exit_ms "$bob_pid" 5)
 log "bob's open jump closed $closed ms after his line's until"
 assert_le "bob's open jump closed within 2 s of the until" 2000 "${closed/timeout/999999}"
 check "audit: bob's jump closed as 'access expired'" wait_until 5 \

@@ -79,7 +79,7 @@ boot() {
 		systemd-resolved.service systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer; do
 		binds+=(--bind-ro="/dev/null:/etc/systemd/system/$u")
 	done
-	timeout -k 5 200 systemd-nspawn --keep-unit --register=no --machine="${RUN}$n" \
+	timeout -k 5 "$(time_left)" systemd-nspawn --keep-unit --register=no --machine="${RUN}$n" \
 		--hostname="${HOSTNAME_OF[$n]}" --volatile=overlay -D "$DROOT" -b -q \
 		--network-namespace-path="/run/netns/${NS[$n]}" --capability=CAP_NET_ADMIN "${binds[@]}" \
 		systemd.firstboot=off >"$T/nspawn.$n.txt" 2>&1 </dev/null &
@@ -125,6 +125,8 @@ play() {
 	assert_eq "$2: ansible-playbook exit status ($(grep -E 'fatal|ERROR' "$T/play$1.log" | head -n 3 | cut -c1-400))" \
 		0 "$rc"
 	for n in "${NODES[@]}"; do
+		kill -0 "${BOOT_PID[$n]}" 2>/dev/null ||
+			fail "$2: $n's container stopped during the play ($(tail -n 3 "$T/nspawn.$n.txt" | paste -sd' '))"
 		assert_match "$2: ${HOSTNAME_OF[$n]} changed=$3, nothing failed" \
 			"^${HOSTNAME_OF[$n]} ok=[0-9]+ changed=$3 unreachable=0 failed=0$" \
 			"$(sed -n '/^PLAY RECAP/,$p' "$T/play$1.log" |
@@ -175,6 +177,7 @@ assert_eq "the roster serial after two runs (init 1, one publish)" 2 \
 onnode n3 rm -f /var/lib/warren/wg0.key || true
 (cd "$EX" && asadmin 120 ansible-playbook -i "$T/inventory.yml" site.yml -e "warren_deb=$DEB" \
 	--limit "${HOSTNAME_OF[n3]}") >"$T/play3.log" 2>&1 && rc=0 || rc=$?
+kill -0 "${BOOT_PID[n3]}" 2>/dev/null || fail "n3's container stopped during the play"
 assert_eq "a node with a new key: the play fails" 2 "$rc"
 assert_match "it says the node is enrolled with another key" \
 	"${HOSTNAME_OF[n3]} is enrolled with key .*but the node has" "$(grep -F 'is enrolled with key' "$T/play3.log" || true)"

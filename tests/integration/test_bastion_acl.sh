@@ -16,7 +16,7 @@ eng_keygen mallory bob          # a key no roster knows, offered as bob
 # (test_bastion_admission covers them) so that the refusals do not lock out the checks after.
 bastion_up "PerSourcePenalties = no"
 # Something to connect to on web-1:8080, so a refusal there is the bastion's decision.
-ip netns exec "${NS[web-1]}" timeout -k 2 200 nc -n -k -l "${OV4[web-1]}" 8080 >/dev/null 2>&1 </dev/null &
+ip netns exec "${NS[web-1]}" timeout -k 2 "$(time_left)" nc -n -k -l "${OV4[web-1]}" 8080 >/dev/null 2>&1 </dev/null &
 BG_PIDS+=($!)
 wait_until 10 listening web-1 8080 || fail "test listener on web-1:8080 did not start"
 

@@ -21,8 +21,8 @@ bastion_nodes_add web-1
 eng_add alice web-1:9002
 bastion_up "MaxStartups = 1000" "PerSourceMaxStartups = none"	# all from one address
 
-# The node service: 48 KiB (a fixed pattern) to each connection, then close; bounded at 300 s.
-timeout -k 1 300 ip netns exec "${NS[web-1]}" $PY -c '
+# The node service: 48 KiB (a fixed pattern) to each connection, then close; bounded by the test's own watchdog (time_left).
+timeout -k 1 "$(time_left)" ip netns exec "${NS[web-1]}" $PY -c '
 import asyncio, sys
 DATA = bytes(range(256)) * 192
 async def serve(r, w):

@@ -17,8 +17,8 @@ ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=0:thread_local_quarantine_siz
 eng_add alice web-1:22 web-1:9000 web-1:9001
 bastion_up
 
-# A node service that accepts and never reads (small receive buffer), bounded at 120 s.
-timeout -k 1 120 ip netns exec "${NS[web-1]}" $PY -c '
+# A node service that accepts and never reads (small receive buffer), bounded by time_left.
+timeout -k 1 "$(time_left)" ip netns exec "${NS[web-1]}" $PY -c '
 import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -28,7 +28,7 @@ while True:
 ' "${OV4[web-1]}" &
 BG_PIDS+=($!)
 # And one that reads slowly (64 KiB every 20 ms) and writes how many bytes it got to a file.
-timeout -k 1 120 ip netns exec "${NS[web-1]}" $PY -c '
+timeout -k 1 "$(time_left)" ip netns exec "${NS[web-1]}" $PY -c '
 import socket, sys, time
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -39,9 +39,9 @@ table_present() { ip netns exec "${NS[a]}" nft list table inet "$TABLE" >/dev/nu
 table_absent() { ! table_present; }
 
 # Services on every address of a, as sshd listens: v4 on 2222, v6 on 2223.
-ip netns exec "${NS[a]}" timeout -k 2 300 nc -4 -n -l -k 2222 >/dev/null 2>&1 &
+ip netns exec "${NS[a]}" timeout -k 2 "$(time_left)" nc -4 -n -l -k 2222 >/dev/null 2>&1 &
 BG_PIDS+=($!)
-ip netns exec "${NS[a]}" timeout -k 2 300 nc -6 -n -l -k 2223 >/dev/null 2>&1 &
+ip netns exec "${NS[a]}" timeout -k 2 "$(time_left)" nc -6 -n -l -k 2223 >/dev/null 2>&1 &
 BG_PIDS+=($!)
 wait_until 10 listening a 2222
 wait_until 10 listening a 2223

@@ -31,7 +31,7 @@ reaches() { timeout -k 2 10 ip netns exec "$1" nc -n -z -w "${4:-4}" "$2" "$3" >
 blocked() { ! reaches "$1" "$2" "$3" 2; }
 listing() { ip netns exec "${NS[a]}" nft list table inet "$TABLE" 2>&1 || true; }
 
-ip netns exec "${NS[a]}" timeout -k 2 200 nc -4 -n -l -k 2222 >/dev/null 2>&1 &
+ip netns exec "${NS[a]}" timeout -k 2 "$(time_left)" nc -4 -n -l -k 2222 >/dev/null 2>&1 &
 BG_PIDS+=($!)
 wait_until 10 listening a 2222
 

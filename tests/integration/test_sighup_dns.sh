@@ -32,7 +32,7 @@ mkdir -p "$ETC_NS"
 printf 'nameserver 127.0.0.1\noptions timeout:%s attempts:1\n' "$DNS_TIMEOUT_S" >"$ETC_NS/resolv.conf"
 printf '127.0.0.1 localhost\n' >"$ETC_NS/hosts"
 
-ip netns exec "${NS[a]}" timeout -k 2 100 python3 "$ROOT/tests/integration/dns_stub.py" \
+ip netns exec "${NS[a]}" timeout -k 2 "$(time_left)" python3 "$ROOT/tests/integration/dns_stub.py" \
 	127.0.0.1 "$T/dns.log" 90 c-silent.test=silent b-slow.test=192.0.2.99@1.5 \
 	>>"$T/dns.out" 2>&1 &
 BG_PIDS+=($!)
