@@ -129,6 +129,38 @@ const struct roster_engineer *access_engineer_match(const struct access *a, cons
 	return NULL;
 }
 
+const struct roster_engineer *access_cert_match(const struct access *a, const char *user,
+    const uint8_t *blob, size_t blob_len, int64_t now, struct ssh_cert *c, char fp[51],
+    char *why, size_t whylen)
+{
+	const struct roster_engineer *e;
+	char detail[SSH_CERT_WHY_MAX];
+
+	fp[0] = '\0';
+	if (!a->has_roster || !roster_name_valid(user) ||
+	    !(e = roster_engineer_find(&a->r, user))) {
+		snprintf(why, whylen, "unknown engineer");
+		return NULL;
+	}
+	if (!ssh_cert_parse(c, blob, blob_len, detail, sizeof(detail))) {
+		snprintf(why, whylen, "certificate refused: %s", detail);
+		return NULL;
+	}
+	ssh_cert_key_fingerprint(c, fp);
+	if (!a->r.has_engineer_ca) {
+		snprintf(why, whylen, "certificate refused: the roster names no engineer CA");
+		return NULL;
+	}
+	if (!ssh_cert_check(c, a->r.engineer_ca, user, now, detail, sizeof(detail))) {
+		if (strncmp(detail, "certificate expired", 19) == 0)
+			snprintf(why, whylen, "%s", detail);
+		else
+			snprintf(why, whylen, "certificate refused: %s", detail);
+		return NULL;
+	}
+	return e;
+}
+
 static void fill_target(struct access_target *t, const struct roster_node *n, uint16_t port)
 {
 	memset(t, 0, sizeof(*t));

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "keys/lib/roster.h"
+#include "keys/lib/ssh_cert.h"
 
 struct access {
 	char path[PATH_MAX];		/* Roster */
@@ -44,6 +45,14 @@ bool access_watch_drain(struct access *a);
  * the key's fingerprint when found.  Borrowed: valid until the next access_reload. */
 const struct roster_engineer *access_engineer_match(const struct access *a, const char *user,
     const uint8_t *blob, size_t blob_len, char fp[51]);
+/* The engineer named user, logging in with the OpenSSH certificate blob: the roster names an
+ * engineer CA, user is in the roster, and the certificate is the CA's, for principal user and
+ * valid at now (ssh_cert_check).  c describes it (borrowing blob), fp gets the certified key's
+ * fingerprint.  NULL with why: "unknown engineer", "certificate expired at ...", or
+ * "certificate refused: ...".  Borrowed: valid until the next access_reload. */
+const struct roster_engineer *access_cert_match(const struct access *a, const char *user,
+    const uint8_t *blob, size_t blob_len, int64_t now, struct ssh_cert *c, char fp[51],
+    char *why, size_t whylen);
 /* host: a node name, one of a node's overlay addresses, or an address inside a node's routed
  * subnets (in_subnet set, name = that node).  false if it names none of these. */
 bool access_target_resolve(const struct access *a, const char *host, uint16_t port,

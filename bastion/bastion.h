@@ -101,6 +101,9 @@ struct bsession {
 	char fp[51];
 	uint8_t *key_blob;		/* the accepted key, re-checked on every roster change */
 	size_t key_len;
+	bool cert;			/* key_blob is a certificate of the roster's engineer CA */
+	uint64_t cert_serial;
+	int64_t cert_valid_before;	/* Unix seconds: the session closes then */
 	unsigned auth_failures;
 	unsigned refusals;		/* refused requests so far (refusal.h) */
 	bool audit_told;		/* told the audit log cannot be written */
@@ -122,6 +125,8 @@ struct bastion {
 	struct access acc;
 	struct roster_expiry_tracker expiry;	/* the roster's expiry state, as last logged */
 	struct access_until until;	/* when open jumps are checked against until */
+	int64_t cert_next;		/* earliest valid-before of certificate sessions, or
+					 * INT64_MAX (cert_check) */
 	struct auditor_link *aud;	/* bastion/auditor.h: the audit process */
 	struct admission adm;
 	struct refusals refusals;

@@ -31,7 +31,12 @@
 #define KEX_ALGOS "curve25519-sha256,curve25519-sha256@libssh.org"
 #define CIPHERS "chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com"
 #define MACS "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com"
-#define USER_KEY_ALGOS "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384," \
+/* Certificates of the roster's engineer CA (access_cert_match), then plain keys. */
+#define USER_KEY_ALGOS "ssh-ed25519-cert-v01@openssh.com," \
+	"ecdsa-sha2-nistp256-cert-v01@openssh.com,ecdsa-sha2-nistp384-cert-v01@openssh.com," \
+	"ecdsa-sha2-nistp521-cert-v01@openssh.com,rsa-sha2-512-cert-v01@openssh.com," \
+	"rsa-sha2-256-cert-v01@openssh.com," \
+	"ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384," \
 	"ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256"
 
 uint64_t bastion_now_ns(void)
@@ -181,7 +186,9 @@ static int on_auth_pubkey(ssh_session ss, const char *user, struct ssh_key_struc
 	const struct roster_engineer *e = NULL;
 	static uint8_t bl[ROSTER_SSH_BLOB_MAX];
 	char *b64 = NULL;
-	char fp[51] = "";
+	char fp[51] = "", why[SSH_CERT_WHY_MAX + 32], cert_why[SSH_CERT_WHY_MAX];
+	struct ssh_cert cert;
+	bool is_cert;
 	size_t blen;
 	int ret = SSH_AUTH_DENIED;
 
@@ -199,16 +206,30 @@ static int on_auth_pubkey(ssh_session ss, const char *user, struct ssh_key_struc
 	if (sodium_base642bin(bl, sizeof(bl), b64, strlen(b64), NULL, &blen, NULL,
 	    sodium_base64_VARIANT_ORIGINAL) != 0)
 		goto out;
-	blob_fingerprint(bl, blen, fp);
+	/* A certificate is named by the key it certifies, as sshd and ssh-keygen -l do. */
+	is_cert = ssh_cert_is_cert(bl, blen);
+	if (!is_cert)
+		blob_fingerprint(bl, blen, fp);
+	else if (ssh_cert_parse(&cert, bl, blen, cert_why, sizeof(cert_why)))
+		ssh_cert_key_fingerprint(&cert, fp);
 	if (strnlen(user, BASTION_USER_MAX + 1) > BASTION_USER_MAX) {
-		auth_failed(s, user, fp, "user name too long");
+		auth_failed(s, user, fp[0] ? fp : NULL, "user name too long");
 		goto out;
 	}
-	e = access_engineer_match(&s->b->acc, user, bl, blen, fp);
-	if (!e) {
-		auth_failed(s, user, fp, roster_engineer_find(&s->b->acc.r, user) &&
-		    s->b->acc.has_roster ? "key not in roster" : "unknown engineer");
-		goto out;
+	if (is_cert) {
+		e = access_cert_match(&s->b->acc, user, bl, blen, (int64_t)time(NULL), &cert, fp,
+		    why, sizeof(why));
+		if (!e) {
+			auth_failed(s, user, fp[0] ? fp : NULL, why);
+			goto out;
+		}
+	} else {
+		e = access_engineer_match(&s->b->acc, user, bl, blen, fp);
+		if (!e) {
+			auth_failed(s, user, fp, roster_engineer_find(&s->b->acc.r, user) &&
+			    s->b->acc.has_roster ? "key not in roster" : "unknown engineer");
+			goto out;
+		}
 	}
 	if (state == SSH_PUBLICKEY_STATE_NONE) {
 		ret = SSH_AUTH_SUCCESS;		/* "this key would do": the client signs next */
@@ -228,9 +249,27 @@ static int on_auth_pubkey(ssh_session ss, const char *user, struct ssh_key_struc
 	s->state = BSESSION_READY;
 	s->b->n_unauth--;
 	s->b->stats.auth[BAUTH_ACCEPTED]++;
-	journal_session(s, "auth_accept", NULL, NULL, NULL);
-	blog_info("session %s: accepted publickey for %s from %s port %d %s", s->id, s->engineer,
-	    s->src, s->src_port, s->fp);
+	if (is_cert) {
+		char until[32];
+
+		s->cert = true;
+		s->cert_serial = cert.serial;
+		s->cert_valid_before = cert.valid_before > (uint64_t)INT64_MAX ? INT64_MAX :
+		    (int64_t)cert.valid_before;
+		if (s->cert_valid_before < s->b->cert_next)
+			s->b->cert_next = s->cert_valid_before;
+		/* The audit line is the same as for a key (its fingerprint is the certified
+		 * key's); the certificate's serial and validity are in this log. */
+		journal_session(s, "auth_accept", NULL, NULL, NULL);
+		roster_time_text(until, s->cert_valid_before);
+		blog_info("session %s: accepted certificate serial %llu for %s from %s port %d %s, "
+		    "valid until %s", s->id, (unsigned long long)s->cert_serial, s->engineer, s->src,
+		    s->src_port, s->fp, until);
+	} else {
+		journal_session(s, "auth_accept", NULL, NULL, NULL);
+		blog_info("session %s: accepted publickey for %s from %s port %d %s", s->id,
+		    s->engineer, s->src, s->src_port, s->fp);
+	}
 	ret = SSH_AUTH_SUCCESS;
 out:
 	ssh_string_free_char(b64);
@@ -536,6 +575,20 @@ static int on_listen(socket_t fd, int revents, void *ud)
 	return 0;
 }
 
+/* Whether an authenticated session's credential still admits it under the roster now in use:
+ * its key still the engineer's, or its certificate still from the roster's engineer CA (the
+ * engineer still listed).  The certificate's own validity is cert_check's business. */
+static bool session_still_admitted(struct bastion *b, struct bsession *s, char fp[51])
+{
+	struct ssh_cert cert;
+	char why[SSH_CERT_WHY_MAX + 32];
+
+	if (!s->cert)
+		return access_engineer_match(&b->acc, s->engineer, s->key_blob, s->key_len, fp);
+	return access_cert_match(&b->acc, s->engineer, s->key_blob, s->key_len,
+	    s->cert_valid_before - 1, &cert, fp, why, sizeof(why)) != NULL;
+}
+
 static void roster_changed(struct bastion *b)
 {
 	struct bsession *s;
@@ -552,9 +605,9 @@ static void roster_changed(struct bastion *b)
 	for (s = b->sessions; s; s = s->next) {
 		if (s->state != BSESSION_READY)
 			continue;
-		if (!access_engineer_match(&b->acc, s->engineer, s->key_blob, s->key_len, fp)) {
-			blog_info("session %s: %s no longer in the roster with this key: closing",
-			    s->id, s->engineer);
+		if (!session_still_admitted(b, s, fp)) {
+			blog_info("session %s: %s no longer in the roster with this %s: closing",
+			    s->id, s->engineer, s->cert ? "certificate's CA" : "key");
 			journal_session(s, "session_deny", NULL, NULL, "access revoked");
 			bsession_kill(s, "access revoked");
 			continue;
@@ -562,6 +615,31 @@ static void roster_changed(struct bastion *b)
 		jump_recheck(s, (int64_t)time(NULL));
 	}
 	access_until_reset(&b->until);
+}
+
+/* At a certificate's valid-before its session closes ("certificate expired"), jumps and all:
+ * a certificate grants a window of time, not a connection that outlives it.  cert_next is
+ * the earliest valid-before of the open certificate sessions. */
+static void cert_check(struct bastion *b)
+{
+	int64_t now = (int64_t)time(NULL), next = INT64_MAX;
+	struct bsession *s;
+
+	if (now < b->cert_next)
+		return;
+	for (s = b->sessions; s; s = s->next) {
+		if (s->state != BSESSION_READY || !s->cert)
+			continue;
+		if (now >= s->cert_valid_before) {
+			blog_info("session %s: %s's certificate serial %llu expired: closing", s->id,
+			    s->engineer, (unsigned long long)s->cert_serial);
+			journal_session(s, "session_deny", NULL, NULL, "certificate expired");
+			bsession_kill(s, "certificate expired");
+		} else if (s->cert_valid_before < next) {
+			next = s->cert_valid_before;
+		}
+	}
+	b->cert_next = next;
 }
 
 /* When an allow line's until passes, the jumps it carried close ("access expired"). */
@@ -785,6 +863,7 @@ int bastion_open(struct bastion *b, char *err, size_t errlen)
 	ret = auditor_start(b, err, errlen);
 	if (ret < 0)
 		return ret;
+	b->cert_next = INT64_MAX;
 	ret = access_open(&b->acc, b->cfg.roster, b->cfg.admin_key);
 	if (ret < 0) {
 		snprintf(err, errlen, "%s: cannot watch: %s", b->cfg.roster, strerror(-ret));
@@ -904,6 +983,7 @@ static void tick(struct bastion *b, uint64_t now)
 
 	expiry_check(b);
 	until_check(b);
+	cert_check(b);
 	for (s = b->sessions; s; s = s->next)
 		if (s->state != BSESSION_READY && s->state != BSESSION_DEAD &&
 		    now - s->t_start_ns > grace) {

@@ -37,6 +37,8 @@ extern const char *cli_dir;
 #define CLI_SETTINGS "keys.conf"	/* this tool's settings (dir_settings.c) */
 #define CLI_LOCK ".lock"		/* held by every command that changes the directory */
 #define CLI_HELD "addresses.held"	/* overlay addresses freed by revoke (dir_held.c) */
+#define CLI_ENGINEER_CA "engineer-ca"	/* OpenSSH Ed25519 key: signs engineers' certificates */
+#define CLI_ENGINEER_CA_SERIAL "engineer-ca.serial"	/* the last certificate's serial */
 
 /* A node's files, where README.md "Installing" and the unit (StateDirectory=warren) keep them:
  * the defaults of node-config, status --node, authorized-keys and push, defined once so that
@@ -118,6 +120,9 @@ bool cli_ssh_keys_unique(const struct roster *r, const struct roster_engineer *e
 /* Appends the keys of an authorized_keys style file (blank lines, # comments skipped) to e;
  * a private key file is refused without echoing it.  false after a FILE:LINE: message. */
 bool cli_ssh_keys_read(const char *path, struct roster_engineer *e);
+/* keys engineer ca, keys engineer cert (cmd_engineer_cert.c). */
+int cli_engineer_ca(int argc, char *argv[]);
+int cli_engineer_cert(int argc, char *argv[]);
 /* keys engineer set (cmd_engineer_set.c) and its usage line. */
 int cli_engineer_set(int argc, char *argv[]);
 #define CLI_ENGINEER_SET_ARGS "NAME [--add-ssh-key FILE]... [--remove-ssh-key SHA256:FP|FILE]... " \

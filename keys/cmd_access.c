@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "keys/cli.h"
+#include "keys/lib/ssh_cert.h"
 
 enum { SSH_PORT = 22, BASTION_HOST_MAX = 255 };
 
@@ -192,6 +193,15 @@ int cmd_authorized_keys(int argc, char *argv[])
 				log_error("out of memory");
 				goto out;
 			}
+		}
+		/* Her certificates: sshd checks the CA's signature, the validity and that the
+		 * principal is her name (the login name, which the roster's name rules keep to
+		 * [a-z0-9.-]: nothing that could end the quoted option). */
+		if (r.has_engineer_ca) {
+			char ca[SSH_ED25519_LINE_MAX];
+
+			ssh_ed25519_line(ca, r.engineer_ca);
+			printf("cert-authority,principals=\"%s\" %s warren engineer CA\n", e->name, ca);
 		}
 	}
 	if (fflush(stdout) != 0) {

@@ -17,15 +17,24 @@ static int engineer_add(int argc, char *argv[]);
 static int engineer_remove(int argc, char *argv[]);
 
 static const struct command engineer_commands[] = {
-	{ "add", engineer_add, "NAME --ssh-key FILE --allow TARGET[:PORTS]... [--until TIME] "
+	{ "add", engineer_add, "NAME [--ssh-key FILE] --allow TARGET[:PORTS]... [--until TIME] "
 	    "[--force]",
-	    "Adds an engineer: SSH public keys from FILE (authorized_keys form); TARGET is a node, "
-	    "group:NAME or '*'; PORTS is N, N-M or '*' (none: every port); --force: a name that "
-	    "is a system account (root)" },
+	    "Adds an engineer: SSH public keys from FILE (authorized_keys form; without one, "
+	    "she logs in with certificates only); TARGET is a node, group:NAME or '*'; PORTS is N, "
+	    "N-M or '*' (none: every port); --force: a name that is a system account (root)" },
 	{ "remove", engineer_remove, "NAME", "Removes an engineer" },
 	{ "set", cli_engineer_set, CLI_ENGINEER_SET_ARGS,
 	    "Edits an engineer: adds or removes SSH keys (by fingerprint, as ssh-keygen -l "
 	    "prints, or the keys of a .pub file) and allow lines" },
+	{ "ca", cli_engineer_ca, "[--force]",
+	    "Creates the engineer CA (DIR/engineer-ca, an OpenSSH Ed25519 key) and names it in "
+	    "the roster; --force replaces an existing one (its certificates stop working once "
+	    "published)" },
+	{ "cert", cli_engineer_cert, "NAME --ssh-key FILE.pub [--valid DURATION] [-o FILE] "
+	    "[--force]",
+	    "Signs an OpenSSH user certificate for NAME's key (principal NAME, valid 8h unless "
+	    "--valid, at most 30d), written to FILE-cert.pub beside the key unless -o; --force: a "
+	    "key the roster lists for another engineer" },
 };
 
 static int usage_error(const struct command *c)
@@ -217,7 +226,7 @@ static int engineer_add(int argc, char *argv[])
 			goto out;
 		}
 	}
-	if (optind != argc - 1 || !key_file || !e.n_allows) {
+	if (optind != argc - 1 || !e.n_allows) {
 		ret = usage_error(self);
 		goto out;
 	}
@@ -244,8 +253,14 @@ static int engineer_add(int argc, char *argv[])
 			log_error("--allow given twice");
 			goto out;
 		}
-	if (!cli_ssh_keys_read(key_file, &e) || !cli_roster_load_working(&r))
+	if ((key_file && !cli_ssh_keys_read(key_file, &e)) || !cli_roster_load_working(&r))
 		goto out;
+	/* Without a key of her own she logs in with certificates only (keys engineer cert). */
+	if (!key_file && !r.has_engineer_ca) {
+		log_error("--ssh-key FILE is required: the roster has no engineer CA for "
+		    "certificates ('keys engineer ca' creates one)");
+		goto out;
+	}
 	if (roster_engineer_find(&r, name)) {
 		log_error("engineer '%s' already exists ('keys engineer set' changes "
 		    "it)", name);

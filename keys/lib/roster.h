@@ -107,6 +107,8 @@ struct roster {
 	uint8_t admin_key[KEY_LEN];		/* the Ed25519 key that signs this roster */
 	struct roster_endorsement *endorsements;	/* chain order, oldest first */
 	size_t n_endorsements;
+	bool has_engineer_ca;
+	uint8_t engineer_ca[KEY_LEN];		/* Ed25519: signs engineers' SSH certificates */
 	struct roster_node *nodes;		/* sorted by name */
 	size_t n_nodes;
 	struct roster_engineer *engineers;	/* sorted by name */
@@ -173,6 +175,8 @@ bool roster_verify_raw(const struct roster *hdr, const char *body, size_t body_l
  * 1970-9999): *t in Unix seconds; false for any other spelling. */
 enum { ROSTER_TIME_TEXT_LEN = 20 };
 bool roster_time_from_text(int64_t *t, const char *s);
+/* And back: t as the roster writes it; "never" past year 9999 (a certificate valid forever). */
+void roster_time_text(char out[ROSTER_TIME_TEXT_LEN + 1], int64_t t);
 
 /* A roster's expiry as its holder sees it at now (Unix seconds, the holder's wall clock):
  * no expires line, valid, inside the warning margin (margin seconds before expires, but at

@@ -63,3 +63,9 @@ bool roster_time_from_text(int64_t *t, const char *s)
 {
 	return roster_time_parse(t, s);
 }
+
+void roster_time_text(char out[ROSTER_TIME_TEXT_LEN + 1], int64_t t)
+{
+	if (!roster_time_format(out, t))
+		snprintf(out, ROSTER_TIME_TEXT_LEN + 1, "%s", t > 0 ? "never" : "the epoch");
+}

@@ -3,6 +3,7 @@
  * Cross-entry checks (duplicate keys and addresses, overlapping subnets, allow targets) run
  * once at the end over sorted record arrays, so 10,000 nodes cost n log n, not n^2. */
 #include "keys/lib/roster_int.h"
+#include "keys/lib/ssh_cert.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -293,6 +294,20 @@ static bool h_endorse(struct parser *p)
 	return true;
 }
 
+static bool h_engineer_ca(struct parser *p)
+{
+	char line[SSH_ED25519_LINE_MAX + 1];
+
+	if (snprintf(line, sizeof(line), "%s %s", p->tok[1], p->tok[2]) >= (int)sizeof(line) ||
+	    !ssh_ed25519_line_parse(p->r->engineer_ca, line)) {
+		perr(p, "bad engineer-ca (expected an OpenSSH Ed25519 public key: 'ssh-ed25519 "
+		    "BASE64')");
+		return false;
+	}
+	p->r->has_engineer_ca = true;
+	return true;
+}
+
 struct header_field {
 	const char *name;
 	size_t nargs;
@@ -310,6 +325,7 @@ static const struct header_field header_fields[] = {
 	{ "expires", 1, false, false, h_expires },
 	{ "admin", 1, true, false, h_admin },
 	{ "endorse", 3, false, true, h_endorse },
+	{ "engineer-ca", 2, false, false, h_engineer_ca },
 };
 enum { N_HEADER = sizeof(header_fields) / sizeof(header_fields[0]) };
 
@@ -342,7 +358,7 @@ static void header_line(struct parser *p, int i)
 	}
 	if ((size_t)i < p->hpos) {
 		perr(p, "'%s' out of order (header order: network, cidr, cidr6, serial, issued, "
-		    "expires, admin, endorse)", f->name);
+		    "expires, admin, endorse, engineer-ca)", f->name);
 		return;
 	}
 	header_missing(p, (size_t)i);
@@ -728,8 +744,10 @@ static void block_finish(struct parser *p)
 	} else if (p->block == BLOCK_ENGINEER) {
 		struct roster_engineer *e = cur_engineer(p);
 
-		if (!e->n_ssh_keys && !p->rank_line[0])
-			errat(p, e->line, "engineer '%s' has no ssh-key", e->name);
+		/* With an engineer CA, a certificate alone may identify her (docs/roster.md). */
+		if (!e->n_ssh_keys && !p->rank_line[0] && !p->r->has_engineer_ca)
+			errat(p, e->line, "engineer '%s' has no ssh-key (and the roster has no "
+			    "engineer-ca)", e->name);
 	}
 	p->block = BLOCK_NONE;
 	p->rank = 0;
@@ -1204,7 +1222,8 @@ bool roster_parse(const char *text, size_t len, const char *filename, struct ros
 	if (p->r->n_endorsements &&
 	    sodium_memcmp(p->r->endorsements[p->r->n_endorsements - 1].new_key, p->r->admin_key,
 		KEY_LEN) != 0)
-		errat(p, p->hseen[N_HEADER - 1], "the last endorsement does not endorse the admin key");
+		errat(p, p->hseen[header_index("endorse")], "the last endorsement does not endorse "
+		    "the admin key");
 	check_keys(p);
 	check_addrs(p);
 	check_subnets(p);

@@ -1,5 +1,6 @@
 /* Canonical roster text (docs/roster.md) and atomic saving. */
 #include "keys/lib/roster_int.h"
+#include "keys/lib/ssh_cert.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -173,6 +174,12 @@ char *roster_text_write(const struct roster *r, bool with_signature, size_t *len
 		putf(&b, "%s ", k);
 		put_b64(&b, r->endorsements[i].sig, ROSTER_SIG_LEN);
 		puts_(&b, "\n");
+	}
+	if (r->has_engineer_ca) {
+		char ca[SSH_ED25519_LINE_MAX];
+
+		ssh_ed25519_line(ca, r->engineer_ca);
+		putf(&b, "engineer-ca %s\n", ca);
 	}
 	for (i = 0; i < r->n_nodes; i++)
 		put_node(&b, &r->nodes[i]);
