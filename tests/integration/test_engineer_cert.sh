@@ -12,6 +12,7 @@
 #   - an engineer removed from the roster is refused with a still-valid certificate, and her
 #     open jump closes ("access revoked");
 #   - alice, who has a plain key, is untouched throughout.
+# run-all: early (70 s, part of it waiting for a certificate to expire)
 . "$(dirname "$0")/lib.sh"
 
 CERT_S=25
@@ -60,6 +61,12 @@ assert_eq "carol without a certificate: the bastion refuses (exit 255)" 255 "$rc
 out=$(direct carol) && rc=0 || rc=$?
 assert_eq "... and so does web-1's sshd" 255 "$rc"
 
+rc=0; keys_admin engineer cert carol --ssh-key "$T/ssh/alice.pub" -o "$T/x" >/dev/null 2>"$T/e3" || rc=$?
+assert_eq "keys engineer cert refuses to certify alice's key as carol" 1 "$rc"
+assert_match "... naming its owner" "is engineer alice's key" "$(cat "$T/e3")"
+rc=0; cert carol --valid 31d >/dev/null 2>&1 || rc=$?
+assert_eq "... and a validity over 30 days (usage error)" 2 "$rc"
+assert_eq "... writing nothing" "no" "$([ -e "$T/x" ] || [ -e "$T/ssh/carol-cert.pub" ] && echo yes || echo no)"
 cert carol >/dev/null
 assert_match "keys engineer cert wrote carol-cert.pub (an OpenSSH user certificate)" \
 	'user certificate' "$(ssh-keygen -L -f "$T/ssh/carol-cert.pub" 2>&1)"
