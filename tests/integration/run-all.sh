@@ -12,7 +12,10 @@
 #   JOBS=2 run-all.sh             two tests at a time (tests are isolated: namespaces,
 #                                 interfaces and files are named after their PID); a test
 #                                 file with the line "# run-all: alone" (timing-sensitive)
-#                                 runs with no other test beside it (those run first)
+#                                 runs with no other test beside it (those run first);
+#                                 one with "# run-all: early" (long: a package build, or
+#                                 a minute of waiting on a clock) starts before the others,
+#                                 so that it overlaps their work instead of ending the run
 #   BUILD=build-san run-all.sh    a test file with the line "# run-all: no-sanitizer" (one that
 #                                 runs no daemon of ours it could check: packaging, playbooks)
 #                                 is left out of the sanitizer builds' runs, and listed
@@ -186,13 +189,16 @@ done
 t0=$SECONDS
 n=${#jobs[@]}
 declare -A LABEL=()	# key -> what the report calls the job
-alone=() shared=()
+alone=() early=() shared=()
 builds=" "
 for j in ${jobs[@]+"${jobs[@]}"}; do
 	b=${j%% *} t=${j#* }
 	case $builds in *" $b "*) ;; *) builds="$builds$b " ;; esac
-	if grep -q '^# run-all: alone' "$t"; then alone+=("$j"); else shared+=("$j"); fi
+	if grep -q '^# run-all: alone' "$t"; then alone+=("$j")
+	elif grep -q '^# run-all: early' "$t"; then early+=("$j")
+	else shared+=("$j"); fi
 done
+shared=(${early[@]+"${early[@]}"} ${shared[@]+"${shared[@]}"})
 # start JOB: runs it in the background (a key free of slashes names its files).
 start() {
 	local b=${1%% *} t=${1#* } key

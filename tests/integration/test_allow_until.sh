@@ -5,6 +5,7 @@
 # expired", audited) within 2 s, refuses his next jump with that reason, and keys
 # authorized-keys on web-1 no longer prints his key, all without a new roster.  alice, whose
 # line has no until, is untouched.  `--until` in the past or misspelled changes nothing.
+# run-all: early (70 s, most of it waiting for an allow line to end)
 . "$(dirname "$0")/lib.sh"
 
 VALID_S=40

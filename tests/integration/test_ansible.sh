@@ -12,6 +12,7 @@
 # run-all: timeout 600 (the package and a fresh Debian root come first: 5 to 6 minutes in a clean clone
 # beside three other tests)
 # run-all: no-sanitizer (packaging: the daemons run from the .deb, built without sanitizers)
+# run-all: early (the longest: the package, a Debian root and three plays)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_debroot.sh"
 

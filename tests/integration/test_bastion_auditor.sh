@@ -5,6 +5,7 @@
 # auditor dies, the bastion says so and stops (exit 1, nothing accepted unrecorded); if the
 # network process dies, the auditor records it, writes a final checkpoint and exits; the next
 # start marks what it did not sign as "recovered", and `keys audit verify` reports it.
+# run-all: early (70 s, most of it waiting on the audit process)
 . "$(dirname "$0")/lib.sh"
 
 need_bastion

@@ -16,6 +16,7 @@
 # run-all: no-sanitizer (packaging: the daemons run from the .deb, built without sanitizers)
 # run-all: timeout 600 (whichever of test_deb and test_ansible starts first builds the package
 # and the Debian root: make deb alone took 146 s in a clean clone beside four other tests)
+# run-all: early (the package and a Debian root first)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_debroot.sh"
 

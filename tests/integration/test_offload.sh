@@ -7,6 +7,8 @@
 # off (both ways), and against wireguard-go.  Ignores WARREN_TEST_OFFLOAD: each node says.
 # run-all: alone (its UDP bursts through a sender without offloads lost everything beside a clean
 # clone's package build; bulk transfers on both cores)
+# run-all: no-sanitizer (CI time: alone, its ASan copy added 21 s to the run; the GSO/GRO paths
+# run under ASan in test_gso, test_gro, test_udp_offload and every transfer test)
 . "$(dirname "$0")/lib.sh"
 
 PROBE=$ROOT/tests/integration/offload_probe.py

@@ -12,6 +12,7 @@
 #   - the reason `keys authorized-keys` gives reaches syslog (sshd discards its stderr).
 # `keys publish --renew` (a new serial of what is published, never an unpublished edit) brings
 # every engineer back without a restart.
+# run-all: early (90 s, most of it waiting for a roster to expire)
 . "$(dirname "$0")/lib.sh"
 
 VALID_S=40

@@ -9,6 +9,7 @@
 #
 # The long soak (20 nodes, 10 minutes, a publish every 10 s) is this script with other
 # settings: `make soak` (tests/bench/soak_rotate.sh).
+# run-all: early (80 s of rotations and restarts)
 . "$(dirname "$0")/lib.sh"
 
 NODES=${SOAK_NODES:-8}
