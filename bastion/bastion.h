@@ -14,6 +14,7 @@
 #include <libssh/libssh.h>
 #include <libssh/server.h>
 
+#include "bastion/accept_guard.h"
 #include "bastion/access.h"
 #include "bastion/admission.h"
 #include "bastion/chanwin.h"
@@ -119,8 +120,10 @@ struct bastion {
 		struct bastion *b;
 		ssh_bind bind;
 		int fd;
+		struct accept_guard guard;	/* out of descriptors: shed and pause */
 	} listeners[BASTION_LISTEN_MAX];
 	size_t n_listeners;
+	int reserve_fd;			/* /dev/null, given up to shed connections (accept_guard) */
 	ssh_key host_key;
 	struct access acc;
 	struct roster_expiry_tracker expiry;	/* the roster's expiry state, as last logged */

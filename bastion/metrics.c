@@ -48,6 +48,7 @@ static const struct reason admission_reasons[BADMIT_N] = {
 	[BADMIT_MAX_STARTUPS] = { "MaxStartups", "max_startups" },
 	[BADMIT_PER_SOURCE_MAX_STARTUPS] = { "PerSourceMaxStartups", "per_source_max_startups" },
 	[BADMIT_PER_SOURCE_PENALTIES] = { "PerSourcePenalties", "per_source_penalties" },
+	[BADMIT_OUT_OF_DESCRIPTORS] = { "out of descriptors", "out_of_descriptors" },
 	[BADMIT_OTHER] = { NULL, "other" },
 };
 

@@ -35,6 +35,7 @@ struct mconn {
 struct metrics_http {
 	struct bastion *b;
 	int fd;
+	struct accept_guard guard;	/* out of descriptors: shed and pause */
 	struct mconn conns[MCONN_SLOTS];
 };
 
@@ -194,8 +195,10 @@ static int on_listen(socket_t fd, int revents, void *ud)
 	if (!(revents & POLLIN))
 		return 0;
 	cfd = accept4(m->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (cfd < 0)
+	if (cfd < 0) {
+		accept_guard_failed(m->b, &m->guard, errno);
 		return 0;
+	}
 	for (size_t i = 0; i < MCONN_SLOTS; i++) {
 		struct mconn *o = &m->conns[i];
 
@@ -240,6 +243,7 @@ void metrics_http_sync(struct bastion *b, uint64_t now_ns)
 
 	if (!m)
 		return;
+	accept_guard_sync(b, &m->guard, now_ns);
 	for (size_t i = 0; i < MCONN_SLOTS; i++) {
 		struct mconn *c = &m->conns[i];
 
@@ -310,6 +314,8 @@ int metrics_http_open(struct bastion *b, const struct bastion_listen *la, char *
 		snprintf(err, errlen, "metrics: cannot add the listener to the event loop");
 		goto fail;
 	}
+	m->guard = (struct accept_guard){ .fd = m->fd, .cb = on_listen, .ud = m, .who = "metrics",
+	    .polled = true };
 	b->metrics = m;
 	blog_info("metrics: listening on %s port %u", la->host, la->port);
 	return 0;
@@ -329,7 +335,8 @@ void metrics_http_close(struct bastion *b)
 	for (size_t i = 0; i < MCONN_SLOTS; i++)
 		if (m->conns[i].fd >= 0)
 			conn_close(m, &m->conns[i]);
-	ssh_event_remove_fd(b->ev, m->fd);
+	if (m->guard.polled)
+		ssh_event_remove_fd(b->ev, m->fd);
 	close(m->fd);
 	free(m);
 	b->metrics = NULL;

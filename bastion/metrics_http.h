@@ -10,7 +10,7 @@
  * Hostile clients: at most BMETRICS_MAX_CONNS connections; when all are open, a new one makes
  * the oldest that has not sent a whole request close (silent clients cannot hold every slot
  * and keep Prometheus out), or is closed at once itself if each has its answer already (always
- * accepted, so the backlog cannot spin the loop); BMETRICS_REQUEST_MAX bytes of request line and
+ * accepted, so the backlog cannot spin the loop; out of descriptors, accept_guard.h); BMETRICS_REQUEST_MAX bytes of request line and
  * headers (more: 431), BMETRICS_DEADLINE seconds per connection from accept to the last byte
  * of the answer; one request per connection; anything but GET or HEAD of /metrics is refused
  * (405, 404, 400); a request body is never read. */

@@ -521,6 +521,7 @@ static int on_listen(socket_t fd, int revents, void *ud)
 	struct bsession *s;
 	ssh_session ss;
 	uint8_t rnd[8];
+	int cfd;
 
 	(void)fd;
 	if (!(revents & POLLIN))
@@ -528,12 +529,23 @@ static int on_listen(socket_t fd, int revents, void *ud)
 	ss = ssh_new();
 	if (!ss)
 		return 0;
-	if (ssh_bind_accept(l->bind, ss) != SSH_OK) {
+	/* Our own accept(), so that its errno is ours to judge; libssh takes the socket. */
+	cfd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+	if (cfd < 0) {
+		b->stats.admission_refused[BADMIT_OUT_OF_DESCRIPTORS] +=
+		    accept_guard_failed(b, &l->guard, errno);
+		ssh_free(ss);
+		return 0;
+	}
+	if (ssh_bind_accept_fd(l->bind, ss, cfd) != SSH_OK) {
+		blog_info_rl("accept failed: %s", ssh_get_error(l->bind));
+		close(cfd);
 		ssh_free(ss);
 		return 0;
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
+		blog_warn_rl("out of memory for a new connection: closed");
 		ssh_free(ss);
 		return 0;
 	}
@@ -567,6 +579,8 @@ static int on_listen(socket_t fd, int revents, void *ud)
 	/* Non-blocking: sends our banner and returns; the key exchange goes on in the event. */
 	if (ssh_handle_key_exchange(ss) == SSH_ERROR ||
 	    ssh_event_add_session(b->ev, ss) != SSH_OK) {
+		blog_info_rl("session %s: from %s port %d: key exchange failed: %s", s->id, s->src,
+		    s->src_port, ssh_get_error(ss));
 		bsession_kill(s, "key exchange failed");
 		return 0;
 	}
@@ -811,7 +825,12 @@ static int listen_one(struct bastion *b, const struct bastion_listen *la, char *
 	l->b = b;
 	l->bind = bind;
 	l->fd = ssh_bind_get_fd(bind);
-	if (ssh_event_add_fd(b->ev, l->fd, POLLIN, on_listen, l) != SSH_OK) {
+	/* We accept() ourselves (on_listen), and may drain the queue: never block on it
+	 * (ssh_bind_set_blocking only sets libssh's own flag). */
+	l->guard = (struct accept_guard){ .fd = l->fd, .cb = on_listen, .ud = l, .who = "SSH",
+	    .polled = true };
+	if (fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) | O_NONBLOCK) < 0 ||
+	    ssh_event_add_fd(b->ev, l->fd, POLLIN, on_listen, l) != SSH_OK) {
 		ssh_bind_free(bind);
 		return -ENOMEM;
 	}
@@ -844,6 +863,7 @@ int bastion_open(struct bastion *b, char *err, size_t errlen)
 
 	b->sig_fd = -1;
 	b->acc.inotify_fd = -1;
+	b->reserve_fd = -1;
 	admission_init(&b->adm, &b->cfg);
 	refusals_init(&b->refusals);
 	b->ev = ssh_event_new();
@@ -864,6 +884,8 @@ int bastion_open(struct bastion *b, char *err, size_t errlen)
 	if (ret < 0)
 		return ret;
 	b->cert_next = INT64_MAX;
+	/* Kept to be given up when accept() runs out of descriptors (accept_guard.h). */
+	b->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	ret = access_open(&b->acc, b->cfg.roster, b->cfg.admin_key);
 	if (ret < 0) {
 		snprintf(err, errlen, "%s: cannot watch: %s", b->cfg.roster, strerror(-ret));
@@ -1038,6 +1060,8 @@ int bastion_run(struct bastion *b)
 			bastion_notify_ready(b);
 		}
 		reap(b, now);
+		for (size_t i = 0; i < b->n_listeners; i++)
+			accept_guard_sync(b, &b->listeners[i].guard, now);
 		metrics_http_sync(b, now);
 		if (now >= next_tick) {
 			tick(b, now);
@@ -1060,7 +1084,8 @@ void bastion_close(struct bastion *b)
 	if (b->ev)
 		metrics_http_close(b);
 	for (i = 0; i < b->n_listeners; i++) {
-		ssh_event_remove_fd(b->ev, b->listeners[i].fd);
+		if (b->listeners[i].guard.polled)
+			ssh_event_remove_fd(b->ev, b->listeners[i].fd);
 		ssh_bind_free(b->listeners[i].bind);
 	}
 	if (!auditor_dead(b))
@@ -1073,6 +1098,9 @@ void bastion_close(struct bastion *b)
 			ssh_event_remove_fd(b->ev, b->sig_fd);
 		close(b->sig_fd);
 	}
+	if (b->reserve_fd >= 0)
+		close(b->reserve_fd);
+	b->reserve_fd = -1;
 	access_close(&b->acc);
 	ssh_key_free(b->host_key);
 	b->host_key = NULL;
