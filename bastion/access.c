@@ -151,7 +151,14 @@ const struct roster_engineer *access_cert_match(const struct access *a, const ch
 		snprintf(why, whylen, "certificate refused: the roster names no engineer CA");
 		return NULL;
 	}
-	if (!ssh_cert_check(c, a->r.engineer_ca, user, now, detail, sizeof(detail))) {
+	if (!e->cert_principal[0]) {
+		snprintf(why, whylen, "certificate refused: the roster gives %s no cert-principal",
+		    e->name);
+		return NULL;
+	}
+	/* Her current principal, not her name: certificates signed before she was removed (and
+	 * added again) or had her certificates revoked name another one. */
+	if (!ssh_cert_check(c, a->r.engineer_ca, e->cert_principal, now, detail, sizeof(detail))) {
 		if (strncmp(detail, "certificate expired", 19) == 0)
 			snprintf(why, whylen, "%s", detail);
 		else

@@ -46,8 +46,8 @@ bool access_watch_drain(struct access *a);
 const struct roster_engineer *access_engineer_match(const struct access *a, const char *user,
     const uint8_t *blob, size_t blob_len, char fp[51]);
 /* The engineer named user, logging in with the OpenSSH certificate blob: the roster names an
- * engineer CA, user is in the roster, and the certificate is the CA's, for principal user and
- * valid at now (ssh_cert_check).  c describes it (borrowing blob), fp gets the certified key's
+ * engineer CA, user is in the roster, and the certificate is the CA's, for her cert-principal
+ * (NAME#TOKEN) and valid at now (ssh_cert_check).  c describes it (borrowing blob), fp gets the certified key's
  * fingerprint.  NULL with why: "unknown engineer", "certificate expired at ...", or
  * "certificate refused: ...".  Borrowed: valid until the next access_reload. */
 const struct roster_engineer *access_cert_match(const struct access *a, const char *user,

@@ -126,7 +126,7 @@ int cli_engineer_cert(int argc, char *argv[]);
 /* keys engineer set (cmd_engineer_set.c) and its usage line. */
 int cli_engineer_set(int argc, char *argv[]);
 #define CLI_ENGINEER_SET_ARGS "NAME [--add-ssh-key FILE]... [--remove-ssh-key SHA256:FP|FILE]... " \
-	"[--allow TARGET[:PORTS]]... [--disallow TARGET[:PORTS]]... [--until TIME]"
+	"[--allow TARGET[:PORTS]]... [--disallow TARGET[:PORTS]]... [--until TIME] [--revoke-certs]"
 
 
 /* What a node change breaks (cmd_impact.c).  Called on the changed roster: every allow line

@@ -194,14 +194,15 @@ int cmd_authorized_keys(int argc, char *argv[])
 				goto out;
 			}
 		}
-		/* Her certificates: sshd checks the CA's signature, the validity and that the
-		 * principal is her name (the login name, which the roster's name rules keep to
-		 * [a-z0-9.-]: nothing that could end the quoted option). */
-		if (r.has_engineer_ca) {
+		/* Her certificates: sshd checks the CA's signature, the validity and that her
+		 * cert-principal (NAME#TOKEN, [a-z0-9.#-] only: nothing that could end the quoted
+		 * option) is among the certificate's principals. */
+		if (r.has_engineer_ca && e->cert_principal[0]) {
 			char ca[SSH_ED25519_LINE_MAX];
 
 			ssh_ed25519_line(ca, r.engineer_ca);
-			printf("cert-authority,principals=\"%s\" %s warren engineer CA\n", e->name, ca);
+			printf("cert-authority,principals=\"%s\" %s warren engineer CA\n",
+			    e->cert_principal, ca);
 		}
 	}
 	if (fflush(stdout) != 0) {

@@ -247,6 +247,7 @@ static int engineer_add(int argc, char *argv[])
 	if (!cli_engineer_name_check(name, force))
 		goto out;
 	snprintf(e.name, sizeof(e.name), "%s", name);
+	roster_cert_principal_new(&e);	/* dropped below if the roster has no CA */
 	array_sort(e.allows, e.n_allows, sizeof(*e.allows), allow_cmp);
 	for (i = 1; i < e.n_allows; i++)
 		if (!allow_cmp(&e.allows[i - 1], &e.allows[i])) {
@@ -261,6 +262,8 @@ static int engineer_add(int argc, char *argv[])
 		    "certificates ('keys engineer ca' creates one)");
 		goto out;
 	}
+	if (!r.has_engineer_ca)
+		e.cert_principal[0] = '\0';
 	if (roster_engineer_find(&r, name)) {
 		log_error("engineer '%s' already exists ('keys engineer set' changes "
 		    "it)", name);

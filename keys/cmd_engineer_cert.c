@@ -46,10 +46,18 @@ static bool ssh_keygen(const char *const argv[])
 		return false;
 	}
 	if (res.timed_out || res.status != 0) {
-		char *nl = strrchr(res.err, '\n');
+		size_t n = strlen(res.err);
+		char *last;
 
-		if (nl && !nl[1])
-			*nl = '\0';
+		/* Its last line says why ("Load key ...: bad permissions"), CR LF ended. */
+		while (n && (res.err[n - 1] == '\n' || res.err[n - 1] == '\r'))
+			res.err[--n] = '\0';
+		last = strrchr(res.err, '\n');
+		if (last)
+			memmove(res.err, last + 1, strlen(last + 1) + 1);
+		n = strlen(res.err);
+		while (n && res.err[n - 1] == '\r')
+			res.err[--n] = '\0';
 		log_error("ssh-keygen %s: %s", res.timed_out ? "timed out" :
 		    res.status == 127 ? "not found (install openssh-client)" : "failed",
 		    res.err[0] ? res.err : "no message");
@@ -204,6 +212,10 @@ int cli_engineer_ca(int argc, char *argv[])
 	}
 	r.has_engineer_ca = true;
 	memcpy(r.engineer_ca, ca, KEY_LEN);
+	/* A new CA: every engineer gets a new principal (the old CA's certificates are dead
+	 * anyway), so that certificates are accepted for those added before the CA existed. */
+	for (size_t i = 0; i < r.n_engineers; i++)
+		roster_cert_principal_new(&r.engineers[i]);
 	if (!cli_roster_check(&r) || !cli_roster_save_working(&r))
 		goto out;
 	ca_fingerprint(fp, ca);
@@ -268,6 +280,27 @@ static bool cert_path_default(char out[CLI_PATH_MAX], const char *key_file)
 	return n > 0 && n < CLI_PATH_MAX;
 }
 
+/* Whether path may be replaced by a certificate: it does not exist, or holds one ("TYPE-cert-v01@
+ * openssh.com ..."): never a private or public key given by mistake as -o. */
+static bool cert_path_free(const char *path)
+{
+	static const char suffix[] = "-cert-v01@openssh.com ";
+	char head[128] = "";
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+
+	if (fd < 0)
+		return errno == ENOENT;
+	n = read(fd, head, sizeof(head) - 1);
+	close(fd);
+	if (n <= 0)
+		return n == 0;		/* an empty file */
+	head[n] = '\0';
+	head[strcspn(head, " ")] = '\0';
+	return strlen(head) > sizeof(suffix) - 2 &&
+	    !strcmp(head + strlen(head) - (sizeof(suffix) - 2), "-cert-v01@openssh.com");
+}
+
 /* Whether another engineer than name holds k. */
 static const char *key_holder(const struct roster *r, const struct roster_ssh_key *k,
     const char *name)
@@ -302,7 +335,7 @@ static bool signed_quiet(struct roster *pub)
 }
 
 /* The certificate ssh-keygen wrote, checked as the bastion will check it. */
-static bool cert_verify(const char *text, const uint8_t ca[KEY_LEN], const char *name,
+static bool cert_verify(const char *text, const uint8_t ca[KEY_LEN], const char *principal,
     uint64_t serial, int64_t now, struct ssh_cert *c, uint8_t *blob, size_t *blob_len)
 {
 	const char *sp = strchr(text, ' '), *end;
@@ -315,7 +348,7 @@ static bool cert_verify(const char *text, const uint8_t ca[KEY_LEN], const char 
 		return false;
 	}
 	if (!ssh_cert_parse(c, blob, *blob_len, why, sizeof(why)) ||
-	    !ssh_cert_check(c, ca, name, now, why, sizeof(why))) {
+	    !ssh_cert_check(c, ca, principal, now, why, sizeof(why))) {
 		log_error("the new certificate does not check: %s", why);
 		return false;
 	}
@@ -344,7 +377,9 @@ int cli_engineer_cert(int argc, char *argv[])
 	char from[32], to[32], *cert_text = NULL, *key_line = NULL;
 	uint8_t ca[KEY_LEN], file_ca[KEY_LEN], *blob = NULL;
 	uint64_t valid = CERT_VALID_DEFAULT, serial;
-	struct roster_engineer who;
+	struct roster_engineer who, *eng;
+	const struct roster_engineer *peng;
+	char principal[ROSTER_CERT_PRINCIPAL_MAX + 1];
 	struct roster r, pub;
 	struct ssh_cert cert;
 	struct tm tm_from, tm_to;
@@ -393,10 +428,18 @@ int cli_engineer_cert(int argc, char *argv[])
 		log_error("the roster has no engineer CA ('keys engineer ca' creates one)");
 		goto out;
 	}
-	if (!roster_engineer_find(&r, name)) {
+	eng = roster_engineer_find(&r, name);
+	if (!eng) {
 		log_error("no engineer '%.100s' in the roster ('keys engineer add' first)", name);
 		goto out;
 	}
+	/* An engineer added before the CA existed gets her principal now (to be published). */
+	if (!eng->cert_principal[0]) {
+		roster_cert_principal_new(eng);
+		if (!cli_roster_check(&r) || !cli_roster_save_working(&r))
+			goto out;
+	}
+	snprintf(principal, sizeof(principal), "%s", eng->cert_principal);
 	if (!cli_path(ca_path, CLI_ENGINEER_CA ".pub") || !ca_pub_read(ca_path, file_ca))
 		goto out;
 	if (sodium_memcmp(file_ca, r.engineer_ca, KEY_LEN) != 0) {
@@ -419,14 +462,19 @@ int cli_engineer_cert(int argc, char *argv[])
 	}
 	/* What the nodes run decides: say so if it does not know the CA or the engineer yet. */
 	if (!signed_quiet(&pub) || !pub.has_engineer_ca ||
-	    sodium_memcmp(pub.engineer_ca, ca, KEY_LEN) != 0 || !roster_engineer_find(&pub, name))
-		log_warn("the published roster does not name this CA or engineer %s yet: the "
-		    "certificate works once 'keys publish' has reached the bastion and the nodes",
-		    name);
+	    sodium_memcmp(pub.engineer_ca, ca, KEY_LEN) != 0 || !(peng = roster_engineer_find(&pub,
+	    name)) || strcmp(peng->cert_principal, principal) != 0)
+		log_warn("the published roster does not name this CA, or engineer %s with the "
+		    "principal %s, yet: the certificate works once 'keys publish' has reached the "
+		    "bastion and the nodes", name, principal);
 	if (!cert_path_default(out_path, key_file) ||
 	    (out_arg && strcmp(out_arg, "-") &&
 	    snprintf(out_path, sizeof(out_path), "%s", out_arg) >= (int)sizeof(out_path))) {
 		log_error("path too long");
+		goto out;
+	}
+	if (!(out_arg && !strcmp(out_arg, "-")) && !force && !cert_path_free(out_path)) {
+		log_error("%s exists and is not a certificate: not replaced (--force)", out_path);
 		goto out;
 	}
 	if (!serial_next(&serial))
@@ -483,15 +531,24 @@ int cli_engineer_cert(int argc, char *argv[])
 	snprintf(validity, sizeof(validity), "%s:%s", from, to);
 	snprintf(serial_s, sizeof(serial_s), "%llu", (unsigned long long)serial);
 	{
-		const char *kg[] = { "ssh-keygen", "-q", "-s", ca_path, "-I", key_id, "-n", name,
+		const char *kg[] = { "ssh-keygen", "-q", "-s", ca_path, "-I", key_id, "-n", principal,
 		    "-V", validity, "-z", serial_s, tmp_pub, NULL };
 
+		/* ssh-keygen -s would ask for a passphrase on the terminal, which it cannot
+		 * reach from its own process group: find out first, at once. */
+		const char *probe[] = { "ssh-keygen", "-y", "-P", "", "-f", ca_path, NULL };
+
 		ca_path[strlen(ca_path) - 4] = '\0';	/* the private key: engineer-ca */
+		if (!ssh_keygen(probe)) {
+			log_error("%s: ssh-keygen cannot load it (above): keys needs it as keys "
+			    "engineer ca makes it, 0600 and without a passphrase", ca_path);
+			goto out;
+		}
 		if (!ssh_keygen(kg))
 			goto out;
 	}
 	cert_text = file_slurp(tmp_cert);
-	if (!cert_text || !cert_verify(cert_text, ca, name, serial, now, &cert, blob, &blob_len))
+	if (!cert_text || !cert_verify(cert_text, ca, principal, serial, now, &cert, blob, &blob_len))
 		goto out;
 	if (out_arg && !strcmp(out_arg, "-")) {
 		fputs(cert_text, stdout);

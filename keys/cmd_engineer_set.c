@@ -137,6 +137,7 @@ int cli_engineer_set(int argc, char *argv[])
 		{ "allow", required_argument, NULL, OP_ALLOW + 'A' },
 		{ "disallow", required_argument, NULL, OP_DISALLOW + 'A' },
 		{ "until", required_argument, NULL, 'u' },
+		{ "revoke-certs", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -147,7 +148,7 @@ int cli_engineer_set(int argc, char *argv[])
 	const char *until_arg = NULL;
 	int64_t until = 0;
 	int c, ret = EXIT_FAIL;
-	bool ok;
+	bool ok, revoke_certs = false, key_removed = false;
 
 	roster_init(&r);
 	ops = calloc((size_t)argc, sizeof(*ops));	/* argc bounds the options */
@@ -161,6 +162,8 @@ int cli_engineer_set(int argc, char *argv[])
 			ops[n_ops++].arg = optarg;
 		} else if (c == 'u') {
 			until_arg = optarg;
+		} else if (c == 'r') {
+			revoke_certs = true;
 		} else if (c == 'h') {
 			usage(stdout);
 			ret = EXIT_OK;
@@ -170,7 +173,7 @@ int cli_engineer_set(int argc, char *argv[])
 			goto out;
 		}
 	}
-	if (optind != argc - 1 || n_ops == 0) {
+	if (optind != argc - 1 || (n_ops == 0 && !revoke_certs)) {
 		ret = usage_error();
 		goto out;
 	}
@@ -199,6 +202,7 @@ int cli_engineer_set(int argc, char *argv[])
 			break;
 		case OP_DEL_KEY:
 			ok = key_remove(e, ops[i].arg);
+			key_removed = true;
 			break;
 		default:
 			ok = allow_change(e, &ops[i], until);
@@ -207,9 +211,19 @@ int cli_engineer_set(int argc, char *argv[])
 		if (!ok)
 			goto out;
 	}
-	if (!e->n_ssh_keys) {
+	if (!e->n_ssh_keys && !r.has_engineer_ca) {
 		log_error("engineer %s would have no SSH key left; 'keys engineer remove %s' "
 		    "removes the engineer", e->name, e->name);
+		goto out;
+	}
+	/* A key removed may be a stolen one, and the certificates made for it would outlive
+	 * it: every certificate of hers is revoked with it (a new principal, published). */
+	if ((revoke_certs || (key_removed && e->cert_principal[0])) && r.has_engineer_ca) {
+		roster_cert_principal_new(e);
+		log_info("every certificate of %s is revoked once this is published (new principal "
+		    "%s: 'keys engineer cert' signs new ones)", e->name, e->cert_principal);
+	} else if (revoke_certs) {
+		log_error("the roster has no engineer CA: %s has no certificates to revoke", e->name);
 		goto out;
 	}
 	if (!cli_ssh_keys_unique(&r, e) || !cli_roster_check(&r) || !cli_roster_save_working(&r))

@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "keys/cli.h"
+#include "keys/lib/ssh_cert.h"
 
 static int usage_error(const char *name)
 {
@@ -311,7 +312,8 @@ static bool engineer_equal(const struct roster_engineer *a, const struct roster_
 {
 	size_t i;
 
-	if (a->n_ssh_keys != b->n_ssh_keys || a->n_allows != b->n_allows)
+	if (a->n_ssh_keys != b->n_ssh_keys || a->n_allows != b->n_allows ||
+	    strcmp(a->cert_principal, b->cert_principal))	/* her certificates revoked */
 		return false;
 	for (i = 0; i < a->n_ssh_keys; i++) {
 		const struct roster_ssh_key *x = &a->ssh_keys[i], *y = &b->ssh_keys[i];
@@ -387,7 +389,8 @@ int cmd_diff(int argc, char *argv[])
 	char old_b64[KEY_B64_LEN + 1], new_b64[KEY_B64_LEN + 1];
 	struct changes ch;
 	struct roster pub, work;
-	bool json, admin_changed;
+	bool json, admin_changed, ca_changed;
+	char ca_line[SSH_ED25519_LINE_MAX] = "";
 	int o, ret = EXIT_FAIL;
 	size_t i, total;
 
@@ -406,6 +409,11 @@ int cmd_diff(int argc, char *argv[])
 		goto out;
 	}
 	admin_changed = sodium_memcmp(pub.admin_key, work.admin_key, KEY_LEN) != 0;
+	/* A new engineer CA ends every certificate the old one signed: never a silent change. */
+	ca_changed = pub.has_engineer_ca != work.has_engineer_ca ||
+	    (work.has_engineer_ca && sodium_memcmp(pub.engineer_ca, work.engineer_ca, KEY_LEN));
+	if (work.has_engineer_ca)
+		ssh_ed25519_line(ca_line, work.engineer_ca);
 	key_to_base64(old_b64, pub.admin_key);
 	key_to_base64(new_b64, work.admin_key);
 	if (json) {
@@ -414,15 +422,24 @@ int cmd_diff(int argc, char *argv[])
 		printf(", \"engineers\": ");
 		json_list(ch.engineers, false);
 		printf(", \"admin_key_changed\": %s", admin_changed ? "true" : "false");
+		printf(", \"engineer_ca_changed\": %s", ca_changed ? "true" : "false");
+		if (ca_changed)
+			printf(", \"engineer_ca\": %s%s%s", work.has_engineer_ca ? "\"" : "",
+			    work.has_engineer_ca ? ca_line : "null", work.has_engineer_ca ? "\"" : "");
 		if (admin_changed)
 			printf(", \"admin_key_old\": \"%s\", \"admin_key_new\": \"%s\"", old_b64,
 			    new_b64);
 		printf("}\n");
 	} else {
 		total = text_list("node", ch.nodes) + text_list("engineer", ch.engineers);
+		if (ca_changed)
+			printf("%c engineer CA %s%s\n", !work.has_engineer_ca ? '-' :
+			    pub.has_engineer_ca ? '~' : '+', work.has_engineer_ca ? ca_line : "",
+			    pub.has_engineer_ca ? " (every certificate the old CA signed stops "
+			    "working)" : "");
 		if (admin_changed)
 			printf("~ admin key %s -> %s\n", old_b64, new_b64);
-		else if (total == 0)
+		else if (total == 0 && !ca_changed)
 			printf("no changes since serial %llu\n", (unsigned long long)pub.serial);
 	}
 	ret = EXIT_OK;

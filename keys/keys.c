@@ -40,7 +40,7 @@ static const struct command commands[] = {
 	{ "list", cmd_list, "[--json]", "Lists the nodes and engineers of the working roster" },
 	{ "show", cmd_show, "NAME [--json]", "Shows one node or engineer" },
 	{ "diff", cmd_diff, "[--json]", "Shows what the next publish changes" },
-	{ "engineer", cmd_engineer, "add|remove|set ...",
+	{ "engineer", cmd_engineer, "add|remove|set|ca|cert ...",
 	    "Adds, removes or edits an engineer" },
 	{ "node", cmd_node, "set ...", "Edits a node's endpoints, groups and subnets" },
 	{ "rotate-admin", cmd_rotate_admin, "",

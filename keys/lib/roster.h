@@ -78,10 +78,18 @@ struct roster_allow {
 	int64_t until;			/* Unix seconds, UTC */
 };
 
+/* "NAME#" and 8-32 of [a-z0-9]: the principal her certificates carry (never a valid name). */
+enum { ROSTER_CERT_TOKEN_MIN = 8, ROSTER_CERT_TOKEN_MAX = 32,
+	ROSTER_CERT_PRINCIPAL_MAX = ROSTER_NAME_MAX + 1 + ROSTER_CERT_TOKEN_MAX };
+
 struct roster_engineer {
 	char name[ROSTER_NAME_MAX + 1];
 	struct roster_ssh_key *ssh_keys;
 	size_t n_ssh_keys;
+	/* The one principal her certificates must carry, "" for none (no certificate is accepted
+	 * for her).  A new random one whenever she is added again or her certificates are
+	 * revoked: certificates signed before name the old one and grant nothing. */
+	char cert_principal[ROSTER_CERT_PRINCIPAL_MAX + 1];
 	struct roster_allow *allows;
 	size_t n_allows;
 	unsigned line;
@@ -299,6 +307,10 @@ bool roster_ssh_key_parse(struct roster_ssh_key *k, const char *line, char *why,
 void roster_ssh_key_free(struct roster_ssh_key *k);
 /* OpenSSH's fingerprint: "SHA256:" + unpadded base64 of SHA-256(blob), as ssh-keygen -l. */
 void roster_ssh_key_fingerprint(const struct roster_ssh_key *k, char out[51]);
+/* Whether p is NAME#TOKEN for engineer name (TOKEN: ROSTER_CERT_TOKEN_MIN..MAX of [a-z0-9]). */
+bool roster_cert_principal_valid(const char *name, const char *p);
+/* Gives e a new random cert principal, NAME# and 12 random [a-z0-9] (libsodium). */
+void roster_cert_principal_new(struct roster_engineer *e);
 
 /* Admin (Ed25519) key files: base64 of the 64-byte secret key, 0600, refused if group or
  * others may read them.  0 or -errno, err says why. */

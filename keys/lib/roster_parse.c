@@ -680,9 +680,23 @@ static const struct field node_fields[] = {
 	{ NULL, 0, 0, 0, false, NULL },
 };
 
+static bool f_cert_principal(struct parser *p)
+{
+	struct roster_engineer *e = cur_engineer(p);
+
+	if (!roster_cert_principal_valid(e->name, p->tok[1])) {
+		perr(p, "bad cert-principal '%s' (expected %s# and %d to %d of a-z 0-9)",
+		    q(p, p->tok[1]), e->name, ROSTER_CERT_TOKEN_MIN, ROSTER_CERT_TOKEN_MAX);
+		return false;
+	}
+	snprintf(e->cert_principal, sizeof(e->cert_principal), "%s", p->tok[1]);
+	return true;
+}
+
 static const struct field engineer_fields[] = {
 	{ "ssh-key", 0, 0, 0, false, f_ssh_key },
-	{ "allow", 2, 4, 1, false, f_allow },
+	{ "cert-principal", 1, 0, 1, true, f_cert_principal },
+	{ "allow", 2, 4, 2, false, f_allow },
 	{ NULL, 0, 0, 0, false, NULL },
 };
 
@@ -707,7 +721,7 @@ static void field_line(struct parser *p)
 	if (f->rank < p->rank) {
 		perr(p, "'%s' out of order in %s (order: %s)", f->name, what,
 		    p->block == BLOCK_NODE ? "key, address, subnet, endpoint, group" :
-		    "ssh-key, allow");
+		    "ssh-key, cert-principal, allow");
 		return;
 	}
 	if (f->once && p->rank_line[f->rank]) {

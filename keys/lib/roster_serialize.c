@@ -127,6 +127,8 @@ static void put_engineer(struct buf *b, const struct roster_engineer *e)
 		}
 		puts_(b, "\n");
 	}
+	if (e->cert_principal[0])
+		putf(b, "\tcert-principal %s\n", e->cert_principal);
 	for (i = 0; i < e->n_allows; i++) {
 		char t[ROSTER_TIME_LEN + 1];
 

@@ -107,6 +107,29 @@ fail:
 	return false;
 }
 
+bool roster_cert_principal_valid(const char *name, const char *p)
+{
+	size_t n = strlen(name), t;
+
+	if (strncmp(p, name, n) != 0 || p[n] != '#')
+		return false;
+	p += n + 1;
+	t = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789");
+	return p[t] == '\0' && t >= ROSTER_CERT_TOKEN_MIN && t <= ROSTER_CERT_TOKEN_MAX;
+}
+
+void roster_cert_principal_new(struct roster_engineer *e)
+{
+	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	char token[13];
+	size_t i;
+
+	for (i = 0; i < sizeof(token) - 1; i++)
+		token[i] = alphabet[randombytes_uniform(sizeof(alphabet) - 1)];
+	token[sizeof(token) - 1] = '\0';
+	snprintf(e->cert_principal, sizeof(e->cert_principal), "%s#%s", e->name, token);
+}
+
 void roster_ssh_key_fingerprint(const struct roster_ssh_key *k, char out[51])
 {
 	uint8_t h[crypto_hash_sha256_BYTES];

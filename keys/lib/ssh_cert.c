@@ -9,7 +9,7 @@
 
 #include "keys/lib/roster.h"
 
-/* Certificate types warren accepts (the certified key is of a type roster ssh-key lines take)
+/* Certificate types warren accepts (the certified key is of a type keys engineer add takes)
  * and how many SSH strings the key itself has between the nonce and the serial. */
 static const struct {
 	const char *cert_type;
@@ -21,8 +21,8 @@ static const struct {
 	{ "ecdsa-sha2-nistp256-cert-v01@openssh.com", "ecdsa-sha2-nistp256", 2 },	/* curve, Q */
 	{ "ecdsa-sha2-nistp384-cert-v01@openssh.com", "ecdsa-sha2-nistp384", 2 },
 	{ "ecdsa-sha2-nistp521-cert-v01@openssh.com", "ecdsa-sha2-nistp521", 2 },
-	{ "sk-ssh-ed25519-cert-v01@openssh.com", "sk-ssh-ed25519@openssh.com", 2 },	/* pk, app */
-	{ "sk-ecdsa-sha2-nistp256-cert-v01@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com", 3 },
+	/* No sk-* (FIDO) certificates: the bastion cannot require user presence (libssh 0.10),
+	 * and keys engineer add and cert refuse FIDO keys for the same reason. */
 };
 
 /* A cursor over SSH wire encoding (RFC 4251): uint32, uint64, string. */
@@ -81,8 +81,8 @@ bool ssh_cert_parse(struct ssh_cert *c, const uint8_t *blob, size_t len, char *w
     size_t whylen)
 {
 	struct rd r = { blob, blob + len };
-	const uint8_t *t, *s, *ext, *reserved;
-	size_t tl, sl, ext_len, reserved_len, i;
+	const uint8_t *t, *s, *reserved;
+	size_t tl, sl, reserved_len, i;
 	int k, kind = -1;
 
 	memset(c, 0, sizeof(*c));
@@ -111,7 +111,8 @@ bool ssh_cert_parse(struct ssh_cert *c, const uint8_t *blob, size_t len, char *w
 	    !rd_str(&r, &c->key_id, &c->key_id_len) ||
 	    !rd_str(&r, &c->principals, &c->principals_len) ||
 	    !rd_u64(&r, &c->valid_after) || !rd_u64(&r, &c->valid_before) ||
-	    !rd_str(&r, &c->critical, &c->critical_len) || !rd_str(&r, &ext, &ext_len) ||
+	    !rd_str(&r, &c->critical, &c->critical_len) ||
+	    !rd_str(&r, &c->extensions, &c->extensions_len) ||
 	    !rd_str(&r, &reserved, &reserved_len) || !rd_str(&r, &c->ca_key, &c->ca_key_len))
 		goto short_blob;
 	c->signed_len = (size_t)(r.p - blob);
@@ -122,11 +123,17 @@ bool ssh_cert_parse(struct ssh_cert *c, const uint8_t *blob, size_t len, char *w
 		    (size_t)(r.end - r.p));
 		return false;
 	}
-	/* The principals are a packed list of strings: it must parse whole. */
+	/* The principals are a packed list of strings, the extensions of pairs of strings:
+	 * each must parse whole. */
 	r.p = c->principals;
 	r.end = c->principals + c->principals_len;
 	while (r.p < r.end)
 		if (!rd_str(&r, &s, &sl))
+			goto short_blob;
+	r.p = c->extensions;
+	r.end = c->extensions + c->extensions_len;
+	while (r.p < r.end)
+		if (!rd_str(&r, &s, &sl) || !rd_str(&r, &s, &sl))
 			goto short_blob;
 	return true;
 short_blob:
@@ -143,6 +150,19 @@ static bool principal_listed(const struct ssh_cert *c, const char *name)
 
 	while (r.p < r.end && rd_str(&r, &s, &sl))
 		if (str_is(s, sl, name))
+			return true;
+	return false;
+}
+
+/* Whether the packed extensions (pairs of strings: name, data) name ext. */
+static bool extension_listed(const struct ssh_cert *c, const char *ext)
+{
+	struct rd r = { c->extensions, c->extensions + c->extensions_len };
+	const uint8_t *s, *d;
+	size_t sl, dl;
+
+	while (r.p < r.end && rd_str(&r, &s, &sl) && rd_str(&r, &d, &dl))
+		if (str_is(s, sl, ext))
 			return true;
 	return false;
 }
@@ -188,6 +208,13 @@ bool ssh_cert_check(const struct ssh_cert *c, const uint8_t ca[KEY_LEN], const c
 		snprintf(why, whylen, "certificate expired at %s", t);
 		return false;
 	}
+	if (c->valid_before - c->valid_after > SSH_CERT_LIFETIME_MAX ||
+	    c->valid_before < c->valid_after) {
+		time_text(t, c->valid_before);
+		snprintf(why, whylen, "certificate valid for more than 30 days (until %s): not one "
+		    "keys engineer cert makes", t);
+		return false;
+	}
 	if (!principal_listed(c, principal)) {
 		snprintf(why, whylen, "certificate is not for principal '%s'", principal);
 		return false;
@@ -200,6 +227,11 @@ bool ssh_cert_check(const struct ssh_cert *c, const uint8_t ca[KEY_LEN], const c
 			    "warren issues none)", (int)(sl > 40 ? 40 : sl), (const char *)s);
 		else
 			snprintf(why, whylen, "certificate has malformed critical options");
+		return false;
+	}
+	if (!extension_listed(c, "permit-port-forwarding")) {
+		snprintf(why, whylen, "certificate without permit-port-forwarding: a jump is a "
+		    "forwarding");
 		return false;
 	}
 	return true;

@@ -15,6 +15,9 @@ enum {
 	SSH_CERT_TYPE_USER = 1,
 	SSH_CERT_TYPE_HOST = 2,
 	SSH_CERT_WHY_MAX = 160,		/* room for any ssh_cert_* message */
+	/* The longest validity accepted: keys engineer cert's 30 days, plus the 5 minutes it
+	 * backdates.  A certificate valid for longer (or forever) is not one warren made. */
+	SSH_CERT_LIFETIME_MAX = 30 * 86400 + 300,
 };
 
 /* A parsed certificate.  Every pointer borrows from the blob given to ssh_cert_parse, which
@@ -34,6 +37,8 @@ struct ssh_cert {
 	uint64_t valid_before;		/* Unix seconds; UINT64_MAX: forever */
 	const uint8_t *critical;	/* the packed critical options */
 	size_t critical_len;
+	const uint8_t *extensions;	/* the packed extensions */
+	size_t extensions_len;
 	const uint8_t *ca_key;		/* the signature key's blob */
 	size_t ca_key_len;
 	const uint8_t *signature;	/* the signature's blob */
@@ -49,9 +54,10 @@ bool ssh_cert_is_cert(const uint8_t *blob, size_t len);
 bool ssh_cert_parse(struct ssh_cert *c, const uint8_t *blob, size_t len, char *why,
     size_t whylen);
 /* Checks what the bastion requires before it lets principal in at now (Unix seconds): signed
- * by the Ed25519 key ca (its signature verified), a user certificate, valid at now, principal
- * among its principals, and no critical option (warren issues none, and an unknown one must
- * be refused).  false with why. */
+ * by the Ed25519 key ca (its signature verified), a user certificate, valid at now for at most
+ * SSH_CERT_LIFETIME_MAX in all, principal among its principals, no critical option (warren
+ * issues none, and an unknown one must be refused), and the extension permit-port-forwarding
+ * (a jump is a forwarding: the nodes' sshd refuses one without it).  false with why. */
 bool ssh_cert_check(const struct ssh_cert *c, const uint8_t ca[KEY_LEN], const char *principal,
     int64_t now, char *why, size_t whylen);
 /* SHA256:... of the certified key, as ssh-keygen -l prints it for the certificate (OpenSSH

@@ -42,7 +42,8 @@ rc=0; keys_admin engineer ca >/dev/null 2>"$T/e2" || rc=$?
 assert_eq "a second keys engineer ca without --force is refused" 1 "$rc"
 eng_cert_only carol
 eng_cert_only dave
-bastion_up
+# Many refused logins from the one engineer address are the point here: no PerSourcePenalties.
+bastion_up "PerSourcePenalties = no"
 check "the bastion runs with the CA's roster" wait_until 10 grep -q "roster serial $SERIAL" "$T/bastion.log"
 
 # cert NAME [KEYS-ARGS...]: keys engineer cert for NAME's key, written where ssh looks for it
@@ -70,8 +71,11 @@ assert_eq "... writing nothing" "no" "$([ -e "$T/x" ] || [ -e "$T/ssh/carol-cert
 cert carol >/dev/null
 assert_match "keys engineer cert wrote carol-cert.pub (an OpenSSH user certificate)" \
 	'user certificate' "$(ssh-keygen -L -f "$T/ssh/carol-cert.pub" 2>&1)"
-assert_match "... principal carol, key ID carol@NETWORK" 'Key ID: "carol@' \
+assert_match "... key ID carol@NETWORK" 'Key ID: "carol@' \
 	"$(ssh-keygen -L -f "$T/ssh/carol-cert.pub" 2>&1 | tr -s ' ')"
+carol_p=$(sed -n 's/^\tcert-principal //p' "$ADMIN/roster" | grep '^carol#' || true)
+assert_match "... principal: carol's cert-principal in the roster" "^ +$carol_p\$" \
+	"$(ssh-keygen -L -f "$T/ssh/carol-cert.pub" 2>&1 | sed -n '/Principals:/{n;p}')"
 assert_eq "carol with her certificate jumps to web-1" web-1 "$(jump carol || true)"
 assert_match "the bastion logged the certificate" "accepted certificate serial [0-9]+ for carol" \
 	"$(cat "$T/bastion.log")"
@@ -90,7 +94,16 @@ assert_eq "a certificate of another CA: the bastion refuses" 255 "$rc"
 check "... saying so in the audit log" wait_until 5 bash -c "grep -F '\"event\":\"auth_reject\"' '$AUDIT_LOG' | grep -F '\"engineer\":\"carol\"' | grep -qF 'not signed by the roster'"
 out=$(direct carol) && rc=0 || rc=$?
 assert_eq "... and so does web-1's sshd" 255 "$rc"
-cert carol -o "$T/ssh/carol-cert.pub" >/dev/null
+# The roster's CA, but what keys engineer cert never signs: no port forwarding, or for a year.
+ssh-keygen -q -s "$ADMIN/engineer-ca" -I carol -n "$carol_p" -O no-port-forwarding -V -5m:+1h \
+	"$T/ssh/carol.pub" 2>/dev/null
+out=$(jump carol) && rc=0 || rc=$?
+assert_eq "a certificate without permit-port-forwarding: the bastion refuses" 255 "$rc"
+ssh-keygen -q -s "$ADMIN/engineer-ca" -I carol -n "$carol_p" -V -5m:+52w "$T/ssh/carol.pub" 2>/dev/null
+out=$(jump carol) && rc=0 || rc=$?
+assert_eq "a certificate valid for a year: the bastion refuses" 255 "$rc"
+check "... both audited" wait_until 5 bash -c "[ \$(grep -F '\"engineer\":\"carol\"' '$AUDIT_LOG' | grep -cE 'permit-port-forwarding|more than 30 days') -ge 2 ]"
+cert carol -o "$T/ssh/carol-cert.pub" --force >/dev/null
 # dave logging in with carol's key and certificate (a config whose identity is a copy of them:
 # a jump's own ssh takes its identity from the config, not from -i).
 cp "$T/ssh/carol" "$T/ssh/swap" && cp "$T/ssh/carol-cert.pub" "$T/ssh/swap-cert.pub"
@@ -144,6 +157,32 @@ out=$(jump dave) && rc=0 || rc=$?
 assert_eq "dave, removed, with a valid certificate: the bastion refuses" 255 "$rc"
 out=$(direct dave) && rc=0 || rc=$?
 assert_eq "... and so does web-1's sshd" 255 "$rc"
+# Added again (the same person back, or another dave): his old certificate stays dead.
+keys_admin engineer add dave --allow web-1:22 >>"$T/keys.out" 2>>"$T/keys.err"
+# carol gets a fresh certificate, then has every certificate revoked (a stolen laptop).
+cert carol -o "$T/ssh/carol-cert.pub" >/dev/null
+roster_publish
+roster_hand web-1
+roster_hand jump
+check "web-1 and jump at serial $SERIAL" wait_until 30 all_at_serial "$SERIAL" web-1 jump
+check "the bastion has serial $SERIAL" wait_until 10 grep -q "roster serial $SERIAL applied" "$T/bastion.log"
+out=$(jump dave) && rc=0 || rc=$?
+assert_eq "dave added again: his certificate from before the removal is refused at the bastion" 255 "$rc"
+out=$(direct dave) && rc=0 || rc=$?
+assert_eq "... and at web-1's sshd" 255 "$rc"
+assert_eq "carol with a fresh certificate jumps" web-1 "$(jump carol || true)"
+jump_hold carol web-1 60 "$T/carol2.jump"
+carol_pid=$JUMP_PID
+keys_admin engineer set carol --revoke-certs >>"$T/keys.out" 2>>"$T/keys.err"
+roster_publish
+roster_hand web-1
+roster_hand jump
+check "web-1 and jump at serial $SERIAL" wait_until 30 all_at_serial "$SERIAL" web-1 jump
+check "keys engineer set --revoke-certs: carol's open jump closes" wait_until 10 bash -c "! kill -0 $carol_pid 2>/dev/null"
+out=$(jump carol) && rc=0 || rc=$?
+assert_eq "... her certificate is refused at the bastion" 255 "$rc"
+out=$(direct carol) && rc=0 || rc=$?
+assert_eq "... and at web-1's sshd" 255 "$rc"
 assert_eq "alice still jumps" web-1 "$(jump alice || true)"
 
 check "bastion still running" pid_alive "$BASTION_PID"
