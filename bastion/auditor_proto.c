@@ -29,6 +29,7 @@ static const struct {
 	[AUDITOR_EV_JUMP_DENY] = { "jump_deny", F_JUMP | F_REASON },
 	[AUDITOR_EV_JUMP_CLOSE] = { "jump_close", F_JUMP | F_REASON | F_BYTES_IN | F_BYTES_OUT |
 	    F_DURATION },
+	[AUDITOR_EV_CERT_ACCEPT] = { "cert_accept", F_WHO | F_SERIAL },
 };
 
 const char *auditor_event_name(enum auditor_event e)

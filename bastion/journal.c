@@ -67,6 +67,15 @@ void journal_session(struct bsession *s, const char *event, const char *user, co
 	append(s->b, event, &ev, 0, NULL);
 }
 
+void journal_cert_accept(struct bsession *s, uint64_t serial)
+{
+	struct audit_event ev;
+
+	session_fields(&ev, s);
+	ev.serial = serial > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)serial;
+	append(s->b, "cert_accept", &ev, 0, NULL);
+}
+
 void journal_jump_deny(struct bsession *s, const char *target, const struct access_target *t,
     int port, const char *reason)
 {

@@ -17,6 +17,8 @@ void journal_daemon(struct bastion *b, const char *event, int64_t serial, const 
 /* auth_accept, auth_reject, session_deny: user is the engineer (or the claimed user name). */
 void journal_session(struct bsession *s, const char *event, const char *user, const char *fp,
     const char *reason);
+/* cert_accept: a certificate accepted (its serial; fingerprint: the certified key's). */
+void journal_cert_accept(struct bsession *s, uint64_t serial);
 /* jump_deny: target is the string asked for; t NULL if it names no node. */
 void journal_jump_deny(struct bsession *s, const char *target, const struct access_target *t,
     int port, const char *reason);

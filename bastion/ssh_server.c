@@ -258,9 +258,9 @@ static int on_auth_pubkey(ssh_session ss, const char *user, struct ssh_key_struc
 		    (int64_t)cert.valid_before;
 		if (s->cert_valid_before < s->b->cert_next)
 			s->b->cert_next = s->cert_valid_before;
-		/* The audit line is the same as for a key (its fingerprint is the certified
-		 * key's); the certificate's serial and validity are in this log. */
-		journal_session(s, "auth_accept", NULL, NULL, NULL);
+		/* The fingerprint is the certified key's, as for a key; the serial says which
+		 * certificate (keys engineer cert logs each one it signs). */
+		journal_cert_accept(s, s->cert_serial);
 		roster_time_text(until, s->cert_valid_before);
 		blog_info("session %s: accepted certificate serial %llu for %s from %s port %d %s, "
 		    "valid until %s", s->id, (unsigned long long)s->cert_serial, s->engineer, s->src,

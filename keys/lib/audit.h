@@ -36,6 +36,7 @@ enum {
  *   stop          reason
  *   config_reload serial
  *   auth_accept   session engineer fingerprint src src_port
+ *   cert_accept  session engineer fingerprint src src_port serial (the certificate's)
  *   auth_reject   session engineer fingerprint src src_port reason
  *   session_deny  session engineer fingerprint src src_port reason
  *   jump_open     session engineer fingerprint src src_port target target_addr target_port

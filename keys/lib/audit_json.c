@@ -26,6 +26,8 @@ static const struct {
 	{ "stop", AF_REASON },
 	{ "config_reload", AF_SERIAL },
 	{ "auth_accept", AF_SESSION | AF_ENGINEER | AF_FINGERPRINT | AF_SRC | AF_SRC_PORT },
+	{ "cert_accept", AF_SESSION | AF_ENGINEER | AF_FINGERPRINT | AF_SRC | AF_SRC_PORT |
+	    AF_SERIAL },
 	{ "auth_reject", AF_SESSION | AF_ENGINEER | AF_FINGERPRINT | AF_SRC | AF_SRC_PORT |
 	    AF_REASON },
 	{ "session_deny", AF_SESSION | AF_ENGINEER | AF_FINGERPRINT | AF_SRC | AF_SRC_PORT |

@@ -79,8 +79,11 @@ assert_match "... principal: carol's cert-principal in the roster" "^ +$carol_p\
 assert_eq "carol with her certificate jumps to web-1" web-1 "$(jump carol || true)"
 assert_match "the bastion logged the certificate" "accepted certificate serial [0-9]+ for carol" \
 	"$(cat "$T/bastion.log")"
-assert_ge "audit: auth_accept for carol, with her key's fingerprint" 1 \
-	"$(grep -F '"event":"auth_accept"' "$AUDIT_LOG" | grep -F '"engineer":"carol"' | grep -cF "\"fingerprint\":\"$(ssh-keygen -l -f "$T/ssh/carol.pub" | awk '{ print $2 }')\"" || true)"
+carol_serial=$(ssh-keygen -L -f "$T/ssh/carol-cert.pub" | sed -n 's/^ *Serial: //p')
+assert_ge "audit: cert_accept for carol, her key's fingerprint and the certificate's serial" 1 \
+	"$(grep -F '"event":"cert_accept"' "$AUDIT_LOG" | grep -F '"engineer":"carol"' |
+		grep -F "\"fingerprint\":\"$(ssh-keygen -l -f "$T/ssh/carol.pub" | awk '{ print $2 }')\"" |
+		grep -cF "\"serial\":${carol_serial:-none}," || true)"
 assert_eq "web-1's sshd takes carol's certificate directly too" web-1 "$(direct carol || true)"
 check "... and logs its key ID (the certificate, not a key)" wait_until 5 grep -q "ID carol@" "$T/sshd-web-1.log"
 assert_eq "alice (plain key) still jumps" web-1 "$(jump alice || true)"

@@ -24,6 +24,7 @@
 #include "bastion/auditor_proto.h"
 #include "bastion/config.h"
 #include "keys/lib/audit.h"
+#include "keys/lib/audit_int.h"
 #include "keys/lib/roster.h"
 
 static struct audit_event jump(void)
@@ -407,9 +408,27 @@ static void test_auditor_unread_answers(void **state)
 	finish_dir();
 }
 
+/* Every event the network process may ask for is one the log writes and the verifier reads:
+ * a name longer than AUDIT_EVENT_MAX was refused by the writer (EINVAL) at run time only, and
+ * refused every login with it ("audit log unavailable"). */
+static void test_event_names(void **state)
+{
+	enum auditor_event e;
+
+	(void)state;
+	for (e = 0; e < AUDITOR_EV_COUNT; e++) {
+		const char *name = auditor_event_name(e);
+
+		assert_non_null(name);
+		assert_true(strlen(name) <= AUDIT_EVENT_MAX);
+		assert_true(audit_event_fields(name) != 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_event_names),
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_mutations),
