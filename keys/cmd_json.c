@@ -65,7 +65,12 @@ void cli_json_engineer(FILE *f, const struct roster_engineer *e)
 		json_string_write(f, e->ssh_keys[i].comment ? e->ssh_keys[i].comment : "");
 		fputs("}", f);
 	}
-	fputs("], \"allow\": [", f);
+	fputs("], \"cert_principal\": ", f);
+	if (e->cert_principal[0])
+		json_string_write(f, e->cert_principal);
+	else
+		fputs("null", f);
+	fputs(", \"allow\": [", f);
 	for (i = 0; i < e->n_allows; i++) {
 		const struct roster_allow *a = &e->allows[i];
 

@@ -214,6 +214,9 @@ static void show_engineer(const struct roster_engineer *e)
 		vis_escape(comment, sizeof(comment), c, strnlen(c, 100));
 		printf("\tssh-key %s %s %s\n", e->ssh_keys[i].type, fp, comment);
 	}
+	/* What her certificates must name (keys engineer cert signs it; --revoke-certs renews). */
+	if (e->cert_principal[0])
+		printf("\tcert-principal %s\n", e->cert_principal);
 	for (i = 0; i < e->n_allows; i++) {
 		cli_allow_format(allow, &e->allows[i]);
 		printf("\tallow %s\n", allow);

@@ -76,6 +76,8 @@ assert_match "... key ID carol@NETWORK" 'Key ID: "carol@' \
 carol_p=$(sed -n 's/^\tcert-principal //p' "$ADMIN/roster" | grep '^carol#' || true)
 assert_match "... principal: carol's cert-principal in the roster" "^ +$carol_p\$" \
 	"$(ssh-keygen -L -f "$T/ssh/carol-cert.pub" 2>&1 | sed -n '/Principals:/{n;p}')"
+assert_match "keys show carol --json names it" "\"cert_principal\": \"$carol_p\"" \
+	"$(keys_admin show carol --json)"
 assert_eq "carol with her certificate jumps to web-1" web-1 "$(jump carol || true)"
 assert_match "the bastion logged the certificate" "accepted certificate serial [0-9]+ for carol" \
 	"$(cat "$T/bastion.log")"
