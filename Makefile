@@ -258,7 +258,7 @@ test: deps
 	$(call test_step,unit,JOBS=$(TEST_JOBS) unit)
 	$(call test_step,ASan+UBSan build,SANITIZE=1 -j2 all unit-bins)
 	$(call test_step,ASan+UBSan unit,SANITIZE=1 JOBS=$(TEST_JOBS) unit)
-	$(call test_step,fuzz-smoke,fuzz-smoke)
+	$(call test_step,fuzz-smoke,-j2 fuzz-smoke)
 	$(call test_step,sanitizer self-test,san-selftest)
 	$(call test_step,TSan build,SANITIZE=thread -j2 all)
 	$(call test_step,TSan unit,SANITIZE=thread JOBS=$(TEST_JOBS) unit)
