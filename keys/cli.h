@@ -117,6 +117,9 @@ bool cli_engineer_name_check(const char *name, bool force);
 /* Each SSH key of e is on no other engineer of r and not twice on e: false after naming the
  * other engineer and the key's SHA256: fingerprint. */
 bool cli_ssh_keys_unique(const struct roster *r, const struct roster_engineer *e);
+/* The engineer other than name whose keys include k, or NULL (borrowed from r). */
+const char *cli_ssh_key_holder(const struct roster *r, const struct roster_ssh_key *k,
+    const char *name);
 /* Appends the keys of an authorized_keys style file (blank lines, # comments skipped) to e;
  * a private key file is refused without echoing it.  false after a FILE:LINE: message. */
 bool cli_ssh_keys_read(const char *path, struct roster_engineer *e);

@@ -301,25 +301,6 @@ static bool cert_path_free(const char *path)
 	    !strcmp(head + strlen(head) - (sizeof(suffix) - 2), "-cert-v01@openssh.com");
 }
 
-/* Whether another engineer than name holds k. */
-static const char *key_holder(const struct roster *r, const struct roster_ssh_key *k,
-    const char *name)
-{
-	size_t i, j;
-
-	for (i = 0; i < r->n_engineers; i++) {
-		const struct roster_engineer *e = &r->engineers[i];
-
-		if (!strcmp(e->name, name))
-			continue;
-		for (j = 0; j < e->n_ssh_keys; j++)
-			if (e->ssh_keys[j].blob_len == k->blob_len &&
-			    !memcmp(e->ssh_keys[j].blob, k->blob, k->blob_len))
-				return e->name;
-	}
-	return NULL;
-}
-
 /* DIR/roster.signed, if there is one that parses (errors are not this command's business). */
 static bool signed_quiet(struct roster *pub)
 {
@@ -454,7 +435,7 @@ int cli_engineer_cert(int argc, char *argv[])
 		log_error("%s holds %zu keys: give one", key_file, who.n_ssh_keys);
 		goto out;
 	}
-	holder = key_holder(&r, &who.ssh_keys[0], name);
+	holder = cli_ssh_key_holder(&r, &who.ssh_keys[0], name);
 	if (holder && !force) {
 		log_error("%s is engineer %s's key: a certificate would let %s log in as %s "
 		    "(--force if that is meant)", key_file, holder, holder, name);

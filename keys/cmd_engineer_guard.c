@@ -66,27 +66,38 @@ static bool key_eq(const struct roster_ssh_key *a, const struct roster_ssh_key *
 	return a->blob_len == b->blob_len && memcmp(a->blob, b->blob, a->blob_len) == 0;
 }
 
+const char *cli_ssh_key_holder(const struct roster *r, const struct roster_ssh_key *k,
+    const char *name)
+{
+	size_t i, j;
+
+	for (i = 0; i < r->n_engineers; i++) {
+		const struct roster_engineer *o = &r->engineers[i];
+
+		if (strcmp(o->name, name) == 0)
+			continue;
+		for (j = 0; j < o->n_ssh_keys; j++)
+			if (key_eq(k, &o->ssh_keys[j]))
+				return o->name;
+	}
+	return NULL;
+}
+
 bool cli_ssh_keys_unique(const struct roster *r, const struct roster_engineer *e)
 {
-	const struct roster_engineer *o;
+	const char *holder;
 	char fp[51];
-	size_t i, j, k;
+	size_t j, k;
 	bool ok = true;
 
 	for (k = 0; k < e->n_ssh_keys; k++) {
-		for (i = 0; i < r->n_engineers; i++) {
-			o = &r->engineers[i];
-			if (o == e || strcmp(o->name, e->name) == 0)
-				continue;
-			for (j = 0; j < o->n_ssh_keys; j++) {
-				if (!key_eq(&e->ssh_keys[k], &o->ssh_keys[j]))
-					continue;
-				roster_ssh_key_fingerprint(&e->ssh_keys[k], fp);
-				log_error("SSH key %s %s is already engineer %s's: one key is one "
-				    "person (the audit log names the engineer by key)",
-				    e->ssh_keys[k].type, fp, o->name);
-				ok = false;
-			}
+		holder = cli_ssh_key_holder(r, &e->ssh_keys[k], e->name);
+		if (holder) {
+			roster_ssh_key_fingerprint(&e->ssh_keys[k], fp);
+			log_error("SSH key %s %s is already engineer %s's: one key is one "
+			    "person (the audit log names the engineer by key)",
+			    e->ssh_keys[k].type, fp, holder);
+			ok = false;
 		}
 		for (j = 0; j < k; j++)
 			if (key_eq(&e->ssh_keys[k], &e->ssh_keys[j])) {
