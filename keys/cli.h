@@ -133,10 +133,11 @@ int cli_engineer_set(int argc, char *argv[]);
 
 
 /* What a node change breaks (cmd_impact.c).  Called on the changed roster: every allow line
- * whose group no longer has a node is named on stderr (doing: "revoking db-1"); without
- * force that is refused (false, nothing dropped).  Otherwise the lines naming nothing are
- * dropped, each said on stdout ("dropped alice's allow db-1:22"): a revocation never waits
- * for ACL edits, and a stale line must not grant a later node enrolled under the same name. */
+ * or policy rule whose group no longer has a node is named on stderr (doing: "revoking
+ * db-1"); without force that is refused (false, nothing dropped).  Otherwise the lines and
+ * rules naming nothing are dropped, each said on stdout ("dropped alice's allow db-1:22",
+ * "dropped 'policy allow web-1 -> db-1 tcp/80'"): a revocation never waits for ACL edits, and
+ * a stale line must not grant a later node enrolled under the same name. */
 bool cli_allows_settle(struct roster *r, const char *doing, bool force);
 /* The group that marks the bastion's node when keys.conf names no BastionNode. */
 #define CLI_BASTION_GROUP "bastion"
@@ -233,6 +234,7 @@ int cmd_list(int argc, char *argv[]);
 int cmd_show(int argc, char *argv[]);
 int cmd_diff(int argc, char *argv[]);
 int cmd_engineer(int argc, char *argv[]);
+int cmd_policy(int argc, char *argv[]);
 int cmd_push(int argc, char *argv[]);
 int cmd_node(int argc, char *argv[]);
 int cmd_node_config(int argc, char *argv[]);

@@ -354,6 +354,50 @@ static void diff_engineers(const struct roster *o, const struct roster *n, struc
 }
 
 /* Engineers have no key of their own to change: no "rekeyed" list for them. */
+/* The policy rules in one roster and not in the other (both in canonical order), written as
+ * "+ policy ..." / "- policy ..." lines or as two JSON arrays; how many differ. */
+static size_t diff_policy(const struct roster *pub, const struct roster *work, bool json)
+{
+	char text[ROSTER_POLICY_TEXT_MAX];
+	size_t changed = 0;
+
+	for (int side = 0; side < 2; side++) {
+		const struct roster *a = side ? pub : work, *b = side ? work : pub;
+		bool first = true;
+
+		if (json)
+			printf(", \"%s\": [", side ? "policy_removed" : "policy_added");
+		for (size_t i = 0, j = 0; i < a->n_policy; i++) {
+			while (j < b->n_policy && roster_policy_cmp(&b->policy[j], &a->policy[i]) < 0)
+				j++;
+			if (j < b->n_policy && roster_policy_cmp(&b->policy[j], &a->policy[i]) == 0)
+				continue;
+			roster_policy_rule_format(text, &a->policy[i]);
+			changed++;
+			if (json) {
+				printf("%s", first ? "" : ", ");
+				json_string_write(stdout, text);
+				first = false;
+			} else {
+				printf("%c policy %s\n", side ? '-' : '+', text);
+			}
+		}
+		if (json)
+			printf("]");
+	}
+	if (pub->policy_default_deny != work->policy_default_deny) {
+		changed++;
+		if (!json)
+			printf("~ policy default %s (was %s)\n", work->policy_default_deny ? "deny" :
+			    "allow", pub->policy_default_deny ? "deny" : "allow");
+	}
+	if (json)
+		printf(", \"policy_default\": \"%s\", \"policy_default_changed\": %s",
+		    work->policy_default_deny ? "deny" : "allow",
+		    pub->policy_default_deny != work->policy_default_deny ? "true" : "false");
+	return changed;
+}
+
 static void json_list(const struct name_list *l, bool rekeyed)
 {
 	size_t i;
@@ -432,9 +476,11 @@ int cmd_diff(int argc, char *argv[])
 		if (admin_changed)
 			printf(", \"admin_key_old\": \"%s\", \"admin_key_new\": \"%s\"", old_b64,
 			    new_b64);
+		diff_policy(&pub, &work, true);
 		printf("}\n");
 	} else {
-		total = text_list("node", ch.nodes) + text_list("engineer", ch.engineers);
+		total = text_list("node", ch.nodes) + text_list("engineer", ch.engineers) +
+		    diff_policy(&pub, &work, false);
 		if (ca_changed)
 			printf("%c engineer CA %s%s\n", !work.has_engineer_ca ? '-' :
 			    pub.has_engineer_ca ? '~' : '+', work.has_engineer_ca ? ca_line : "",

@@ -43,6 +43,8 @@ static const struct command commands[] = {
 	{ "engineer", cmd_engineer, "add|remove|set|ca|cert ...",
 	    "Adds, removes or edits an engineer" },
 	{ "node", cmd_node, "set ...", "Edits a node's endpoints, groups and subnets" },
+	{ "policy", cmd_policy, "allow|deny|remove|default|test|list ...",
+	    "Edits the node-to-node policy, or says what it allows" },
 	{ "rotate-admin", cmd_rotate_admin, "",
 	    "Replaces the admin key; the old key endorses the new one in the roster" },
 	{ "publish", cmd_publish, "[--force] [--renew] [--valid DURATION|none]",
@@ -78,7 +80,8 @@ static const struct command commands[] = {
 /* The commands that change the admin directory: each runs under its lock (dir_lock.c), from
  * before it reads the roster to its exit.  A new command that writes DIR goes here. */
 static const char *const mutating_commands[] = {
-	"init", "enroll", "rotate", "revoke", "engineer", "node", "rotate-admin", "publish",
+	"init", "enroll", "rotate", "revoke", "engineer", "node", "policy", "rotate-admin",
+	"publish",
 };
 
 static bool command_mutates(const char *name)

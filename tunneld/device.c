@@ -300,6 +300,7 @@ void device_destroy(struct device *dev)
 	}
 	/* After the addresses: they were never reachable unguarded. */
 	firewall_close(dev->fw);
+	firewall_policy_free(&dev->policy);
 	free(dev->routes);
 	free(dev->addresses);
 	if (dev->ev_tun)

@@ -10,6 +10,7 @@
 
 #include "wg/allowedips.h"
 #include "config.h"
+#include "firewall.h"
 #include "wg/engine.h"
 #include "udp.h"
 
@@ -120,7 +121,10 @@ struct device {
 	uint32_t rule_mark;		/* mark in our installed policy rules; 0: none yet */
 	unsigned mtu;
 	struct netlink *nl;
-	struct firewall *fw;		/* overlay firewall (manage_network, unless turned off) */
+	struct firewall *fw;		/* overlay firewall (manage_network, unless turned off
+					 * with no policy to enforce) */
+	struct firewall_policy policy;	/* the roster's, for this node (device_set_policy) */
+	bool policy_applied;		/* policy is what the kernel enforces */
 	struct addr_watch *addr_watch;	/* forgets sticky sources the host no longer has */
 	struct resolver *resolver;
 	uint64_t resolve_seq;		/* last lookup tag handed out, device-wide */
@@ -178,6 +182,11 @@ void device_buffers_unmap(uint8_t *mem, size_t len);
  * failure logged.  A failed bind changes nothing; other failures leave the rest applied and
  * the failed part recorded as missing, so calling again retries it. */
 int device_apply_file_config(struct device *dev, const struct config *c);
+/* Enforces p (the roster's policy for this node; copied) on what arrives through the tunnel,
+ * in the overlay firewall's table (opened for it even under OverlayFirewall = off), without
+ * touching a session.  An equal policy changes nothing.  On failure the previous one stays in
+ * force (policy_applied false) and the error is logged.  Returns 0 or a negative errno. */
+int device_set_policy(struct device *dev, const struct firewall_policy *p);
 /* device_apply_file_config for a change of a few peers: c holds every setting but lists only
  * the peers that are new or changed (each applied in full, as the file path does); the peers
  * whose public keys are in gone[] (n_gone of them; keys that are no peer are skipped) are

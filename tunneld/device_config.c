@@ -313,9 +313,31 @@ static int sync_route_policy(struct device *dev)
 	return first_err;
 }
 
+/* Opens the overlay firewall's table and puts the policy in it. */
+static int firewall_start(struct device *dev)
+{
+	int ret = firewall_open(&dev->fw, dev->ifname, dev->ifindex);
+
+	if (ret < 0) {
+		log_errno(LOG_LEVEL_ERROR, ret, "%s: cannot install the overlay firewall "
+		    "(nftables table inet warren-%s; OverlayFirewall = off runs without it, "
+		    "unless the roster has a policy)", dev->ifname, dev->ifname);
+		return ret;
+	}
+	if (firewall_policy_active(&dev->policy)) {
+		ret = firewall_set_policy(dev->fw, &dev->policy);
+		dev->policy_applied = ret == 0;
+		if (ret < 0)
+			log_errno(LOG_LEVEL_ERROR, ret, "%s: cannot enforce the roster's policy "
+			    "(table inet %s)", dev->ifname, firewall_table_name(dev->fw));
+	}
+	return 0;
+}
+
 /* The overlay firewall follows the addresses.  Before they change it guards the applied and
  * the wanted ones together, so that no address is ever on the interface unguarded; after,
- * it guards what was applied.  Turned on or off here too (SIGHUP). */
+ * it guards what was applied.  Turned on or off here too (SIGHUP); off, the table stays for
+ * the roster's policy alone, when there is one. */
 static int guard_addresses(struct device *dev, const struct config *c, bool after)
 {
 	struct config_prefix *both;
@@ -323,6 +345,8 @@ static int guard_addresses(struct device *dev, const struct config *c, bool afte
 	int ret;
 
 	if (c->no_overlay_firewall) {
+		if (dev->fw && firewall_policy_active(&dev->policy))
+			return firewall_set_addresses(dev->fw, NULL, 0);
 		if (dev->fw)
 			log_info("%s: overlay firewall off: table %s removed", dev->ifname,
 			    firewall_table_name(dev->fw));
@@ -330,15 +354,8 @@ static int guard_addresses(struct device *dev, const struct config *c, bool afte
 		dev->fw = NULL;
 		return 0;
 	}
-	if (!dev->fw) {
-		ret = firewall_open(&dev->fw, dev->ifname, dev->ifindex);
-		if (ret < 0) {
-			log_errno(LOG_LEVEL_ERROR, ret, "%s: cannot install the overlay firewall "
-			    "(nftables table inet warren-%s; OverlayFirewall = off runs without it)",
-			    dev->ifname, dev->ifname);
-			return ret;
-		}
-	}
+	if (!dev->fw && (ret = firewall_start(dev)) < 0)
+		return ret;
 	if (after)
 		return firewall_set_addresses(dev->fw, dev->addresses, dev->n_addresses);
 	if (!(both = calloc(dev->n_addresses + c->n_addresses + 1, sizeof(*both))))
@@ -349,6 +366,40 @@ static int guard_addresses(struct device *dev, const struct config *c, bool afte
 	n += c->n_addresses;
 	ret = firewall_set_addresses(dev->fw, both, n);
 	free(both);
+	return ret;
+}
+
+int device_set_policy(struct device *dev, const struct firewall_policy *p)
+{
+	struct firewall_policy copy;
+	int ret;
+
+	if (firewall_policy_equal(p, &dev->policy) && (dev->policy_applied ||
+	    !firewall_policy_active(p)))
+		return 0;
+	if ((ret = firewall_policy_copy(&copy, p)) < 0)
+		return ret;
+	firewall_policy_free(&dev->policy);
+	dev->policy = copy;
+	dev->policy_applied = false;
+	if (!dev->manage_network)
+		return 0;
+	if (!dev->fw) {
+		if (!firewall_policy_active(p)) {
+			dev->policy_applied = true;
+			return 0;
+		}
+		/* OverlayFirewall = off: the table holds the policy alone. */
+		if ((ret = firewall_start(dev)) < 0)
+			return ret;
+		return dev->policy_applied ? 0 : -EIO;
+	}
+	ret = firewall_set_policy(dev->fw, &dev->policy);
+	dev->policy_applied = ret == 0;
+	if (ret < 0)
+		log_errno(LOG_LEVEL_ERROR, ret, "%s: cannot enforce the roster's new policy; the "
+		    "previous one stays in force (table inet %s)", dev->ifname,
+		    firewall_table_name(dev->fw));
 	return ret;
 }
 

@@ -28,6 +28,49 @@ struct metrics {
 	char who[IFNAMSIZ + 16];	/* "wg0: metrics" */
 };
 
+struct policy_drops {
+	struct metrics_policy_drop *d;
+	size_t n, cap;
+	bool failed;
+};
+
+static void policy_drop_add(const char *rule, uint64_t packets, void *arg)
+{
+	struct policy_drops *pd = arg;
+
+	if (pd->n == pd->cap) {
+		size_t cap = pd->cap ? 2 * pd->cap : 16;
+		struct metrics_policy_drop *grown = realloc(pd->d, cap * sizeof(*grown));
+
+		if (!grown) {
+			pd->failed = true;
+			return;
+		}
+		pd->d = grown;
+		pd->cap = cap;
+	}
+	pd->d[pd->n].rule = rule;
+	pd->d[pd->n++].packets = packets;
+}
+
+/* The policy section, its drop counters read from the kernel now (firewall_policy_drops). */
+static void policy_write(struct prom_writer *w, struct device *dev)
+{
+	struct policy_drops pd = { 0 };
+	int ret = 0;
+
+	if (dev->fw)
+		ret = firewall_policy_drops(dev->fw, policy_drop_add, &pd);
+	if (ret < 0)
+		log_rl_errno(LOG_LEVEL_WARN, ret, "%s: cannot read the policy's counters",
+		    dev->ifname);
+	if (pd.failed)
+		prom_writer_fail(w);
+	metrics_policy_write(w, dev->policy_applied || !firewall_policy_active(&dev->policy),
+	    pd.d, ret < 0 ? 0 : pd.n);
+	free(pd.d);
+}
+
 /* The limits alone, silent (the guard's eviction asks it). */
 static bool fits(void *ctx, const struct sockaddr *sa, unsigned from_source, unsigned total)
 {
@@ -82,6 +125,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 		goto out;
 	}
 	metrics_page_write(&w, m->dev, m->rs, clock_now_ns());
+	policy_write(&w, m->dev);
 	out = evbuffer_new();
 	if (prom_writer_failed(&w) || !out || evbuffer_add(out, w.buf, w.len) < 0) {
 		log_error_rl("%s: cannot build the page (%zu bytes): out of memory or over %d "

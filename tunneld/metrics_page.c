@@ -225,3 +225,20 @@ void metrics_page_write(struct prom_writer *w, const struct device *dev,
 	gauge(w, "tunneld_roster_revoked", "1 if this node is not on the running roster.",
 	    rs->has_roster && rs->revoked ? 1 : 0);
 }
+
+void metrics_policy_write(struct prom_writer *w, bool applied,
+    const struct metrics_policy_drop *d, size_t n)
+{
+	gauge(w, "tunneld_policy_applied", "1 if the running roster's node-to-node policy is in "
+	    "force (or it has none); 0 if applying it failed and the previous one still is.",
+	    applied ? 1 : 0);
+	if (!n)
+		return;
+	prom_family(w, "tunneld_policy_dropped_packets_total", "counter",
+	    "Packets from the tunnel dropped by each deny rule of the policy, and by its default.");
+	for (size_t i = 0; i < n; i++) {
+		struct prom_label l = { "rule", d[i].rule };
+
+		prom_sample_u64(w, "tunneld_policy_dropped_packets_total", &l, 1, d[i].packets);
+	}
+}

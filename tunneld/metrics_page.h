@@ -4,6 +4,8 @@
 #ifndef TUNNELD_METRICS_PAGE_H
 #define TUNNELD_METRICS_PAGE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/prom.h"
@@ -19,5 +21,14 @@ const char *metrics_drop_reason_name(unsigned reason);
  * engine's load state). */
 void metrics_page_write(struct prom_writer *w, const struct device *dev,
     const struct roster_sync *rs, uint64_t now_ns);
+
+/* The policy section: whether the roster's policy is in force and the packets each drop rule
+ * of it dropped (rule: "deny ... " as in the roster, or "default deny"), d[0..n). */
+struct metrics_policy_drop {
+	const char *rule;	/* borrowed */
+	uint64_t packets;
+};
+void metrics_policy_write(struct prom_writer *w, bool applied,
+    const struct metrics_policy_drop *d, size_t n);
 
 #endif

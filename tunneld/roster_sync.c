@@ -22,6 +22,7 @@
 #include "device.h"
 #include "log.h"
 #include "peer.h"
+#include "policy_build.h"
 
 /* ---- pure parts: check, self, conversion ---- */
 
@@ -575,6 +576,29 @@ static void self_find(struct roster_sync *rs, const struct roster_node *old_self
 	sodium_memzero(next_priv, sizeof(next_priv));
 }
 
+/* The running roster's node-to-node policy for this node, into the firewall; logged when it
+ * changes.  A failure keeps the previous policy in force (device_set_policy logs it). */
+static void policy_apply(struct roster_sync *rs)
+{
+	struct firewall_policy p;
+	bool was_applied = rs->dev->policy_applied;
+	bool changed, was_active;
+
+	if (policy_build(rs->has_roster ? &rs->running : NULL, rs->self, rs->base.gossip_port,
+	    &p) < 0) {
+		log_error("%s: out of memory building the roster's policy; the previous one stays "
+		    "in force", rs->dev->ifname);
+		return;
+	}
+	changed = !firewall_policy_equal(&p, &rs->dev->policy);
+	was_active = firewall_policy_active(&rs->dev->policy);
+	if (device_set_policy(rs->dev, &p) == 0 && (changed || !was_applied) &&
+	    (firewall_policy_active(&p) || was_active))
+		log_info("%s: policy: %zu rule%s for this node, default %s", rs->dev->ifname,
+		    p.n_rules, p.n_rules == 1 ? "" : "s", p.default_drop ? "deny" : "allow");
+	firewall_policy_free(&p);
+}
+
 /* Applies r (now rs->running) given the roster that ran before (NULL: none), who we were
  * in it and whether it was fully applied.  A change of a few nodes, ours not among them, on a
  * fully applied roster is applied as a delta; anything else in full. */
@@ -613,6 +637,7 @@ static int apply(struct roster_sync *rs, const struct roster *old,
 out:
 	free(delta);
 	config_free(&cfg);
+	policy_apply(rs);
 	return ret;
 }
 
@@ -1352,6 +1377,8 @@ int roster_sync_init(struct roster_sync *rs, struct device *dev, const struct co
 	rs->base.has_mtu = cfg->has_mtu;
 	rs->base.mtu = cfg->mtu;
 	rs->base.no_overlay_firewall = cfg->no_overlay_firewall;
+	rs->base.has_gossip_port = cfg->has_gossip_port;
+	rs->base.gossip_port = cfg->gossip_port;
 	rs->base.replace_peers = true;
 	rs->expiry_warning = (int64_t)cfg->roster_expiry_warning;
 	rs->persist_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -43,6 +43,7 @@ void roster_free(struct roster *r)
 	free(r->nodes);
 	free(r->engineers);
 	free(r->endorsements);
+	free(r->policy);
 	roster_init(r);
 }
 
@@ -83,6 +84,11 @@ static int allow_qcmp(const void *a, const void *b)
 	return roster_allow_cmp(a, b);
 }
 
+static int policy_qcmp(const void *a, const void *b)
+{
+	return roster_policy_cmp(a, b);
+}
+
 void roster_sort(struct roster *r)
 {
 	size_t i;
@@ -100,6 +106,7 @@ void roster_sort(struct roster *r)
 	}
 	array_sort(r->nodes, r->n_nodes, sizeof(*r->nodes), node_cmp);
 	array_sort(r->engineers, r->n_engineers, sizeof(*r->engineers), engineer_cmp);
+	array_sort(r->policy, r->n_policy, sizeof(*r->policy), policy_qcmp);
 }
 
 /* Binary search (parsed rosters are sorted: a hit is found in log n); any hit is a match. */

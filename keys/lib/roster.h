@@ -82,6 +82,25 @@ struct roster_allow {
 enum { ROSTER_CERT_TOKEN_MIN = 8, ROSTER_CERT_TOKEN_MAX = 32,
 	ROSTER_CERT_PRINCIPAL_MAX = ROSTER_NAME_MAX + 1 + ROSTER_CERT_TOKEN_MAX };
 
+/* Node-to-node policy (docs/roster.md, "Policy"): "policy allow|deny FROM -> TO PROTO[/PORTS]".
+ * FROM and TO are targets as an allow line's (a node, group:NAME, *, or a prefix inside a node's
+ * subnet or the overlay); each node enforces the rules whose TO covers it on what it receives.
+ * A deny that matches wins over an allow; what no rule matches follows the default (allow,
+ * unless "policy default deny"). */
+enum roster_policy_proto {
+	ROSTER_POLICY_ANY = 0,
+	ROSTER_POLICY_ICMP = 1,		/* ICMP and ICMPv6 */
+	ROSTER_POLICY_TCP = 6,
+	ROSTER_POLICY_UDP = 17,
+};
+struct roster_policy_rule {
+	bool deny;
+	struct roster_allow from, to;	/* their targets only (ports, until unused) */
+	uint8_t proto;			/* enum roster_policy_proto */
+	uint16_t port_lo, port_hi;	/* TCP/UDP: the ports, 1-65535 for all; else 0 */
+	unsigned line;			/* where it was parsed; 0 if built */
+};
+
 struct roster_engineer {
 	char name[ROSTER_NAME_MAX + 1];
 	struct roster_ssh_key *ssh_keys;
@@ -117,6 +136,9 @@ struct roster {
 	size_t n_endorsements;
 	bool has_engineer_ca;
 	uint8_t engineer_ca[KEY_LEN];		/* Ed25519: signs engineers' SSH certificates */
+	bool policy_default_deny;		/* "policy default deny": what no rule allows */
+	struct roster_policy_rule *policy;	/* canonical order (roster_policy_cmp) */
+	size_t n_policy;
 	struct roster_node *nodes;		/* sorted by name */
 	size_t n_nodes;
 	struct roster_engineer *engineers;	/* sorted by name */
@@ -307,6 +329,31 @@ bool roster_ssh_key_parse(struct roster_ssh_key *k, const char *line, char *why,
 void roster_ssh_key_free(struct roster_ssh_key *k);
 /* OpenSSH's fingerprint: "SHA256:" + unpadded base64 of SHA-256(blob), as ssh-keygen -l. */
 void roster_ssh_key_fingerprint(const struct roster_ssh_key *k, char out[51]);
+/* A policy rule from its text after "policy " ("allow group:web -> group:db tcp/5432"); false
+ * with why.  Targets are checked against a roster by roster_policy_targets_exist. */
+bool roster_policy_rule_parse(struct roster_policy_rule *rule, const char *text, char *why,
+    size_t whylen);
+/* Its canonical text after "policy " (out: at least ROSTER_POLICY_TEXT_MAX bytes). */
+enum { ROSTER_POLICY_TEXT_MAX = 2 * (ROSTER_NAME_MAX + 7) + 40 };
+void roster_policy_rule_format(char *out, const struct roster_policy_rule *rule);
+/* What r's policy says of a packet from node from to node to (proto: enum
+ * roster_policy_proto, not ANY; port: the destination port, 0 for ICMP): a matching deny rule
+ * wins, else a matching allow rule, else the default.  *matched is the deciding rule, or NULL
+ * when the default decided. */
+bool roster_policy_allows(const struct roster *r, const struct roster_node *from,
+    const struct roster_node *to, uint8_t proto, uint16_t port,
+    const struct roster_policy_rule **matched);
+/* The same for a host inside a node's subnet (family, addr): only rules whose TO is "*" or a
+ * prefix holding it cover it. */
+bool roster_policy_allows_host(const struct roster *r, const struct roster_node *from,
+    int family, const uint8_t *addr, uint8_t proto, uint16_t port,
+    const struct roster_policy_rule **matched);
+/* Whether target a (an allow line's or a policy rule's) covers node n: its name, a group it
+ * is in, "*", or a prefix holding one of its overlay addresses. */
+bool roster_target_matches(const struct roster_allow *a, const struct roster_node *n);
+/* Canonical order: deny before allow, then from, to, protocol, ports. */
+int roster_policy_cmp(const struct roster_policy_rule *a, const struct roster_policy_rule *b);
+
 /* Whether p is NAME#TOKEN for engineer name (TOKEN: ROSTER_CERT_TOKEN_MIN..MAX of [a-z0-9]). */
 bool roster_cert_principal_valid(const char *name, const char *p);
 /* Gives e a new random cert principal, NAME# and 12 random [a-z0-9] (libsodium). */

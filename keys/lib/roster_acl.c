@@ -14,7 +14,7 @@ static bool in_group(const struct roster_node *n, const char *group)
 	return false;
 }
 
-static bool target_matches(const struct roster_allow *a, const struct roster_node *n)
+bool roster_target_matches(const struct roster_allow *a, const struct roster_node *n)
 {
 	if (a->is_prefix)
 		return (n->has_addr4 && roster_prefix_contains(&a->prefix, AF_INET, n->addr4)) ||
@@ -24,6 +24,74 @@ static bool target_matches(const struct roster_allow *a, const struct roster_nod
 	if (strncmp(a->target, "group:", 6) == 0)
 		return in_group(n, a->target + 6);
 	return strcmp(a->target, n->name) == 0;
+}
+
+/* Whether rule's protocol and ports cover proto/port (ICMP and "any": no port). */
+static bool policy_proto_matches(const struct roster_policy_rule *rule, uint8_t proto,
+    uint16_t port)
+{
+	if (rule->proto == ROSTER_POLICY_ANY)
+		return true;
+	if (rule->proto != proto)
+		return false;
+	return rule->port_lo == 0 || (port >= rule->port_lo && port <= rule->port_hi);
+}
+
+/* What a policy rule's TO must cover: a node, or a host by address (inside a subnet). */
+struct policy_dest {
+	const struct roster_node *node;		/* or NULL: */
+	int family;
+	const uint8_t *addr;
+};
+
+static bool dest_matches(const struct roster_allow *to, const struct policy_dest *d)
+{
+	if (d->node)
+		return roster_target_matches(to, d->node);
+	/* Names and groups cover nodes, never the hosts behind them. */
+	return strcmp(to->target, "*") == 0 ||
+	    (to->is_prefix && roster_prefix_contains(&to->prefix, d->family, d->addr));
+}
+
+static bool policy_decide(const struct roster *r, const struct roster_node *from,
+    const struct policy_dest *to, uint8_t proto, uint16_t port,
+    const struct roster_policy_rule **matched)
+{
+	const struct roster_policy_rule *allow = NULL;
+
+	for (size_t i = 0; i < r->n_policy; i++) {
+		const struct roster_policy_rule *rule = &r->policy[i];
+
+		if (!roster_target_matches(&rule->from, from) || !dest_matches(&rule->to, to) ||
+		    !policy_proto_matches(rule, proto, port))
+			continue;
+		if (rule->deny) {
+			*matched = rule;
+			return false;
+		}
+		if (!allow)
+			allow = rule;
+	}
+	*matched = allow;
+	return allow ? true : !r->policy_default_deny;
+}
+
+bool roster_policy_allows(const struct roster *r, const struct roster_node *from,
+    const struct roster_node *to, uint8_t proto, uint16_t port,
+    const struct roster_policy_rule **matched)
+{
+	const struct policy_dest d = { to, 0, NULL };
+
+	return policy_decide(r, from, &d, proto, port, matched);
+}
+
+bool roster_policy_allows_host(const struct roster *r, const struct roster_node *from,
+    int family, const uint8_t *addr, uint8_t proto, uint16_t port,
+    const struct roster_policy_rule **matched)
+{
+	const struct policy_dest d = { NULL, family, addr };
+
+	return policy_decide(r, from, &d, proto, port, matched);
 }
 
 /* An allow line with an until grants nothing from that moment on. */
@@ -42,7 +110,7 @@ bool roster_engineer_allows(const struct roster *r, const struct roster_engineer
 		return false;
 	for (i = 0; i < e->n_allows; i++)
 		if (port >= e->allows[i].port_lo && port <= e->allows[i].port_hi &&
-		    in_force(&e->allows[i], now) && target_matches(&e->allows[i], n))
+		    in_force(&e->allows[i], now) && roster_target_matches(&e->allows[i], n))
 			return true;
 	return false;
 }

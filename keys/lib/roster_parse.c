@@ -84,6 +84,7 @@ struct parser {
 	size_t n_ssh;
 	struct target_rec *targets;
 	size_t n_targets;
+	bool in_policy;			/* a policy line was read: no node or engineer after */
 	char (*groups)[ROSTER_NAME_MAX + 1];
 	size_t n_groups;
 };
@@ -834,11 +835,53 @@ static void open_engineer(struct parser *p)
 	p->block = BLOCK_ENGINEER;
 }
 
+/* "policy default deny" (first, once) or "policy allow|deny FROM -> TO PROTO[/PORTS]". */
+static void policy_line(struct parser *p)
+{
+	struct roster *r = p->r;
+	struct roster_policy_rule rule, *slot;
+	char why[160];
+	int c;
+
+	p->in_policy = true;
+	if (p->ntok >= 2 && strcmp(p->tok[1], "default") == 0) {
+		if (p->ntok != 3 || (strcmp(p->tok[2], "deny") && strcmp(p->tok[2], "allow")))
+			perr(p, "expected 'policy default deny'");
+		else if (strcmp(p->tok[2], "allow") == 0)
+			perr(p, "non-canonical 'policy default allow' (allow is the default: write "
+			    "nothing)");
+		else if (r->policy_default_deny || r->n_policy)
+			perr(p, "'policy default deny' comes once, before the rules");
+		else
+			r->policy_default_deny = true;
+		return;
+	}
+	if (!p->rest || !roster_policy_rule_parse(&rule, p->rest, why, sizeof(why))) {
+		perr(p, "%s", p->rest ? why : "expected 'policy allow|deny FROM -> TO PROTO'");
+		return;
+	}
+	rule.line = p->line;
+	if (r->n_policy) {
+		c = roster_policy_cmp(&r->policy[r->n_policy - 1], &rule);
+		if (c == 0) {
+			perr(p, "duplicate policy rule (first at line %u)",
+			    r->policy[r->n_policy - 1].line);
+			return;
+		}
+		if (c > 0)
+			perr(p, "policy rules not sorted (deny before allow, then by from, to, "
+			    "protocol, ports)");
+	}
+	slot = push(p, &r->policy, &r->n_policy, sizeof(*r->policy));
+	if (slot)
+		*slot = rule;
+}
+
 static void top_line(struct parser *p)
 {
 	const char *k = p->tok[0];
 	bool node = strcmp(k, "node") == 0, eng = strcmp(k, "engineer") == 0;
-	bool sig = strcmp(k, "signature") == 0;
+	bool sig = strcmp(k, "signature") == 0, pol = strcmp(k, "policy") == 0;
 	int h = header_index(k);
 
 	if (p->sig_line) {
@@ -853,12 +896,20 @@ static void top_line(struct parser *p)
 		perr(p, "'%s' belongs in the header, before the first node", k);
 		return;
 	}
-	if (!node && !eng && !sig) {
+	if (!node && !eng && !sig && !pol) {
 		perr(p, "unknown field '%s'", q(p, k));
 		return;
 	}
 	header_finish(p);
 	block_finish(p);
+	if (pol) {
+		policy_line(p);
+		return;
+	}
+	if ((node || eng) && p->in_policy) {
+		perr(p, "%s after policy lines (nodes, engineers, then policy)", k);
+		return;
+	}
 	if (p->ntok != 2) {
 		perr(p, "'%s' takes 1 value, not %zu", k, p->ntok - 1);
 		if (sig)
@@ -1156,12 +1207,37 @@ static void check_ssh(struct parser *p)
 			    p->ssh[i - 1].line);
 }
 
+/* A policy rule's FROM or TO names something this roster has. */
+static void policy_target_check(struct parser *p, const struct roster_allow *a, unsigned line,
+    const char *side)
+{
+	if (strcmp(a->target, "*") == 0)
+		return;
+	if (a->is_prefix) {
+		if (!roster_allow_target_exists(p->r, a))
+			errat(p, line, "policy %s names prefix %s that is inside no node's subnet nor "
+			    "the overlay cidr", side, a->target);
+	} else if (strncmp(a->target, "group:", 6) == 0) {
+		if (!array_search(a->target + 6, p->groups, p->n_groups, sizeof(*p->groups),
+		    name_cmp))
+			errat(p, line, "policy %s names group '%s' that no node is in", side,
+			    a->target + 6);
+	} else if (!roster_node_find(p->r, a->target)) {
+		errat(p, line, "policy %s names node '%s' that is not in the roster", side,
+		    a->target);
+	}
+}
+
 static void check_targets(struct parser *p)
 {
 	const struct roster_allow *a;
 	size_t i;
 
 	array_sort(p->groups, p->n_groups, sizeof(*p->groups), name_cmp);
+	for (i = 0; i < p->r->n_policy; i++) {
+		policy_target_check(p, &p->r->policy[i].from, p->r->policy[i].line, "FROM");
+		policy_target_check(p, &p->r->policy[i].to, p->r->policy[i].line, "TO");
+	}
 	for (i = 0; i < p->n_targets; i++) {
 		a = &p->r->engineers[p->targets[i].owner].allows[p->targets[i].allow];
 		if (a->is_prefix) {

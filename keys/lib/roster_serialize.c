@@ -187,6 +187,14 @@ char *roster_text_write(const struct roster *r, bool with_signature, size_t *len
 		put_node(&b, &r->nodes[i]);
 	for (i = 0; i < r->n_engineers; i++)
 		put_engineer(&b, &r->engineers[i]);
+	if (r->policy_default_deny)
+		puts_(&b, "policy default deny\n");
+	for (i = 0; i < r->n_policy; i++) {
+		char rule[ROSTER_POLICY_TEXT_MAX];
+
+		roster_policy_rule_format(rule, &r->policy[i]);
+		putf(&b, "policy %s\n", rule);
+	}
 	if (with_signature && r->has_signature) {
 		puts_(&b, "signature ");
 		put_b64(&b, r->signature, ROSTER_SIG_LEN);

@@ -331,6 +331,9 @@ echo
 # The roster: parse + verify + apply time and tunneld memory with 1,000 and 10,000 nodes.
 ROUNDS=$ROUNDS bash "$(dirname "$0")/bench_roster.sh" </dev/null || true
 echo
+# The node-to-node policy: throughput with 100 and 200 rules against none.
+ROUNDS=$ROUNDS bash "$(dirname "$0")/bench_policy.sh" </dev/null || true
+echo
 # The bastion vs OpenSSH's sshd as jump host: connect time, one jump's throughput, 500 jumps.
 ROUNDS=$ROUNDS bash "$(dirname "$0")/bench_bastion.sh" </dev/null || true
 echo
