@@ -75,11 +75,14 @@ for n in db-1 web-1 ops; do
 	rnode_provision "$n"
 	rnode_conf "$n"
 	printf 'MetricsListen = 127.0.0.1:%s\n' "$MPORT" >>"$(conf_file "$n")"
+	# ops runs without the overlay firewall's address rules: its policy must hold anyway.
+	[ "$n" = ops ] && printf 'OverlayFirewall = off\n' >>"$(conf_file "$n")"
 	rnode_start "$n"
 done
 listen db-1 5432
 listen db-1 5433
 listen web-1 8080
+listen ops 8080
 ip netns exec "${NS[db-1]}" timeout -k 2 "$(time_left)" nc -6 -n -l -k 5434 >/dev/null 2>&1 &
 BG_PIDS+=($!)
 wait_until 10 listening db-1 5434
@@ -171,6 +174,11 @@ check "ops pings db" ping_ok ops "${OV4[db-1]}"
 # web's own default deny: what db opens to web is refused there, and what web opened to db
 # had its answers come back (the accepted connection above) by conntrack.
 check "db cannot reach web:8080 (web's policy: default deny)" blocked db-1 web-1 8080
+check "web cannot reach ops:8080: ops' policy holds under OverlayFirewall = off" \
+	blocked web-1 ops 8080
+ops_table=$(ip netns exec "${NS[ops]}" nft list table inet "warren-${IFN[ops]}" 2>&1)
+assert_match "ops' table holds the policy chain" "chain node_policy" "$ops_table"
+assert_nomatch "and no address rule (OverlayFirewall = off)" "daddr [0-9a-f.:]+ drop" "$ops_table"
 listing=$(ip netns exec "${NS[db-1]}" nft list table inet "warren-${IFN[db-1]}" 2>&1)
 assert_match "db's table has the policy chain" "hook prerouting" "$listing"
 assert_match "db's allow rule carries its roster text" \
