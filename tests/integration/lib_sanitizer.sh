@@ -24,7 +24,10 @@ san_env_setup() {
 	mkdir -p "$d"
 	chmod 1777 "$d"
 	export SAN_DIR=$d
-	export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:strict_string_checks=1:log_path=$d/asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+	# malloc_context_size=10 (default 30): the allocation and free stacks a report shows stop
+	# at 10 frames, and every malloc and free unwinds a third as far.  Measured: the ASan runs
+	# of test_keys_admin and test_bastion_acl took 24 CPU-s with 30 and 16 with 10.
+	export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:strict_string_checks=1:malloc_context_size=10:log_path=$d/asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 	export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$d/ubsan${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 	export TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1:history_size=4:suppressions=$SAN_SUPP:log_path=$d/tsan${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
 }
