@@ -36,11 +36,17 @@ fi
 assert_match "the refusal names the group" "nope" "$(cat "$T/nope.err")"
 
 # The bastion's node (group bastion; never started here) and an engineer allowed on db:22.
+# A second bastion node, and bob, allowed on a host inside db's subnet: the guard checks
+# every bastion node and the subnet's hosts too.
 rnode_add jump 4
 rnode_enroll jump --group bastion
+rnode_add jump2 5
+rnode_enroll jump2 --group bastion
 mkdir -p "$T/ssh"
-ssh-keygen -q -t ed25519 -N '' -C alice -f "$T/ssh/alice" </dev/null
+for e in alice bob; do ssh-keygen -q -t ed25519 -N '' -C "$e" -f "$T/ssh/$e" </dev/null; done
 keys_admin engineer add alice --ssh-key "$T/ssh/alice.pub" --allow 'group:db:22' \
+	>>"$T/keys.out" 2>>"$T/keys.err"
+keys_admin engineer add bob --ssh-key "$T/ssh/bob.pub" --allow '10.20.0.5/32:22' \
 	>>"$T/keys.out" 2>>"$T/keys.err"
 cp "$ADMIN/roster" "$T/roster.before"
 rc=0
@@ -49,6 +55,17 @@ assert_eq "keys refuses a default deny that would lock the bastion out" 1 "$rc"
 assert_match "the refusal names the jump it would block" \
 	"block the bastion's node jump from db-1 tcp/22, which alice's allow line 'group:db' grants" \
 	"$(cat "$T/lockout.out")"
+assert_match "and a jump to a host inside db's subnet" \
+	"block the bastion's node jump from 10.20.0.5/32 tcp/22, which bob's allow line '10.20.0.5/32' grants" \
+	"$(cat "$T/lockout.out")"
+assert_match "and the second bastion node's jumps" "block the bastion's node jump2 from db-1 tcp/22" \
+	"$(cat "$T/lockout.out")"
+keys_admin policy allow jump '*' tcp/22 >>"$T/keys.out" 2>>"$T/keys.err"
+rc=0
+keys_admin policy default deny >"$T/lockout2.out" 2>&1 || rc=$?
+assert_eq "with only the first bastion node allowed, default deny is still refused" 1 "$rc"
+assert_match "naming jump2" "jump2 from db-1 tcp/22" "$(cat "$T/lockout2.out")"
+keys_admin policy remove allow jump '*' tcp/22 >>"$T/keys.out" 2>>"$T/keys.err"
 check "the refused edit left the working roster as it was" cmp -s "$ADMIN/roster" "$T/roster.before"
 # reaches FROM TO PORT [SECONDS]: a TCP connection to TO's overlay address is accepted.
 reaches() {
