@@ -336,6 +336,18 @@ static bool prefix_append(struct config_prefix **arr, size_t *n, const struct co
 	return true;
 }
 
+bool config_prefix_add(struct config_prefix **v, size_t *n, int family, const uint8_t *addr,
+    uint8_t cidr)
+{
+	struct config_prefix x;
+
+	memset(&x, 0, sizeof(x));
+	x.family = family;
+	memcpy(x.addr, addr, family == AF_INET ? 4 : 16);
+	x.cidr = cidr;
+	return prefix_append(v, n, &x);
+}
+
 /*
  * The file parser.
  */

@@ -87,6 +87,11 @@ struct config_errors {
 	size_t count;
 };
 
+/* Appends family/addr/cidr (4 or 16 bytes of addr) to the array *v of *n, grown by one.  false
+ * when out of memory (the array is kept). */
+bool config_prefix_add(struct config_prefix **v, size_t *n, int family, const uint8_t *addr,
+    uint8_t cidr);
+
 void config_init(struct config *c);
 /* Frees everything and wipes the keys. */
 void config_free(struct config *c);

@@ -157,14 +157,13 @@ void fw_put_ct(struct nftnl_rule *r, uint32_t key, bool store, bool *failed)
 	rule_add_expr(r, e, failed);
 }
 
-void fw_put_lookup(struct nftnl_rule *r, const char *set, uint32_t id, bool *failed)
+void fw_put_lookup(struct nftnl_rule *r, const char *set, bool *failed)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
 
 	if (e) {
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
 		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, id);
 	}
 	rule_add_expr(r, e, failed);
 }

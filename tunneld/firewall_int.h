@@ -67,8 +67,9 @@ void fw_put_bitwise(struct nftnl_rule *r, const void *mask, const void *xor, uin
 #define FIREWALL_CT_ORIGIN 0x80000000u
 /* reg1 = ct KEY, or with store ct KEY = reg1 */
 void fw_put_ct(struct nftnl_rule *r, uint32_t key, bool store, bool *failed);
-/* reg1 in the set name (id: its id in this batch), or the rule ends here */
-void fw_put_lookup(struct nftnl_rule *r, const char *set, uint32_t id, bool *failed);
+/* reg1 in the set called name (one written earlier in the batch: the kernel finds it by
+ * name), or the rule ends here */
+void fw_put_lookup(struct nftnl_rule *r, const char *set, bool *failed);
 void fw_put_counter(struct nftnl_rule *r, bool *failed);
 /* fib daddr type != unicast: the destination is this host (any local address, broadcast,
  * multicast), not one it routes on; or the rule ends here */

@@ -291,7 +291,7 @@ static void put_prefix_match(struct nftnl_rule *r, const struct config_prefix *a
 static void put_lookup(struct nftnl_rule *r, const char *set, int f, bool source, bool *failed)
 {
 	put_addr(r, f, source, failed);
-	fw_put_lookup(r, set, 0, failed);
+	fw_put_lookup(r, set, failed);
 }
 
 /* ct mark = (ct mark & ~MASK) | gen << SHIFT: the low bits are left to others */

@@ -11,27 +11,11 @@ static size_t addr_len(int family)
 	return family == AF_INET ? 4 : 16;
 }
 
-static int push(struct config_prefix **v, size_t *n, int family, const uint8_t *addr,
-    uint8_t cidr)
-{
-	struct config_prefix *grown = realloc(*v, (*n + 1) * sizeof(**v));
-
-	if (!grown)
-		return -ENOMEM;
-	*v = grown;
-	memset(&grown[*n], 0, sizeof(grown[*n]));
-	grown[*n].family = family;
-	memcpy(grown[*n].addr, addr, addr_len(family));
-	grown[*n].cidr = cidr;
-	(*n)++;
-	return 0;
-}
-
 static int node_addresses(const struct roster_node *n, struct config_prefix **v, size_t *count)
 {
-	if (n->has_addr4 && push(v, count, AF_INET, n->addr4, 32) < 0)
+	if (n->has_addr4 && !config_prefix_add(v, count, AF_INET, n->addr4, 32))
 		return -ENOMEM;
-	if (n->has_addr6 && push(v, count, AF_INET6, n->addr6, 128) < 0)
+	if (n->has_addr6 && !config_prefix_add(v, count, AF_INET6, n->addr6, 128))
 		return -ENOMEM;
 	return 0;
 }
@@ -118,8 +102,8 @@ static int rule_from(const struct roster *r, const struct roster_policy_rule *pr
 			return -ENOMEM;
 	if (pr->from.is_prefix) {
 		drop_covered(fr->from, &fr->n_from, &pr->from.prefix);
-		if (push(&fr->from, &fr->n_from, pr->from.prefix.family, pr->from.prefix.addr,
-		    pr->from.prefix.cidr) < 0)
+		if (!config_prefix_add(&fr->from, &fr->n_from, pr->from.prefix.family,
+		    pr->from.prefix.addr, pr->from.prefix.cidr))
 			return -ENOMEM;
 	}
 	unique(fr->from, &fr->n_from);

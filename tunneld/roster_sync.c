@@ -107,22 +107,6 @@ const struct roster_node *roster_sync_find_self(const struct roster *r,
 	return n;
 }
 
-static bool add_prefix(struct config_prefix **v, size_t *n, int family, const uint8_t *addr,
-    uint8_t cidr)
-{
-	struct config_prefix *grown = realloc(*v, (*n + 1) * sizeof(**v));
-
-	if (!grown)
-		return false;
-	*v = grown;
-	memset(&grown[*n], 0, sizeof(grown[*n]));
-	grown[*n].family = family;
-	memcpy(grown[*n].addr, addr, family == AF_INET ? 4 : 16);
-	grown[*n].cidr = cidr;
-	(*n)++;
-	return true;
-}
-
 static void node_endpoint(const struct roster_node *n, struct config_peer *cp)
 {
 	union wg_sockaddr *ep = &cp->endpoint;
@@ -156,13 +140,13 @@ static bool node_peer(const struct roster_node *n, struct config_peer *cp)
 	memcpy(cp->name, n->name, sizeof(cp->name));
 	cp->replace_allowed_ips = true;
 	cp->line = n->line;
-	if (n->has_addr4 && !add_prefix(&cp->allowed_ips, &cp->n_allowed_ips, AF_INET, n->addr4, 32))
+	if (n->has_addr4 && !config_prefix_add(&cp->allowed_ips, &cp->n_allowed_ips, AF_INET, n->addr4, 32))
 		return false;
 	if (n->has_addr6 &&
-	    !add_prefix(&cp->allowed_ips, &cp->n_allowed_ips, AF_INET6, n->addr6, 128))
+	    !config_prefix_add(&cp->allowed_ips, &cp->n_allowed_ips, AF_INET6, n->addr6, 128))
 		return false;
 	for (size_t i = 0; i < n->n_subnets; i++) {
-		if (!add_prefix(&cp->allowed_ips, &cp->n_allowed_ips, n->subnets[i].family,
+		if (!config_prefix_add(&cp->allowed_ips, &cp->n_allowed_ips, n->subnets[i].family,
 		    n->subnets[i].addr, n->subnets[i].cidr))
 			return false;
 	}
@@ -188,10 +172,10 @@ static bool settings_to_config(const struct roster *r, const struct roster_node 
 	/* Revoked: no addresses, no peers, no traffic. */
 	if (!r || !self)
 		return true;
-	if (self->has_addr4 && !add_prefix(&out->addresses, &out->n_addresses, AF_INET,
+	if (self->has_addr4 && !config_prefix_add(&out->addresses, &out->n_addresses, AF_INET,
 	    self->addr4, r->cidr4.cidr))
 		goto fail;
-	if (self->has_addr6 && r->has_cidr6 && !add_prefix(&out->addresses, &out->n_addresses,
+	if (self->has_addr6 && r->has_cidr6 && !config_prefix_add(&out->addresses, &out->n_addresses,
 	    AF_INET6, self->addr6, r->cidr6.cidr))
 		goto fail;
 	return true;
