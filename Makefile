@@ -5,7 +5,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS    := libsodium libb2 libevent libmnl libnftnl libcrypto libsystemd
+PKGS    := libsodium libb2 libevent libmnl libnftnl libcrypto
 # The one version of every program (--version) and of the package: debian/changelog's top entry.
 # ("warren (0.9.0) unstable; ...": the second word without its parentheses)
 VERSION := $(shell awk 'NR == 1 { print substr($$2, 2, length($$2) - 2) }' debian/changelog)
@@ -168,7 +168,7 @@ $(BUILD)/bench_handshake: $(BUILD)/obj/tests/bench/bench_handshake.o $(LIBWG)
 DEPS := build-essential pkg-config libsodium-dev libb2-dev libevent-dev libmnl-dev libnftnl-dev \
         libssh-dev libssl-dev libseccomp-dev libcmocka-dev iproute2 iputils-ping iperf3 wireguard-go wireguard-tools \
         openssh-client openssh-server procps psmisc coreutils netcat-openbsd clang time gdb strace \
-        systemd systemd-container libsystemd-dev libcap2-bin util-linux nftables rsync curl python3-asyncssh prometheus \
+        systemd systemd-container libcap2-bin util-linux nftables rsync curl python3-asyncssh prometheus \
         bash-builtins tinc nebula openvpn gnuplot-nox
 deps:
 	$(Q)missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \

@@ -2,7 +2,8 @@
  * systemd's notify socket ($NOTIFY_SOCKET): READY=1 / RELOADING=1 (with MONOTONIC_USEC) /
  * STOPPING=1 each with its STATUS=; a status with a newline cannot add a field of its own; a
  * long status is cut, never overflowing; without $NOTIFY_SOCKET every call is a no-op that
- * succeeds; a socket nobody listens on is an error returned, not a crash. */
+ * succeeds; a socket nobody listens on is an error returned, not a crash; an abstract socket
+ * ('@') is reached; an address systemd would not hand a service is refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -104,12 +105,61 @@ static void test_outside_systemd(void **state)
 	setenv("NOTIFY_SOCKET", sock_path, 1);
 }
 
+/* systemd may name an abstract socket ('@' for the leading NUL); the name is exactly its
+ * bytes, so a sender that counted a trailing NUL would reach no one. */
+static void test_abstract_socket(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char name[64], buf[256];
+	socklen_t salen;
+	ssize_t n;
+	int fd;
+
+	(void)state;
+	snprintf(name, sizeof(name), "@test_notify.%d", (int)getpid());
+	memcpy(sa.sun_path, name, strlen(name));
+	sa.sun_path[0] = '\0';
+	salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(name));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, salen), 0);
+	setenv("NOTIFY_SOCKET", name, 1);
+	assert_int_equal(notify_ready("abstract"), 0);
+	n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, "READY=1\nSTATUS=abstract");
+	close(fd);
+	setenv("NOTIFY_SOCKET", sock_path, 1);
+}
+
+/* What systemd would never hand a service is refused, not sent somewhere else. */
+static void test_bad_address(void **state)
+{
+	char long_path[200];
+
+	(void)state;
+	setenv("NOTIFY_SOCKET", "relative/notify", 1);
+	assert_true(notify_ready("up") < 0);
+	setenv("NOTIFY_SOCKET", "vsock:2:1234", 1);
+	assert_true(notify_ready("up") < 0);
+	memset(long_path, 'a', sizeof(long_path) - 1);
+	long_path[0] = '/';
+	long_path[sizeof(long_path) - 1] = '\0';
+	setenv("NOTIFY_SOCKET", long_path, 1);
+	assert_true(notify_ready("up") < 0);
+	setenv("NOTIFY_SOCKET", sock_path, 1);
+	assert_string_equal(next_msg(), "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_states),
 		cmocka_unit_test(test_hostile_status),
 		cmocka_unit_test(test_outside_systemd),
+		cmocka_unit_test(test_abstract_socket),
+		cmocka_unit_test(test_bad_address),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
