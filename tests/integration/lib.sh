@@ -1139,16 +1139,23 @@ audit_verify() { timeout -k 2 30 "$KEYS_BIN" audit verify "$1" --key "$(audit_pu
 
 # jump_hold ENGINEER NODE SECONDS FILE: a jump held open in the background, ENGINEER through
 # the bastion to NODE running a remote loop that prints "up", then "tick" once a second for
-# SECONDS, then "done", into FILE; JUMP_PID is its ssh.  Waits (15 s) for the first tick.
+# SECONDS (the first at once) or until jump_release FILE, then "done", into FILE; JUMP_PID is
+# its ssh.  Waits (15 s) for the first tick.  A test that has seen what it held the jump open
+# for releases it instead of waiting out SECONDS, which then only bound it.
 jump_hold() {
 	local e=$1 n=$2 s=$3 f=$4
+	rm -f "$f.release"
 	SSH_TIMEOUT=$((s + 60)) eng_ssh "$e" -J "$e@bastion" "$n" \
-		"echo up; i=0; while [ \$i -lt $s ]; do sleep 1; echo tick; i=\$((i+1)); done; echo done" \
+		"echo up; i=0; while [ \$i -lt $s ] && [ ! -e '$f.release' ]; do echo tick; sleep 1; i=\$((i+1)); done; echo done" \
 		>"$f" 2>&1 </dev/null &
 	JUMP_PID=$!
 	BG_PIDS+=($JUMP_PID)
 	check "$e's jump to $n is open" wait_until 15 grep -q '^tick' "$f"
 }
+
+# jump_release FILE: the jump_hold writing FILE ends its loop within a second (the engineer
+# sees the file: $T is 0711, the file 0644), prints "done" and exits.
+jump_release() { (umask 022; : >"$1.release"); }
 
 # audit_count EVENT [FIELD=VALUE...]: lines of the audit log with that event (and fields, JSON
 # strings, compared as text).
