@@ -81,23 +81,33 @@ BIG_SIZE=$(stat -c %s "$T/big")
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 field() { sed -n "s/.*\\b$1=\\([0-9]*\\).*/\\1/p" "$2"; }
 
-# attack NAME ARGS...: runs gossip_flood body from b while c pings a every 50 ms for 8 s;
-# sets RTT (max, ms), LOST, GROWTH (a's peak RSS growth, KiB) and OUT (the client's report).
+# attack NAME ARGS...: runs gossip_flood body from b while c pings a every 50 ms, in rounds of
+# 20 (1 s, each waiting up to 6 s for its replies) from 0.3 s before the client starts until a
+# whole round has run after it ended (the client waits for a's answer, so a loop busy with the
+# body holds it); sets RTT (max, ms), LOST (% of all rounds), GROWTH (a's peak RSS growth, KiB)
+# and OUT (the client's report).
 attack() {
-	local name=$1 hwm0; shift
+	local name=$1 hwm0 ended=$T/flood.$1.ended; shift
 	hwm0=$(hwm_kb "${PID[a]}")
-	timeout -k 2 30 ip netns exec "${NS[c]}" ping -n -q -i 0.05 -c 160 -W 6 "${OV4[a]}" \
-		>"$T/ping.$name" 2>&1 &
+	rm -f "$ended"
+	timeout -k 2 60 ip netns exec "${NS[c]}" sh -c 'while :; do
+		last=0; [ -e "$1" ] && last=1
+		ping -n -q -i 0.05 -c 20 -W 6 "$2"
+		[ "$last" = 0 ] || break
+	done' sh "$ended" "${OV4[a]}" >"$T/ping.$name" 2>&1 &
 	local ping_pid=$!
 	BG_PIDS+=("$ping_pid")
 	sleep 0.3
 	timeout -k 2 40 ip netns exec "${NS[b]}" "$FLOOD" body "${OV4[a]}" "$GOSSIP_PORT" "$@" -t 25 \
 		>"$T/flood.$name" 2>&1 || true
+	: >"$ended"
 	wait "$ping_pid" || true
 	OUT=$(cat "$T/flood.$name")
-	RTT=$(sed -n 's|^rtt min/avg/max/mdev = [0-9.]*/[0-9.]*/\([0-9.]*\)/.*|\1|p' "$T/ping.$name")
+	RTT=$(sed -n 's|^rtt min/avg/max/mdev = [0-9.]*/[0-9.]*/\([0-9.]*\)/.*|\1|p' "$T/ping.$name" |
+		sort -g | tail -n 1)
 	RTT=${RTT%.*}
-	LOST=$(sed -n 's/.* \([0-9]*\)% packet loss.*/\1/p' "$T/ping.$name")
+	LOST=$(awk '/packets transmitted/ { tx += $1; rx += $4 } END { if (tx) print int(100 * (tx - rx) / tx) }' \
+		"$T/ping.$name")
 	GROWTH=$(( $(hwm_kb "${PID[a]}") - hwm0 ))
 	printf '%s: %s; ping c -> a max RTT %s ms, %s%% lost; a peak RSS +%s KiB\n' "$name" "$OUT" \
 		"${RTT:-none}" "${LOST:-?}" "$GROWTH"
