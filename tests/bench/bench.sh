@@ -10,7 +10,9 @@
 #   tinc, nebula, openvpn   Debian's, configured in bench_systems.sh (ciphers there)
 #
 # ROUNDS interleaved rounds (each round visits every system in turn), per system and round:
-#   ping idle     PINGS pings at 10 ms, the average rtt (ping's own avg)
+#   ping idle     PINGS pings at 10 ms, the average rtt (ping's own avg; 500 by default: with
+#                 200 the averages of one system moved by up to 0.2 ms between rounds, a few
+#                 wake-up outliers of this VM in the millisecond weighing on each)
 #   tcp1          iperf3 single stream, SECS seconds, Gbit/s received; meanwhile, from 0.5 s in,
 #                 PINGS pings at 10 ms: the average rtt under load
 #   tcp4          iperf3 -P 4, SECS seconds, Gbit/s received
@@ -25,7 +27,7 @@
 # OUT_DIR/performance.md with a gnuplot chart OUT_DIR/performance.png; OUT_DIR defaults to docs/).
 # Then the roster, bastion and flood benchmarks, unless EXTRAS=0.
 #
-#   ROUNDS=3 SECS=8 UDP_SECS=4 PINGS=200 BASELINE= SYSTEMS="veth tunneld ..." EXTRAS=1
+#   ROUNDS=3 SECS=8 UDP_SECS=4 PINGS=500 BASELINE= SYSTEMS="veth tunneld ..." EXTRAS=1
 #   OUT_DIR=docs UDP_PPS= (unset: found on the veth, CAL_SECS=2 per try) KEEP= (raw results)
 #   (as root; `make bench` sets BUILD; `make bench BASELINE=...` passes BASELINE)
 # Measures and prints; never fails on the numbers (exit 1 only if nothing could run at all).
@@ -38,7 +40,7 @@ trap - ERR
 ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-8}
 UDP_SECS=${UDP_SECS:-4}
-PINGS=${PINGS:-200}
+PINGS=${PINGS:-500}
 EXTRAS=${EXTRAS:-1}
 OUT_DIR=${OUT_DIR:-$ROOT/docs}
 UDP_PPS=${UDP_PPS:-}
