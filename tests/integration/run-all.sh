@@ -15,7 +15,12 @@
 #                                 runs with no other test beside it (those run first);
 #                                 one with "# run-all: early" (long: a package build, or
 #                                 a minute of waiting on a clock) starts before the others,
-#                                 so that it overlaps their work instead of ending the run
+#                                 so that it overlaps their work instead of ending the run;
+#                                 one with "# run-all: after OTHER.sh" starts only once
+#                                 OTHER.sh (the same build's, if it is in the run) has
+#                                 ended, the tests behind it in the queue starting first
+#                                 (it waits for what OTHER.sh makes, e.g. the package cache,
+#                                 without holding one of the JOBS places meanwhile)
 #   BUILD=build-san run-all.sh    a test file with the line "# run-all: no-sanitizer" (one that
 #                                 runs no daemon of ours it could check: packaging, playbooks)
 #                                 is left out of the sanitizer builds' runs, and listed
@@ -199,6 +204,16 @@ for j in ${jobs[@]+"${jobs[@]}"}; do
 	else shared+=("$j"); fi
 done
 shared=(${early[@]+"${early[@]}"} ${shared[@]+"${shared[@]}"})
+# AFTER: job -> the key of the job it waits for ("# run-all: after OTHER.sh", the same build's
+# OTHER.sh), for those whose OTHER.sh is in the run.
+declare -A JOB_KEY=() AFTER=()
+for j in ${jobs[@]+"${jobs[@]}"}; do JOB_KEY[$(basename "${j%% *}").$(basename "${j#* }")]=1; done
+for j in ${shared[@]+"${shared[@]}"}; do
+	a=$(sed -n 's/^# run-all: after \([^ ]*\).*/\1/p' "${j#* }" | head -n 1)
+	[ -z "$a" ] || [ -z "${JOB_KEY[$(basename "${j%% *}").$a]:-}" ] || AFTER[$j]=$(basename "${j%% *}").$a
+done
+# ready JOB: true unless the job it waits for has not ended.
+ready() { [ -z "${AFTER[$1]:-}" ] || [ -f "$RES/${AFTER[$1]}.rc" ]; }
 # start JOB: runs it in the background (a key free of slashes names its files).
 start() {
 	local b=${1%% *} t=${1#* } key
@@ -214,9 +229,21 @@ for j in ${alone[@]+"${alone[@]}"}; do
 	start "$j"
 	reap 1
 done
-for j in ${shared[@]+"${shared[@]}"}; do
+# The first ready job of the queue starts; if none is (all wait for a running one), the next
+# one to end frees them.
+while [ "${#shared[@]}" -gt 0 ]; do
 	reap "$JOBS"
-	start "$j"
+	next=
+	for i in "${!shared[@]}"; do
+		if ready "${shared[$i]}"; then next=$i; break; fi
+	done
+	if [ -z "$next" ] && [ "${#RUNNING[@]}" -gt 0 ]; then
+		reap "${#RUNNING[@]}"
+		continue
+	fi
+	start "${shared[${next:-0}]}"
+	unset "shared[${next:-0}]"
+	shared=(${shared[@]+"${shared[@]}"})
 done
 reap 1
 [ "$n" -gt 0 ] || echo "run-all: no test matches: $*"

@@ -14,6 +14,8 @@
 # beside three other tests)
 # run-all: no-sanitizer (packaging: the daemons run from the .deb, built without sanitizers)
 # run-all: early (the longest: the package, a Debian root and three plays)
+# run-all: after test_deb.sh (which builds the package and the root first, 4 minutes in a clean
+# clone: started beside it, this test held a place of the pool for that long doing nothing)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_debroot.sh"
 
