@@ -4,6 +4,9 @@
 # tunneld, same TCP connection).  The endpoints cap TCP's retransmission backoff at 5 s
 # (net.ipv4.tcp_rto_max_ms) so that the stream retries soon after the link is back instead of
 # up to 2 minutes later: that measures the tunnel's recovery, not Linux's backoff.
+# run-all: early (50 s in CI, 30 of them an outage of the underlay: started among the first,
+# its wait overlaps the others' work instead of joining the other gossip and fault tests'
+# waits, which start together in alphabetical order)
 . "$(dirname "$0")/lib.sh"
 
 DOWN_S=${UNDERLAY_DOWN_S:-30}

@@ -9,6 +9,9 @@
 # every failure, while `wg show` and gossip failed.  Then accept() is made to fail on purpose
 # (a's descriptor limit lowered to what it uses + 2): a pauses accepting instead of spinning,
 # says so a few times, and recovers once descriptors are back.
+# run-all: early (50 s in CI, 36 of them two floods that last as long as they must: started
+# among the first, its wait overlaps the others' work instead of joining the other gossip and
+# fault tests' waits, which start together in alphabetical order)
 . "$(dirname "$0")/lib.sh"
 
 FLOOD=${FLOOD:-$BUILD/tests/gossip_flood}
