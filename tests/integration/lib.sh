@@ -500,7 +500,8 @@ if_stat() {
 
 # xfer_start FROM TO ADDR MBYTES [PACE_S]: a TCP stream of MBYTES MiB of random data from FROM to
 # TO's ADDR, checksummed at both ends, in the background.  With PACE_S the sender writes 1 MiB
-# every PACE_S seconds, so the stream is guaranteed to be in flight for a known time.
+# every PACE_S seconds, so the stream is guaranteed to be in flight for a known time, or until
+# xfer_release: a test that has checked what the stream had to outlast ends it there.
 # Uses OpenBSD nc (-N: shutdown after EOF so the receiver sees the end).
 XFER_N=0
 xfer_start() {
@@ -518,7 +519,7 @@ xfer_start() {
 	XF_SUM[$id]=$!; BG_PIDS+=($!)
 	if [ -n "$pace" ]; then
 		ip netns exec "${NS[$from]}" timeout -k 5 120 sh -c \
-			"for i in \$(seq $mb); do head -c 1M /dev/urandom; sleep $pace; done |
+			"for i in \$(seq $mb); do [ ! -e '$T/x$id.release' ] || break; head -c 1M /dev/urandom; sleep $pace; done |
 			 tee '$T/x$id.fifo' | nc -n -N '$addr' $port" 2>"$T/x$id.txerr" &
 	else
 		ip netns exec "${NS[$from]}" timeout -k 5 120 sh -c \
@@ -530,6 +531,14 @@ xfer_start() {
 	XF_T0[$id]=$(now_ms)
 }
 declare -A XF_RX XF_TX XF_SUM XF_DESC XF_T0
+
+# xfer_release [ID]: a paced transfer's sender stops after the MiB it is writing (the end is
+# then checked as any other: xfer_finish).
+xfer_release() {
+	local id=${1:-$XFER_N}
+	: >"$T/x$id.release"
+	XF_DESC[$id]="${XF_DESC[$id]}, ended early by the test"
+}
 
 listening() {
 	ip netns exec "${NS[$1]}" ss -Hltn "sport = :$2" | grep -q .
