@@ -75,6 +75,24 @@ check() {
 	if "$@"; then pass "$what"; else fail "$what (command failed: $*)"; fi
 }
 
+# check_bg DESCRIPTION CMD...: CMD in the background, for checks that wait out a timeout (a
+# connection that must not get through) and do not depend on each other; checks_wait waits for
+# all of them and reports each as check would, in the order they were started.
+CHECKS_BG=()
+check_bg() {
+	local what=$1; shift
+	( trap - ERR; set +eE; "$@" ) >/dev/null 2>&1 &
+	CHECKS_BG+=("$!:$what")
+	BG_PIDS+=($!)
+}
+checks_wait() {
+	local e
+	for e in ${CHECKS_BG[@]+"${CHECKS_BG[@]}"}; do
+		if wait "${e%%:*}"; then pass "${e#*:}"; else fail "${e#*:} (command failed)"; fi
+	done
+	CHECKS_BG=()
+}
+
 # assert_eq WHAT EXPECTED SEEN
 assert_eq() {
 	if [ "$2" = "$3" ]; then pass "$1 (= $3)"

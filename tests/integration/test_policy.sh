@@ -182,17 +182,19 @@ assert_match "keys policy test names the deciding default" "by the default" "$(c
 
 check "web pings db (icmp allowed)" ping_ok web-1 "${OV4[db-1]}"
 check "web reaches db:5432 (allowed)" wait_until 15 reaches web-1 db-1 5432
-check "web cannot reach db:5433 (default deny)" blocked web-1 db-1 5433
-check "web reaches db's LAN address 10.20.0.1:5432 too: a node is every address it has" \
-	reaches_addr web-1 10.20.0.1 5432
-check "web cannot reach db's LAN address 10.20.0.1:5433" blocked_addr web-1 10.20.0.1 5433
-check "ops cannot reach db:5432 (not in group web)" blocked ops db-1 5432
-check "ops pings db" ping_ok ops "${OV4[db-1]}"
+# The connections that must not get through, each waiting out its 2 s, at once.
+check_bg "web cannot reach db:5433 (default deny)" blocked web-1 db-1 5433
+check_bg "web cannot reach db's LAN address 10.20.0.1:5433" blocked_addr web-1 10.20.0.1 5433
+check_bg "ops cannot reach db:5432 (not in group web)" blocked ops db-1 5432
 # web's own default deny: what db opens to web is refused there, and what web opened to db
 # had its answers come back (the accepted connection above) by conntrack.
-check "db cannot reach web:8080 (web's policy: default deny)" blocked db-1 web-1 8080
-check "web cannot reach ops:8080: ops' policy holds under OverlayFirewall = off" \
+check_bg "db cannot reach web:8080 (web's policy: default deny)" blocked db-1 web-1 8080
+check_bg "web cannot reach ops:8080: ops' policy holds under OverlayFirewall = off" \
 	blocked web-1 ops 8080
+check "web reaches db's LAN address 10.20.0.1:5432 too: a node is every address it has" \
+	reaches_addr web-1 10.20.0.1 5432
+check "ops pings db" ping_ok ops "${OV4[db-1]}"
+checks_wait
 ops_table=$(ip netns exec "${NS[ops]}" nft list table inet "warren-${IFN[ops]}" 2>&1)
 assert_match "ops' table holds the policy chain" "chain node_policy" "$ops_table"
 assert_nomatch "and no address rule (OverlayFirewall = off)" "daddr [0-9a-f.:]+ drop" "$ops_table"
@@ -230,11 +232,12 @@ check "db and web run serial $SERIAL (5433 allowed too; ops may not ping db)" \
 check "web reaches db:5433 under the new policy" wait_until 15 reaches web-1 db-1 5433
 check "the transfer to 5432 goes on across the change" grows
 no_ping() { ! timeout -k 2 10 ip netns exec "${NS[$1]}" ping -n -q -c 2 -i 0.2 -w 2 "$2" >/dev/null 2>&1; }
-check "ops cannot ping db: the deny wins over 'allow * -> * icmp'" no_ping ops "${OV4[db-1]}"
-check "web still pings db" ping_ok web-1 "${OV4[db-1]}"
-check "ops cannot ping db's LAN address either" no_ping ops 10.20.0.1
-check "web cannot reach db:5434 over IPv6: a deny by web's IPv4 address covers web" \
+check_bg "ops cannot ping db: the deny wins over 'allow * -> * icmp'" no_ping ops "${OV4[db-1]}"
+check_bg "ops cannot ping db's LAN address either" no_ping ops 10.20.0.1
+check_bg "web cannot reach db:5434 over IPv6: a deny by web's IPv4 address covers web" \
 	blocked_addr web-1 "${OV6[db-1]}" 5434
+check "web still pings db" ping_ok web-1 "${OV4[db-1]}"
+checks_wait
 assert_match "db counts it by that rule" \
 	'tunneld_policy_dropped_packets_total\{rule="deny 100.64.0.2/32 -> db-1 tcp/5434"\} [1-9]' "$(scrape db-1)"
 assert_match "db counts the deny rule's drops by its text" \
