@@ -14,7 +14,7 @@
 #                                 file with the line "# run-all: alone" (timing-sensitive)
 #                                 runs with no other test beside it (those run first);
 #                                 one with "# run-all: early" (long: a package build, or
-#                                 a minute of waiting on a clock) starts before the others,
+#                                 half a minute of waiting on a clock) starts before the others,
 #                                 so that it overlaps their work instead of ending the run;
 #                                 one with "# run-all: after OTHER.sh" starts only once
 #                                 OTHER.sh (the same build's, if it is in the run) has
@@ -206,10 +206,14 @@ done
 shared=(${early[@]+"${early[@]}"} ${shared[@]+"${shared[@]}"})
 # AFTER: job -> the key of the job it waits for ("# run-all: after OTHER.sh", the same build's
 # OTHER.sh), for those whose OTHER.sh is in the run.
-declare -A JOB_KEY=() AFTER=()
+declare -A JOB_KEY=() AFTER=() AFTER_OF=()
 for j in ${jobs[@]+"${jobs[@]}"}; do JOB_KEY[$(basename "${j%% *}").$(basename "${j#* }")]=1; done
+while IFS=: read -r f a; do
+	a=${a#\# run-all: after }
+	AFTER_OF[$f]=${a%% *}
+done < <(grep -H '^# run-all: after ' "$DIR"/*.sh 2>/dev/null)
 for j in ${shared[@]+"${shared[@]}"}; do
-	a=$(sed -n 's/^# run-all: after \([^ ]*\).*/\1/p' "${j#* }" | head -n 1)
+	a=${AFTER_OF[${j#* }]:-}
 	[ -z "$a" ] || [ -z "${JOB_KEY[$(basename "${j%% *}").$a]:-}" ] || AFTER[$j]=$(basename "${j%% *}").$a
 done
 # ready JOB: true unless the job it waits for has not ended.
