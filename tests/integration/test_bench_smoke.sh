@@ -6,7 +6,8 @@
 # issue 10 as met or not met and writes performance.md and a PNG chart; nothing is left behind.
 # It judges no figure: that is the benchmark's job, not a test's.  About 40 s on an idle
 # machine, 110-150 s with a load of 12-16 beside it.
-# run-all: alone (iperf3 at full speed through seven tunnels: it loads both cores)
+# Not alone: it judges no figure, and alone it kept one core of two idle for its 43 s (CI,
+# 2026-12-02); in the pool its one-second bursts of iperf3 are one more busy neighbour.
 # run-all: no-sanitizer (a measuring script; the daemons' paths run under the sanitizers in test_tunnel, test_wggo...)
 . "$(dirname "$0")/lib.sh"
 need_tunneld
