@@ -42,7 +42,8 @@ static int notify_send(const char *msg)
 	if (path[0] != '/' && path[0] != '@')
 		return -EAFNOSUPPORT;
 	len = strlen(path);
-	if (len >= sizeof(sa.sun_path))
+	/* A path needs room for its NUL; an abstract name may fill sun_path. */
+	if (len > sizeof(sa.sun_path) - (path[0] == '/'))
 		return -ENAMETOOLONG;
 	memcpy(sa.sun_path, path, len);
 	if (sa.sun_path[0] == '@')

@@ -130,6 +130,27 @@ static void test_abstract_socket(void **state)
 	buf[n] = '\0';
 	assert_string_equal(buf, "READY=1\nSTATUS=abstract");
 	close(fd);
+
+	/* An abstract name may fill sun_path: it has no NUL to make room for. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	{
+		char full[sizeof(sa.sun_path) + 1];
+
+		snprintf(full, sizeof(full), "@test_notify.%d.", (int)getpid());
+		memset(full + strlen(full), 'x', sizeof(full) - 1 - strlen(full));
+		full[sizeof(full) - 1] = '\0';
+		memcpy(sa.sun_path, full, sizeof(sa.sun_path));
+		sa.sun_path[0] = '\0';
+		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		assert_true(fd >= 0);
+		assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		setenv("NOTIFY_SOCKET", full, 1);
+		assert_int_equal(notify_ready(NULL), 0);
+		n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		assert_int_equal(n, (ssize_t)strlen("READY=1"));
+		close(fd);
+	}
 	setenv("NOTIFY_SOCKET", sock_path, 1);
 }
 
