@@ -253,9 +253,11 @@ define test_step
 		echo "make test: $(1) FAILED after $$(($$(date +%s) - s))s"; exit 1; }; \
 		echo "make test: $(1) took $$(($$(date +%s) - s))s (load $$(cut -d' ' -f1 /proc/loadavg))"
 endef
+# The unit tests run once, in the ASan+UBSan build (-O2 as the plain one: a report fails them);
+# the plain build's binaries are what the integration tests run as shipped.  `make unit` runs
+# them on the plain build.
 test: deps
-	$(call test_step,build,-j2 all unit-bins)
-	$(call test_step,unit,JOBS=$(TEST_JOBS) unit)
+	$(call test_step,build,-j2 all)
 	$(call test_step,ASan+UBSan build,SANITIZE=1 -j2 all unit-bins)
 	$(call test_step,ASan+UBSan unit,SANITIZE=1 JOBS=$(TEST_JOBS) unit)
 	$(call test_step,fuzz-smoke,-j2 fuzz-smoke)
